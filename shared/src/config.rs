@@ -1,0 +1,261 @@
+//! Configuration read once per cold start.
+//!
+//! Component settings come from one Secrets Manager secret when `COMPONENT_SECRET_ID` is set (a
+//! JSON object with the `COMPONENT_*` names as keys), otherwise from the `COMPONENT_*` variables
+//! (local runs). Table names come from the environment set by template.yaml.
+
+use std::collections::HashMap;
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+use crate::crypto::{AesKey, CryptoError, MessageCrypto};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration {0} is missing")]
+    Missing(&'static str),
+    #[error("configuration {name} is invalid: {source}")]
+    InvalidKey {
+        name: &'static str,
+        #[source]
+        source: CryptoError,
+    },
+    #[error("configuration {name} is invalid: {reason}")]
+    Invalid { name: &'static str, reason: String },
+    #[error("secret {secret_id} could not be read from Secrets Manager: {reason}")]
+    Secret { secret_id: String, reason: String },
+}
+
+/// The third-party platform's own settings (open.weixin.qq.com → 开发资料).
+#[derive(Clone)]
+pub struct ComponentConfig {
+    pub appid: String,
+    pub appsecret: SecretString,
+    pub token: SecretString,
+    pub encoding_aes_key: SecretString,
+    pub previous_encoding_aes_key: Option<SecretString>,
+}
+
+impl std::fmt::Debug for ComponentConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ComponentConfig")
+            .field("appid", &self.appid)
+            .field("previous_encoding_aes_key", &self.previous_encoding_aes_key.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The secret's JSON: the same names as the environment variables.
+#[derive(Deserialize)]
+struct SecretDocument {
+    #[serde(rename = "COMPONENT_APPID")]
+    appid: Option<String>,
+    #[serde(rename = "COMPONENT_APPSECRET")]
+    appsecret: Option<SecretString>,
+    #[serde(rename = "COMPONENT_TOKEN")]
+    token: Option<SecretString>,
+    #[serde(rename = "COMPONENT_ENCODING_AES_KEY")]
+    encoding_aes_key: Option<SecretString>,
+    #[serde(rename = "COMPONENT_PREVIOUS_ENCODING_AES_KEY")]
+    previous_encoding_aes_key: Option<SecretString>,
+}
+
+impl ComponentConfig {
+    /// From `COMPONENT_*` variables of the given lookup (the process environment in production).
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let required = |name: &'static str| {
+            get(name)
+                .filter(|v| !v.trim().is_empty())
+                .ok_or(ConfigError::Missing(name))
+        };
+        Self::validated(Self {
+            appid: required("COMPONENT_APPID")?,
+            appsecret: required("COMPONENT_APPSECRET")?.into(),
+            token: required("COMPONENT_TOKEN")?.into(),
+            encoding_aes_key: required("COMPONENT_ENCODING_AES_KEY")?.into(),
+            previous_encoding_aes_key: get("COMPONENT_PREVIOUS_ENCODING_AES_KEY")
+                .filter(|v| !v.trim().is_empty())
+                .map(SecretString::from),
+        })
+    }
+
+    /// From the JSON text of the component secret.
+    pub fn from_secret_json(json: &str) -> Result<Self, ConfigError> {
+        let doc: SecretDocument = serde_json::from_str(json).map_err(|e| ConfigError::Invalid {
+            name: "COMPONENT_SECRET_ID",
+            // serde's message names the field and position, never the value.
+            reason: format!("secret is not the expected JSON object ({e})"),
+        })?;
+        let present = |v: Option<SecretString>, name: &'static str| {
+            v.filter(|s| !s.expose_secret().trim().is_empty())
+                .ok_or(ConfigError::Missing(name))
+        };
+        Self::validated(Self {
+            appid: doc
+                .appid
+                .filter(|s| !s.trim().is_empty())
+                .ok_or(ConfigError::Missing("COMPONENT_APPID"))?,
+            appsecret: present(doc.appsecret, "COMPONENT_APPSECRET")?,
+            token: present(doc.token, "COMPONENT_TOKEN")?,
+            encoding_aes_key: present(doc.encoding_aes_key, "COMPONENT_ENCODING_AES_KEY")?,
+            previous_encoding_aes_key: doc
+                .previous_encoding_aes_key
+                .filter(|s| !s.expose_secret().trim().is_empty()),
+        })
+    }
+
+    /// Reads the secret once (cold start) when `COMPONENT_SECRET_ID` is set, else the environment.
+    pub async fn load(sdk: &aws_config::SdkConfig) -> Result<Self, ConfigError> {
+        match std::env::var("COMPONENT_SECRET_ID").ok().filter(|s| !s.is_empty()) {
+            Some(secret_id) => {
+                let client = aws_sdk_secretsmanager::Client::new(sdk);
+                let json = fetch_secret(&client, &secret_id).await?;
+                Self::from_secret_json(&json)
+            }
+            None => Self::from_lookup(|name| std::env::var(name).ok()),
+        }
+    }
+
+    fn validated(self) -> Result<Self, ConfigError> {
+        self.message_crypto()?;
+        Ok(self)
+    }
+
+    /// The crypto for this component's pushes; fails on a malformed EncodingAESKey.
+    pub fn message_crypto(&self) -> Result<MessageCrypto, ConfigError> {
+        let key = |name: &'static str, value: &SecretString| {
+            AesKey::from_encoding_aes_key(value.expose_secret())
+                .map_err(|source| ConfigError::InvalidKey { name, source })
+        };
+        let current = key("COMPONENT_ENCODING_AES_KEY", &self.encoding_aes_key)?;
+        let previous = self
+            .previous_encoding_aes_key
+            .as_ref()
+            .map(|k| key("COMPONENT_PREVIOUS_ENCODING_AES_KEY", k))
+            .transpose()?;
+        Ok(MessageCrypto::from_keys(
+            self.token.clone(),
+            self.appid.clone(),
+            current,
+            previous,
+        ))
+    }
+}
+
+async fn fetch_secret(
+    client: &aws_sdk_secretsmanager::Client,
+    secret_id: &str,
+) -> Result<String, ConfigError> {
+    let out = client
+        .get_secret_value()
+        .secret_id(secret_id)
+        .send()
+        .await
+        .map_err(|e| ConfigError::Secret {
+            secret_id: secret_id.to_owned(),
+            reason: aws_sdk_secretsmanager::error::DisplayErrorContext(e).to_string(),
+        })?;
+    out.secret_string
+        .ok_or_else(|| ConfigError::Secret {
+            secret_id: secret_id.to_owned(),
+            reason: "the secret has no SecretString".into(),
+        })
+}
+
+/// DynamoDB table names, set by template.yaml (and by the local stack).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableNames {
+    pub tickets: String,
+    pub authorizers: String,
+    pub audits: String,
+}
+
+impl TableNames {
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let required = |name: &'static str| get(name).filter(|v| !v.is_empty()).ok_or(ConfigError::Missing(name));
+        Ok(Self {
+            tickets: required("TICKETS_TABLE")?,
+            authorizers: required("AUTHORIZERS_TABLE")?,
+            audits: required("AUDITS_TABLE")?,
+        })
+    }
+
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+}
+
+/// A lookup over a fixed map, for tests and tools.
+pub fn map_lookup<'a>(map: &'a HashMap<&str, &str>) -> impl Fn(&str) -> Option<String> + 'a {
+    move |name| map.get(name).map(|v| (*v).to_owned())
+}
+
+/// The AWS SDK configuration, built once per cold start. Honours `AWS_ENDPOINT_URL_DYNAMODB` and
+/// `AWS_ENDPOINT_URL_SECRETS_MANAGER` (the SDK's standard service endpoint variables).
+pub async fn aws_sdk_config() -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEY: &str = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG";
+
+    fn env<'a>(extra: &[(&'a str, &'a str)]) -> HashMap<&'a str, &'a str> {
+        let mut map = HashMap::from([
+            ("COMPONENT_APPID", "wxcomponent"),
+            ("COMPONENT_APPSECRET", "s3cret-value"),
+            ("COMPONENT_TOKEN", "tok"),
+            ("COMPONENT_ENCODING_AES_KEY", KEY),
+        ]);
+        map.extend(extra.iter().copied());
+        map
+    }
+
+    #[test]
+    fn reads_environment_and_never_prints_secrets() {
+        let map = env(&[]);
+        let config = ComponentConfig::from_lookup(map_lookup(&map)).unwrap();
+        assert_eq!(config.appid, "wxcomponent");
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("s3cret-value") && !shown.contains(KEY) && !shown.contains("tok\""), "{shown}");
+    }
+
+    #[test]
+    fn missing_and_invalid_settings_are_named() {
+        let mut map = env(&[]);
+        map.remove("COMPONENT_TOKEN");
+        let err = ComponentConfig::from_lookup(map_lookup(&map)).unwrap_err();
+        assert!(matches!(err, ConfigError::Missing("COMPONENT_TOKEN")));
+        let map = env(&[("COMPONENT_ENCODING_AES_KEY", "short")]);
+        let err = ComponentConfig::from_lookup(map_lookup(&map)).unwrap_err();
+        assert!(matches!(err, ConfigError::InvalidKey { name: "COMPONENT_ENCODING_AES_KEY", .. }), "{err}");
+        assert!(!err.to_string().contains("short"));
+        let map = env(&[("COMPONENT_PREVIOUS_ENCODING_AES_KEY", "!!!")]);
+        let err = ComponentConfig::from_lookup(map_lookup(&map)).unwrap_err();
+        assert!(matches!(err, ConfigError::InvalidKey { name: "COMPONENT_PREVIOUS_ENCODING_AES_KEY", .. }));
+    }
+
+    #[test]
+    fn reads_secret_json() {
+        let json = format!(
+            r#"{{"COMPONENT_APPID":"wxc","COMPONENT_APPSECRET":"s","COMPONENT_TOKEN":"t","COMPONENT_ENCODING_AES_KEY":"{KEY}","COMPONENT_PREVIOUS_ENCODING_AES_KEY":"{}"}}"#,
+            "A".repeat(43)
+        );
+        let config = ComponentConfig::from_secret_json(&json).unwrap();
+        assert_eq!(config.appid, "wxc");
+        assert!(config.previous_encoding_aes_key.is_some());
+        let err = ComponentConfig::from_secret_json(r#"{"COMPONENT_APPID":"wxc"}"#).unwrap_err();
+        assert!(matches!(err, ConfigError::Missing("COMPONENT_APPSECRET")));
+        let err = ComponentConfig::from_secret_json("not json").unwrap_err();
+        assert!(matches!(err, ConfigError::Invalid { .. }));
+    }
+
+    #[test]
+    fn table_names_are_required() {
+        let map = HashMap::from([("TICKETS_TABLE", "t"), ("AUTHORIZERS_TABLE", "a")]);
+        assert!(matches!(TableNames::from_lookup(map_lookup(&map)), Err(ConfigError::Missing("AUDITS_TABLE"))));
+    }
+}

@@ -1,0 +1,12 @@
+//! The common crate of the platform's Lambda functions.
+//!
+//! * [`crypto`]: WeChat message crypto (signatures, AES-256-CBC, envelopes, key rotation);
+//! * [`xml`] and [`push`]: safe parsing of WeChat's XML pushes into typed values;
+//! * [`config`]: component settings and table names, read once per cold start;
+//! * [`store`]: the DynamoDB tables behind small traits.
+
+pub mod config;
+pub mod crypto;
+pub mod push;
+pub mod store;
+pub mod xml;

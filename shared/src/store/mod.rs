@@ -1,0 +1,35 @@
+//! Storage behind small traits; the DynamoDB implementations live in their own modules.
+
+pub mod attr;
+pub mod tickets;
+
+pub use tickets::{DynamoTicketStore, PushOutcome, PushStore, ReceivedPush, TicketOutcome, TicketStore, VerifyTicket, VerifyTicketRecord};
+
+/// A storage failure. Callers answer WeChat with a 5xx so the push is retried.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("DynamoDB {operation} failed: {message}")]
+    Backend { operation: &'static str, message: String },
+    #[error("stored item is malformed: {0}")]
+    Malformed(String),
+    #[error("{operation} gave up after {attempts} conflicting concurrent writes")]
+    Contention { operation: &'static str, attempts: u32 },
+}
+
+impl StoreError {
+    /// Wraps an SDK error with the full context chain (DisplayErrorContext), no request payload.
+    pub fn backend<E: std::error::Error>(operation: &'static str, err: E) -> Self {
+        Self::Backend {
+            operation,
+            message: aws_sdk_dynamodb::error::DisplayErrorContext(err).to_string(),
+        }
+    }
+}
+
+/// Current Unix time in seconds.
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or_default()
+}

@@ -1,0 +1,317 @@
+//! The `tickets` table: per component appid (partition key `component_appid`, sort key `record`)
+//!
+//! * `record = "verify_ticket"`: the newest component_verify_ticket (`ticket`, `create_time`,
+//!   `received_at`) and the one before it (`previous_*`);
+//! * `record = "push#<InfoType>#<authorizer appid or ->#<CreateTime>"`: every other authorization
+//!   push as received (idempotent: one item per push), purged by TTL (`purge_at`) after 90 days.
+
+use std::future::Future;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::Client;
+use secrecy::{ExposeSecret, SecretString};
+
+use super::attr::{get_n, get_s, n, opt_n, opt_s, s, Item};
+use super::StoreError;
+
+pub const PK: &str = "component_appid";
+pub const SK: &str = "record";
+pub const VERIFY_TICKET_RECORD: &str = "verify_ticket";
+pub const PUSH_RETENTION_SECS: i64 = 90 * 24 * 3600;
+const MAX_ATTEMPTS: u32 = 8;
+
+/// One component_verify_ticket.
+#[derive(Clone)]
+pub struct VerifyTicket {
+    pub ticket: SecretString,
+    /// CreateTime of the push (WeChat's clock), the order of tickets.
+    pub create_time: i64,
+    /// When we stored it (our clock).
+    pub received_at: i64,
+}
+
+impl std::fmt::Debug for VerifyTicket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VerifyTicket")
+            .field("create_time", &self.create_time)
+            .field("received_at", &self.received_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The newest ticket and the one before it.
+#[derive(Debug, Clone)]
+pub struct VerifyTicketRecord {
+    pub current: VerifyTicket,
+    pub previous: Option<VerifyTicket>,
+}
+
+impl TryFrom<&Item> for VerifyTicketRecord {
+    type Error = StoreError;
+
+    fn try_from(item: &Item) -> Result<Self, StoreError> {
+        let previous = match opt_s(item, "previous_ticket")? {
+            Some(ticket) => Some(VerifyTicket {
+                ticket: ticket.into(),
+                create_time: get_n(item, "previous_create_time")?,
+                received_at: opt_n(item, "previous_received_at")?.unwrap_or_default(),
+            }),
+            None => None,
+        };
+        Ok(Self {
+            current: VerifyTicket {
+                ticket: get_s(item, "ticket")?.into(),
+                create_time: get_n(item, "create_time")?,
+                received_at: get_n(item, "received_at")?,
+            },
+            previous,
+        })
+    }
+}
+
+/// What saving a ticket did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TicketOutcome {
+    /// It is now the newest ticket.
+    Stored,
+    /// The same ticket was already the newest one (a retried push).
+    Duplicate,
+    /// A ticket at least as new is already stored; nothing changed.
+    Stale { newest_create_time: i64 },
+}
+
+pub trait TicketStore {
+    /// Stores `ticket` as the newest unless a newer one is there; keeps the one it replaces.
+    fn save_verify_ticket(
+        &self,
+        component_appid: &str,
+        ticket: VerifyTicket,
+    ) -> impl Future<Output = Result<TicketOutcome, StoreError>> + Send;
+
+    fn verify_ticket(
+        &self,
+        component_appid: &str,
+    ) -> impl Future<Output = Result<Option<VerifyTicketRecord>, StoreError>> + Send;
+}
+
+/// An authorization push kept as received.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReceivedPush {
+    pub component_appid: String,
+    pub info_type: String,
+    pub authorizer_appid: Option<String>,
+    pub create_time: i64,
+    pub received_at: i64,
+    /// The decrypted XML.
+    pub plaintext: String,
+}
+
+impl ReceivedPush {
+    /// One key per push: WeChat's de-duplication key (AppId + InfoType + CreateTime) plus the authorizer.
+    pub fn record_key(&self) -> String {
+        format!(
+            "push#{}#{}#{}",
+            self.info_type,
+            self.authorizer_appid.as_deref().unwrap_or("-"),
+            self.create_time
+        )
+    }
+}
+
+impl TryFrom<&Item> for ReceivedPush {
+    type Error = StoreError;
+
+    fn try_from(item: &Item) -> Result<Self, StoreError> {
+        Ok(Self {
+            component_appid: get_s(item, PK)?,
+            info_type: get_s(item, "info_type")?,
+            authorizer_appid: opt_s(item, "authorizer_appid")?,
+            create_time: get_n(item, "create_time")?,
+            received_at: get_n(item, "received_at")?,
+            plaintext: get_s(item, "plaintext")?,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PushOutcome {
+    Stored,
+    /// Already stored (a retried push); nothing changed.
+    Duplicate,
+}
+
+pub trait PushStore {
+    fn record_push(&self, push: &ReceivedPush) -> impl Future<Output = Result<PushOutcome, StoreError>> + Send;
+
+    fn received_pushes(
+        &self,
+        component_appid: &str,
+    ) -> impl Future<Output = Result<Vec<ReceivedPush>, StoreError>> + Send;
+}
+
+/// The DynamoDB implementation of [`TicketStore`] and [`PushStore`].
+#[derive(Debug, Clone)]
+pub struct DynamoTicketStore {
+    client: Client,
+    table: String,
+}
+
+impl DynamoTicketStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self { client, table: table.into() }
+    }
+
+    fn key(component_appid: &str, record: &str) -> Item {
+        Item::from([(PK.to_owned(), s(component_appid)), (SK.to_owned(), s(record))])
+    }
+
+    async fn read_ticket_item(&self, component_appid: &str) -> Result<Option<Item>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(component_appid, VERIFY_TICKET_RECORD)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| StoreError::backend("GetItem", e))?;
+        Ok(out.item)
+    }
+
+    /// Writes `new` as the newest ticket, conditional on the item still being as read
+    /// (`seen`: None = absent). Returns false when another writer got there first.
+    async fn put_ticket_if_unchanged(
+        &self,
+        component_appid: &str,
+        new: &VerifyTicket,
+        seen: Option<&VerifyTicketRecord>,
+    ) -> Result<bool, StoreError> {
+        let mut item = Self::key(component_appid, VERIFY_TICKET_RECORD);
+        item.insert("ticket".into(), s(new.ticket.expose_secret()));
+        item.insert("create_time".into(), n(new.create_time));
+        item.insert("received_at".into(), n(new.received_at));
+        let mut request = self.client.put_item().table_name(&self.table);
+        match seen {
+            None => {
+                request = request
+                    .condition_expression("attribute_not_exists(#pk)")
+                    .expression_attribute_names("#pk", PK);
+            }
+            Some(seen) => {
+                let before = &seen.current;
+                item.insert("previous_ticket".into(), s(before.ticket.expose_secret()));
+                item.insert("previous_create_time".into(), n(before.create_time));
+                item.insert("previous_received_at".into(), n(before.received_at));
+                request = request
+                    .condition_expression("#ticket = :seen_ticket AND create_time = :seen_time")
+                    .expression_attribute_names("#ticket", "ticket")
+                    .expression_attribute_values(":seen_ticket", s(before.ticket.expose_secret()))
+                    .expression_attribute_values(":seen_time", n(before.create_time));
+            }
+        }
+        match request.set_item(Some(item)).send().await {
+            Ok(_) => Ok(true),
+            Err(e) if is_condition_failure(&e) => Ok(false),
+            Err(e) => Err(StoreError::backend("PutItem", e)),
+        }
+    }
+}
+
+/// True when a write was refused by its condition (someone else wrote first).
+pub fn is_condition_failure<E, R>(err: &aws_sdk_dynamodb::error::SdkError<E, R>) -> bool
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
+{
+    err.as_service_error()
+        .and_then(|e| e.code())
+        .is_some_and(|code| code == "ConditionalCheckFailedException")
+}
+
+impl TicketStore for DynamoTicketStore {
+    async fn save_verify_ticket(
+        &self,
+        component_appid: &str,
+        ticket: VerifyTicket,
+    ) -> Result<TicketOutcome, StoreError> {
+        for _ in 0..MAX_ATTEMPTS {
+            let seen = self
+                .read_ticket_item(component_appid)
+                .await?
+                .as_ref()
+                .map(VerifyTicketRecord::try_from)
+                .transpose()?;
+            if let Some(seen) = &seen {
+                let newest = &seen.current;
+                if newest.create_time == ticket.create_time
+                    && newest.ticket.expose_secret() == ticket.ticket.expose_secret()
+                {
+                    return Ok(TicketOutcome::Duplicate);
+                }
+                if newest.create_time >= ticket.create_time {
+                    return Ok(TicketOutcome::Stale { newest_create_time: newest.create_time });
+                }
+            }
+            if self.put_ticket_if_unchanged(component_appid, &ticket, seen.as_ref()).await? {
+                return Ok(TicketOutcome::Stored);
+            }
+        }
+        Err(StoreError::Contention { operation: "save_verify_ticket", attempts: MAX_ATTEMPTS })
+    }
+
+    async fn verify_ticket(&self, component_appid: &str) -> Result<Option<VerifyTicketRecord>, StoreError> {
+        self.read_ticket_item(component_appid)
+            .await?
+            .as_ref()
+            .map(VerifyTicketRecord::try_from)
+            .transpose()
+    }
+}
+
+impl PushStore for DynamoTicketStore {
+    async fn record_push(&self, push: &ReceivedPush) -> Result<PushOutcome, StoreError> {
+        let mut item = Self::key(&push.component_appid, &push.record_key());
+        item.insert("info_type".into(), s(&push.info_type));
+        if let Some(appid) = &push.authorizer_appid {
+            item.insert("authorizer_appid".into(), s(appid));
+        }
+        item.insert("create_time".into(), n(push.create_time));
+        item.insert("received_at".into(), n(push.received_at));
+        item.insert("plaintext".into(), s(&push.plaintext));
+        item.insert("status".into(), s("received"));
+        item.insert("purge_at".into(), n(push.received_at + PUSH_RETENTION_SECS));
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(#sk)")
+            .expression_attribute_names("#sk", SK)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(PushOutcome::Stored),
+            Err(e) if is_condition_failure(&e) => Ok(PushOutcome::Duplicate),
+            Err(e) => Err(StoreError::backend("PutItem", e)),
+        }
+    }
+
+    async fn received_pushes(&self, component_appid: &str) -> Result<Vec<ReceivedPush>, StoreError> {
+        let items = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#sk", SK)
+            .expression_attribute_values(":pk", s(component_appid))
+            .expression_attribute_values(":prefix", AttributeValue::S("push#".into()))
+            .consistent_read(true)
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .map_err(|e| StoreError::backend("Query", e))?;
+        items.iter().map(ReceivedPush::try_from).collect()
+    }
+}
