@@ -1,1 +1,244 @@
+//! The authorization event URL (`POST /wechat/component/notify`).
+//!
+//! Verifies `msg_signature`, decrypts with the component key (or the previous key after a
+//! rotation), checks the appid is ours, parses the push and stores it durably before answering
+//! `success`. A storage failure is answered 503 so that WeChat retries; bad input gets a 4xx JSON
+//! error and nothing is stored.
 
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Error, Request, RequestExt, Response};
+use serde_json::json;
+use shared::config::{ComponentConfig, ConfigError, TableNames};
+use shared::crypto::{CryptoError, KeyUsed, MessageCrypto};
+use shared::push::{Addressee, AuthorizationEvent, AuthorizationPush, Envelope, MAX_PUSH_BYTES};
+use shared::store::{
+    unix_now, DynamoTicketStore, PushOutcome, PushStore, ReceivedPush, StoreError, TicketOutcome, TicketStore,
+    VerifyTicket,
+};
+use shared::xml::XmlError;
+use tracing::{info, warn};
+
+/// Why a push was refused. Each maps to one HTTP status at the edge.
+#[derive(Debug, thiserror::Error)]
+pub enum NotifyError {
+    #[error("query parameter {0} is missing")]
+    MissingParameter(&'static str),
+    #[error("encrypt_type {0:?} is not supported (only aes)")]
+    UnsupportedEncryptType(String),
+    #[error("body is larger than {MAX_PUSH_BYTES} bytes")]
+    TooLarge,
+    #[error("body is not UTF-8")]
+    NotUtf8,
+    #[error("envelope: {0}")]
+    BadEnvelope(XmlError),
+    #[error("this URL receives pushes addressed to the component (AppId), not to an authorizer")]
+    NotComponentEnvelope,
+    #[error("push is addressed to another component")]
+    ForeignAppId,
+    #[error("msg_signature does not match")]
+    BadSignature,
+    #[error("cannot decrypt: {0}")]
+    Undecryptable(CryptoError),
+    #[error("decrypted push: {0}")]
+    BadPush(XmlError),
+    #[error("storage unavailable: {0}")]
+    Storage(#[from] StoreError),
+}
+
+impl NotifyError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::MissingParameter(_)
+            | Self::UnsupportedEncryptType(_)
+            | Self::NotUtf8
+            | Self::BadEnvelope(_)
+            | Self::NotComponentEnvelope
+            | Self::Undecryptable(_)
+            | Self::BadPush(_) => StatusCode::BAD_REQUEST,
+            Self::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::BadSignature => StatusCode::UNAUTHORIZED,
+            Self::ForeignAppId => StatusCode::FORBIDDEN,
+            Self::Storage(_) => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    /// A stable machine-readable code for the JSON body.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::MissingParameter(_) => "missing_parameter",
+            Self::UnsupportedEncryptType(_) => "unsupported_encrypt_type",
+            Self::TooLarge => "body_too_large",
+            Self::NotUtf8 | Self::BadEnvelope(_) | Self::NotComponentEnvelope => "bad_envelope",
+            Self::ForeignAppId => "foreign_appid",
+            Self::BadSignature => "bad_signature",
+            Self::Undecryptable(_) => "undecryptable",
+            Self::BadPush(_) => "bad_push",
+            Self::Storage(_) => "storage_unavailable",
+        }
+    }
+}
+
+/// The query WeChat sends with a push (§1.2).
+#[derive(Debug, Clone, Default)]
+pub struct PushQuery {
+    pub timestamp: Option<String>,
+    pub nonce: Option<String>,
+    pub msg_signature: Option<String>,
+    pub encrypt_type: Option<String>,
+}
+
+/// What was done with an accepted push.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Receipt {
+    Ticket(TicketOutcome),
+    Push { info_type: String, outcome: PushOutcome },
+}
+
+/// The receiver: the component's crypto and the store, built once per cold start.
+pub struct Receiver<S> {
+    crypto: MessageCrypto,
+    store: S,
+}
+
+impl<S> Receiver<S> {
+    pub fn new(crypto: MessageCrypto, store: S) -> Self {
+        Self { crypto, store }
+    }
+}
+
+impl Receiver<DynamoTicketStore> {
+    /// Reads the configuration (env or Secrets Manager) and builds the DynamoDB client once.
+    pub async fn from_env() -> Result<Self, ConfigError> {
+        let sdk = shared::config::aws_sdk_config().await;
+        let config = ComponentConfig::load(&sdk).await?;
+        let tables = TableNames::from_env()?;
+        let store = DynamoTicketStore::new(aws_sdk_dynamodb::Client::new(&sdk), tables.tickets);
+        Ok(Self::new(config.message_crypto()?, store))
+    }
+}
+
+fn required<'a>(value: &'a Option<String>, name: &'static str) -> Result<&'a str, NotifyError> {
+    value
+        .as_deref()
+        .filter(|v| !v.is_empty())
+        .ok_or(NotifyError::MissingParameter(name))
+}
+
+impl<S: TicketStore + PushStore> Receiver<S> {
+    /// Verifies, decrypts, parses and stores one push to the authorization event URL.
+    pub async fn receive(&self, query: &PushQuery, body: &[u8]) -> Result<Receipt, NotifyError> {
+        let timestamp = required(&query.timestamp, "timestamp")?;
+        let nonce = required(&query.nonce, "nonce")?;
+        let msg_signature = required(&query.msg_signature, "msg_signature")?;
+        if let Some(kind) = query.encrypt_type.as_deref().filter(|k| !k.eq_ignore_ascii_case("aes")) {
+            return Err(NotifyError::UnsupportedEncryptType(kind.to_owned()));
+        }
+        if body.len() > MAX_PUSH_BYTES {
+            return Err(NotifyError::TooLarge);
+        }
+        let body = std::str::from_utf8(body).map_err(|_| NotifyError::NotUtf8)?;
+        let envelope = Envelope::parse(body).map_err(NotifyError::BadEnvelope)?;
+        match &envelope.addressee {
+            Addressee::Component(appid) if appid == self.crypto.appid() => {}
+            Addressee::Component(_) => return Err(NotifyError::ForeignAppId),
+            Addressee::Authorizer(_) => return Err(NotifyError::NotComponentEnvelope),
+        }
+        if envelope.encrypt.is_empty() {
+            return Err(NotifyError::Undecryptable(CryptoError::EmptyCiphertext));
+        }
+        self.crypto
+            .verify_msg_signature(msg_signature, timestamp, nonce, &envelope.encrypt)
+            .map_err(|_| NotifyError::BadSignature)?;
+        let (plaintext, key) = self.crypto.decrypt(&envelope.encrypt).map_err(|e| match e {
+            CryptoError::WrongAppId { .. } => NotifyError::ForeignAppId,
+            other => NotifyError::Undecryptable(other),
+        })?;
+        if key == KeyUsed::Previous {
+            warn!("push opened with COMPONENT_PREVIOUS_ENCODING_AES_KEY; the console key has been rotated");
+        }
+        let push = AuthorizationPush::parse(&plaintext).map_err(NotifyError::BadPush)?;
+        if push.component_appid != self.crypto.appid() {
+            return Err(NotifyError::ForeignAppId);
+        }
+        self.store_push(push, plaintext).await
+    }
+
+    async fn store_push(&self, push: AuthorizationPush, plaintext: String) -> Result<Receipt, NotifyError> {
+        let received_at = unix_now();
+        if let AuthorizationEvent::ComponentVerifyTicket { ticket } = &push.event {
+            let outcome = self
+                .store
+                .save_verify_ticket(
+                    &push.component_appid,
+                    VerifyTicket { ticket: ticket.clone().into(), create_time: push.create_time, received_at },
+                )
+                .await?;
+            info!(info_type = %push.info_type, create_time = push.create_time, ?outcome, "component_verify_ticket received");
+            return Ok(Receipt::Ticket(outcome));
+        }
+        let record = ReceivedPush {
+            component_appid: push.component_appid.clone(),
+            info_type: push.info_type.clone(),
+            authorizer_appid: push.authorizer_appid().map(str::to_owned),
+            create_time: push.create_time,
+            received_at,
+            plaintext,
+        };
+        let outcome = self.store.record_push(&record).await?;
+        info!(
+            info_type = %push.info_type,
+            authorizer_appid = record.authorizer_appid.as_deref().unwrap_or("-"),
+            create_time = push.create_time,
+            ?outcome,
+            "authorization push stored"
+        );
+        Ok(Receipt::Push { info_type: push.info_type, outcome })
+    }
+}
+
+/// The query parameters of a Lambda HTTP request.
+pub fn push_query(request: &Request) -> PushQuery {
+    let params = request.query_string_parameters();
+    let get = |name: &str| params.first(name).map(str::to_owned);
+    PushQuery {
+        timestamp: get("timestamp"),
+        nonce: get("nonce"),
+        msg_signature: get("msg_signature"),
+        encrypt_type: get("encrypt_type"),
+    }
+}
+
+/// Answers WeChat: the plain text `success`.
+pub fn success() -> Response<Body> {
+    Response::builder()
+        .status(StatusCode::OK)
+        .header("content-type", "text/plain; charset=utf-8")
+        .body(Body::from("success"))
+        .expect("static response")
+}
+
+/// A JSON error body `{"error": code, "message": text}` with the error's status.
+pub fn error_response(err: &NotifyError) -> Response<Body> {
+    let body = json!({ "error": err.code(), "message": err.to_string() });
+    Response::builder()
+        .status(err.status())
+        .header("content-type", "application/json")
+        .body(Body::from(body.to_string()))
+        .expect("static response")
+}
+
+/// The Lambda handler: `POST /wechat/component/notify`.
+pub async fn handle<S: TicketStore + PushStore>(receiver: &Receiver<S>, request: Request) -> Result<Response<Body>, Error> {
+    let query = push_query(&request);
+    match receiver.receive(&query, request.body().as_ref()).await {
+        Ok(_) => Ok(success()),
+        Err(err) => {
+            if err.status().is_server_error() {
+                tracing::error!(error = %err, code = err.code(), "push not stored; WeChat will retry");
+            } else {
+                warn!(error = %err, code = err.code(), status = err.status().as_u16(), "push refused");
+            }
+            Ok(error_response(&err))
+        }
+    }
+}
