@@ -41,7 +41,10 @@ impl std::fmt::Debug for ComponentConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ComponentConfig")
             .field("appid", &self.appid)
-            .field("previous_encoding_aes_key", &self.previous_encoding_aes_key.is_some())
+            .field(
+                "previous_encoding_aes_key",
+                &self.previous_encoding_aes_key.is_some(),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -107,14 +110,37 @@ impl ComponentConfig {
 
     /// Reads the secret once (cold start) when `COMPONENT_SECRET_ID` is set, else the environment.
     pub async fn load(sdk: &aws_config::SdkConfig) -> Result<Self, ConfigError> {
-        match std::env::var("COMPONENT_SECRET_ID").ok().filter(|s| !s.is_empty()) {
+        match std::env::var("COMPONENT_SECRET_ID")
+            .ok()
+            .filter(|s| !s.is_empty())
+        {
             Some(secret_id) => {
-                let client = aws_sdk_secretsmanager::Client::new(sdk);
-                let json = fetch_secret(&client, &secret_id).await?;
-                Self::from_secret_json(&json)
+                Self::from_secrets_manager(&aws_sdk_secretsmanager::Client::new(sdk), &secret_id)
+                    .await
             }
             None => Self::from_lookup(|name| std::env::var(name).ok()),
         }
+    }
+
+    /// From the component secret (JSON with the `COMPONENT_*` keys) in Secrets Manager.
+    pub async fn from_secrets_manager(
+        client: &aws_sdk_secretsmanager::Client,
+        secret_id: &str,
+    ) -> Result<Self, ConfigError> {
+        let out = client
+            .get_secret_value()
+            .secret_id(secret_id)
+            .send()
+            .await
+            .map_err(|e| ConfigError::Secret {
+                secret_id: secret_id.to_owned(),
+                reason: aws_sdk_secretsmanager::error::DisplayErrorContext(e).to_string(),
+            })?;
+        let json = out.secret_string.ok_or_else(|| ConfigError::Secret {
+            secret_id: secret_id.to_owned(),
+            reason: "the secret has no SecretString".into(),
+        })?;
+        Self::from_secret_json(&json)
     }
 
     fn validated(self) -> Result<Self, ConfigError> {
@@ -143,26 +169,6 @@ impl ComponentConfig {
     }
 }
 
-async fn fetch_secret(
-    client: &aws_sdk_secretsmanager::Client,
-    secret_id: &str,
-) -> Result<String, ConfigError> {
-    let out = client
-        .get_secret_value()
-        .secret_id(secret_id)
-        .send()
-        .await
-        .map_err(|e| ConfigError::Secret {
-            secret_id: secret_id.to_owned(),
-            reason: aws_sdk_secretsmanager::error::DisplayErrorContext(e).to_string(),
-        })?;
-    out.secret_string
-        .ok_or_else(|| ConfigError::Secret {
-            secret_id: secret_id.to_owned(),
-            reason: "the secret has no SecretString".into(),
-        })
-}
-
 /// DynamoDB table names, set by template.yaml (and by the local stack).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TableNames {
@@ -173,7 +179,11 @@ pub struct TableNames {
 
 impl TableNames {
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let required = |name: &'static str| get(name).filter(|v| !v.is_empty()).ok_or(ConfigError::Missing(name));
+        let required = |name: &'static str| {
+            get(name)
+                .filter(|v| !v.is_empty())
+                .ok_or(ConfigError::Missing(name))
+        };
         Ok(Self {
             tickets: required("TICKETS_TABLE")?,
             authorizers: required("AUTHORIZERS_TABLE")?,
@@ -194,7 +204,9 @@ pub fn map_lookup<'a>(map: &'a HashMap<&str, &str>) -> impl Fn(&str) -> Option<S
 /// The AWS SDK configuration, built once per cold start. Honours `AWS_ENDPOINT_URL_DYNAMODB` and
 /// `AWS_ENDPOINT_URL_SECRETS_MANAGER` (the SDK's standard service endpoint variables).
 pub async fn aws_sdk_config() -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .load()
+        .await
 }
 
 #[cfg(test)]
@@ -220,7 +232,10 @@ mod tests {
         let config = ComponentConfig::from_lookup(map_lookup(&map)).unwrap();
         assert_eq!(config.appid, "wxcomponent");
         let shown = format!("{config:?}");
-        assert!(!shown.contains("s3cret-value") && !shown.contains(KEY) && !shown.contains("tok\""), "{shown}");
+        assert!(
+            !shown.contains("s3cret-value") && !shown.contains(KEY) && !shown.contains("tok\""),
+            "{shown}"
+        );
     }
 
     #[test]
@@ -231,11 +246,26 @@ mod tests {
         assert!(matches!(err, ConfigError::Missing("COMPONENT_TOKEN")));
         let map = env(&[("COMPONENT_ENCODING_AES_KEY", "short")]);
         let err = ComponentConfig::from_lookup(map_lookup(&map)).unwrap_err();
-        assert!(matches!(err, ConfigError::InvalidKey { name: "COMPONENT_ENCODING_AES_KEY", .. }), "{err}");
+        assert!(
+            matches!(
+                err,
+                ConfigError::InvalidKey {
+                    name: "COMPONENT_ENCODING_AES_KEY",
+                    ..
+                }
+            ),
+            "{err}"
+        );
         assert!(!err.to_string().contains("short"));
         let map = env(&[("COMPONENT_PREVIOUS_ENCODING_AES_KEY", "!!!")]);
         let err = ComponentConfig::from_lookup(map_lookup(&map)).unwrap_err();
-        assert!(matches!(err, ConfigError::InvalidKey { name: "COMPONENT_PREVIOUS_ENCODING_AES_KEY", .. }));
+        assert!(matches!(
+            err,
+            ConfigError::InvalidKey {
+                name: "COMPONENT_PREVIOUS_ENCODING_AES_KEY",
+                ..
+            }
+        ));
     }
 
     #[test]
@@ -256,6 +286,9 @@ mod tests {
     #[test]
     fn table_names_are_required() {
         let map = HashMap::from([("TICKETS_TABLE", "t"), ("AUTHORIZERS_TABLE", "a")]);
-        assert!(matches!(TableNames::from_lookup(map_lookup(&map)), Err(ConfigError::Missing("AUDITS_TABLE"))));
+        assert!(matches!(
+            TableNames::from_lookup(map_lookup(&map)),
+            Err(ConfigError::Missing("AUDITS_TABLE"))
+        ));
     }
 }

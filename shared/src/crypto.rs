@@ -40,7 +40,9 @@ pub enum CryptoError {
     BadPadding(u8),
     #[error("plaintext too short for the random prefix and length field")]
     TruncatedPlaintext,
-    #[error("message length field {declared} runs past the end of the {available} available bytes")]
+    #[error(
+        "message length field {declared} runs past the end of the {available} available bytes"
+    )]
     LengthPastEnd { declared: usize, available: usize },
     #[error("message is not valid UTF-8")]
     NotUtf8,
@@ -95,9 +97,15 @@ impl AesKey {
     }
 
     /// Encrypts `random || len || msg || appid` padded to 32 bytes; returns base64.
-    pub fn encrypt(&self, random: &[u8; RANDOM_LEN], msg: &[u8], appid: &str) -> Result<String, CryptoError> {
+    pub fn encrypt(
+        &self,
+        random: &[u8; RANDOM_LEN],
+        msg: &[u8],
+        appid: &str,
+    ) -> Result<String, CryptoError> {
         let msg_len = u32::try_from(msg.len()).map_err(|_| CryptoError::MessageTooLong)?;
-        let mut plain = Vec::with_capacity(RANDOM_LEN + LEN_FIELD + msg.len() + appid.len() + PAD_BLOCK);
+        let mut plain =
+            Vec::with_capacity(RANDOM_LEN + LEN_FIELD + msg.len() + appid.len() + PAD_BLOCK);
         plain.extend_from_slice(random);
         plain.extend_from_slice(&msg_len.to_be_bytes());
         plain.extend_from_slice(msg);
@@ -150,7 +158,10 @@ fn parse_plaintext(plain: &[u8]) -> Result<Decrypted, CryptoError> {
     let declared = u32::from_be_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
     let rest = &rest[LEN_FIELD..];
     if declared > rest.len() {
-        return Err(CryptoError::LengthPastEnd { declared, available: rest.len() });
+        return Err(CryptoError::LengthPastEnd {
+            declared,
+            available: rest.len(),
+        });
     }
     let (msg, appid) = rest.split_at(declared);
     let message = String::from_utf8(msg.to_vec()).map_err(|_| CryptoError::NotUtf8)?;
@@ -239,7 +250,12 @@ impl MessageCrypto {
         current: AesKey,
         previous: Option<AesKey>,
     ) -> Self {
-        Self { token, appid: appid.into(), current, previous }
+        Self {
+            token,
+            appid: appid.into(),
+            current,
+            previous,
+        }
     }
 
     pub fn appid(&self) -> &str {
@@ -288,7 +304,9 @@ impl MessageCrypto {
         };
         let (decrypted, key) = opened?;
         if decrypted.appid != self.appid {
-            return Err(CryptoError::WrongAppId { found: decrypted.appid });
+            return Err(CryptoError::WrongAppId {
+                found: decrypted.appid,
+            });
         }
         Ok((decrypted.message, key))
     }
@@ -306,7 +324,12 @@ impl MessageCrypto {
     }
 
     /// Encrypts with the given key (the one that opened the request) and a fixed random prefix.
-    pub fn encrypt_with(&self, key: KeyUsed, random: &[u8; 16], msg: &str) -> Result<String, CryptoError> {
+    pub fn encrypt_with(
+        &self,
+        key: KeyUsed,
+        random: &[u8; 16],
+        msg: &str,
+    ) -> Result<String, CryptoError> {
         let aes = match (key, &self.previous) {
             (KeyUsed::Previous, Some(previous)) => previous,
             _ => &self.current,

@@ -53,10 +53,14 @@ pub struct AuthorizationGrant {
 /// What an authorization-event push carries, by `InfoType`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AuthorizationEvent {
-    ComponentVerifyTicket { ticket: String },
+    ComponentVerifyTicket {
+        ticket: String,
+    },
     Authorized(AuthorizationGrant),
     UpdateAuthorized(AuthorizationGrant),
-    Unauthorized { authorizer_appid: String },
+    Unauthorized {
+        authorizer_appid: String,
+    },
     FastRegister {
         appid: Option<String>,
         status: i64,
@@ -66,7 +70,9 @@ pub enum AuthorizationEvent {
         info: Vec<(String, String)>,
     },
     /// An InfoType this code does not know yet; kept raw so nothing is lost.
-    Other { info_type: String },
+    Other {
+        info_type: String,
+    },
 }
 
 /// A decrypted push to the authorization event URL.
@@ -106,7 +112,9 @@ impl AuthorizationPush {
                     })
                     .unwrap_or_default(),
             },
-            _ => AuthorizationEvent::Other { info_type: info_type.clone() },
+            _ => AuthorizationEvent::Other {
+                info_type: info_type.clone(),
+            },
         };
         Ok(Self {
             component_appid: doc.required("AppId")?.to_owned(),
@@ -124,7 +132,9 @@ impl AuthorizationPush {
             }
             AuthorizationEvent::Unauthorized { authorizer_appid } => Some(authorizer_appid),
             AuthorizationEvent::FastRegister { appid, .. } => appid.as_deref(),
-            AuthorizationEvent::ComponentVerifyTicket { .. } | AuthorizationEvent::Other { .. } => None,
+            AuthorizationEvent::ComponentVerifyTicket { .. } | AuthorizationEvent::Other { .. } => {
+                None
+            }
         }
     }
 }
@@ -171,7 +181,9 @@ mod tests {
             assert_eq!(push.create_time, 1413192605);
             assert_eq!(
                 push.event,
-                AuthorizationEvent::ComponentVerifyTicket { ticket: "ticket@@@abc".into() }
+                AuthorizationEvent::ComponentVerifyTicket {
+                    ticket: "ticket@@@abc".into()
+                }
             );
         }
     }
@@ -193,7 +205,9 @@ mod tests {
         let doc = "<xml><AppId>wxc</AppId><CreateTime>1</CreateTime><InfoType>unauthorized</InfoType><AuthorizerAppid>wxa</AuthorizerAppid></xml>";
         assert_eq!(
             AuthorizationPush::parse(doc).unwrap().event,
-            AuthorizationEvent::Unauthorized { authorizer_appid: "wxa".into() }
+            AuthorizationEvent::Unauthorized {
+                authorizer_appid: "wxa".into()
+            }
         );
     }
 
@@ -201,14 +215,25 @@ mod tests {
     fn parses_fast_registration_and_keeps_unknown_types() {
         let doc = "<xml><AppId>wxc</AppId><CreateTime>1535442403</CreateTime><InfoType>notify_third_fasteregister</InfoType><appid>wxnew</appid><status>0</status><auth_code>ac</auth_code><msg>OK</msg><info><name>企业</name><code_type>1</code_type></info></xml>";
         let push = AuthorizationPush::parse(doc).unwrap();
-        let AuthorizationEvent::FastRegister { appid, status, info, .. } = &push.event else {
+        let AuthorizationEvent::FastRegister {
+            appid,
+            status,
+            info,
+            ..
+        } = &push.event
+        else {
             panic!("not a fast registration: {push:?}")
         };
         assert_eq!((appid.as_deref(), *status), (Some("wxnew"), 0));
         assert_eq!(info[0], ("name".to_string(), "企业".to_string()));
         let doc = "<xml><AppId>wxc</AppId><CreateTime>5</CreateTime><InfoType>notify_3rd_wxa_auth</InfoType><taskid>t</taskid></xml>";
         let push = AuthorizationPush::parse(doc).unwrap();
-        assert_eq!(push.event, AuthorizationEvent::Other { info_type: "notify_3rd_wxa_auth".into() });
+        assert_eq!(
+            push.event,
+            AuthorizationEvent::Other {
+                info_type: "notify_3rd_wxa_auth".into()
+            }
+        );
     }
 
     #[test]
@@ -221,15 +246,27 @@ mod tests {
         let bad_time = "<xml><AppId>wxc</AppId><CreateTime>soon</CreateTime><InfoType>unknown</InfoType></xml>";
         assert!(matches!(
             AuthorizationPush::parse(bad_time),
-            Err(XmlError::NotAnInteger { field: "CreateTime", .. })
+            Err(XmlError::NotAnInteger {
+                field: "CreateTime",
+                ..
+            })
         ));
     }
 
     #[test]
     fn parses_both_envelopes() {
         let e = Envelope::parse(&component_envelope_xml("wxc", "abc=")).unwrap();
-        assert_eq!(e, Envelope { addressee: Addressee::Component("wxc".into()), encrypt: "abc=".into() });
-        let e = Envelope::parse("<xml><ToUserName><![CDATA[gh_1]]></ToUserName><Encrypt>x</Encrypt></xml>").unwrap();
+        assert_eq!(
+            e,
+            Envelope {
+                addressee: Addressee::Component("wxc".into()),
+                encrypt: "abc=".into()
+            }
+        );
+        let e = Envelope::parse(
+            "<xml><ToUserName><![CDATA[gh_1]]></ToUserName><Encrypt>x</Encrypt></xml>",
+        )
+        .unwrap();
         assert_eq!(e.addressee, Addressee::Authorizer("gh_1".into()));
         assert_eq!(
             Envelope::parse("<xml><AppId>wxc</AppId></xml>"),

@@ -97,13 +97,24 @@ pub fn parse(document: &str) -> Result<Element, XmlError> {
                 if stack.is_empty() && name != "xml" {
                     return Err(XmlError::WrongRoot(name));
                 }
-                stack.push(Element { name, ..Element::default() });
+                stack.push(Element {
+                    name,
+                    ..Element::default()
+                });
             }
             Event::Empty(start) => {
                 let name = String::from_utf8_lossy(start.local_name().as_ref()).into_owned();
                 match stack.last_mut() {
-                    Some(parent) => parent.children.push(Element { name, ..Element::default() }),
-                    None if name == "xml" && root.is_none() => root = Some(Element { name, ..Element::default() }),
+                    Some(parent) => parent.children.push(Element {
+                        name,
+                        ..Element::default()
+                    }),
+                    None if name == "xml" && root.is_none() => {
+                        root = Some(Element {
+                            name,
+                            ..Element::default()
+                        })
+                    }
                     None => return Err(XmlError::WrongRoot(name)),
                 }
             }
@@ -172,7 +183,8 @@ mod tests {
 
     #[test]
     fn reads_values_with_and_without_cdata() {
-        let doc = parse("<xml><A><![CDATA[x<y]]></A><B>12</B><C>a &amp; b &#26159;</C></xml>").unwrap();
+        let doc =
+            parse("<xml><A><![CDATA[x<y]]></A><B>12</B><C>a &amp; b &#26159;</C></xml>").unwrap();
         assert_eq!(doc.text_of("A"), Some("x<y"));
         assert_eq!(doc.required_i64("B").unwrap(), 12);
         assert_eq!(doc.text_of("C"), Some("a & b 是"));
@@ -180,7 +192,8 @@ mod tests {
 
     #[test]
     fn keeps_nested_elements() {
-        let doc = parse("<xml><info><name><![CDATA[n]]></name><code>c</code></info></xml>").unwrap();
+        let doc =
+            parse("<xml><info><name><![CDATA[n]]></name><code>c</code></info></xml>").unwrap();
         let info = doc.child("info").unwrap();
         assert_eq!(info.text_of("name"), Some("n"));
         assert_eq!(info.text_of("code"), Some("c"));
@@ -190,23 +203,38 @@ mod tests {
     fn refuses_doctype_and_entities() {
         let xxe = r#"<?xml version="1.0"?><!DOCTYPE xml [<!ENTITY e SYSTEM "file:///etc/passwd">]><xml><A>&e;</A></xml>"#;
         assert_eq!(parse(xxe), Err(XmlError::Doctype));
-        assert_eq!(parse("<xml><A>&e;</A></xml>"), Err(XmlError::Entity("e".into())));
+        assert_eq!(
+            parse("<xml><A>&e;</A></xml>"),
+            Err(XmlError::Entity("e".into()))
+        );
     }
 
     #[test]
     fn refuses_wrong_root_unclosed_and_deep_documents() {
-        assert_eq!(parse("<root><A>1</A></root>"), Err(XmlError::WrongRoot("root".into())));
-        assert!(matches!(parse("<xml><A>1</A>"), Err(XmlError::Malformed(_))));
+        assert_eq!(
+            parse("<root><A>1</A></root>"),
+            Err(XmlError::WrongRoot("root".into()))
+        );
+        assert!(matches!(
+            parse("<xml><A>1</A>"),
+            Err(XmlError::Malformed(_))
+        ));
         assert_eq!(parse(""), Err(XmlError::Empty));
         let deep = format!("<xml>{}{}</xml>", "<a>".repeat(10), "</a>".repeat(10));
         assert_eq!(parse(&deep), Err(XmlError::TooDeep));
-        assert!(matches!(parse("<xml></xml><xml></xml>"), Err(XmlError::Malformed(_))));
+        assert!(matches!(
+            parse("<xml></xml><xml></xml>"),
+            Err(XmlError::Malformed(_))
+        ));
     }
 
     #[test]
     fn integer_fields_are_checked() {
         let doc = parse("<xml><T>12x</T><E></E></xml>").unwrap();
-        assert!(matches!(doc.required_i64("T"), Err(XmlError::NotAnInteger { field: "T", .. })));
+        assert!(matches!(
+            doc.required_i64("T"),
+            Err(XmlError::NotAnInteger { field: "T", .. })
+        ));
         assert_eq!(doc.required("E"), Err(XmlError::MissingField("E")));
         assert_eq!(doc.optional_i64("E"), Ok(None));
     }

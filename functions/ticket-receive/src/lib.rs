@@ -12,8 +12,8 @@ use shared::config::{ComponentConfig, ConfigError, TableNames};
 use shared::crypto::{CryptoError, KeyUsed, MessageCrypto};
 use shared::push::{Addressee, AuthorizationEvent, AuthorizationPush, Envelope, MAX_PUSH_BYTES};
 use shared::store::{
-    unix_now, DynamoTicketStore, PushOutcome, PushStore, ReceivedPush, StoreError, TicketOutcome, TicketStore,
-    VerifyTicket,
+    unix_now, DynamoTicketStore, PushOutcome, PushStore, ReceivedPush, StoreError, TicketOutcome,
+    TicketStore, VerifyTicket,
 };
 use shared::xml::XmlError;
 use tracing::{info, warn};
@@ -91,7 +91,10 @@ pub struct PushQuery {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Receipt {
     Ticket(TicketOutcome),
-    Push { info_type: String, outcome: PushOutcome },
+    Push {
+        info_type: String,
+        outcome: PushOutcome,
+    },
 }
 
 /// The receiver: the component's crypto and the store, built once per cold start.
@@ -130,7 +133,11 @@ impl<S: TicketStore + PushStore> Receiver<S> {
         let timestamp = required(&query.timestamp, "timestamp")?;
         let nonce = required(&query.nonce, "nonce")?;
         let msg_signature = required(&query.msg_signature, "msg_signature")?;
-        if let Some(kind) = query.encrypt_type.as_deref().filter(|k| !k.eq_ignore_ascii_case("aes")) {
+        if let Some(kind) = query
+            .encrypt_type
+            .as_deref()
+            .filter(|k| !k.eq_ignore_ascii_case("aes"))
+        {
             return Err(NotifyError::UnsupportedEncryptType(kind.to_owned()));
         }
         if body.len() > MAX_PUSH_BYTES {
@@ -149,10 +156,13 @@ impl<S: TicketStore + PushStore> Receiver<S> {
         self.crypto
             .verify_msg_signature(msg_signature, timestamp, nonce, &envelope.encrypt)
             .map_err(|_| NotifyError::BadSignature)?;
-        let (plaintext, key) = self.crypto.decrypt(&envelope.encrypt).map_err(|e| match e {
-            CryptoError::WrongAppId { .. } => NotifyError::ForeignAppId,
-            other => NotifyError::Undecryptable(other),
-        })?;
+        let (plaintext, key) = self
+            .crypto
+            .decrypt(&envelope.encrypt)
+            .map_err(|e| match e {
+                CryptoError::WrongAppId { .. } => NotifyError::ForeignAppId,
+                other => NotifyError::Undecryptable(other),
+            })?;
         if key == KeyUsed::Previous {
             warn!("push opened with COMPONENT_PREVIOUS_ENCODING_AES_KEY; the console key has been rotated");
         }
@@ -163,14 +173,22 @@ impl<S: TicketStore + PushStore> Receiver<S> {
         self.store_push(push, plaintext).await
     }
 
-    async fn store_push(&self, push: AuthorizationPush, plaintext: String) -> Result<Receipt, NotifyError> {
+    async fn store_push(
+        &self,
+        push: AuthorizationPush,
+        plaintext: String,
+    ) -> Result<Receipt, NotifyError> {
         let received_at = unix_now();
         if let AuthorizationEvent::ComponentVerifyTicket { ticket } = &push.event {
             let outcome = self
                 .store
                 .save_verify_ticket(
                     &push.component_appid,
-                    VerifyTicket { ticket: ticket.clone().into(), create_time: push.create_time, received_at },
+                    VerifyTicket {
+                        ticket: ticket.clone().into(),
+                        create_time: push.create_time,
+                        received_at,
+                    },
                 )
                 .await?;
             info!(info_type = %push.info_type, create_time = push.create_time, ?outcome, "component_verify_ticket received");
@@ -192,7 +210,10 @@ impl<S: TicketStore + PushStore> Receiver<S> {
             ?outcome,
             "authorization push stored"
         );
-        Ok(Receipt::Push { info_type: push.info_type, outcome })
+        Ok(Receipt::Push {
+            info_type: push.info_type,
+            outcome,
+        })
     }
 }
 
@@ -228,7 +249,10 @@ pub fn error_response(err: &NotifyError) -> Response<Body> {
 }
 
 /// The Lambda handler: `POST /wechat/component/notify`.
-pub async fn handle<S: TicketStore + PushStore>(receiver: &Receiver<S>, request: Request) -> Result<Response<Body>, Error> {
+pub async fn handle<S: TicketStore + PushStore>(
+    receiver: &Receiver<S>,
+    request: Request,
+) -> Result<Response<Body>, Error> {
     let query = push_query(&request);
     match receiver.receive(&query, request.body().as_ref()).await {
         Ok(_) => Ok(success()),

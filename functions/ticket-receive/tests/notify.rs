@@ -32,13 +32,21 @@ struct Vector {
 }
 
 fn vectors() -> VectorFile {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/tests/data/push-crypto.json");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../shared/tests/data/push-crypto.json"
+    );
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
 fn crypto(file: &VectorFile, previous: Option<&str>) -> MessageCrypto {
-    MessageCrypto::new(SecretString::from(file.token.as_str()), &file.component_appid, &file.encoding_aes_key, previous)
-        .unwrap()
+    MessageCrypto::new(
+        SecretString::from(file.token.as_str()),
+        &file.component_appid,
+        &file.encoding_aes_key,
+        previous,
+    )
+    .unwrap()
 }
 
 struct Harness {
@@ -54,7 +62,13 @@ async fn harness(test: &str) -> Harness {
     let file = vectors();
     let store = DynamoTicketStore::new(client.clone(), &tables.tickets);
     let receiver = Receiver::new(crypto(&file, None), store.clone());
-    Harness { client, tables, store, receiver, file }
+    Harness {
+        client,
+        tables,
+        store,
+        receiver,
+        file,
+    }
 }
 
 /// An HTTP API (v2) event for POST /wechat/component/notify, from the fixture.
@@ -63,22 +77,41 @@ fn event(query: &[(&str, &str)], body: &str) -> lambda_http::Request {
         serde_json::from_str(include_str!("data/apigw-http-notify.json")).unwrap();
     let raw: Vec<String> = query.iter().map(|(k, v)| format!("{k}={v}")).collect();
     json["rawQueryString"] = raw.join("&").into();
-    json["queryStringParameters"] = query.iter().map(|(k, v)| ((*k).to_owned(), serde_json::Value::from(*v))).collect();
+    json["queryStringParameters"] = query
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), serde_json::Value::from(*v)))
+        .collect();
     json["body"] = body.into();
     lambda_http::request::from_str(&json.to_string()).unwrap()
 }
 
 fn vector_event(v: &Vector) -> lambda_http::Request {
-    let query: Vec<(&str, &str)> = v.query.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let query: Vec<(&str, &str)> = v
+        .query
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
     event(&query, &v.body)
 }
 
 /// A push made here: signed and encrypted with the vectors' component settings.
-fn signed_ticket_event(c: &MessageCrypto, create_time: i64, ticket: &str, timestamp: &str) -> lambda_http::Request {
-    let encrypt = c.encrypt(&verify_ticket_xml(c.appid(), create_time, ticket)).unwrap();
+fn signed_ticket_event(
+    c: &MessageCrypto,
+    create_time: i64,
+    ticket: &str,
+    timestamp: &str,
+) -> lambda_http::Request {
+    let encrypt = c
+        .encrypt(&verify_ticket_xml(c.appid(), create_time, ticket))
+        .unwrap();
     let signature = c.msg_signature(timestamp, "nonce", &encrypt);
     event(
-        &[("timestamp", timestamp), ("nonce", "nonce"), ("encrypt_type", "aes"), ("msg_signature", &signature)],
+        &[
+            ("timestamp", timestamp),
+            ("nonce", "nonce"),
+            ("encrypt_type", "aes"),
+            ("msg_signature", &signature),
+        ],
         &component_envelope_xml(c.appid(), &encrypt),
     )
 }
@@ -94,7 +127,13 @@ fn error_code(response: &Response<Body>) -> String {
 }
 
 async fn item_count(client: &Client, table: &str) -> i32 {
-    client.scan().table_name(table).send().await.unwrap().count()
+    client
+        .scan()
+        .table_name(table)
+        .send()
+        .await
+        .unwrap()
+        .count()
 }
 
 #[tokio::test]
@@ -104,29 +143,69 @@ async fn independent_pushes_are_stored_and_refused_ones_are_not() {
         let before = item_count(&h.client, &h.tables.tickets).await;
         let response = handle(&h.receiver, vector_event(v)).await.unwrap();
         if v.expect == "reject" {
-            assert!(response.status().is_client_error(), "{}: {}", v.name, response.status());
-            assert!(matches!(error_code(&response).as_str(), "bad_signature" | "foreign_appid"), "{}", v.name);
-            assert_eq!(item_count(&h.client, &h.tables.tickets).await, before, "{} stored something", v.name);
+            assert!(
+                response.status().is_client_error(),
+                "{}: {}",
+                v.name,
+                response.status()
+            );
+            assert!(
+                matches!(
+                    error_code(&response).as_str(),
+                    "bad_signature" | "foreign_appid"
+                ),
+                "{}",
+                v.name
+            );
+            assert_eq!(
+                item_count(&h.client, &h.tables.tickets).await,
+                before,
+                "{} stored something",
+                v.name
+            );
         } else {
-            assert_eq!(response.status(), StatusCode::OK, "{}: {}", v.name, body_text(&response));
+            assert_eq!(
+                response.status(),
+                StatusCode::OK,
+                "{}: {}",
+                v.name,
+                body_text(&response)
+            );
             assert_eq!(body_text(&response), "success");
         }
     }
     // The newest ticket (ticket-unicode, CreateTime 1763700400) replaced the first one and kept it.
-    let record = h.store.verify_ticket(&h.file.component_appid).await.unwrap().unwrap();
+    let record = h
+        .store
+        .verify_ticket(&h.file.component_appid)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(record.current.ticket.expose_secret(), "票据-中文-ticket");
     assert_eq!(record.current.create_time, 1763700400);
     let previous = record.previous.unwrap();
     assert_eq!(previous.create_time, 1763700000);
-    assert!(previous.ticket.expose_secret().starts_with("ticket@@@pUbL1c"));
+    assert!(previous
+        .ticket
+        .expose_secret()
+        .starts_with("ticket@@@pUbL1c"));
     // The three authorization pushes are kept as received, with their plaintext.
-    let pushes = h.store.received_pushes(&h.file.component_appid).await.unwrap();
+    let pushes = h
+        .store
+        .received_pushes(&h.file.component_appid)
+        .await
+        .unwrap();
     let mut kinds: Vec<&str> = pushes.iter().map(|p| p.info_type.as_str()).collect();
     kinds.sort_unstable();
     assert_eq!(kinds, ["authorized", "unauthorized", "updateauthorized"]);
     for push in &pushes {
         assert_eq!(push.authorizer_appid.as_deref(), Some("wxauth00000000001"));
-        let vector = h.file.vectors.iter().find(|v| v.expect == push.info_type).unwrap();
+        let vector = h
+            .file
+            .vectors
+            .iter()
+            .find(|v| v.expect == push.info_type)
+            .unwrap();
         assert_eq!(push.plaintext, vector.plaintext);
     }
 }
@@ -137,37 +216,89 @@ async fn an_older_ticket_never_replaces_a_newer_one() {
     let c = crypto(&h.file, None);
     let appid = h.file.component_appid.clone();
     for (create_time, ticket) in [(2000, "t-2000"), (1000, "t-1000"), (1500, "t-1500")] {
-        let response = handle(&h.receiver, signed_ticket_event(&c, create_time, ticket, "1763700000")).await.unwrap();
+        let response = handle(
+            &h.receiver,
+            signed_ticket_event(&c, create_time, ticket, "1763700000"),
+        )
+        .await
+        .unwrap();
         assert_eq!(body_text(&response), "success");
     }
     let record = h.store.verify_ticket(&appid).await.unwrap().unwrap();
-    assert_eq!((record.current.ticket.expose_secret(), record.current.create_time), ("t-2000", 2000));
-    assert!(record.previous.is_none(), "older pushes must not become the previous ticket either");
+    assert_eq!(
+        (
+            record.current.ticket.expose_secret(),
+            record.current.create_time
+        ),
+        ("t-2000", 2000)
+    );
+    assert!(
+        record.previous.is_none(),
+        "older pushes must not become the previous ticket either"
+    );
 
-    handle(&h.receiver, signed_ticket_event(&c, 2600, "t-2600", "1763700001")).await.unwrap();
+    handle(
+        &h.receiver,
+        signed_ticket_event(&c, 2600, "t-2600", "1763700001"),
+    )
+    .await
+    .unwrap();
     let record = h.store.verify_ticket(&appid).await.unwrap().unwrap();
     assert_eq!(record.current.ticket.expose_secret(), "t-2600");
     let previous = record.previous.unwrap();
-    assert_eq!((previous.ticket.expose_secret(), previous.create_time), ("t-2000", 2000));
+    assert_eq!(
+        (previous.ticket.expose_secret(), previous.create_time),
+        ("t-2000", 2000)
+    );
 }
 
 #[tokio::test]
 async fn a_retried_push_is_answered_success_and_changes_nothing() {
     let h = harness("retry").await;
     let ticket = h.file.vectors.iter().find(|v| v.name == "ticket").unwrap();
-    let authorized = h.file.vectors.iter().find(|v| v.name == "authorized").unwrap();
+    let authorized = h
+        .file
+        .vectors
+        .iter()
+        .find(|v| v.name == "authorized")
+        .unwrap();
     for v in [ticket, authorized] {
-        assert_eq!(body_text(&handle(&h.receiver, vector_event(v)).await.unwrap()), "success");
+        assert_eq!(
+            body_text(&handle(&h.receiver, vector_event(v)).await.unwrap()),
+            "success"
+        );
     }
-    let items_before = h.client.scan().table_name(&h.tables.tickets).send().await.unwrap().items.unwrap();
+    let items_before = h
+        .client
+        .scan()
+        .table_name(&h.tables.tickets)
+        .send()
+        .await
+        .unwrap()
+        .items
+        .unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     for v in [ticket, authorized] {
         let response = handle(&h.receiver, vector_event(v)).await.unwrap();
-        assert_eq!((response.status(), body_text(&response).as_str()), (StatusCode::OK, "success"));
+        assert_eq!(
+            (response.status(), body_text(&response).as_str()),
+            (StatusCode::OK, "success")
+        );
     }
-    let items_after = h.client.scan().table_name(&h.tables.tickets).send().await.unwrap().items.unwrap();
+    let items_after = h
+        .client
+        .scan()
+        .table_name(&h.tables.tickets)
+        .send()
+        .await
+        .unwrap()
+        .items
+        .unwrap();
     assert_eq!(items_before.len(), 2);
-    assert_eq!(items_before, items_after, "received_at and everything else unchanged");
+    assert_eq!(
+        items_before, items_after,
+        "received_at and everything else unchanged"
+    );
 }
 
 #[tokio::test]
@@ -175,50 +306,113 @@ async fn bad_input_gets_a_clear_4xx_and_nothing_is_stored() {
     let h = harness("bad").await;
     let v = h.file.vectors.iter().find(|v| v.name == "ticket").unwrap();
     let q = |name: &str| v.query[name].as_str();
-    let full = [("timestamp", q("timestamp")), ("nonce", q("nonce")), ("encrypt_type", "aes"), ("msg_signature", q("msg_signature"))];
+    let full = [
+        ("timestamp", q("timestamp")),
+        ("nonce", q("nonce")),
+        ("encrypt_type", "aes"),
+        ("msg_signature", q("msg_signature")),
+    ];
     let appid = &h.file.component_appid;
-    let encrypt = v.body.split("<Encrypt><![CDATA[").nth(1).unwrap().split("]]>").next().unwrap().to_owned();
+    let encrypt = v
+        .body
+        .split("<Encrypt><![CDATA[")
+        .nth(1)
+        .unwrap()
+        .split("]]>")
+        .next()
+        .unwrap()
+        .to_owned();
     let cases: Vec<(&str, lambda_http::Request, StatusCode, &str)> = vec![
-        ("no msg_signature", event(&full[..3], &v.body), StatusCode::BAD_REQUEST, "missing_parameter"),
-        ("no timestamp", event(&full[1..], &v.body), StatusCode::BAD_REQUEST, "missing_parameter"),
-        ("no nonce", event(&[full[0], full[2], full[3]], &v.body), StatusCode::BAD_REQUEST, "missing_parameter"),
+        (
+            "no msg_signature",
+            event(&full[..3], &v.body),
+            StatusCode::BAD_REQUEST,
+            "missing_parameter",
+        ),
+        (
+            "no timestamp",
+            event(&full[1..], &v.body),
+            StatusCode::BAD_REQUEST,
+            "missing_parameter",
+        ),
+        (
+            "no nonce",
+            event(&[full[0], full[2], full[3]], &v.body),
+            StatusCode::BAD_REQUEST,
+            "missing_parameter",
+        ),
         (
             "plain mode",
-            event(&[full[0], full[1], ("encrypt_type", "raw"), full[3]], &v.body),
+            event(
+                &[full[0], full[1], ("encrypt_type", "raw"), full[3]],
+                &v.body,
+            ),
             StatusCode::BAD_REQUEST,
             "unsupported_encrypt_type",
         ),
-        ("too large", event(&full, &"x".repeat(64 * 1024 + 1)), StatusCode::PAYLOAD_TOO_LARGE, "body_too_large"),
-        ("not xml", event(&full, "ticket=1"), StatusCode::BAD_REQUEST, "bad_envelope"),
         (
-            "doctype",
-            event(&full, &format!("<!DOCTYPE xml [<!ENTITY x \"y\">]>{}", v.body)),
+            "too large",
+            event(&full, &"x".repeat(64 * 1024 + 1)),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+        ),
+        (
+            "not xml",
+            event(&full, "ticket=1"),
             StatusCode::BAD_REQUEST,
             "bad_envelope",
         ),
-        ("empty Encrypt", event(&full, &component_envelope_xml(appid, "")), StatusCode::BAD_REQUEST, "undecryptable"),
+        (
+            "doctype",
+            event(
+                &full,
+                &format!("<!DOCTYPE xml [<!ENTITY x \"y\">]>{}", v.body),
+            ),
+            StatusCode::BAD_REQUEST,
+            "bad_envelope",
+        ),
+        (
+            "empty Encrypt",
+            event(&full, &component_envelope_xml(appid, "")),
+            StatusCode::BAD_REQUEST,
+            "undecryptable",
+        ),
         (
             "foreign envelope AppId",
-            event(&full, &component_envelope_xml("wx9999999999999999", &encrypt)),
+            event(
+                &full,
+                &component_envelope_xml("wx9999999999999999", &encrypt),
+            ),
             StatusCode::FORBIDDEN,
             "foreign_appid",
         ),
         (
             "authorizer envelope on the component URL",
-            event(&full, &format!("<xml><ToUserName>gh_1</ToUserName><Encrypt>{encrypt}</Encrypt></xml>")),
+            event(
+                &full,
+                &format!("<xml><ToUserName>gh_1</ToUserName><Encrypt>{encrypt}</Encrypt></xml>"),
+            ),
             StatusCode::BAD_REQUEST,
             "bad_envelope",
         ),
         (
             "tampered ciphertext",
-            event(&full, &component_envelope_xml(appid, &format!("A{}", &encrypt[1..]))),
+            event(
+                &full,
+                &component_envelope_xml(appid, &format!("A{}", &encrypt[1..])),
+            ),
             StatusCode::UNAUTHORIZED,
             "bad_signature",
         ),
     ];
     for (name, request, status, code) in cases {
         let response = handle(&h.receiver, request).await.unwrap();
-        assert_eq!(response.status(), status, "{name}: {}", body_text(&response));
+        assert_eq!(
+            response.status(),
+            status,
+            "{name}: {}",
+            body_text(&response)
+        );
         assert_eq!(error_code(&response), code, "{name}");
     }
     // Correctly signed but undecryptable: not base64, and valid base64 of the wrong length.
@@ -226,11 +420,19 @@ async fn bad_input_gets_a_clear_4xx_and_nothing_is_stored() {
     for (name, garbage) in [("bad base64", "!!!!"), ("wrong length", "QUJDREVGR0g=")] {
         let signature = c.msg_signature("1", "n", garbage);
         let request = event(
-            &[("timestamp", "1"), ("nonce", "n"), ("msg_signature", &signature)],
+            &[
+                ("timestamp", "1"),
+                ("nonce", "n"),
+                ("msg_signature", &signature),
+            ],
             &component_envelope_xml(appid, garbage),
         );
         let response = handle(&h.receiver, request).await.unwrap();
-        assert_eq!((response.status(), error_code(&response).as_str()), (StatusCode::BAD_REQUEST, "undecryptable"), "{name}");
+        assert_eq!(
+            (response.status(), error_code(&response).as_str()),
+            (StatusCode::BAD_REQUEST, "undecryptable"),
+            "{name}"
+        );
     }
     assert_eq!(item_count(&h.client, &h.tables.tickets).await, 0);
 }
@@ -243,8 +445,16 @@ async fn pushes_encrypted_with_the_previous_key_are_accepted_after_rotation() {
         DynamoTicketStore::new(h.client.clone(), &h.tables.tickets),
     );
     let v = h.file.vectors.iter().find(|v| v.name == "ticket").unwrap();
-    assert_eq!(body_text(&handle(&rotated, vector_event(v)).await.unwrap()), "success");
-    assert!(h.store.verify_ticket(&h.file.component_appid).await.unwrap().is_some());
+    assert_eq!(
+        body_text(&handle(&rotated, vector_event(v)).await.unwrap()),
+        "success"
+    );
+    assert!(h
+        .store
+        .verify_ticket(&h.file.component_appid)
+        .await
+        .unwrap()
+        .is_some());
 }
 
 fn crypto_with_new_key(file: &VectorFile) -> MessageCrypto {
@@ -260,10 +470,18 @@ fn crypto_with_new_key(file: &VectorFile) -> MessageCrypto {
 #[tokio::test]
 async fn storage_failure_is_a_5xx_so_wechat_retries() {
     let h = harness("outage").await;
-    let broken = Receiver::new(crypto(&h.file, None), DynamoTicketStore::new(h.client.clone(), "no-such-table"));
+    let broken = Receiver::new(
+        crypto(&h.file, None),
+        DynamoTicketStore::new(h.client.clone(), "no-such-table"),
+    );
     for v in h.file.vectors.iter().filter(|v| v.expect != "reject") {
         let response = handle(&broken, vector_event(v)).await.unwrap();
-        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE, "{}", v.name);
+        assert_eq!(
+            response.status(),
+            StatusCode::SERVICE_UNAVAILABLE,
+            "{}",
+            v.name
+        );
         assert_eq!(error_code(&response), "storage_unavailable");
         assert_ne!(body_text(&response), "success");
     }
@@ -273,14 +491,31 @@ async fn storage_failure_is_a_5xx_so_wechat_retries() {
 async fn concurrent_pushes_keep_the_newest_ticket_and_the_one_before() {
     let h = harness("race").await;
     let c = crypto(&h.file, None);
-    let requests: Vec<_> = (1..=12).map(|i| signed_ticket_event(&c, 1000 + i, &format!("t-{i}"), "1")).collect();
-    let results = futures::future::join_all(requests.into_iter().map(|r| handle(&h.receiver, r))).await;
+    let requests: Vec<_> = (1..=12)
+        .map(|i| signed_ticket_event(&c, 1000 + i, &format!("t-{i}"), "1"))
+        .collect();
+    let results =
+        futures::future::join_all(requests.into_iter().map(|r| handle(&h.receiver, r))).await;
     for response in results {
         assert_eq!(body_text(&response.unwrap()), "success");
     }
-    let record = h.store.verify_ticket(&h.file.component_appid).await.unwrap().unwrap();
-    assert_eq!((record.current.ticket.expose_secret(), record.current.create_time), ("t-12", 1012));
+    let record = h
+        .store
+        .verify_ticket(&h.file.component_appid)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (
+            record.current.ticket.expose_secret(),
+            record.current.create_time
+        ),
+        ("t-12", 1012)
+    );
     let previous = record.previous.unwrap();
     assert!(previous.create_time < 1012, "previous {previous:?}");
-    assert_eq!(previous.ticket.expose_secret(), &format!("t-{}", previous.create_time - 1000));
+    assert_eq!(
+        previous.ticket.expose_secret(),
+        &format!("t-{}", previous.create_time - 1000)
+    );
 }

@@ -20,7 +20,10 @@ pub fn n(value: i64) -> AttributeValue {
 pub fn get_s(item: &Item, name: &str) -> Result<String, StoreError> {
     match item.get(name) {
         Some(AttributeValue::S(v)) => Ok(v.clone()),
-        other => Err(StoreError::Malformed(format!("{name}: expected a string, found {}", kind(other)))),
+        other => Err(StoreError::Malformed(format!(
+            "{name}: expected a string, found {}",
+            kind(other)
+        ))),
     }
 }
 
@@ -30,7 +33,10 @@ pub fn get_n(item: &Item, name: &str) -> Result<i64, StoreError> {
         Some(AttributeValue::N(v)) => v
             .parse()
             .map_err(|_| StoreError::Malformed(format!("{name}: {v:?} is not an integer"))),
-        other => Err(StoreError::Malformed(format!("{name}: expected a number, found {}", kind(other)))),
+        other => Err(StoreError::Malformed(format!(
+            "{name}: expected a number, found {}",
+            kind(other)
+        ))),
     }
 }
 

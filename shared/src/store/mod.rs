@@ -3,17 +3,26 @@
 pub mod attr;
 pub mod tickets;
 
-pub use tickets::{DynamoTicketStore, PushOutcome, PushStore, ReceivedPush, TicketOutcome, TicketStore, VerifyTicket, VerifyTicketRecord};
+pub use tickets::{
+    DynamoTicketStore, PushOutcome, PushStore, ReceivedPush, TicketOutcome, TicketStore,
+    VerifyTicket, VerifyTicketRecord,
+};
 
 /// A storage failure. Callers answer WeChat with a 5xx so the push is retried.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("DynamoDB {operation} failed: {message}")]
-    Backend { operation: &'static str, message: String },
+    Backend {
+        operation: &'static str,
+        message: String,
+    },
     #[error("stored item is malformed: {0}")]
     Malformed(String),
     #[error("{operation} gave up after {attempts} conflicting concurrent writes")]
-    Contention { operation: &'static str, attempts: u32 },
+    Contention {
+        operation: &'static str,
+        attempts: u32,
+    },
 }
 
 impl StoreError {

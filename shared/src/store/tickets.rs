@@ -141,7 +141,10 @@ pub enum PushOutcome {
 }
 
 pub trait PushStore {
-    fn record_push(&self, push: &ReceivedPush) -> impl Future<Output = Result<PushOutcome, StoreError>> + Send;
+    fn record_push(
+        &self,
+        push: &ReceivedPush,
+    ) -> impl Future<Output = Result<PushOutcome, StoreError>> + Send;
 
     fn received_pushes(
         &self,
@@ -158,11 +161,17 @@ pub struct DynamoTicketStore {
 
 impl DynamoTicketStore {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self { client, table: table.into() }
+        Self {
+            client,
+            table: table.into(),
+        }
     }
 
     fn key(component_appid: &str, record: &str) -> Item {
-        Item::from([(PK.to_owned(), s(component_appid)), (SK.to_owned(), s(record))])
+        Item::from([
+            (PK.to_owned(), s(component_appid)),
+            (SK.to_owned(), s(record)),
+        ])
     }
 
     async fn read_ticket_item(&self, component_appid: &str) -> Result<Option<Item>, StoreError> {
@@ -248,17 +257,28 @@ impl TicketStore for DynamoTicketStore {
                     return Ok(TicketOutcome::Duplicate);
                 }
                 if newest.create_time >= ticket.create_time {
-                    return Ok(TicketOutcome::Stale { newest_create_time: newest.create_time });
+                    return Ok(TicketOutcome::Stale {
+                        newest_create_time: newest.create_time,
+                    });
                 }
             }
-            if self.put_ticket_if_unchanged(component_appid, &ticket, seen.as_ref()).await? {
+            if self
+                .put_ticket_if_unchanged(component_appid, &ticket, seen.as_ref())
+                .await?
+            {
                 return Ok(TicketOutcome::Stored);
             }
         }
-        Err(StoreError::Contention { operation: "save_verify_ticket", attempts: MAX_ATTEMPTS })
+        Err(StoreError::Contention {
+            operation: "save_verify_ticket",
+            attempts: MAX_ATTEMPTS,
+        })
     }
 
-    async fn verify_ticket(&self, component_appid: &str) -> Result<Option<VerifyTicketRecord>, StoreError> {
+    async fn verify_ticket(
+        &self,
+        component_appid: &str,
+    ) -> Result<Option<VerifyTicketRecord>, StoreError> {
         self.read_ticket_item(component_appid)
             .await?
             .as_ref()
@@ -295,7 +315,10 @@ impl PushStore for DynamoTicketStore {
         }
     }
 
-    async fn received_pushes(&self, component_appid: &str) -> Result<Vec<ReceivedPush>, StoreError> {
+    async fn received_pushes(
+        &self,
+        component_appid: &str,
+    ) -> Result<Vec<ReceivedPush>, StoreError> {
         let items = self
             .client
             .query()

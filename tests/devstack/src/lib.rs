@@ -8,11 +8,12 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ScalarAttributeType, PointInTimeRecoverySpecification, TimeToLiveSpecification,
-};
 use aws_sdk_dynamodb::client::Waiters;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
+    PointInTimeRecoverySpecification, Projection, ProjectionType, ScalarAttributeType,
+    TimeToLiveSpecification,
+};
 use aws_sdk_dynamodb::Client;
 use serde_yaml::Value;
 use shared::config::TableNames;
@@ -20,7 +21,10 @@ use shared::config::TableNames;
 #[derive(Debug, thiserror::Error)]
 pub enum StackError {
     #[error("cannot read {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("template.yaml is not YAML: {0}")]
     Yaml(#[from] serde_yaml::Error),
     #[error("template.yaml: {0}")]
@@ -66,7 +70,10 @@ pub struct TableSpec {
 impl TableSpec {
     /// The table's name under a prefix, e.g. `wxtp-dev-` + `tickets`.
     pub fn name_with(&self, prefix: &str) -> String {
-        let base = self.logical_id.trim_end_matches("Table").to_ascii_lowercase();
+        let base = self
+            .logical_id
+            .trim_end_matches("Table")
+            .to_ascii_lowercase();
         format!("{prefix}{base}")
     }
 }
@@ -77,7 +84,10 @@ pub fn template_path() -> PathBuf {
 }
 
 pub fn read_template(path: &Path) -> Result<String, StackError> {
-    std::fs::read_to_string(path).map_err(|source| StackError::Read { path: path.to_owned(), source })
+    std::fs::read_to_string(path).map_err(|source| StackError::Read {
+        path: path.to_owned(),
+        source,
+    })
 }
 
 fn str_at<'a>(value: &'a Value, key: &str, context: &str) -> Result<&'a str, StackError> {
@@ -136,7 +146,9 @@ pub fn table_specs(template: &str) -> Result<Vec<TableSpec>, StackError> {
         if resource.get("Type").and_then(Value::as_str) != Some("AWS::DynamoDB::Table") {
             continue;
         }
-        let logical_id = id.as_str().ok_or_else(|| template_error("resource id is not a string"))?;
+        let logical_id = id
+            .as_str()
+            .ok_or_else(|| template_error("resource id is not a string"))?;
         let props = resource
             .get("Properties")
             .ok_or_else(|| template_error(format!("{logical_id}: Properties missing")))?;
@@ -152,7 +164,10 @@ pub fn table_specs(template: &str) -> Result<Vec<TableSpec>, StackError> {
                 ))
             })
             .collect::<Result<BTreeMap<_, _>, StackError>>()?;
-        let indexes = match props.get("GlobalSecondaryIndexes").and_then(Value::as_sequence) {
+        let indexes = match props
+            .get("GlobalSecondaryIndexes")
+            .and_then(Value::as_sequence)
+        {
             None => Vec::new(),
             Some(list) => list
                 .iter()
@@ -245,7 +260,9 @@ pub async fn create_table(client: &Client, spec: &TableSpec, name: &str) -> Resu
     }
     match request.send().await {
         Ok(_) => {}
-        Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_in_use_exception()) => {}
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_resource_in_use_exception()) => {}
         Err(e) => return Err(dynamo_error(e)),
     }
     client
@@ -287,7 +304,10 @@ pub async fn create_table(client: &Client, spec: &TableSpec, name: &str) -> Resu
 }
 
 /// Creates every table of template.yaml under `prefix`; returns the `*_TABLE` variables.
-pub async fn create_tables(client: &Client, prefix: &str) -> Result<Vec<(String, String)>, StackError> {
+pub async fn create_tables(
+    client: &Client,
+    prefix: &str,
+) -> Result<Vec<(String, String)>, StackError> {
     let specs = table_specs(&read_template(&template_path())?)?;
     let mut vars = Vec::new();
     for spec in &specs {
@@ -314,7 +334,8 @@ pub async fn local_client() -> Client {
 /// The SDK configuration for local runs: the standard chain, with fallbacks for moto.
 pub async fn local_sdk_config() -> aws_config::SdkConfig {
     let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
-    if std::env::var_os("AWS_REGION").is_none() && std::env::var_os("AWS_DEFAULT_REGION").is_none() {
+    if std::env::var_os("AWS_REGION").is_none() && std::env::var_os("AWS_DEFAULT_REGION").is_none()
+    {
         loader = loader.region(aws_config::Region::new("us-east-1"));
     }
     if std::env::var_os("AWS_ACCESS_KEY_ID").is_none() {
@@ -341,16 +362,22 @@ pub fn unique_prefix(test: &str) -> String {
     )
 }
 
+/// The client of the local DynamoDB for tests; panics with instructions when
+/// `AWS_ENDPOINT_URL_DYNAMODB` is not set.
+pub async fn test_client() -> Client {
+    assert!(
+        std::env::var_os("AWS_ENDPOINT_URL_DYNAMODB").is_some(),
+        "AWS_ENDPOINT_URL_DYNAMODB is not set: run the tests with `make test`, which starts moto"
+    );
+    local_client().await
+}
+
 /// Fresh tables for one test in the local DynamoDB, which `make test` starts (moto).
 ///
 /// Panics with instructions when `AWS_ENDPOINT_URL_DYNAMODB` is not set: these tests run against a
 /// real DynamoDB-API server, never a mock.
 pub async fn test_tables(test: &str) -> (Client, TableNames) {
-    assert!(
-        std::env::var_os("AWS_ENDPOINT_URL_DYNAMODB").is_some(),
-        "AWS_ENDPOINT_URL_DYNAMODB is not set: run the tests with `make test`, which starts moto"
-    );
-    let client = local_client().await;
+    let client = test_client().await;
     let tables = create_table_names(&client, &unique_prefix(test))
         .await
         .unwrap_or_else(|e| panic!("creating tables for {test}: {e}"));

@@ -12,11 +12,16 @@ use serde_json::{json, Map, Value};
 fn to_json(value: &AttributeValue) -> Value {
     match value {
         AttributeValue::S(s) => json!(s),
-        AttributeValue::N(n) => n.parse::<i64>().map(Value::from).unwrap_or_else(|_| json!(n)),
+        AttributeValue::N(n) => n
+            .parse::<i64>()
+            .map(Value::from)
+            .unwrap_or_else(|_| json!(n)),
         AttributeValue::Bool(b) => json!(b),
         AttributeValue::Null(_) => Value::Null,
         AttributeValue::L(list) => Value::Array(list.iter().map(to_json).collect()),
-        AttributeValue::M(map) => Value::Object(map.iter().map(|(k, v)| (k.clone(), to_json(v))).collect()),
+        AttributeValue::M(map) => {
+            Value::Object(map.iter().map(|(k, v)| (k.clone(), to_json(v))).collect())
+        }
         AttributeValue::Ss(set) => json!(set),
         AttributeValue::Ns(set) => json!(set),
         other => json!(format!("{other:?}")),
@@ -27,7 +32,9 @@ async fn run(args: &[String]) -> Result<(), String> {
     let client = devstack::local_client().await;
     match args {
         [cmd, prefix] if cmd == "create-tables" => {
-            let vars = devstack::create_tables(&client, prefix).await.map_err(|e| e.to_string())?;
+            let vars = devstack::create_tables(&client, prefix)
+                .await
+                .map_err(|e| e.to_string())?;
             for (var, name) in vars {
                 println!("{var}={name}");
             }
@@ -44,7 +51,8 @@ async fn run(args: &[String]) -> Result<(), String> {
                 .await
                 .map_err(|e| aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string())?;
             for item in items {
-                let object: Map<String, Value> = item.iter().map(|(k, v)| (k.clone(), to_json(v))).collect();
+                let object: Map<String, Value> =
+                    item.iter().map(|(k, v)| (k.clone(), to_json(v))).collect();
                 println!("{}", Value::Object(object));
             }
             Ok(())

@@ -1,0 +1,11 @@
+# The two commands: `make dev` (the local world) and `make test` (every check CI runs).
+.PHONY: dev test bench
+
+dev:
+	@bash scripts/dev.sh
+
+test:
+	@bash scripts/test.sh
+
+bench:
+	@bash scripts/bench.sh

@@ -1,0 +1,58 @@
+# Shared helpers of the Makefile's scripts (sourced, not run).
+# shellcheck shell=bash
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+export VENV=${VENV:-$ROOT/.venv}
+PY=$VENV/bin/python
+
+log() {
+  if [ -t 2 ]; then printf '\033[1m==> %s\033[0m\n' "$*" >&2; else printf '==> %s\n' "$*" >&2; fi
+}
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+ensure_venv() {
+  command -v python3 >/dev/null || die "python3 is needed to install moto, cargo-lambda and cfn-lint"
+  command -v cargo >/dev/null || die "cargo (Rust) is needed: https://rustup.rs"
+  bash "$ROOT/scripts/venv.sh"
+  export PATH="$VENV/bin:$PATH"
+}
+
+free_port() {
+  "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+port_in_use() {
+  "$PY" -c 'import socket,sys; s=socket.socket(); sys.exit(0 if s.connect_ex(("127.0.0.1", int(sys.argv[1]))) == 0 else 1)' "$1"
+}
+
+# wait_http URL SECONDS: until URL answers (any HTTP status) or time runs out.
+wait_http() {
+  "$PY" - "$1" "$2" <<'PYEOF'
+import sys, time, urllib.request, urllib.error
+url, deadline = sys.argv[1], time.time() + float(sys.argv[2])
+while time.time() < deadline:
+    try:
+        urllib.request.urlopen(url, timeout=1)
+        sys.exit(0)
+    except urllib.error.HTTPError:
+        sys.exit(0)
+    except Exception:
+        time.sleep(0.2)
+sys.exit(1)
+PYEOF
+}
+
+# start_moto PORT LOGFILE: moto's server (DynamoDB, Secrets Manager) on loopback; sets MOTO_PID.
+start_moto() {
+  local port=$1 logfile=$2
+  port_in_use "$port" && die "port $port is already in use (set DDB_PORT to another port)"
+  "$VENV/bin/moto_server" -H 127.0.0.1 -p "$port" >"$logfile" 2>&1 &
+  MOTO_PID=$!
+  wait_http "http://127.0.0.1:$port/moto-api/" 30 || { cat "$logfile" >&2; die "moto did not start on port $port"; }
+  export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$port"
+  export AWS_ENDPOINT_URL_SECRETS_MANAGER="http://127.0.0.1:$port"
+  # moto accepts any credentials; never let a developer's real ones or IMDS be used here.
+  export AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_REGION=us-east-1
+  export AWS_EC2_METADATA_DISABLED=true
+  unset AWS_PROFILE AWS_SESSION_TOKEN
+}
