@@ -42,6 +42,15 @@ sys.exit(1)
 PYEOF
 }
 
+# wait_port PORT SECONDS: until something listens on 127.0.0.1:PORT.
+wait_port() {
+  local deadline=$((SECONDS + $2))
+  until port_in_use "$1"; do
+    [ "$SECONDS" -lt "$deadline" ] || return 1
+    sleep 0.3
+  done
+}
+
 # start_moto PORT LOGFILE: moto's server (DynamoDB, Secrets Manager) on loopback; sets MOTO_PID.
 start_moto() {
   local port=$1 logfile=$2
