@@ -2,8 +2,8 @@
 //! pushes encrypted by wechatpy (../shared/vectors/push-crypto.json, copied to tests/data).
 
 use base64::Engine;
+use devstack::vectors::VectorFile;
 use secrecy::SecretString;
-use serde::Deserialize;
 use shared::crypto::{sha1_sorted, AesKey, CryptoError, KeyUsed, MessageCrypto};
 use shared::push::{AuthorizationPush, Envelope};
 
@@ -191,30 +191,8 @@ fn wechatpy_work_vector_e() {
     assert_eq!(msg, "5927782489442352469");
 }
 
-#[derive(Deserialize)]
-struct VectorFile {
-    token: String,
-    encoding_aes_key: String,
-    component_appid: String,
-    vectors: Vec<Vector>,
-}
-
-#[derive(Deserialize)]
-struct Vector {
-    name: String,
-    expect: String,
-    query: std::collections::HashMap<String, String>,
-    body: String,
-    plaintext: String,
-}
-
 fn independent_vectors() -> VectorFile {
-    let text = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/data/push-crypto.json"
-    ))
-    .unwrap();
-    serde_json::from_str(&text).unwrap()
+    devstack::vectors::push_crypto()
 }
 
 #[test]
@@ -257,7 +235,7 @@ fn wechatpy_push_vectors() {
 #[test]
 fn previous_key_is_tried_after_rotation() {
     let file = independent_vectors();
-    let v = &file.vectors[0];
+    let v = file.vector("ticket");
     let envelope = Envelope::parse(&v.body).unwrap();
     // The console now has a new key; the push was encrypted with the old one.
     let rotated = MessageCrypto::new(

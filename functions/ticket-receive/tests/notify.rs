@@ -3,41 +3,17 @@
 
 use std::collections::HashMap;
 
+use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
+use devstack::vectors::{push_crypto as vectors, Vector, VectorFile};
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Response};
 use secrecy::{ExposeSecret, SecretString};
-use serde::Deserialize;
 use shared::config::TableNames;
 use shared::crypto::MessageCrypto;
 use shared::push::{component_envelope_xml, verify_ticket_xml};
 use shared::store::{DynamoTicketStore, PushStore, TicketStore};
 use ticket_receive::{handle, Receiver};
-
-#[derive(Deserialize)]
-struct VectorFile {
-    token: String,
-    encoding_aes_key: String,
-    component_appid: String,
-    vectors: Vec<Vector>,
-}
-
-#[derive(Deserialize)]
-struct Vector {
-    name: String,
-    expect: String,
-    query: HashMap<String, String>,
-    body: String,
-    plaintext: String,
-}
-
-fn vectors() -> VectorFile {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/tests/data/push-crypto.json"
-    );
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
 
 fn crypto(file: &VectorFile, previous: Option<&str>) -> MessageCrypto {
     MessageCrypto::new(
@@ -126,21 +102,22 @@ fn error_code(response: &Response<Body>) -> String {
     json["error"].as_str().unwrap().to_owned()
 }
 
-async fn item_count(client: &Client, table: &str) -> i32 {
+async fn all_items(client: &Client, table: &str) -> Vec<HashMap<String, AttributeValue>> {
     client
         .scan()
         .table_name(table)
         .send()
         .await
         .unwrap()
-        .count()
+        .items
+        .unwrap_or_default()
 }
 
 #[tokio::test]
 async fn independent_pushes_are_stored_and_refused_ones_are_not() {
     let h = harness("vectors").await;
     for v in &h.file.vectors {
-        let before = item_count(&h.client, &h.tables.tickets).await;
+        let before = all_items(&h.client, &h.tables.tickets).await.len();
         let response = handle(&h.receiver, vector_event(v)).await.unwrap();
         if v.expect == "reject" {
             assert!(
@@ -158,7 +135,7 @@ async fn independent_pushes_are_stored_and_refused_ones_are_not() {
                 v.name
             );
             assert_eq!(
-                item_count(&h.client, &h.tables.tickets).await,
+                all_items(&h.client, &h.tables.tickets).await.len(),
                 before,
                 "{} stored something",
                 v.name
@@ -255,7 +232,7 @@ async fn an_older_ticket_never_replaces_a_newer_one() {
 #[tokio::test]
 async fn a_retried_push_is_answered_success_and_changes_nothing() {
     let h = harness("retry").await;
-    let ticket = h.file.vectors.iter().find(|v| v.name == "ticket").unwrap();
+    let ticket = h.file.vector("ticket");
     let authorized = h
         .file
         .vectors
@@ -268,15 +245,7 @@ async fn a_retried_push_is_answered_success_and_changes_nothing() {
             "success"
         );
     }
-    let items_before = h
-        .client
-        .scan()
-        .table_name(&h.tables.tickets)
-        .send()
-        .await
-        .unwrap()
-        .items
-        .unwrap();
+    let items_before = all_items(&h.client, &h.tables.tickets).await;
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     for v in [ticket, authorized] {
         let response = handle(&h.receiver, vector_event(v)).await.unwrap();
@@ -285,15 +254,7 @@ async fn a_retried_push_is_answered_success_and_changes_nothing() {
             (StatusCode::OK, "success")
         );
     }
-    let items_after = h
-        .client
-        .scan()
-        .table_name(&h.tables.tickets)
-        .send()
-        .await
-        .unwrap()
-        .items
-        .unwrap();
+    let items_after = all_items(&h.client, &h.tables.tickets).await;
     assert_eq!(items_before.len(), 2);
     assert_eq!(
         items_before, items_after,
@@ -304,7 +265,7 @@ async fn a_retried_push_is_answered_success_and_changes_nothing() {
 #[tokio::test]
 async fn bad_input_gets_a_clear_4xx_and_nothing_is_stored() {
     let h = harness("bad").await;
-    let v = h.file.vectors.iter().find(|v| v.name == "ticket").unwrap();
+    let v = h.file.vector("ticket");
     let q = |name: &str| v.query[name].as_str();
     let full = [
         ("timestamp", q("timestamp")),
@@ -434,7 +395,7 @@ async fn bad_input_gets_a_clear_4xx_and_nothing_is_stored() {
             "{name}"
         );
     }
-    assert_eq!(item_count(&h.client, &h.tables.tickets).await, 0);
+    assert_eq!(all_items(&h.client, &h.tables.tickets).await.len(), 0);
 }
 
 #[tokio::test]
@@ -444,7 +405,7 @@ async fn pushes_encrypted_with_the_previous_key_are_accepted_after_rotation() {
         crypto_with_new_key(&h.file),
         DynamoTicketStore::new(h.client.clone(), &h.tables.tickets),
     );
-    let v = h.file.vectors.iter().find(|v| v.name == "ticket").unwrap();
+    let v = h.file.vector("ticket");
     assert_eq!(
         body_text(&handle(&rotated, vector_event(v)).await.unwrap()),
         "success"
