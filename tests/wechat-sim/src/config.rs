@@ -1,0 +1,309 @@
+//! The simulator's configuration: a TOML or JSON file (by extension), overridable by env.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path}: {message}")]
+    Parse { path: String, message: String },
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+/// The component (third-party platform) the simulator serves.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ComponentSettings {
+    pub appid: String,
+    pub appsecret: String,
+    pub token: String,
+    pub encoding_aes_key: String,
+    /// Server domains registered on the platform (modify_domain accepts these and subdomains).
+    #[serde(default)]
+    pub server_domains: Vec<String>,
+    /// Business (web-view) domains registered on the platform.
+    #[serde(default)]
+    pub webview_domains: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Category {
+    pub first_class: String,
+    pub second_class: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub third_class: Option<String>,
+    pub first_id: i64,
+    pub second_id: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub third_id: Option<i64>,
+}
+
+/// How a review of this mini program ends, unless scripted otherwise through /sim/reviews.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum ReviewScript {
+    Pass {
+        #[serde(default = "default_review_secs")]
+        after_secs: i64,
+    },
+    Reject {
+        #[serde(default = "default_review_secs")]
+        after_secs: i64,
+        reason: String,
+        #[serde(default)]
+        screenshot: String,
+    },
+    Delay {
+        #[serde(default = "default_review_secs")]
+        after_secs: i64,
+        reason: String,
+    },
+}
+
+impl ReviewScript {
+    pub fn after_secs(&self) -> i64 {
+        match self {
+            Self::Pass { after_secs }
+            | Self::Reject { after_secs, .. }
+            | Self::Delay { after_secs, .. } => *after_secs,
+        }
+    }
+}
+
+fn default_review_secs() -> i64 {
+    5
+}
+
+fn default_review() -> ReviewScript {
+    ReviewScript::Pass {
+        after_secs: default_review_secs(),
+    }
+}
+
+fn default_permission_sets() -> Vec<i64> {
+    vec![
+        17, 18, 19, 25, 30, 31, 36, 37, 40, 41, 45, 48, 49, 51, 52, 57, 65, 67, 70, 71, 73, 76, 81,
+        84, 85, 86, 88, 93, 99, 102, 104, 105, 116, 117, 118, 119, 120, 121, 129, 130, 138, 144,
+    ]
+}
+
+fn default_testers_limit() -> usize {
+    15
+}
+
+/// A mini program that exists in this simulated WeChat.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MiniProgram {
+    pub appid: String,
+    /// The original id, `gh_…`.
+    pub original_id: String,
+    pub nickname: String,
+    #[serde(default)]
+    pub principal_name: String,
+    #[serde(default)]
+    pub head_img: String,
+    #[serde(default)]
+    pub categories: Vec<Category>,
+    /// Pages used when the committed template does not list its own.
+    #[serde(default)]
+    pub pages: Vec<String>,
+    #[serde(default = "default_testers_limit")]
+    pub testers_limit: usize,
+    /// Permission sets the owner grants by default on the authorization page.
+    #[serde(default = "default_permission_sets")]
+    pub permission_sets: Vec<i64>,
+    #[serde(default = "default_review")]
+    pub review: ReviewScript,
+}
+
+/// A draft in the platform's draft box (from the developer tools).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Draft {
+    pub draft_id: i64,
+    pub user_version: String,
+    pub user_desc: String,
+    #[serde(default)]
+    pub pages: Vec<String>,
+}
+
+/// A template already in the library at start.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Template {
+    pub template_id: i64,
+    pub user_version: String,
+    pub user_desc: String,
+    #[serde(default)]
+    pub draft_id: Option<i64>,
+    #[serde(default)]
+    pub pages: Vec<String>,
+    #[serde(default)]
+    pub template_type: i64,
+}
+
+fn default_ticket_interval() -> u64 {
+    600
+}
+fn default_push_timeout_ms() -> u64 {
+    5000
+}
+fn default_push_retries() -> u32 {
+    3
+}
+fn default_retry_delay_ms() -> u64 {
+    1000
+}
+
+/// Where and how the simulator pushes.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PushSettings {
+    /// The authorization event URL (tickets, authorized, unauthorized…). None: no pushes.
+    #[serde(default)]
+    pub authorization_event_url: Option<String>,
+    /// The message URL; `$APPID$` is replaced by the mini program's appid.
+    #[serde(default)]
+    pub message_url: Option<String>,
+    /// Seconds between component_verify_ticket pushes (0: only on request).
+    #[serde(default = "default_ticket_interval")]
+    pub ticket_interval_secs: u64,
+    /// A push not answered `success` within this time is retried.
+    #[serde(default = "default_push_timeout_ms")]
+    pub timeout_ms: u64,
+    #[serde(default = "default_push_retries")]
+    pub retries: u32,
+    #[serde(default = "default_retry_delay_ms")]
+    pub retry_delay_ms: u64,
+}
+
+impl Default for PushSettings {
+    fn default() -> Self {
+        Self {
+            authorization_event_url: None,
+            message_url: None,
+            ticket_interval_secs: default_ticket_interval(),
+            timeout_ms: default_push_timeout_ms(),
+            retries: default_push_retries(),
+            retry_delay_ms: default_retry_delay_ms(),
+        }
+    }
+}
+
+fn default_submit_quota() -> i64 {
+    20
+}
+fn default_speedup_quota() -> i64 {
+    2
+}
+fn default_template_limit() -> usize {
+    200
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Limits {
+    /// Monthly review submissions shared by all mini programs (queryquota).
+    #[serde(default = "default_submit_quota")]
+    pub submit_quota: i64,
+    #[serde(default = "default_speedup_quota")]
+    pub speedup_quota: i64,
+    #[serde(default = "default_template_limit")]
+    pub template_library_size: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            submit_quota: default_submit_quota(),
+            speedup_quota: default_speedup_quota(),
+            template_library_size: default_template_limit(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SimConfig {
+    pub component: ComponentSettings,
+    #[serde(default)]
+    pub push: PushSettings,
+    #[serde(default)]
+    pub limits: Limits,
+    /// Unix seconds the simulated clock starts at (default: the real time).
+    #[serde(default)]
+    pub clock_start: Option<i64>,
+    #[serde(default)]
+    pub mini_programs: Vec<MiniProgram>,
+    #[serde(default)]
+    pub drafts: Vec<Draft>,
+    #[serde(default)]
+    pub templates: Vec<Template>,
+}
+
+impl SimConfig {
+    /// Reads a `.toml` or `.json` file, then applies `SIM_*` overrides from `env`.
+    pub fn load(path: &Path, env: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        let parse_error = |message: String| ConfigError::Parse {
+            path: path.display().to_string(),
+            message,
+        };
+        let mut config: SimConfig = if path.extension().is_some_and(|e| e == "json") {
+            serde_json::from_str(&text).map_err(|e| parse_error(e.to_string()))?
+        } else {
+            toml::from_str(&text).map_err(|e| parse_error(e.to_string()))?
+        };
+        config.apply_env(env);
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// `SIM_AUTHORIZATION_EVENT_URL`, `SIM_MESSAGE_URL`, `SIM_TICKET_INTERVAL_SECS` and the
+    /// component settings `COMPONENT_APPID`, `COMPONENT_APPSECRET`, `COMPONENT_TOKEN`,
+    /// `COMPONENT_ENCODING_AES_KEY` (so the simulator and the functions share one component).
+    pub fn apply_env(&mut self, env: impl Fn(&str) -> Option<String>) {
+        let get = |name: &str| env(name).filter(|v| !v.is_empty());
+        if let Some(v) = get("SIM_AUTHORIZATION_EVENT_URL") {
+            self.push.authorization_event_url = Some(v);
+        }
+        if let Some(v) = get("SIM_MESSAGE_URL") {
+            self.push.message_url = Some(v);
+        }
+        if let Some(v) = get("SIM_TICKET_INTERVAL_SECS").and_then(|v| v.parse().ok()) {
+            self.push.ticket_interval_secs = v;
+        }
+        for (name, field) in [
+            ("COMPONENT_APPID", &mut self.component.appid),
+            ("COMPONENT_APPSECRET", &mut self.component.appsecret),
+            ("COMPONENT_TOKEN", &mut self.component.token),
+            (
+                "COMPONENT_ENCODING_AES_KEY",
+                &mut self.component.encoding_aes_key,
+            ),
+        ] {
+            if let Some(v) = get(name) {
+                *field = v;
+            }
+        }
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        shared::crypto::AesKey::from_encoding_aes_key(&self.component.encoding_aes_key)
+            .map_err(|e| ConfigError::Invalid(format!("component.encoding_aes_key: {e}")))?;
+        let mut seen = std::collections::HashSet::new();
+        for mp in &self.mini_programs {
+            if !seen.insert(&mp.appid) {
+                return Err(ConfigError::Invalid(format!(
+                    "mini program {} listed twice",
+                    mp.appid
+                )));
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,166 @@
+//! The control API under /sim/ for tests and demos: clock, token expiry, faults, call counts,
+//! review scripts, pushes on demand, revocation, and a look at the state.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::config::ReviewScript;
+use crate::state::{AuthorizationStatus, Fault, FaultKind, TokenOwner};
+use crate::Sim;
+
+fn not_found(what: String) -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        Json(json!({ "error": "not_found", "message": what })),
+    )
+        .into_response()
+}
+
+pub async fn clock(State(sim): State<Sim>) -> Json<Value> {
+    Json(json!({ "now": sim.state().now() }))
+}
+
+#[derive(Deserialize)]
+pub struct Advance {
+    seconds: i64,
+}
+
+/// Moves the simulated clock forward; reviews that are now due end (and push) at once.
+pub async fn advance_clock(State(sim): State<Sim>, Json(advance): Json<Advance>) -> Response {
+    if advance.seconds < 0 {
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(json!({ "error": "bad_request", "message": "seconds must be >= 0" })),
+        )
+            .into_response();
+    }
+    sim.state().clock.advance(advance.seconds);
+    sim.resolve_due_reviews();
+    clock(State(sim)).await.into_response()
+}
+
+#[derive(Deserialize)]
+pub struct Expire {
+    /// Expire the component tokens.
+    #[serde(default)]
+    component: bool,
+    /// Expire the access tokens of this authorizer.
+    #[serde(default)]
+    appid: Option<String>,
+}
+
+pub async fn expire_tokens(State(sim): State<Sim>, Json(expire): Json<Expire>) -> Json<Value> {
+    let mut state = sim.state();
+    let mut expired = 0;
+    if expire.component {
+        expired += state.expire_tokens(&TokenOwner::Component);
+    }
+    if let Some(appid) = expire.appid {
+        expired += state.expire_tokens(&TokenOwner::Authorizer(appid));
+    }
+    Json(json!({ "expired": expired }))
+}
+
+#[derive(Deserialize)]
+pub struct FaultRequest {
+    /// The endpoint's last path segment, e.g. `api_component_token` or `commit`.
+    endpoint: String,
+    #[serde(default = "one")]
+    count: u32,
+    fault: FaultKind,
+}
+
+fn one() -> u32 {
+    1
+}
+
+pub async fn add_fault(State(sim): State<Sim>, Json(request): Json<FaultRequest>) -> Response {
+    if request.count == 0 {
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(json!({ "error": "bad_request", "message": "count must be >= 1" })),
+        )
+            .into_response();
+    }
+    sim.state()
+        .faults
+        .entry(request.endpoint)
+        .or_default()
+        .push_back(Fault {
+            kind: request.fault,
+            remaining: request.count,
+        });
+    StatusCode::NO_CONTENT.into_response()
+}
+
+pub async fn clear_faults(State(sim): State<Sim>) -> StatusCode {
+    sim.state().faults.clear();
+    StatusCode::NO_CONTENT
+}
+
+pub async fn calls(State(sim): State<Sim>) -> Json<Value> {
+    Json(json!(sim.state().calls))
+}
+
+#[derive(Deserialize)]
+pub struct ReviewRequest {
+    appid: String,
+    #[serde(flatten)]
+    script: ReviewScript,
+}
+
+/// Scripts the outcome of this mini program's next review.
+pub async fn script_review(State(sim): State<Sim>, Json(request): Json<ReviewRequest>) -> Response {
+    let mut state = sim.state();
+    if state.mini_program(&request.appid).is_none() {
+        return not_found(format!("no mini program {}", request.appid));
+    }
+    state
+        .code_state(&request.appid)
+        .scripted_reviews
+        .push_back(request.script);
+    StatusCode::NO_CONTENT.into_response()
+}
+
+pub async fn push_ticket(State(sim): State<Sim>) -> Json<Value> {
+    Json(json!({ "ticket": sim.push_ticket() }))
+}
+
+/// The owner revokes the authorization: tokens die, the refresh token dies, `unauthorized` is pushed.
+pub async fn revoke(State(sim): State<Sim>, Path(appid): Path<String>) -> Response {
+    {
+        let mut state = sim.state();
+        match state.authorizations.get_mut(&appid) {
+            Some(a) if a.status == AuthorizationStatus::Authorized => {
+                a.status = AuthorizationStatus::Unauthorized
+            }
+            _ => return not_found(format!("{appid} is not authorized")),
+        }
+        state
+            .tokens
+            .retain(|_, t| t.owner != TokenOwner::Authorizer(appid.clone()));
+    }
+    sim.push_authorization_event("unauthorized", &appid, None);
+    StatusCode::NO_CONTENT.into_response()
+}
+
+pub async fn authorizations(State(sim): State<Sim>) -> Json<Value> {
+    Json(json!(sim.state().authorizations))
+}
+
+pub async fn pushes(State(sim): State<Sim>) -> Json<Value> {
+    Json(json!(sim.state().deliveries))
+}
+
+pub async fn mini_program_state(State(sim): State<Sim>, Path(appid): Path<String>) -> Response {
+    let state = sim.state();
+    match state.code.get(&appid) {
+        Some(code) => Json(json!(code)).into_response(),
+        None if state.mini_program(&appid).is_some() => Json(json!({})).into_response(),
+        None => not_found(format!("no mini program {appid}")),
+    }
+}

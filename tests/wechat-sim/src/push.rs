@@ -1,0 +1,188 @@
+//! Pushes to the platform's two URLs, encrypted with the official scheme (reference §1, §2, §3),
+//! retried like WeChat: a push not answered `success` in time is sent again, up to `retries` times.
+
+use std::time::Duration;
+
+use shared::push::{component_envelope_xml, verify_ticket_xml};
+
+use crate::state::{random_id, Delivery};
+use crate::Sim;
+
+/// Who a push is addressed to.
+#[derive(Debug, Clone)]
+pub enum Recipient {
+    /// The authorization event URL.
+    Component,
+    /// The message URL of one mini program (`$APPID$` replaced).
+    MiniProgram { appid: String, original_id: String },
+}
+
+impl Sim {
+    /// Pushes a fresh component_verify_ticket now and remembers it (valid 12 h); returns it.
+    pub fn push_ticket(&self) -> String {
+        let ticket = format!("ticket@@@{}", random_id(""));
+        let (appid, now) = {
+            let mut state = self.state();
+            let now = state.now();
+            state.tickets.insert(ticket.clone(), now);
+            (state.config.component.appid.clone(), now)
+        };
+        self.send(
+            Recipient::Component,
+            "component_verify_ticket",
+            verify_ticket_xml(&appid, now, &ticket),
+        );
+        ticket
+    }
+
+    /// Pushes an authorization event (authorized, updateauthorized, unauthorized) about `authorizer`.
+    pub fn push_authorization_event(
+        &self,
+        info_type: &str,
+        authorizer: &str,
+        auth_code: Option<(&str, i64)>,
+    ) {
+        let (appid, now) = {
+            let state = self.state();
+            (state.config.component.appid.clone(), state.now())
+        };
+        let mut xml = format!(
+            "<xml><AppId><![CDATA[{appid}]]></AppId><CreateTime>{now}</CreateTime><InfoType><![CDATA[{info_type}]]></InfoType><AuthorizerAppid><![CDATA[{authorizer}]]></AuthorizerAppid>"
+        );
+        if let Some((code, expires_at)) = auth_code {
+            xml.push_str(&format!(
+                "<AuthorizationCode><![CDATA[{code}]]></AuthorizationCode><AuthorizationCodeExpiredTime>{expires_at}</AuthorizationCodeExpiredTime><PreAuthCode><![CDATA[{}]]></PreAuthCode>",
+                random_id("preauthcode@@@")
+            ));
+        }
+        xml.push_str("</xml>");
+        self.send(Recipient::Component, info_type, xml);
+    }
+
+    /// Pushes a code-review event (weapp_audit_success / fail / delay) to a mini program's URL.
+    pub fn push_audit_event(&self, appid: &str, event: &str, fields: &[(&str, String)]) {
+        let (original_id, now) = {
+            let state = self.state();
+            let original_id = state
+                .mini_program(appid)
+                .map(|m| m.original_id.clone())
+                .unwrap_or_default();
+            (original_id, state.now())
+        };
+        let mut xml = format!(
+            "<xml><ToUserName><![CDATA[{original_id}]]></ToUserName><FromUserName><![CDATA[o-system-weapp-audit]]></FromUserName><CreateTime>{now}</CreateTime><MsgType><![CDATA[event]]></MsgType><Event><![CDATA[{event}]]></Event>"
+        );
+        for (name, value) in fields {
+            xml.push_str(&format!("<{name}><![CDATA[{value}]]></{name}>"));
+        }
+        xml.push_str("</xml>");
+        self.send(
+            Recipient::MiniProgram {
+                appid: appid.to_owned(),
+                original_id,
+            },
+            event,
+            xml,
+        );
+    }
+
+    /// Encrypts and delivers in the background; the delivery is logged in the state.
+    fn send(&self, recipient: Recipient, kind: &str, plaintext: String) {
+        let (url, settings) = {
+            let state = self.state();
+            let push = &state.config.push;
+            let url = match &recipient {
+                Recipient::Component => push.authorization_event_url.clone(),
+                Recipient::MiniProgram { appid, .. } => push
+                    .message_url
+                    .as_ref()
+                    .map(|u| u.replace("$APPID$", appid)),
+            };
+            (url, push.clone())
+        };
+        let Some(url) = url else {
+            tracing::debug!(kind, "no push URL configured; push not sent");
+            return;
+        };
+        let crypto = self.crypto();
+        let encrypt = crypto
+            .encrypt(&plaintext)
+            .expect("simulator messages are small");
+        let timestamp = self.state().now().to_string();
+        let nonce = random_id("").chars().take(10).collect::<String>();
+        let (body, appid, mut query) = match &recipient {
+            Recipient::Component => (component_envelope_xml(crypto.appid(), &encrypt), None, Vec::new()),
+            Recipient::MiniProgram { appid, original_id } => (
+                format!("<xml><ToUserName><![CDATA[{original_id}]]></ToUserName><Encrypt><![CDATA[{encrypt}]]></Encrypt></xml>"),
+                Some(appid.clone()),
+                vec![("openid".to_owned(), "o-system-weapp-audit".to_owned())],
+            ),
+        };
+        query.extend([
+            ("signature".to_owned(), crypto.signature(&timestamp, &nonce)),
+            ("timestamp".to_owned(), timestamp.clone()),
+            ("nonce".to_owned(), nonce.clone()),
+            ("encrypt_type".to_owned(), "aes".to_owned()),
+            (
+                "msg_signature".to_owned(),
+                crypto.msg_signature(&timestamp, &nonce, &encrypt),
+            ),
+        ]);
+        let id = {
+            let mut state = self.state();
+            let id = state.deliveries.len() as u64 + 1;
+            state.deliveries.push(Delivery {
+                id,
+                url: url.clone(),
+                kind: kind.to_owned(),
+                appid,
+                attempts: 0,
+                delivered: false,
+                last_status: None,
+                last_error: None,
+            });
+            id
+        };
+        let sim = self.clone();
+        tokio::spawn(async move {
+            for attempt in 0..=settings.retries {
+                if attempt > 0 {
+                    tokio::time::sleep(Duration::from_millis(settings.retry_delay_ms)).await;
+                }
+                let result = sim
+                    .http()
+                    .post(&url)
+                    .query(&query)
+                    .header("content-type", "text/xml")
+                    .body(body.clone())
+                    .timeout(Duration::from_millis(settings.timeout_ms))
+                    .send()
+                    .await;
+                let (status, answer, error) = match result {
+                    Ok(response) => {
+                        let status = response.status().as_u16();
+                        (
+                            Some(status),
+                            response.text().await.unwrap_or_default(),
+                            None,
+                        )
+                    }
+                    Err(e) => (None, String::new(), Some(e.to_string())),
+                };
+                let delivered = status == Some(200) && matches!(answer.trim(), "success" | "");
+                {
+                    let mut state = sim.state();
+                    let delivery = &mut state.deliveries[(id - 1) as usize];
+                    delivery.attempts = attempt + 1;
+                    delivery.delivered = delivered;
+                    delivery.last_status = status;
+                    delivery.last_error = error;
+                }
+                if delivered {
+                    return;
+                }
+            }
+            tracing::warn!(url, "push not acknowledged after all retries");
+        });
+    }
+}

@@ -1,0 +1,394 @@
+//! The simulator's component APIs, authorization pages and pushes: each success path and its
+//! documented errors (reference §2, §4).
+
+mod common;
+
+use common::*;
+use serde_json::json;
+use shared::push::{AuthorizationEvent, AuthorizationPush};
+
+#[tokio::test]
+async fn tickets_are_pushed_encrypted_and_accepted_for_12_hours() {
+    let env = start().await;
+    // api_start_push_ticket pushes one at once; a wrong secret is refused.
+    let r = env
+        .post(
+            "/cgi-bin/component/api_start_push_ticket",
+            json!({ "component_appid": APPID, "component_secret": "nope" }),
+        )
+        .await;
+    assert_errcode(&r, 40125);
+    let r = env
+        .post(
+            "/cgi-bin/component/api_start_push_ticket",
+            json!({ "component_appid": APPID, "component_secret": SECRET }),
+        )
+        .await;
+    assert_ok(&r);
+    let push = env.inbox.wait_for("component_verify_ticket").await;
+    assert_eq!(push.path, "/component");
+    assert_eq!(push.query["encrypt_type"], "aes");
+    let parsed = AuthorizationPush::parse(&push.plaintext).unwrap();
+    let AuthorizationEvent::ComponentVerifyTicket { ticket } = parsed.event else {
+        panic!("{parsed:?}")
+    };
+    assert_eq!(parsed.component_appid, APPID);
+
+    let token_request = |ticket: &str, secret: &str| json!({ "component_appid": APPID, "component_appsecret": secret, "component_verify_ticket": ticket });
+    let r = env
+        .post(
+            "/cgi-bin/component/api_component_token",
+            token_request(&ticket, SECRET),
+        )
+        .await;
+    assert_eq!(r["expires_in"], 7200, "{r}");
+    assert!(r.get("errcode").is_none(), "no errcode on success: {r}");
+    assert_errcode(
+        &env.post(
+            "/cgi-bin/component/api_component_token",
+            token_request(&ticket, "bad"),
+        )
+        .await,
+        40125,
+    );
+    assert_errcode(
+        &env.post(
+            "/cgi-bin/component/api_component_token",
+            token_request("ticket@@@forged", SECRET),
+        )
+        .await,
+        61006,
+    );
+    let r = env
+        .post(
+            "/cgi-bin/component/api_component_token",
+            json!({ "component_appid": "wxother", "component_appsecret": SECRET, "component_verify_ticket": ticket }),
+        )
+        .await;
+    assert_errcode(&r, 40013);
+    env.advance(12 * 3600).await;
+    assert_errcode(
+        &env.post(
+            "/cgi-bin/component/api_component_token",
+            token_request(&ticket, SECRET),
+        )
+        .await,
+        61005,
+    );
+}
+
+#[tokio::test]
+async fn tokens_expire_on_the_simulated_clock() {
+    let env = start().await;
+    let token = env.component_token().await;
+    let path =
+        |t: &str| format!("/cgi-bin/component/api_create_preauthcode?component_access_token={t}");
+    let r = env
+        .post(&path(&token), json!({ "component_appid": APPID }))
+        .await;
+    assert_eq!(r["expires_in"], 1800, "{r}");
+    assert_errcode(
+        &env.post(
+            "/cgi-bin/component/api_create_preauthcode",
+            json!({ "component_appid": APPID }),
+        )
+        .await,
+        41001,
+    );
+    assert_errcode(
+        &env.post(&path("not-a-token"), json!({ "component_appid": APPID }))
+            .await,
+        40001,
+    );
+    assert_errcode(&env.post(&path(&token), json!({})).await, 41002);
+    env.advance(7199).await;
+    assert!(env
+        .post(&path(&token), json!({ "component_appid": APPID }))
+        .await["pre_auth_code"]
+        .is_string());
+    env.advance(1).await;
+    assert_errcode(
+        &env.post(&path(&token), json!({ "component_appid": APPID }))
+            .await,
+        42001,
+    );
+    // Expire now through the control API.
+    let fresh = env.component_token().await;
+    let r = env
+        .http
+        .post(env.url("/sim/tokens/expire"))
+        .json(&json!({ "component": true }))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+    assert_errcode(
+        &env.post(&path(&fresh), json!({ "component_appid": APPID }))
+            .await,
+        42001,
+    );
+}
+
+#[tokio::test]
+async fn the_owner_authorizes_on_the_page_and_the_code_is_single_use() {
+    let env = start().await;
+    let token = env.component_token().await;
+    let pre = env.pre_auth_code(&token).await;
+    let page = env
+        .http
+        .get(env.url(&format!(
+            "/cgi-bin/componentloginpage?component_appid={APPID}&pre_auth_code={pre}&redirect_uri=https%3A%2F%2Fplatform.example.com%2Fauth%2Fcallback&auth_type=2"
+        )))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains(MP)
+            && page.contains(MP2)
+            && page.contains("name=\"permission\" value=\"18\""),
+        "{page}"
+    );
+    // biz_appid restricts the page to one account; the mobile page is the same.
+    let mobile = env
+        .http
+        .get(env.url(&format!(
+            "/wxaopen/safe/bindcomponent?action=bindcomponent&no_scan=1&component_appid={APPID}&pre_auth_code={pre}&redirect_uri=https%3A%2F%2Fp.example.com%2Fcb&auth_type=3&biz_appid={MP2}"
+        )))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(mobile.contains(MP2) && !mobile.contains(MP), "{mobile}");
+
+    let response = env.owner_confirms(&pre, MP, &[17, 18]).await;
+    assert_eq!(response.status(), 302);
+    let location = response.headers()["location"].to_str().unwrap().to_owned();
+    assert!(
+        location
+            .starts_with("https://platform.example.com/auth/callback?auth_code=queryauthcode@@@"),
+        "{location}"
+    );
+    assert!(location.ends_with("&expires_in=600"));
+    let code = location
+        .split("auth_code=")
+        .nth(1)
+        .unwrap()
+        .split('&')
+        .next()
+        .unwrap()
+        .to_owned();
+
+    // The same code arrives in the authorized push.
+    let push = AuthorizationPush::parse(
+        &env.inbox
+            .wait_for("<InfoType><![CDATA[authorized]]>")
+            .await
+            .plaintext,
+    )
+    .unwrap();
+    let AuthorizationEvent::Authorized(grant) = push.event else {
+        panic!("{push:?}")
+    };
+    assert_eq!(
+        (
+            grant.authorizer_appid.as_str(),
+            grant.authorization_code.as_str()
+        ),
+        (MP, code.as_str())
+    );
+
+    // A used pre_auth_code shows WeChat's error page.
+    let again = env.owner_confirms(&pre, MP, &[18]).await;
+    assert_eq!(again.status(), 200);
+    assert!(again.text().await.unwrap().contains("授权失败"));
+    let bad = env
+        .http
+        .get(env.url(&format!("/cgi-bin/componentloginpage?component_appid={APPID}&pre_auth_code=nope&redirect_uri=https%3A%2F%2Fa.b")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(bad.contains("授权失败") && bad.contains("invalid"), "{bad}");
+
+    let query = |code: &str| json!({ "component_appid": APPID, "authorization_code": code });
+    let path = format!("/cgi-bin/component/api_query_auth?component_access_token={token}");
+    let r = env.post(&path, query(&code)).await;
+    let info = &r["authorization_info"];
+    assert_eq!(info["authorizer_appid"], MP, "{r}");
+    assert_eq!(
+        info["func_info"],
+        json!([{ "funcscope_category": { "id": 17 } }, { "funcscope_category": { "id": 18 } }])
+    );
+    assert!(info["authorizer_refresh_token"]
+        .as_str()
+        .unwrap()
+        .starts_with("refreshtoken@@@"));
+    assert_errcode(&env.post(&path, query(&code)).await, 40029);
+
+    // An expired code: 61010.
+    let pre = env.pre_auth_code(&token).await;
+    let location = env.owner_confirms(&pre, MP2, &[18]).await.headers()["location"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let code = location
+        .split("auth_code=")
+        .nth(1)
+        .unwrap()
+        .split('&')
+        .next()
+        .unwrap()
+        .to_owned();
+    env.advance(601).await;
+    let token = env.component_token().await;
+    let path = format!("/cgi-bin/component/api_query_auth?component_access_token={token}");
+    assert_errcode(&env.post(&path, query(&code)).await, 61010);
+}
+
+#[tokio::test]
+async fn authorizer_tokens_refresh_until_revoked() {
+    let env = start().await;
+    let token = env.component_token().await;
+    let (_, refresh) = env.authorize(&token, MP, &[17, 18]).await;
+    let path = format!("/cgi-bin/component/api_authorizer_token?component_access_token={token}");
+    let body = |r: &str| json!({ "component_appid": APPID, "authorizer_appid": MP, "authorizer_refresh_token": r });
+    let r = env.post(&path, body(&refresh)).await;
+    assert_eq!(r["authorizer_refresh_token"], refresh.as_str(), "{r}");
+    assert_eq!(r["expires_in"], 7200);
+    assert_errcode(&env.post(&path, body("refreshtoken@@@wrong")).await, 61023);
+
+    // Info and list.
+    let info_path =
+        format!("/cgi-bin/component/api_get_authorizer_info?component_access_token={token}");
+    let r = env
+        .post(
+            &info_path,
+            json!({ "component_appid": APPID, "authorizer_appid": MP }),
+        )
+        .await;
+    assert_eq!(r["authorizer_info"]["user_name"], "gh_000000000001", "{r}");
+    assert!(r["authorizer_info"]["MiniProgramInfo"]["categories"].is_array());
+    assert_eq!(
+        r["authorization_info"]["authorizer_refresh_token"],
+        refresh.as_str()
+    );
+    assert_errcode(
+        &env.post(
+            &info_path,
+            json!({ "component_appid": APPID, "authorizer_appid": MP2 }),
+        )
+        .await,
+        61003,
+    );
+    env.authorize(&token, MP2, &[18]).await;
+    let list_path =
+        format!("/cgi-bin/component/api_get_authorizer_list?component_access_token={token}");
+    let r = env
+        .post(
+            &list_path,
+            json!({ "component_appid": APPID, "offset": 0, "count": 1 }),
+        )
+        .await;
+    assert_eq!(
+        (
+            r["total_count"].as_i64(),
+            r["list"].as_array().unwrap().len()
+        ),
+        (Some(2), 1),
+        "{r}"
+    );
+    let r = env
+        .post(
+            &list_path,
+            json!({ "component_appid": APPID, "offset": 1, "count": 500 }),
+        )
+        .await;
+    assert_eq!(r["list"][0]["authorizer_appid"], MP2, "{r}");
+    assert_errcode(
+        &env.post(
+            &list_path,
+            json!({ "component_appid": APPID, "offset": 0, "count": 501 }),
+        )
+        .await,
+        40097,
+    );
+
+    // Revocation: unauthorized is pushed, the refresh token dies.
+    let r = env
+        .http
+        .post(env.url(&format!("/sim/authorizations/{MP}/revoke")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    let push =
+        AuthorizationPush::parse(&env.inbox.wait_for("unauthorized").await.plaintext).unwrap();
+    assert_eq!(push.authorizer_appid(), Some(MP));
+    assert_errcode(&env.post(&path, body(&refresh)).await, 61023);
+    let r = env
+        .post(
+            &list_path,
+            json!({ "component_appid": APPID, "offset": 0, "count": 10 }),
+        )
+        .await;
+    assert_eq!(r["total_count"], 1);
+    // Re-authorizing gives a new refresh token and an `authorized` push again.
+    let (_, new_refresh) = env.authorize(&token, MP, &[18]).await;
+    assert_ne!(new_refresh, refresh);
+}
+
+#[tokio::test]
+async fn changing_permissions_pushes_updateauthorized_and_keeps_the_refresh_token() {
+    let env = start().await;
+    let token = env.component_token().await;
+    let (_, refresh) = env.authorize(&token, MP, &[17]).await;
+    let (_, again) = env.authorize(&token, MP, &[17, 18]).await;
+    assert_eq!(refresh, again);
+    let push = env.inbox.wait_for("updateauthorized").await;
+    assert!(push.plaintext.contains(MP));
+}
+
+#[tokio::test]
+async fn unanswered_pushes_are_retried_up_to_three_times() {
+    let env = start().await;
+    *env.inbox.fail_next.lock().unwrap() = 2;
+    env.running.sim.push_ticket();
+    env.inbox.wait_for("component_verify_ticket").await;
+    let deliveries: serde_json::Value = env.get("/sim/pushes").await;
+    assert_eq!(deliveries[0]["attempts"], 3, "{deliveries}");
+    assert_eq!(deliveries[0]["delivered"], true);
+
+    *env.inbox.fail_next.lock().unwrap() = 10;
+    env.running.sim.push_ticket();
+    for _ in 0..100 {
+        let d = env.get("/sim/pushes").await;
+        if d[1]["attempts"] == 4 {
+            assert_eq!(d[1]["delivered"], false, "{d}");
+            assert_eq!(d[1]["last_status"], 500);
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!(
+        "the push was not tried 4 times: {}",
+        env.get("/sim/pushes").await
+    );
+}
+
+#[tokio::test]
+async fn tickets_are_pushed_on_a_schedule() {
+    let env = start_with(|c| c.push.ticket_interval_secs = 1).await;
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    assert!(
+        env.inbox.containing("component_verify_ticket").len() >= 2,
+        "{:?}",
+        env.inbox.all()
+    );
+}
