@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # `make dev`: the whole local world on loopback, until Ctrl-C or SIGTERM.
 #   moto (DynamoDB + Secrets Manager) on DDB_PORT (8000), tables created from template.yaml,
-#   the functions served by `cargo lambda watch` on API_PORT (9000) with template.yaml's paths.
+#   the functions served by `cargo lambda watch` on API_PORT (9000) with template.yaml's paths,
+#   the WeChat simulator (tests/wechat-sim) on SIM_PORT (9100), pushing to the functions.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 
 DDB_PORT=${DDB_PORT:-8000}
 API_PORT=${API_PORT:-9000}
+SIM_PORT=${SIM_PORT:-9100}
+SIM_CONFIG=${SIM_CONFIG:-tests/wechat-sim/demo.toml}
 TABLE_PREFIX=${TABLE_PREFIX:-wxtp-dev-}
 export API_PORT
 
@@ -38,7 +41,7 @@ start_moto "$DDB_PORT" .dev/moto.log
 pids+=("$MOTO_PID")
 
 log "building the functions"
-cargo build --quiet -p devstack -p ticket-receive
+cargo build --quiet -p devstack -p ticket-receive -p wechat-sim
 
 log "creating the tables of template.yaml"
 while IFS='=' read -r name value; do
@@ -51,18 +54,30 @@ cargo lambda watch -A 127.0.0.1 -P "$API_PORT" 2>&1 | tee .dev/functions.log &
 pids+=("$!")
 wait_port "$API_PORT" 120 || die "cargo lambda watch did not start; see .dev/functions.log"
 
+port_in_use "$SIM_PORT" && die "port $SIM_PORT is already in use (set SIM_PORT to another port)"
+log "WeChat simulator on 127.0.0.1:$SIM_PORT ($SIM_CONFIG; logs in .dev/sim.log)"
+SIM_PORT=$SIM_PORT SIM_AUTHORIZATION_EVENT_URL="http://127.0.0.1:$API_PORT/wechat/component/notify" \
+  RUST_LOG=${RUST_LOG:-info} cargo run --quiet -p wechat-sim -- "$SIM_CONFIG" >.dev/sim.log 2>&1 &
+pids+=("$!")
+wait_port "$SIM_PORT" 60 || { cat .dev/sim.log >&2; die "the simulator did not start"; }
+
 cat <<EOT
 
   The local platform is up (component: $component_source, appid $COMPONENT_APPID).
 
   Authorization event URL   POST http://127.0.0.1:$API_PORT/wechat/component/notify
   DynamoDB (moto)           http://127.0.0.1:$DDB_PORT   tables: $TICKETS_TABLE $AUTHORIZERS_TABLE $AUDITS_TABLE
+  WeChat simulator          http://127.0.0.1:$SIM_PORT   pushes a component_verify_ticket now and every
+                            ${SIM_TICKET_INTERVAL_SECS:-$(grep -m1 ticket_interval_secs "$SIM_CONFIG" | tr -dc 0-9)} s (SIM_TICKET_INTERVAL_SECS)
 
   Try it (in another terminal, from this folder):
+    AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:$DDB_PORT cargo run -q -p devstack -- dump $TICKETS_TABLE
+                                                     # the simulator's newest ticket is there
+    curl -s http://127.0.0.1:$SIM_PORT/sim/pushes      # what the simulator pushed and how it was answered
+    curl -s -X POST http://127.0.0.1:$SIM_PORT/sim/push/ticket   # push another ticket now
     .venv/bin/python scripts/push.py ticket          # a ticket push encrypted by wechatpy -> success
     .venv/bin/python scripts/push.py ticket --create-time 1700000000   # older: newer ticket stays
     .venv/bin/python scripts/push.py tampered        # bad signature -> 401, nothing stored
-    AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:$DDB_PORT cargo run -q -p devstack -- dump $TICKETS_TABLE
 
   Ctrl-C stops everything.
 EOT

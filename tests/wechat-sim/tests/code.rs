@@ -1,0 +1,572 @@
+//! The simulator's mini-program APIs (reference §5): each success path and documented errors,
+//! reviews ended on the simulated clock and pushed to the message URL, faults and call counts.
+
+mod common;
+
+use common::*;
+use serde_json::{json, Value};
+
+struct Mp<'a> {
+    env: &'a Env,
+    token: String,
+}
+
+impl Mp<'_> {
+    fn path(&self, api: &str) -> String {
+        format!("/wxa/{api}?access_token={}", self.token)
+    }
+
+    async fn post(&self, api: &str, body: Value) -> Value {
+        self.env.post(&self.path(api), body).await
+    }
+
+    async fn get(&self, api: &str) -> Value {
+        self.env.get(&self.path(api)).await
+    }
+
+    async fn commit(&self) -> Value {
+        self.post(
+            "commit",
+            json!({ "template_id": 1, "ext_json": "{\"extAppid\":\"wx\",\"ext\":{\"shop\":1}}", "user_version": "1.0.0", "user_desc": "first" }),
+        )
+        .await
+    }
+
+    async fn submit(&self) -> Value {
+        self.post(
+            "submit_audit",
+            json!({ "item_list": [{ "address": "pages/index/index", "tag": "shop tools", "first_class": "工具", "second_class": "效率", "first_id": 287, "second_id": 612, "title": "Home" }] }),
+        )
+        .await
+    }
+}
+
+async fn authorized<'a>(env: &'a Env, appid: &str, sets: &[i64]) -> Mp<'a> {
+    let component = env.component_token().await;
+    let (token, _) = env.authorize(&component, appid, sets).await;
+    Mp { env, token }
+}
+
+#[tokio::test]
+async fn tokens_and_permission_set_18_are_checked() {
+    let env = start().await;
+    let mp = authorized(&env, NO_CODE_MP, &[17]).await;
+    assert_errcode(&mp.get("get_category").await, 61007);
+    assert_errcode(&env.get("/wxa/get_category").await, 41001);
+    assert_errcode(
+        &env.get("/wxa/get_category?access_token=bogus").await,
+        40001,
+    );
+    let mp = authorized(&env, MP, &[18]).await;
+    assert_ok(&mp.get("get_category").await);
+    let r = env
+        .http
+        .post(env.url("/sim/tokens/expire"))
+        .json(&json!({ "appid": MP }))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+    assert_errcode(&mp.get("get_category").await, 42001);
+}
+
+#[tokio::test]
+async fn domains_and_testers() {
+    let env = start().await;
+    let mp = authorized(&env, MP, &[18]).await;
+    let r = mp.post("modify_domain", json!({ "action": "add", "requestdomain": ["https://api.example.com"], "wsrequestdomain": ["wss://ws.example.com"] })).await;
+    assert_eq!(
+        r["requestdomain"],
+        json!(["https://api.example.com"]),
+        "{r}"
+    );
+    assert_errcode(
+        &mp.post(
+            "modify_domain",
+            json!({ "action": "add", "requestdomain": ["https://api.example.com"] }),
+        )
+        .await,
+        85017,
+    );
+    assert_errcode(
+        &mp.post(
+            "modify_domain",
+            json!({ "action": "add", "requestdomain": ["https://evil.test"] }),
+        )
+        .await,
+        85018,
+    );
+    let many: Vec<String> = (0..201)
+        .map(|i| format!("https://d{i}.example.com"))
+        .collect();
+    assert_errcode(
+        &mp.post(
+            "modify_domain",
+            json!({ "action": "set", "requestdomain": many }),
+        )
+        .await,
+        85016,
+    );
+    let r = mp.post("modify_domain", json!({ "action": "get" })).await;
+    assert_eq!(r["wsrequestdomain"], json!(["wss://ws.example.com"]), "{r}");
+
+    assert_ok(
+        &mp.post(
+            "setwebviewdomain",
+            json!({ "action": "add", "webviewdomain": ["https://h5.example.com"] }),
+        )
+        .await,
+    );
+    assert_errcode(
+        &mp.post(
+            "setwebviewdomain",
+            json!({ "action": "add", "webviewdomain": ["https://h5.example.com"] }),
+        )
+        .await,
+        89019,
+    );
+    assert_errcode(
+        &mp.post(
+            "setwebviewdomain",
+            json!({ "action": "add", "webviewdomain": ["https://other.test"] }),
+        )
+        .await,
+        89021,
+    );
+    assert_eq!(
+        mp.post("setwebviewdomain", json!({ "action": "get" }))
+            .await["webviewdomain"],
+        json!(["https://h5.example.com"])
+    );
+
+    let r = mp
+        .post("bind_tester", json!({ "wechatid": "alice_01" }))
+        .await;
+    let userstr = r["userstr"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{r}"))
+        .to_owned();
+    assert_errcode(
+        &mp.post("bind_tester", json!({ "wechatid": "alice_01" }))
+            .await,
+        85004,
+    );
+    assert_errcode(
+        &mp.post("bind_tester", json!({ "wechatid": "nobody_here" }))
+            .await,
+        85001,
+    );
+    assert_ok(
+        &mp.post("bind_tester", json!({ "wechatid": "bob_0002" }))
+            .await,
+    );
+    assert_errcode(
+        &mp.post("bind_tester", json!({ "wechatid": "carol_03" }))
+            .await,
+        85002,
+    );
+    let members = mp
+        .post("memberauth", json!({ "action": "get_experiencer" }))
+        .await;
+    assert_eq!(members["members"].as_array().unwrap().len(), 2, "{members}");
+    assert_ok(
+        &mp.post("unbind_tester", json!({ "userstr": userstr }))
+            .await,
+    );
+    assert_errcode(
+        &mp.post("unbind_tester", json!({ "wechatid": "alice_01" }))
+            .await,
+        85001,
+    );
+    assert_ok(
+        &mp.post("unbind_tester", json!({ "wechatid": "bob_0002" }))
+            .await,
+    );
+}
+
+#[tokio::test]
+async fn commit_qrcode_pages_and_templates() {
+    let env = start().await;
+    let mp = authorized(&env, MP, &[18]).await;
+    assert_errcode(&mp.get("get_page").await, 86001);
+    let before = env
+        .http
+        .get(env.url(&mp.path("get_qrcode")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(before.headers()["content-type"], "text/plain");
+    assert_errcode(&before.json().await.unwrap(), 86001);
+
+    let ext_object = json!({ "template_id": 1, "ext_json": { "extAppid": "wx" }, "user_version": "1", "user_desc": "d" });
+    assert_errcode(&mp.post("commit", ext_object).await, 47001);
+    assert_errcode(
+        &mp.post(
+            "commit",
+            json!({ "template_id": 99, "ext_json": "{}", "user_version": "1" }),
+        )
+        .await,
+        85014,
+    );
+    assert_errcode(
+        &mp.post(
+            "commit",
+            json!({ "template_id": "1", "ext_json": "{}", "user_version": "1" }),
+        )
+        .await,
+        85014,
+    );
+    assert_errcode(
+        &mp.post(
+            "commit",
+            json!({ "template_id": 1, "ext_json": "{not json", "user_version": "1" }),
+        )
+        .await,
+        85048,
+    );
+    assert_ok(&mp.commit().await);
+    assert_eq!(
+        mp.get("get_page").await["page_list"],
+        json!(["pages/index/index", "pages/about/about"])
+    );
+    assert_eq!(
+        mp.get("get_category").await["category_list"][0]["second_id"],
+        612
+    );
+
+    let image = env
+        .http
+        .get(env.url(&format!(
+            "{}&path=pages%2Findex%2Findex%3Fa%3D1",
+            mp.path("get_qrcode")
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(image.headers()["content-type"], "image/png");
+    let bytes = image.bytes().await.unwrap();
+    assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n");
+    assert!(bytes.len() > 200);
+
+    // Template library: component token.
+    let component = env.component_token().await;
+    let t = |api: &str| format!("/wxa/{api}?access_token={component}");
+    assert_eq!(
+        env.get(&t("gettemplatedraftlist")).await["draft_list"][0]["draft_id"],
+        7
+    );
+    assert_errcode(
+        &env.post(&t("addtotemplate"), json!({ "draft_id": 404 }))
+            .await,
+        85064,
+    );
+    assert_ok(
+        &env.post(
+            &t("addtotemplate"),
+            json!({ "draft_id": 7, "template_type": 0 }),
+        )
+        .await,
+    );
+    let list = env.get(&t("gettemplatelist")).await;
+    let ids: Vec<i64> = list["template_list"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["template_id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(ids, [1, 2], "{list}");
+    assert_ok(
+        &env.post(&t("addtotemplate"), json!({ "draft_id": 7 }))
+            .await,
+    );
+    assert_errcode(
+        &env.post(&t("addtotemplate"), json!({ "draft_id": 7 }))
+            .await,
+        85065,
+    );
+    assert_ok(
+        &env.post(&t("deletetemplate"), json!({ "template_id": 2 }))
+            .await,
+    );
+    assert_errcode(
+        &env.post(&t("deletetemplate"), json!({ "template_id": 2 }))
+            .await,
+        85064,
+    );
+    // An authorizer token is not a component token.
+    assert_errcode(
+        &env.get(&format!("/wxa/gettemplatelist?access_token={}", mp.token))
+            .await,
+        40001,
+    );
+}
+
+#[tokio::test]
+async fn review_release_and_rollback() {
+    let env = start().await;
+    let mp = authorized(&env, MP, &[18]).await;
+    assert_errcode(&mp.submit().await, 85086);
+    assert_errcode(&mp.get("get_latest_auditstatus").await, 85058);
+    assert_errcode(&mp.post("release", json!({})).await, 85019);
+    mp.commit().await;
+    assert_errcode(
+        &mp.post("submit_audit", json!({ "item_list": [] })).await,
+        85023,
+    );
+    let wrong_category =
+        json!({ "item_list": [{ "address": "pages/index/index", "first_id": 1, "second_id": 2 }] });
+    assert_errcode(&mp.post("submit_audit", wrong_category).await, 85077);
+    let wrong_page =
+        json!({ "item_list": [{ "address": "pages/none", "first_id": 287, "second_id": 612 }] });
+    assert_errcode(&mp.post("submit_audit", wrong_page).await, 85007);
+    let r = mp.submit().await;
+    let auditid = r["auditid"].as_i64().unwrap_or_else(|| panic!("{r}"));
+    assert_errcode(&mp.submit().await, 85009);
+    assert_eq!(
+        mp.post("get_auditstatus", json!({ "auditid": auditid }))
+            .await["status"],
+        2
+    );
+    assert_errcode(
+        &mp.post("get_auditstatus", json!({ "auditid": 1 })).await,
+        85012,
+    );
+    assert_errcode(&mp.post("release", json!({})).await, 85020);
+    assert_errcode(
+        &env.http
+            .post(env.url(&mp.path("release")))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap(),
+        44002,
+    );
+
+    // Speed-up: once, then 89404; the platform quota is 1.
+    assert_ok(&mp.post("speedupaudit", json!({ "auditid": auditid })).await);
+    assert_errcode(
+        &mp.post("speedupaudit", json!({ "auditid": auditid })).await,
+        89404,
+    );
+    assert_errcode(
+        &mp.post("speedupaudit", json!({ "auditid": 5 })).await,
+        89402,
+    );
+    let quota = mp.get("queryquota").await;
+    assert_eq!(
+        (quota["rest"].as_i64(), quota["speedup_rest"].as_i64()),
+        (Some(9), Some(0)),
+        "{quota}"
+    );
+
+    // The review passes after 5 simulated seconds; the result is pushed to $APPID$'s URL.
+    env.advance(5).await;
+    let push = env.inbox.wait_for("weapp_audit_success").await;
+    assert_eq!(push.path, format!("/mp/{MP}"));
+    assert!(
+        push.plaintext
+            .contains("<ToUserName><![CDATA[gh_000000000001]]></ToUserName>"),
+        "{}",
+        push.plaintext
+    );
+    assert!(push.plaintext.contains("<SuccTime>"));
+    let latest = mp.get("get_latest_auditstatus").await;
+    assert_eq!(
+        (latest["auditid"].as_i64(), latest["status"].as_i64()),
+        (Some(auditid), Some(0)),
+        "{latest}"
+    );
+
+    assert_errcode(
+        &mp.post("grayrelease", json!({ "gray_percentage": 10 }))
+            .await,
+        85079,
+    );
+    assert_ok(&mp.post("release", json!({})).await);
+    assert_errcode(&mp.post("release", json!({})).await, 85052);
+    assert_errcode(&mp.get("revertcoderelease").await, 87012);
+
+    // A second version, grey-released then released; rollback returns to version 1.
+    mp.commit().await;
+    mp.submit().await;
+    env.advance(5).await;
+    env.inbox.wait_for("weapp_audit_success").await;
+    assert_errcode(
+        &mp.post("grayrelease", json!({ "gray_percentage": 101 }))
+            .await,
+        85081,
+    );
+    assert_ok(
+        &mp.post(
+            "grayrelease",
+            json!({ "gray_percentage": 10, "support_debuger_first": true }),
+        )
+        .await,
+    );
+    assert_errcode(
+        &mp.post("grayrelease", json!({ "gray_percentage": 5 }))
+            .await,
+        85082,
+    );
+    assert_eq!(
+        mp.get("getgrayreleaseplan").await["gray_release_plan"]["gray_percentage"],
+        10
+    );
+    assert_errcode(&mp.get("revertcoderelease").await, 87011);
+    assert_ok(&mp.get("revertgrayrelease").await);
+    assert_eq!(
+        mp.get("getgrayreleaseplan").await["gray_release_plan"]["status"],
+        4
+    );
+    assert_ok(&mp.post("release", json!({})).await);
+    let history = env
+        .get(&format!(
+            "{}&action=get_history_version",
+            mp.path("revertcoderelease")
+        ))
+        .await;
+    assert_eq!(
+        history["version_list"].as_array().unwrap().len(),
+        2,
+        "{history}"
+    );
+    assert_ok(&mp.get("revertcoderelease").await);
+    assert_errcode(&mp.get("revertcoderelease").await, 87012);
+
+    assert_errcode(
+        &mp.post("change_visitstatus", json!({ "action": "pause" }))
+            .await,
+        85022,
+    );
+    assert_ok(
+        &mp.post("change_visitstatus", json!({ "action": "close" }))
+            .await,
+    );
+    assert_errcode(
+        &mp.post("change_visitstatus", json!({ "action": "close" }))
+            .await,
+        85021,
+    );
+    assert_eq!(mp.post("getvisitstatus", json!({})).await["status"], 0);
+}
+
+#[tokio::test]
+async fn scripted_rejection_delay_and_undo() {
+    let env = start().await;
+    let mp = authorized(&env, MP, &[18]).await;
+    mp.commit().await;
+    let script = |s: Value| env.http.post(env.url("/sim/reviews")).json(&s).send();
+    assert_eq!(script(json!({ "appid": MP, "outcome": "reject", "after_secs": 60, "reason": "页面空白<br>请完善", "screenshot": "m1|m2" })).await.unwrap().status(), 204);
+    assert_eq!(
+        script(json!({ "appid": MP, "outcome": "delay", "after_secs": 10, "reason": "节假日" }))
+            .await
+            .unwrap()
+            .status(),
+        204
+    );
+    assert_eq!(
+        script(json!({ "appid": "wxnobody", "outcome": "pass" }))
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+
+    let auditid = mp.submit().await["auditid"].as_i64().unwrap();
+    env.advance(59).await;
+    assert_eq!(
+        mp.post("get_auditstatus", json!({ "auditid": auditid }))
+            .await["status"],
+        2
+    );
+    env.advance(1).await;
+    let push = env.inbox.wait_for("weapp_audit_fail").await;
+    assert!(
+        push.plaintext.contains("页面空白&lt;br&gt;请完善")
+            || push.plaintext.contains("页面空白<br>请完善")
+    );
+    assert!(push
+        .plaintext
+        .contains("<ScreenShot><![CDATA[m1|m2]]></ScreenShot>"));
+    let status = mp
+        .post("get_auditstatus", json!({ "auditid": auditid }))
+        .await;
+    assert_eq!(
+        (status["status"].as_i64(), status["screenshot"].as_str()),
+        (Some(1), Some("m1|m2")),
+        "{status}"
+    );
+
+    // Delayed: still pending, so no new submission; undo withdraws it.
+    mp.submit().await;
+    env.advance(10).await;
+    env.inbox.wait_for("weapp_audit_delay").await;
+    assert_eq!(mp.get("get_latest_auditstatus").await["status"], 4);
+    assert_errcode(&mp.submit().await, 85009);
+    assert_ok(&mp.get("undocodeaudit").await);
+    assert_eq!(mp.get("get_latest_auditstatus").await["status"], 3);
+    assert_errcode(&mp.get("undocodeaudit").await, 85019);
+    // Five undos a day at most.
+    for _ in 0..4 {
+        mp.submit().await;
+        assert_ok(&mp.get("undocodeaudit").await);
+    }
+    mp.submit().await;
+    assert_errcode(&mp.get("undocodeaudit").await, 87013);
+}
+
+#[tokio::test]
+async fn injected_faults_and_call_counts() {
+    let env = start().await;
+    let mp = authorized(&env, MP, &[18]).await;
+    let fault = |f: Value| env.http.post(env.url("/sim/faults")).json(&f).send();
+    assert_eq!(fault(json!({ "endpoint": "get_category", "count": 2, "fault": { "errcode": { "errcode": -1, "errmsg": "system error" } } })).await.unwrap().status(), 204);
+    assert_errcode(&mp.get("get_category").await, -1);
+    assert_errcode(&mp.get("get_category").await, -1);
+    assert_ok(&mp.get("get_category").await);
+
+    fault(json!({ "endpoint": "get_category", "fault": { "http_status": { "status": 502 } } }))
+        .await
+        .unwrap();
+    assert_eq!(
+        env.http
+            .get(env.url(&mp.path("get_category")))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        502
+    );
+
+    fault(json!({ "endpoint": "get_category", "fault": "drop" }))
+        .await
+        .unwrap();
+    let dropped = match env.http.get(env.url(&mp.path("get_category"))).send().await {
+        Ok(response) => response.bytes().await.is_err(),
+        Err(_) => true,
+    };
+    assert!(dropped, "the connection should have been cut");
+
+    fault(json!({ "endpoint": "get_category", "fault": { "delay_ms": { "ms": 300 } } }))
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    assert_ok(&mp.get("get_category").await);
+    assert!(started.elapsed() >= std::time::Duration::from_millis(300));
+
+    let calls = env.get("/sim/calls").await;
+    assert_eq!(calls["get_category"], 6, "{calls}");
+    assert_eq!(calls["api_query_auth"], 1);
+    assert_eq!(
+        env.http
+            .post(env.url("/sim/faults"))
+            .json(&json!({ "endpoint": "x", "count": 0, "fault": "drop" }))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        400
+    );
+}
