@@ -13,17 +13,29 @@ fn the_demo_configuration_loads_and_matches_the_demo_component() {
     let config = SimConfig::load(demo(), |_| None).unwrap();
     assert_eq!(config.mini_programs.len(), 3);
     assert_eq!(config.push.ticket_interval_secs, 20);
-    assert!(matches!(config.mini_programs[1].review, ReviewScript::Reject { after_secs: 8, .. }));
+    assert!(matches!(
+        config.mini_programs[1].review,
+        ReviewScript::Reject { after_secs: 8, .. }
+    ));
     assert!(!config.mini_programs[2].permission_sets.contains(&18));
     // The same component as scripts/demo-component.env, which the functions use in make dev.
-    let env = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/demo-component.env")).unwrap();
+    let env = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/demo-component.env"),
+    )
+    .unwrap();
     for (name, value) in [
         ("COMPONENT_APPID", &config.component.appid),
         ("COMPONENT_APPSECRET", &config.component.appsecret),
         ("COMPONENT_TOKEN", &config.component.token),
-        ("COMPONENT_ENCODING_AES_KEY", &config.component.encoding_aes_key),
+        (
+            "COMPONENT_ENCODING_AES_KEY",
+            &config.component.encoding_aes_key,
+        ),
     ] {
-        assert!(env.lines().any(|l| l == format!("{name}={value}")), "{name} differs from demo-component.env");
+        assert!(
+            env.lines().any(|l| l == format!("{name}={value}")),
+            "{name} differs from demo-component.env"
+        );
     }
 }
 
@@ -37,13 +49,19 @@ fn environment_overrides_the_file() {
     })
     .unwrap();
     assert_eq!(config.component.appid, "wxmine");
-    assert_eq!(config.push.authorization_event_url.as_deref(), Some("http://127.0.0.1:1/notify"));
+    assert_eq!(
+        config.push.authorization_event_url.as_deref(),
+        Some("http://127.0.0.1:1/notify")
+    );
     assert_eq!(config.push.ticket_interval_secs, 3);
 }
 
 #[test]
 fn a_bad_key_or_file_is_a_clear_error() {
-    let err = SimConfig::load(demo(), |name| (name == "COMPONENT_ENCODING_AES_KEY").then(|| "short".into())).unwrap_err();
+    let err = SimConfig::load(demo(), |name| {
+        (name == "COMPONENT_ENCODING_AES_KEY").then(|| "short".into())
+    })
+    .unwrap_err();
     assert!(err.to_string().contains("encoding_aes_key"), "{err}");
     let err = SimConfig::load(Path::new("/nonexistent.toml"), |_| None).unwrap_err();
     assert!(err.to_string().contains("/nonexistent.toml"), "{err}");
