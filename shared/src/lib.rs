@@ -3,10 +3,17 @@
 //! * [`crypto`]: WeChat message crypto (signatures, AES-256-CBC, envelopes, key rotation);
 //! * [`xml`] and [`push`]: safe parsing of WeChat's XML pushes into typed values;
 //! * [`config`]: component settings and table names, read once per cold start;
-//! * [`store`]: the DynamoDB tables behind small traits.
+//! * [`store`]: the DynamoDB tables behind small traits;
+//! * [`wechat`]: the typed WeChat API client; [`component`]: the component token service.
 
+pub mod authorization;
+pub mod authorizer;
+pub mod component;
 pub mod config;
 pub mod crypto;
+pub mod platform;
 pub mod push;
 pub mod store;
+pub mod web;
+pub mod wechat;
 pub mod xml;

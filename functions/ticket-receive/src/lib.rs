@@ -7,13 +7,14 @@
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Error, Request, RequestExt, Response};
-use serde_json::json;
-use shared::config::{ComponentConfig, ConfigError, TableNames};
+use shared::authorization::{AuthError, AuthorizationService, PushAction, PushActions};
+use shared::config::ConfigError;
 use shared::crypto::{CryptoError, KeyUsed, MessageCrypto};
+use shared::platform::Platform;
 use shared::push::{Addressee, AuthorizationEvent, AuthorizationPush, Envelope, MAX_PUSH_BYTES};
 use shared::store::{
-    unix_now, DynamoTicketStore, PushOutcome, PushStore, ReceivedPush, StoreError, TicketOutcome,
-    TicketStore, VerifyTicket,
+    unix_now, DynamoAuthorizerStore, DynamoTicketStore, PushOutcome, PushStore, ReceivedPush,
+    StoreError, TicketOutcome, TicketStore, VerifyTicket,
 };
 use shared::xml::XmlError;
 use tracing::{info, warn};
@@ -43,6 +44,8 @@ pub enum NotifyError {
     BadPush(XmlError),
     #[error("storage unavailable: {0}")]
     Storage(#[from] StoreError),
+    #[error("stored, but acting on it failed; retry: {0}")]
+    Action(#[from] AuthError),
 }
 
 impl NotifyError {
@@ -58,7 +61,7 @@ impl NotifyError {
             Self::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::BadSignature => StatusCode::UNAUTHORIZED,
             Self::ForeignAppId => StatusCode::FORBIDDEN,
-            Self::Storage(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Storage(_) | Self::Action(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -74,6 +77,7 @@ impl NotifyError {
             Self::Undecryptable(_) => "undecryptable",
             Self::BadPush(_) => "bad_push",
             Self::Storage(_) => "storage_unavailable",
+            Self::Action(_) => "action_failed",
         }
     }
 }
@@ -94,29 +98,43 @@ pub enum Receipt {
     Push {
         info_type: String,
         outcome: PushOutcome,
+        action: PushAction,
     },
 }
 
-/// The receiver: the component's crypto and the store, built once per cold start.
-pub struct Receiver<S> {
+/// The receiver: the component's crypto, the store and what acts on pushes, built once per cold start.
+pub struct Receiver<S, A> {
     crypto: MessageCrypto,
     store: S,
+    actions: A,
 }
 
-impl<S> Receiver<S> {
-    pub fn new(crypto: MessageCrypto, store: S) -> Self {
-        Self { crypto, store }
+impl<S, A> Receiver<S, A> {
+    pub fn new(crypto: MessageCrypto, store: S, actions: A) -> Self {
+        Self {
+            crypto,
+            store,
+            actions,
+        }
     }
 }
 
-impl Receiver<DynamoTicketStore> {
-    /// Reads the configuration (env or Secrets Manager) and builds the DynamoDB client once.
+/// The production receiver: DynamoDB and the authorization service.
+pub type PlatformReceiver =
+    Receiver<DynamoTicketStore, AuthorizationService<DynamoTicketStore, DynamoAuthorizerStore>>;
+
+impl PlatformReceiver {
+    pub fn from_platform(platform: &Platform) -> Result<Self, ConfigError> {
+        Ok(Self::new(
+            platform.config.message_crypto()?,
+            platform.ticket_store(),
+            platform.authorization_service(),
+        ))
+    }
+
+    /// Reads the configuration (env or Secrets Manager) and builds the clients once.
     pub async fn from_env() -> Result<Self, ConfigError> {
-        let sdk = shared::config::aws_sdk_config().await;
-        let config = ComponentConfig::load(&sdk).await?;
-        let tables = TableNames::from_env()?;
-        let store = DynamoTicketStore::new(aws_sdk_dynamodb::Client::new(&sdk), tables.tickets);
-        Ok(Self::new(config.message_crypto()?, store))
+        Self::from_platform(&Platform::from_env().await?)
     }
 }
 
@@ -127,7 +145,7 @@ fn required<'a>(value: &'a Option<String>, name: &'static str) -> Result<&'a str
         .ok_or(NotifyError::MissingParameter(name))
 }
 
-impl<S: TicketStore + PushStore> Receiver<S> {
+impl<S: TicketStore + PushStore, A: PushActions> Receiver<S, A> {
     /// Verifies, decrypts, parses and stores one push to the authorization event URL.
     pub async fn receive(&self, query: &PushQuery, body: &[u8]) -> Result<Receipt, NotifyError> {
         let timestamp = required(&query.timestamp, "timestamp")?;
@@ -210,9 +228,23 @@ impl<S: TicketStore + PushStore> Receiver<S> {
             ?outcome,
             "authorization push stored"
         );
+        // Stored first, acted on second: a retried push acts again (the actions are idempotent).
+        let action = self.actions.act_on_push(&push).await?;
+        if let PushAction::Failed { reason } = &action {
+            tracing::error!(info_type = %push.info_type, reason, "push stored but cannot be acted on");
+            self.store
+                .set_push_status(&record, "failed", Some(reason))
+                .await?;
+        } else {
+            info!(info_type = %push.info_type, ?action, "push acted on");
+            self.store
+                .set_push_status(&record, "processed", None)
+                .await?;
+        }
         Ok(Receipt::Push {
             info_type: push.info_type,
             outcome,
+            action,
         })
     }
 }
@@ -240,17 +272,12 @@ pub fn success() -> Response<Body> {
 
 /// A JSON error body `{"error": code, "message": text}` with the error's status.
 pub fn error_response(err: &NotifyError) -> Response<Body> {
-    let body = json!({ "error": err.code(), "message": err.to_string() });
-    Response::builder()
-        .status(err.status())
-        .header("content-type", "application/json")
-        .body(Body::from(body.to_string()))
-        .expect("static response")
+    shared::web::json_error(err.status(), err.code(), &err.to_string()).map(Body::from)
 }
 
 /// The Lambda handler: `POST /wechat/component/notify`.
-pub async fn handle<S: TicketStore + PushStore>(
-    receiver: &Receiver<S>,
+pub async fn handle<S: TicketStore + PushStore, A: PushActions>(
+    receiver: &Receiver<S, A>,
     request: Request,
 ) -> Result<Response<Body>, Error> {
     let query = push_query(&request);

@@ -9,11 +9,14 @@ use devstack::vectors::{push_crypto as vectors, Vector, VectorFile};
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Response};
 use secrecy::{ExposeSecret, SecretString};
+use shared::authorizer::AuthorizerStatus;
 use shared::config::TableNames;
 use shared::crypto::MessageCrypto;
+use shared::platform::Platform;
 use shared::push::{component_envelope_xml, verify_ticket_xml};
-use shared::store::{DynamoTicketStore, PushStore, TicketStore};
-use ticket_receive::{handle, Receiver};
+use shared::store::{AuthorizerStore, DynamoTicketStore, PushStore, TicketStore};
+use ticket_receive::{handle, PlatformReceiver, Receiver};
+use wechat_sim::{RunningSim, Sim, SimConfig};
 
 fn crypto(file: &VectorFile, previous: Option<&str>) -> MessageCrypto {
     MessageCrypto::new(
@@ -29,21 +32,42 @@ struct Harness {
     client: Client,
     tables: TableNames,
     store: DynamoTicketStore,
-    receiver: Receiver<DynamoTicketStore>,
+    platform: Platform,
+    receiver: PlatformReceiver,
     file: VectorFile,
+    _sim: RunningSim,
 }
 
+/// Fresh tables in moto, a WeChat simulator of the vectors' component, and the production receiver.
 async fn harness(test: &str) -> Harness {
-    let (client, tables) = devstack::test_tables(test).await;
     let file = vectors();
-    let store = DynamoTicketStore::new(client.clone(), &tables.tickets);
-    let receiver = Receiver::new(crypto(&file, None), store.clone());
+    let secret = "vector-component-secret";
+    let sim = Sim::new(SimConfig::for_component(
+        &file.component_appid,
+        secret,
+        &file.token,
+        &file.encoding_aes_key,
+    ))
+    .unwrap()
+    .serve("127.0.0.1:0".parse().unwrap())
+    .await
+    .unwrap();
+    let config = devstack::component_config(
+        &file.component_appid,
+        secret,
+        &file.token,
+        &file.encoding_aes_key,
+    );
+    let platform = devstack::test_platform(test, config, &sim.base_url()).await;
+    let receiver = PlatformReceiver::from_platform(&platform).unwrap();
     Harness {
-        client,
-        tables,
-        store,
+        client: platform.dynamo.clone(),
+        tables: platform.tables.clone(),
+        store: platform.ticket_store(),
+        platform,
         receiver,
         file,
+        _sim: sim,
     }
 }
 
@@ -185,6 +209,35 @@ async fn independent_pushes_are_stored_and_refused_ones_are_not() {
             .unwrap();
         assert_eq!(push.plaintext, vector.plaintext);
     }
+    // Acting on them: the vectors' tickets are a year old, so no component token can be had and the
+    // codes cannot be exchanged (recorded as failed, answered success: a retry cannot help);
+    // unauthorized is applied.
+    let items = all_items(&h.client, &h.tables.tickets).await;
+    let status_of = |info_type: &str| {
+        let item = items
+            .iter()
+            .find(|i| i.get("info_type") == Some(&AttributeValue::S(info_type.into())))
+            .unwrap();
+        (
+            item["status"].as_s().unwrap().clone(),
+            item.get("status_detail").map(|d| d.as_s().unwrap().clone()),
+        )
+    };
+    for info_type in ["authorized", "updateauthorized"] {
+        let (status, detail) = status_of(info_type);
+        assert_eq!(status, "failed", "{info_type}");
+        assert!(detail.unwrap().contains("over 12 h"), "{info_type}");
+    }
+    assert_eq!(status_of("unauthorized").0, "processed");
+    let revoked = h
+        .platform
+        .authorizer_store()
+        .authorizer("wxauth00000000001")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(revoked.status, AuthorizerStatus::Unauthorized);
+    assert_eq!(revoked.unauthorized_at, Some(1763700300));
 }
 
 #[tokio::test]
@@ -255,7 +308,9 @@ async fn a_retried_push_is_answered_success_and_changes_nothing() {
         );
     }
     let items_after = all_items(&h.client, &h.tables.tickets).await;
-    assert_eq!(items_before.len(), 2);
+    // The ticket, the push, and the component token record its action created (no token: the
+    // vectors' ticket is too old).
+    assert_eq!(items_before.len(), 3);
     assert_eq!(
         items_before, items_after,
         "received_at and everything else unchanged"
@@ -404,6 +459,7 @@ async fn pushes_encrypted_with_the_previous_key_are_accepted_after_rotation() {
     let rotated = Receiver::new(
         crypto_with_new_key(&h.file),
         DynamoTicketStore::new(h.client.clone(), &h.tables.tickets),
+        h.platform.authorization_service(),
     );
     let v = h.file.vector("ticket");
     assert_eq!(
@@ -434,6 +490,7 @@ async fn storage_failure_is_a_5xx_so_wechat_retries() {
     let broken = Receiver::new(
         crypto(&h.file, None),
         DynamoTicketStore::new(h.client.clone(), "no-such-table"),
+        h.platform.authorization_service(),
     );
     for v in h.file.vectors.iter().filter(|v| v.expect != "reject") {
         let response = handle(&broken, vector_event(v)).await.unwrap();

@@ -1,8 +1,15 @@
 //! Storage behind small traits; the DynamoDB implementations live in their own modules.
 
 pub mod attr;
+pub mod auth_codes;
+pub mod authorizers;
+pub mod component_token;
+pub mod lease;
 pub mod tickets;
 
+pub use auth_codes::{AuthCodeStore, ClaimState};
+pub use authorizers::{AuthorizerStore, DynamoAuthorizerStore, EventOutcome};
+pub use component_token::{ComponentTokenStore, StoredComponentToken};
 pub use tickets::{
     DynamoTicketStore, PushOutcome, PushStore, ReceivedPush, TicketOutcome, TicketStore,
     VerifyTicket, VerifyTicketRecord,

@@ -150,6 +150,14 @@ pub trait PushStore {
         &self,
         component_appid: &str,
     ) -> impl Future<Output = Result<Vec<ReceivedPush>, StoreError>> + Send;
+
+    /// Records what acting on the push did: `processed`, or `failed` with the reason.
+    fn set_push_status(
+        &self,
+        push: &ReceivedPush,
+        status: &str,
+        detail: Option<&str>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
 /// The DynamoDB implementation of [`TicketStore`] and [`PushStore`].
@@ -167,7 +175,15 @@ impl DynamoTicketStore {
         }
     }
 
-    fn key(component_appid: &str, record: &str) -> Item {
+    pub(crate) fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub(crate) fn table(&self) -> &str {
+        &self.table
+    }
+
+    pub(crate) fn key(component_appid: &str, record: &str) -> Item {
         Item::from([
             (PK.to_owned(), s(component_appid)),
             (SK.to_owned(), s(record)),
@@ -312,6 +328,42 @@ impl PushStore for DynamoTicketStore {
             Ok(_) => Ok(PushOutcome::Stored),
             Err(e) if is_condition_failure(&e) => Ok(PushOutcome::Duplicate),
             Err(e) => Err(StoreError::backend("PutItem", e)),
+        }
+    }
+
+    async fn set_push_status(
+        &self,
+        push: &ReceivedPush,
+        status: &str,
+        detail: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let mut request = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(&push.component_appid, &push.record_key())))
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":status", s(status))
+            .expression_attribute_values(":now", n(super::unix_now()));
+        request = match detail {
+            Some(detail) => request
+                .update_expression(
+                    "SET #status = :status, status_detail = :detail, processed_at = :now",
+                )
+                .expression_attribute_values(":detail", s(detail)),
+            None => request.update_expression(
+                "SET #status = :status, processed_at = :now REMOVE status_detail",
+            ),
+        };
+        // A retried push that ends the same way (same status) changes nothing.
+        let result = request
+            .condition_expression("attribute_not_exists(processed_at) OR #status <> :status")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if is_condition_failure(&e) => Ok(()),
+            Err(e) => Err(StoreError::backend("UpdateItem", e)),
         }
     }
 

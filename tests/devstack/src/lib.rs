@@ -385,3 +385,42 @@ pub async fn test_tables(test: &str) -> (Client, TableNames) {
         .unwrap_or_else(|e| panic!("creating tables for {test}: {e}"));
     (client, tables)
 }
+
+/// A platform for one test: fresh tables in the local DynamoDB and WeChat at `wechat_api_base`
+/// (a simulator), as the functions build it in production.
+pub async fn test_platform(
+    test: &str,
+    config: shared::config::ComponentConfig,
+    wechat_api_base: &str,
+) -> shared::platform::Platform {
+    let (dynamo, tables) = test_tables(test).await;
+    let endpoints = shared::wechat::WechatEndpoints {
+        api_base: wechat_api_base.to_owned(),
+        mp_base: wechat_api_base.to_owned(),
+        open_base: wechat_api_base.to_owned(),
+    };
+    let wechat = shared::wechat::WechatClient::new(endpoints, std::time::Duration::from_secs(5))
+        .expect("HTTP client");
+    shared::platform::Platform {
+        config,
+        tables,
+        dynamo,
+        wechat,
+    }
+}
+
+/// Component settings for tests.
+pub fn component_config(
+    appid: &str,
+    appsecret: &str,
+    token: &str,
+    encoding_aes_key: &str,
+) -> shared::config::ComponentConfig {
+    shared::config::ComponentConfig {
+        appid: appid.to_owned(),
+        appsecret: appsecret.to_owned().into(),
+        token: token.to_owned().into(),
+        encoding_aes_key: encoding_aes_key.to_owned().into(),
+        previous_encoding_aes_key: None,
+    }
+}

@@ -243,6 +243,34 @@ pub struct SimConfig {
 }
 
 impl SimConfig {
+    /// A simulator of this component with no mini programs, no pushes and default limits.
+    pub fn for_component(
+        appid: &str,
+        appsecret: &str,
+        token: &str,
+        encoding_aes_key: &str,
+    ) -> Self {
+        Self {
+            component: ComponentSettings {
+                appid: appid.into(),
+                appsecret: appsecret.into(),
+                token: token.into(),
+                encoding_aes_key: encoding_aes_key.into(),
+                server_domains: Vec::new(),
+                webview_domains: Vec::new(),
+            },
+            push: PushSettings {
+                ticket_interval_secs: 0,
+                ..PushSettings::default()
+            },
+            limits: Limits::default(),
+            clock_start: None,
+            mini_programs: Vec::new(),
+            drafts: Vec::new(),
+            templates: Vec::new(),
+        }
+    }
+
     /// Reads a `.toml` or `.json` file, then applies `SIM_*` overrides from `env`.
     pub fn load(path: &Path, env: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {

@@ -1,0 +1,303 @@
+//! Completing an authorization: exchanging the authorization code exactly once (whether the owner's
+//! callback or the `authorized` push comes first), fetching the account's details and storing the
+//! authorizer; applying `unauthorized`.
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::authorizer::{Authorizer, AuthorizerInfo, AuthorizerInfoAnswer, QueryAuthAnswer};
+use crate::component::{ComponentError, ComponentService};
+use crate::push::{AuthorizationEvent, AuthorizationPush};
+use crate::store::{
+    lease, unix_now, AuthCodeStore, AuthorizerStore, ClaimState, ComponentTokenStore, EventOutcome,
+    StoreError, TicketStore,
+};
+use crate::wechat::{Errcode, WechatError};
+
+const CLAIM_SECS: i64 = 30;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    #[error("the authorization code is invalid, expired or already used ({reason})")]
+    InvalidCode { reason: String },
+    #[error("the authorization code is being exchanged by another request; try again shortly")]
+    InProgress,
+    #[error("the code was exchanged but the authorizer {0} is not stored")]
+    Missing(String),
+    #[error(transparent)]
+    Component(#[from] ComponentError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl AuthError {
+    /// Worth retrying (WeChat's retry of a push, the owner reloading): our side or WeChat busy.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::InvalidCode { .. } | Self::Missing(_) => false,
+            Self::InProgress | Self::Store(_) => true,
+            Self::Component(ComponentError::Wechat(e)) => e.is_transient(),
+            Self::Component(
+                ComponentError::Store(_)
+                | ComponentError::RefreshInProgress
+                | ComponentError::NoTicket,
+            ) => true,
+            Self::Component(_) => false,
+        }
+    }
+}
+
+/// The result of [`AuthorizationService::complete`].
+#[derive(Debug, Clone)]
+pub struct Completed {
+    pub authorizer: Authorizer,
+    /// False when the other path (callback or push) had already exchanged the code.
+    pub exchanged_now: bool,
+}
+
+pub struct AuthorizationService<S, A> {
+    component: ComponentService<S>,
+    authorizers: A,
+    /// How long to wait for the other path's exchange before answering "in progress".
+    pub wait: Duration,
+}
+
+impl<S, A> AuthorizationService<S, A>
+where
+    S: ComponentTokenStore + TicketStore + AuthCodeStore + Sync,
+    A: AuthorizerStore + Sync,
+{
+    pub fn new(component: ComponentService<S>, authorizers: A) -> Self {
+        Self {
+            component,
+            authorizers,
+            wait: Duration::from_secs(5),
+        }
+    }
+
+    pub fn component(&self) -> &ComponentService<S> {
+        &self.component
+    }
+
+    pub fn authorizers(&self) -> &A {
+        &self.authorizers
+    }
+
+    /// Exchanges `auth_code` (or finds it exchanged) and returns the stored authorizer.
+    /// `event_time` orders authorization events: the push's CreateTime, or now for the callback.
+    pub async fn complete(&self, auth_code: &str, event_time: i64) -> Result<Completed, AuthError> {
+        let store = self.component.store();
+        let appid = self.component.appid();
+        let owner = lease::new_owner();
+        let deadline = tokio::time::Instant::now() + self.wait;
+        loop {
+            let now = unix_now();
+            if store
+                .claim_auth_code(appid, auth_code, &owner, now, now + CLAIM_SECS)
+                .await?
+            {
+                return self.exchange(auth_code, &owner, event_time).await;
+            }
+            match store.auth_code_claim(appid, auth_code).await? {
+                Some(ClaimState::Done { authorizer_appid }) => {
+                    let authorizer = self
+                        .authorizers
+                        .authorizer(&authorizer_appid)
+                        .await?
+                        .ok_or(AuthError::Missing(authorizer_appid))?;
+                    return Ok(Completed {
+                        authorizer,
+                        exchanged_now: false,
+                    });
+                }
+                Some(ClaimState::Failed { reason }) => {
+                    return Err(AuthError::InvalidCode { reason })
+                }
+                Some(ClaimState::Exchanging { .. }) | None => {}
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(AuthError::InProgress);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn exchange(
+        &self,
+        auth_code: &str,
+        owner: &str,
+        event_time: i64,
+    ) -> Result<Completed, AuthError> {
+        let store = self.component.store();
+        let appid = self.component.appid();
+        let answer: Result<QueryAuthAnswer, ComponentError> = self
+            .component
+            .post(
+                "/cgi-bin/component/api_query_auth",
+                json!({ "component_appid": appid, "authorization_code": auth_code }),
+            )
+            .await;
+        let auth = match answer {
+            Ok(answer) => answer.authorization_info,
+            Err(ComponentError::Wechat(WechatError::Api { errcode, errmsg }))
+                if matches!(errcode, Errcode::InvalidCode | Errcode::CodeExpired) =>
+            {
+                let reason = format!("errcode {}: {errmsg}", errcode.code());
+                store
+                    .finish_auth_code(
+                        appid,
+                        auth_code,
+                        owner,
+                        &ClaimState::Failed {
+                            reason: reason.clone(),
+                        },
+                    )
+                    .await?;
+                return Err(AuthError::InvalidCode { reason });
+            }
+            Err(e) => {
+                store.release_auth_code(appid, auth_code, owner).await?;
+                return Err(e.into());
+            }
+        };
+        // The code is spent now: whatever happens next, the tokens must be kept.
+        let authorizer_appid = auth.authorizer_appid.clone();
+        let info = match self.authorizer_info(&authorizer_appid).await {
+            Ok(info) => info,
+            Err(e) => {
+                tracing::warn!(authorizer_appid, error = %e, "api_get_authorizer_info failed; storing the tokens without the details");
+                AuthorizerInfo::default()
+            }
+        };
+        let authorizer = Authorizer::authorized(auth, info, unix_now(), event_time);
+        let outcome = self.save_with_retries(&authorizer).await?;
+        store
+            .finish_auth_code(
+                appid,
+                auth_code,
+                owner,
+                &ClaimState::Done {
+                    authorizer_appid: authorizer_appid.clone(),
+                },
+            )
+            .await?;
+        tracing::info!(
+            authorizer_appid,
+            permission_sets = ?authorizer.permission_sets,
+            missing = ?authorizer.missing_permission_sets(),
+            ?outcome,
+            "authorization code exchanged"
+        );
+        let stored = self
+            .authorizers
+            .authorizer(&authorizer_appid)
+            .await?
+            .unwrap_or(authorizer);
+        Ok(Completed {
+            authorizer: stored,
+            exchanged_now: true,
+        })
+    }
+
+    async fn authorizer_info(
+        &self,
+        authorizer_appid: &str,
+    ) -> Result<AuthorizerInfo, ComponentError> {
+        let answer: AuthorizerInfoAnswer = self
+            .component
+            .post(
+                "/cgi-bin/component/api_get_authorizer_info",
+                json!({ "component_appid": self.component.appid(), "authorizer_appid": authorizer_appid }),
+            )
+            .await?;
+        Ok(answer.authorizer_info)
+    }
+
+    async fn save_with_retries(&self, authorizer: &Authorizer) -> Result<EventOutcome, StoreError> {
+        let mut delay = Duration::from_millis(100);
+        for _ in 0..3 {
+            match self.authorizers.save_authorization(authorizer).await {
+                Ok(outcome) => return Ok(outcome),
+                Err(e) => {
+                    tracing::error!(authorizer_appid = authorizer.appid, error = %e, "storing the authorizer failed; retrying");
+                    tokio::time::sleep(delay).await;
+                    delay *= 4;
+                }
+            }
+        }
+        self.authorizers.save_authorization(authorizer).await
+    }
+
+    /// Applies an `unauthorized` push: status unauthorized, tokens removed, history kept.
+    pub async fn revoke(
+        &self,
+        authorizer_appid: &str,
+        event_time: i64,
+    ) -> Result<EventOutcome, AuthError> {
+        let outcome = self
+            .authorizers
+            .mark_unauthorized(authorizer_appid, event_time)
+            .await?;
+        tracing::info!(authorizer_appid, ?outcome, "authorization revoked");
+        Ok(outcome)
+    }
+}
+
+/// What acting on an authorization push did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PushAction {
+    /// authorized / updateauthorized: the code is exchanged (now, or earlier by the callback).
+    Exchanged {
+        authorizer_appid: String,
+        exchanged_now: bool,
+    },
+    /// unauthorized applied (or older than what is stored).
+    Revoked {
+        authorizer_appid: String,
+        outcome: EventOutcome,
+    },
+    /// The push cannot be acted on and retrying will not help (e.g. the code expired).
+    Failed { reason: String },
+    /// Nothing to do for this InfoType.
+    Nothing,
+}
+
+/// Acting on a stored authorization push (ticket-receive).
+pub trait PushActions {
+    fn act_on_push(
+        &self,
+        push: &AuthorizationPush,
+    ) -> impl std::future::Future<Output = Result<PushAction, AuthError>> + Send;
+}
+
+impl<S, A> PushActions for AuthorizationService<S, A>
+where
+    S: ComponentTokenStore + TicketStore + AuthCodeStore + Sync,
+    A: AuthorizerStore + Sync,
+{
+    async fn act_on_push(&self, push: &AuthorizationPush) -> Result<PushAction, AuthError> {
+        match &push.event {
+            AuthorizationEvent::Authorized(grant) | AuthorizationEvent::UpdateAuthorized(grant) => {
+                match self
+                    .complete(&grant.authorization_code, push.create_time)
+                    .await
+                {
+                    Ok(done) => Ok(PushAction::Exchanged {
+                        authorizer_appid: done.authorizer.appid,
+                        exchanged_now: done.exchanged_now,
+                    }),
+                    Err(e) if !e.is_transient() => Ok(PushAction::Failed {
+                        reason: e.to_string(),
+                    }),
+                    Err(e) => Err(e),
+                }
+            }
+            AuthorizationEvent::Unauthorized { authorizer_appid } => Ok(PushAction::Revoked {
+                authorizer_appid: authorizer_appid.clone(),
+                outcome: self.revoke(authorizer_appid, push.create_time).await?,
+            }),
+            _ => Ok(PushAction::Nothing),
+        }
+    }
+}

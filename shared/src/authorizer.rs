@@ -1,0 +1,174 @@
+//! Authorizers: the mini programs that authorized the platform (reference §4.5–4.7).
+
+use secrecy::SecretString;
+use serde::Deserialize;
+use serde_json::Value;
+
+/// Permission sets the platform needs: 18 is mini-program code management.
+pub const REQUIRED_PERMISSION_SETS: &[i64] = &[18];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthorizerStatus {
+    Authorized,
+    Unauthorized,
+    /// The refresh token was refused (61023): the owner must authorize again.
+    ReauthorizationRequired,
+}
+
+impl AuthorizerStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Authorized => "authorized",
+            Self::Unauthorized => "unauthorized",
+            Self::ReauthorizationRequired => "reauthorization_required",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        [
+            Self::Authorized,
+            Self::Unauthorized,
+            Self::ReauthorizationRequired,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == text)
+    }
+}
+
+/// What the platform keeps about one authorizer.
+#[derive(Debug, Clone)]
+pub struct Authorizer {
+    pub appid: String,
+    pub status: AuthorizerStatus,
+    pub access_token: Option<SecretString>,
+    pub access_token_expires_at: Option<i64>,
+    pub refresh_token: Option<SecretString>,
+    /// Incremented by every token write; token writes are conditional on it.
+    pub token_version: i64,
+    pub permission_sets: Vec<i64>,
+    pub nick_name: String,
+    pub head_img: String,
+    pub user_name: String,
+    pub principal_name: String,
+    pub service_type: Option<i64>,
+    pub verify_type: Option<i64>,
+    pub qrcode_url: String,
+    /// `MiniProgramInfo` as WeChat returned it (network, categories), JSON text.
+    pub mini_program_info: Option<String>,
+    pub authorized_at: Option<i64>,
+    pub unauthorized_at: Option<i64>,
+    /// The time of the newest authorization event applied (push CreateTime, or the callback time).
+    pub last_event_time: i64,
+}
+
+impl Authorizer {
+    pub fn missing_permission_sets(&self) -> Vec<i64> {
+        REQUIRED_PERMISSION_SETS
+            .iter()
+            .copied()
+            .filter(|s| !self.permission_sets.contains(s))
+            .collect()
+    }
+
+    pub fn has_code_management(&self) -> bool {
+        self.permission_sets.contains(&18)
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct FuncScope {
+    pub id: i64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct FuncInfo {
+    pub funcscope_category: FuncScope,
+}
+
+/// `authorization_info` of api_query_auth (tokens present only with API permissions).
+#[derive(Debug, Clone, Deserialize)]
+pub struct AuthorizationInfo {
+    pub authorizer_appid: String,
+    #[serde(default)]
+    pub authorizer_access_token: Option<SecretString>,
+    #[serde(default)]
+    pub expires_in: Option<i64>,
+    #[serde(default)]
+    pub authorizer_refresh_token: Option<SecretString>,
+    #[serde(default)]
+    pub func_info: Vec<FuncInfo>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct QueryAuthAnswer {
+    pub authorization_info: AuthorizationInfo,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct TypeInfo {
+    pub id: i64,
+}
+
+/// `authorizer_info` of api_get_authorizer_info (unknown keys ignored).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct AuthorizerInfo {
+    #[serde(default)]
+    pub nick_name: String,
+    #[serde(default)]
+    pub head_img: String,
+    #[serde(default)]
+    pub service_type_info: Option<TypeInfo>,
+    #[serde(default)]
+    pub verify_type_info: Option<TypeInfo>,
+    #[serde(default)]
+    pub user_name: String,
+    #[serde(default)]
+    pub principal_name: String,
+    #[serde(default)]
+    pub qrcode_url: String,
+    #[serde(default, rename = "MiniProgramInfo")]
+    pub mini_program_info: Option<Value>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct AuthorizerInfoAnswer {
+    pub authorizer_info: AuthorizerInfo,
+}
+
+impl Authorizer {
+    /// The record of a fresh authorization: the exchanged code and the account's details.
+    pub fn authorized(
+        auth: AuthorizationInfo,
+        info: AuthorizerInfo,
+        now: i64,
+        event_time: i64,
+    ) -> Self {
+        Self {
+            appid: auth.authorizer_appid,
+            status: AuthorizerStatus::Authorized,
+            access_token_expires_at: auth
+                .expires_in
+                .filter(|_| auth.authorizer_access_token.is_some())
+                .map(|e| now + e),
+            access_token: auth.authorizer_access_token,
+            refresh_token: auth.authorizer_refresh_token,
+            token_version: 0,
+            permission_sets: auth
+                .func_info
+                .iter()
+                .map(|f| f.funcscope_category.id)
+                .collect(),
+            nick_name: info.nick_name,
+            head_img: info.head_img,
+            user_name: info.user_name,
+            principal_name: info.principal_name,
+            service_type: info.service_type_info.map(|t| t.id),
+            verify_type: info.verify_type_info.map(|t| t.id),
+            qrcode_url: info.qrcode_url,
+            mini_program_info: info.mini_program_info.map(|v| v.to_string()),
+            authorized_at: Some(now),
+            unauthorized_at: None,
+            last_event_time: event_time,
+        }
+    }
+}

@@ -1,0 +1,254 @@
+//! The component's own APIs (reference §4) and the component access token service.
+//!
+//! The token lives in the tickets table. A caller uses it while it is valid beyond a margin;
+//! otherwise it takes a lease (conditional write with an expiry, so a crashed holder blocks nobody),
+//! calls api_component_token with the newest ticket and stores the token conditionally. Concurrent
+//! callers wait briefly and reread instead of calling WeChat. A call refused with 40001 / 40014 /
+//! 42001 invalidates the stored token (only if it is still the one that failed), refreshes and
+//! retries once.
+
+use std::future::Future;
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::config::ComponentConfig;
+use crate::store::{lease, unix_now, ComponentTokenStore, StoreError, TicketStore};
+use crate::wechat::{WechatClient, WechatError};
+
+/// A ticket older than this cannot buy a token (reference §7).
+pub const TICKET_LIFETIME_SECS: i64 = 12 * 3600;
+const LEASE_SECS: i64 = 20;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ComponentError {
+    #[error("no component_verify_ticket has been received yet; api_start_push_ticket was called")]
+    NoTicket,
+    #[error("the newest component_verify_ticket is {age_secs} s old (over 12 h); api_start_push_ticket was called")]
+    TicketTooOld { age_secs: i64 },
+    #[error("another instance is refreshing the component token and did not finish in time")]
+    RefreshInProgress,
+    #[error(transparent)]
+    Wechat(#[from] WechatError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl ComponentError {
+    pub fn wechat(&self) -> Option<&WechatError> {
+        match self {
+            Self::Wechat(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct TokenAnswer {
+    component_access_token: String,
+    expires_in: i64,
+}
+
+#[derive(Debug, Deserialize)]
+struct PreAuthCodeAnswer {
+    pre_auth_code: String,
+    expires_in: i64,
+}
+
+/// A pre_auth_code and its lifetime in seconds.
+#[derive(Debug, Clone)]
+pub struct PreAuthCode {
+    pub code: String,
+    pub expires_in: i64,
+}
+
+/// The component's settings and WeChat client, with the token kept in `store`.
+pub struct ComponentService<S> {
+    config: ComponentConfig,
+    client: WechatClient,
+    store: S,
+    /// Refresh when the stored token expires within this many seconds (default 600).
+    pub margin_secs: i64,
+    /// How long a caller waits for another instance's refresh.
+    pub wait: Duration,
+}
+
+impl<S: ComponentTokenStore + TicketStore + Sync> ComponentService<S> {
+    pub fn new(config: ComponentConfig, client: WechatClient, store: S) -> Self {
+        Self {
+            config,
+            client,
+            store,
+            margin_secs: 600,
+            wait: Duration::from_secs(5),
+        }
+    }
+
+    pub fn appid(&self) -> &str {
+        &self.config.appid
+    }
+
+    pub fn client(&self) -> &WechatClient {
+        &self.client
+    }
+
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// A component access token valid for more than the margin.
+    pub async fn token(&self) -> Result<SecretString, ComponentError> {
+        self.token_with_margin(self.margin_secs).await
+    }
+
+    /// As [`ComponentService::token`] with another margin (token-refresh uses a wider one).
+    pub async fn token_with_margin(&self, margin: i64) -> Result<SecretString, ComponentError> {
+        let owner = lease::new_owner();
+        let deadline = tokio::time::Instant::now() + self.wait;
+        loop {
+            let now = unix_now();
+            let stored = self
+                .store
+                .stored_component_token(&self.config.appid)
+                .await?;
+            if let Some(token) = stored.valid_for(now, margin) {
+                return Ok(token.clone());
+            }
+            if stored.leased_by_other(&owner, now) {
+                // Someone else is refreshing: a token that is still valid will do meanwhile.
+                if let Some(token) = stored.valid_for(now, 0) {
+                    return Ok(token.clone());
+                }
+            } else if self
+                .store
+                .lease_component_token(&self.config.appid, &owner, now, now + LEASE_SECS)
+                .await?
+            {
+                let result = self.refresh(&owner).await;
+                if result.is_err() {
+                    self.store
+                        .release_component_token_lease(&self.config.appid, &owner)
+                        .await?;
+                }
+                return result;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(ComponentError::RefreshInProgress);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// With the lease held: the newest ticket buys a token, stored conditionally.
+    async fn refresh(&self, owner: &str) -> Result<SecretString, ComponentError> {
+        let now = unix_now();
+        let ticket = match self.store.verify_ticket(&self.config.appid).await? {
+            None => {
+                self.restart_ticket_push().await;
+                return Err(ComponentError::NoTicket);
+            }
+            Some(record) if now - record.current.create_time > TICKET_LIFETIME_SECS => {
+                self.restart_ticket_push().await;
+                return Err(ComponentError::TicketTooOld {
+                    age_secs: now - record.current.create_time,
+                });
+            }
+            Some(record) => record.current.ticket,
+        };
+        let answer: TokenAnswer = self
+            .client
+            .post(
+                "/cgi-bin/component/api_component_token",
+                &[],
+                &json!({
+                    "component_appid": self.config.appid,
+                    "component_appsecret": self.config.appsecret.expose_secret(),
+                    "component_verify_ticket": ticket.expose_secret(),
+                }),
+            )
+            .await?;
+        let token = SecretString::from(answer.component_access_token);
+        let expires_at = now + answer.expires_in;
+        let stored = self
+            .store
+            .save_component_token(&self.config.appid, owner, &token, expires_at)
+            .await?;
+        tracing::info!(expires_at, stored, "component access token refreshed");
+        Ok(token)
+    }
+
+    /// Asks WeChat to push tickets again (best effort; logged).
+    pub async fn restart_ticket_push(&self) {
+        let result: Result<Value, WechatError> = self
+            .client
+            .post(
+                "/cgi-bin/component/api_start_push_ticket",
+                &[],
+                &json!({ "component_appid": self.config.appid, "component_secret": self.config.appsecret.expose_secret() }),
+            )
+            .await;
+        match result {
+            Ok(_) => {
+                tracing::warn!("no usable component_verify_ticket: api_start_push_ticket called")
+            }
+            Err(e) => tracing::error!(error = %e, "api_start_push_ticket failed"),
+        }
+    }
+
+    /// Runs a component API call with the token; on 40001 / 40014 / 42001 the token is invalidated
+    /// (if still the one that failed), refreshed, and the call retried once.
+    pub async fn with_token<T, F, Fut>(&self, call: F) -> Result<T, ComponentError>
+    where
+        F: Fn(SecretString) -> Fut,
+        Fut: Future<Output = Result<T, WechatError>>,
+    {
+        let token = self.token().await?;
+        match call(token.clone()).await {
+            Err(e) if e.errcode().is_some_and(|c| c.is_token_invalid()) => {
+                tracing::warn!(error = %e, "component token refused; refreshing and retrying once");
+                self.store
+                    .invalidate_component_token(&self.config.appid, &token)
+                    .await?;
+                let fresh = self.token().await?;
+                Ok(call(fresh).await?)
+            }
+            other => Ok(other?),
+        }
+    }
+
+    /// POSTs a component API with `component_access_token` in the query (reference §0).
+    pub async fn post<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        body: Value,
+    ) -> Result<T, ComponentError> {
+        self.with_token(|token| {
+            let body = body.clone();
+            async move {
+                self.client
+                    .post(
+                        path,
+                        &[("component_access_token", token.expose_secret())],
+                        &body,
+                    )
+                    .await
+            }
+        })
+        .await
+    }
+
+    pub async fn create_preauthcode(&self) -> Result<PreAuthCode, ComponentError> {
+        let answer: PreAuthCodeAnswer = self
+            .post(
+                "/cgi-bin/component/api_create_preauthcode",
+                json!({ "component_appid": self.config.appid }),
+            )
+            .await?;
+        Ok(PreAuthCode {
+            code: answer.pre_auth_code,
+            expires_in: answer.expires_in,
+        })
+    }
+}

@@ -1,0 +1,69 @@
+//! Everything a function builds once per cold start: configuration, the DynamoDB client, the
+//! WeChat client, and the services over them.
+
+use std::time::Duration;
+
+use crate::authorization::AuthorizationService;
+use crate::component::ComponentService;
+use crate::config::{aws_sdk_config, ComponentConfig, ConfigError, TableNames};
+use crate::store::{DynamoAuthorizerStore, DynamoTicketStore};
+use crate::wechat::{WechatClient, WechatEndpoints};
+
+/// The per-call timeout of WeChat requests (`WECHAT_TIMEOUT_MS`, default 5000).
+fn wechat_timeout(get: &impl Fn(&str) -> Option<String>) -> Duration {
+    Duration::from_millis(
+        get("WECHAT_TIMEOUT_MS")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(5000),
+    )
+}
+
+#[derive(Clone)]
+pub struct Platform {
+    pub config: ComponentConfig,
+    pub tables: TableNames,
+    pub dynamo: aws_sdk_dynamodb::Client,
+    pub wechat: WechatClient,
+}
+
+impl Platform {
+    /// From the process environment (and Secrets Manager when `COMPONENT_SECRET_ID` is set).
+    pub async fn from_env() -> Result<Self, ConfigError> {
+        let sdk = aws_sdk_config().await;
+        let config = ComponentConfig::load(&sdk).await?;
+        let get = |name: &str| std::env::var(name).ok();
+        let wechat = WechatClient::new(WechatEndpoints::from_lookup(get), wechat_timeout(&get))
+            .map_err(|e| ConfigError::Invalid {
+                name: "WECHAT_API_BASE",
+                reason: e.to_string(),
+            })?;
+        Ok(Self {
+            config,
+            tables: TableNames::from_env()?,
+            dynamo: aws_sdk_dynamodb::Client::new(&sdk),
+            wechat,
+        })
+    }
+
+    pub fn ticket_store(&self) -> DynamoTicketStore {
+        DynamoTicketStore::new(self.dynamo.clone(), &self.tables.tickets)
+    }
+
+    pub fn authorizer_store(&self) -> DynamoAuthorizerStore {
+        DynamoAuthorizerStore::new(self.dynamo.clone(), &self.tables.authorizers)
+    }
+
+    pub fn component_service(&self) -> ComponentService<DynamoTicketStore> {
+        ComponentService::new(
+            self.config.clone(),
+            self.wechat.clone(),
+            self.ticket_store(),
+        )
+    }
+
+    pub fn authorization_service(
+        &self,
+    ) -> AuthorizationService<DynamoTicketStore, DynamoAuthorizerStore> {
+        AuthorizationService::new(self.component_service(), self.authorizer_store())
+    }
+}

@@ -1,0 +1,193 @@
+//! Claims on authorization codes, in the tickets table (`record = "auth_code#<sha1 of the code>"`).
+//!
+//! The same code reaches the platform twice: in the owner's callback and in the `authorized` push.
+//! Whichever claims it first exchanges it; the other waits for, or finds, the result. A claim is a
+//! conditional put with a lease, so a crashed exchanger does not block the code for ever.
+
+use std::future::Future;
+
+use sha1::{Digest, Sha1};
+
+use super::attr::{n, opt_n, opt_s, s};
+use super::tickets::{is_condition_failure, DynamoTicketStore};
+use super::StoreError;
+
+const CLAIM_RETENTION_SECS: i64 = 24 * 3600;
+
+/// The record key of a code: its SHA-1, so the code itself is not kept.
+pub fn claim_record(auth_code: &str) -> String {
+    let digest = Sha1::digest(auth_code.as_bytes());
+    format!(
+        "auth_code#{}",
+        digest
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    )
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClaimState {
+    Exchanging { lease_until: i64 },
+    Done { authorizer_appid: String },
+    Failed { reason: String },
+}
+
+pub trait AuthCodeStore {
+    /// Claims the code unless someone holds an unexpired claim or finished it.
+    fn claim_auth_code(
+        &self,
+        component_appid: &str,
+        auth_code: &str,
+        owner: &str,
+        now: i64,
+        until: i64,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    fn auth_code_claim(
+        &self,
+        component_appid: &str,
+        auth_code: &str,
+    ) -> impl Future<Output = Result<Option<ClaimState>, StoreError>> + Send;
+
+    /// Records the outcome (Done or Failed) of the owner's exchange.
+    fn finish_auth_code(
+        &self,
+        component_appid: &str,
+        auth_code: &str,
+        owner: &str,
+        outcome: &ClaimState,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Drops the owner's claim after a failure worth retrying.
+    fn release_auth_code(
+        &self,
+        component_appid: &str,
+        auth_code: &str,
+        owner: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+impl AuthCodeStore for DynamoTicketStore {
+    async fn claim_auth_code(
+        &self,
+        component_appid: &str,
+        auth_code: &str,
+        owner: &str,
+        now: i64,
+        until: i64,
+    ) -> Result<bool, StoreError> {
+        let mut item = Self::key(component_appid, &claim_record(auth_code));
+        item.insert("claim_state".into(), s("exchanging"));
+        item.insert("lease_owner".into(), s(owner));
+        item.insert("lease_until".into(), n(until));
+        item.insert("purge_at".into(), n(now + CLAIM_RETENTION_SECS));
+        let result = self
+            .client()
+            .put_item()
+            .table_name(self.table())
+            .set_item(Some(item))
+            .condition_expression(
+                "attribute_not_exists(#sk) OR (claim_state = :exchanging AND lease_until < :now)",
+            )
+            .expression_attribute_names("#sk", super::tickets::SK)
+            .expression_attribute_values(":exchanging", s("exchanging"))
+            .expression_attribute_values(":now", n(now))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if is_condition_failure(&e) => Ok(false),
+            Err(e) => Err(StoreError::backend("PutItem", e)),
+        }
+    }
+
+    async fn auth_code_claim(
+        &self,
+        component_appid: &str,
+        auth_code: &str,
+    ) -> Result<Option<ClaimState>, StoreError> {
+        let out = self
+            .client()
+            .get_item()
+            .table_name(self.table())
+            .set_key(Some(Self::key(component_appid, &claim_record(auth_code))))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| StoreError::backend("GetItem", e))?;
+        let Some(item) = out.item else {
+            return Ok(None);
+        };
+        let state = match opt_s(&item, "claim_state")?.as_deref() {
+            Some("done") => ClaimState::Done {
+                authorizer_appid: opt_s(&item, "authorizer_appid")?.unwrap_or_default(),
+            },
+            Some("failed") => ClaimState::Failed {
+                reason: opt_s(&item, "reason")?.unwrap_or_default(),
+            },
+            _ => ClaimState::Exchanging {
+                lease_until: opt_n(&item, "lease_until")?.unwrap_or(0),
+            },
+        };
+        Ok(Some(state))
+    }
+
+    async fn finish_auth_code(
+        &self,
+        component_appid: &str,
+        auth_code: &str,
+        owner: &str,
+        outcome: &ClaimState,
+    ) -> Result<(), StoreError> {
+        let (state, field, value) = match outcome {
+            ClaimState::Done { authorizer_appid } => {
+                ("done", "authorizer_appid", authorizer_appid.as_str())
+            }
+            ClaimState::Failed { reason } => ("failed", "reason", reason.as_str()),
+            ClaimState::Exchanging { .. } => return Ok(()),
+        };
+        let result = self
+            .client()
+            .update_item()
+            .table_name(self.table())
+            .set_key(Some(Self::key(component_appid, &claim_record(auth_code))))
+            .update_expression(format!(
+                "SET claim_state = :state, {field} = :value REMOVE lease_owner, lease_until"
+            ))
+            .condition_expression("lease_owner = :owner")
+            .expression_attribute_values(":state", s(state))
+            .expression_attribute_values(":value", s(value))
+            .expression_attribute_values(":owner", s(owner))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            // The lease ran out and someone else took over; their outcome stands.
+            Err(e) if is_condition_failure(&e) => Ok(()),
+            Err(e) => Err(StoreError::backend("UpdateItem", e)),
+        }
+    }
+
+    async fn release_auth_code(
+        &self,
+        component_appid: &str,
+        auth_code: &str,
+        owner: &str,
+    ) -> Result<(), StoreError> {
+        let result = self
+            .client()
+            .delete_item()
+            .table_name(self.table())
+            .set_key(Some(Self::key(component_appid, &claim_record(auth_code))))
+            .condition_expression("lease_owner = :owner")
+            .expression_attribute_values(":owner", s(owner))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if is_condition_failure(&e) => Ok(()),
+            Err(e) => Err(StoreError::backend("DeleteItem", e)),
+        }
+    }
+}

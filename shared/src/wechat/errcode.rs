@@ -1,0 +1,163 @@
+//! WeChat errcodes (reference §6) as typed variants.
+
+/// An errcode WeChat answered. Codes the platform acts on have their own variant; the rest keep
+/// their number in `Other`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Errcode {
+    SystemBusy,
+    InvalidCredential,
+    InvalidAppid,
+    InvalidAccessToken,
+    InvalidCode,
+    InvalidAppsecret,
+    AccessTokenMissing,
+    AccessTokenExpired,
+    EmptyPostData,
+    DailyQuotaReached,
+    TooFrequent,
+    DataFormatError,
+    ApiUnauthorized,
+    ComponentNotAuthorized,
+    IpNotWhitelisted,
+    TicketExpired,
+    TicketInvalid,
+    PermissionSetMissing,
+    CodeExpired,
+    RefreshTokenInvalid,
+    AuditPending,
+    TemplateNotFound,
+    NothingToRelease,
+    ReleaseNotAllowed,
+    AlreadyReleased,
+    MustCommitFirst,
+    Other(i64),
+}
+
+const TABLE: &[(i64, Errcode, &str)] = &[
+    (-1, Errcode::SystemBusy, "system busy, retry later"),
+    (
+        40001,
+        Errcode::InvalidCredential,
+        "invalid credential: token invalid or not the latest",
+    ),
+    (40013, Errcode::InvalidAppid, "invalid appid"),
+    (40014, Errcode::InvalidAccessToken, "invalid access_token"),
+    (40029, Errcode::InvalidCode, "invalid code"),
+    (40125, Errcode::InvalidAppsecret, "invalid appsecret"),
+    (41001, Errcode::AccessTokenMissing, "access_token missing"),
+    (42001, Errcode::AccessTokenExpired, "access_token expired"),
+    (44002, Errcode::EmptyPostData, "empty POST body"),
+    (45009, Errcode::DailyQuotaReached, "daily API quota reached"),
+    (45011, Errcode::TooFrequent, "API called too frequently"),
+    (47001, Errcode::DataFormatError, "JSON/XML parse error"),
+    (
+        48001,
+        Errcode::ApiUnauthorized,
+        "API unauthorized for this account",
+    ),
+    (
+        61003,
+        Errcode::ComponentNotAuthorized,
+        "component not authorized by this account",
+    ),
+    (
+        61004,
+        Errcode::IpNotWhitelisted,
+        "caller IP not registered in the platform's whitelist",
+    ),
+    (
+        61005,
+        Errcode::TicketExpired,
+        "component_verify_ticket expired",
+    ),
+    (
+        61006,
+        Errcode::TicketInvalid,
+        "component_verify_ticket invalid",
+    ),
+    (
+        61007,
+        Errcode::PermissionSetMissing,
+        "API not authorized to the component (permission set missing)",
+    ),
+    (61010, Errcode::CodeExpired, "authorization code expired"),
+    (
+        61023,
+        Errcode::RefreshTokenInvalid,
+        "refresh_token invalid: the owner must authorize again",
+    ),
+    (
+        85009,
+        Errcode::AuditPending,
+        "a version is already under review",
+    ),
+    (
+        85014,
+        Errcode::TemplateNotFound,
+        "invalid or nonexistent template_id",
+    ),
+    (85019, Errcode::NothingToRelease, "no version in audit"),
+    (
+        85020,
+        Errcode::ReleaseNotAllowed,
+        "audit status does not allow release",
+    ),
+    (85052, Errcode::AlreadyReleased, "app already released"),
+    (
+        85086,
+        Errcode::MustCommitFirst,
+        "must commit code before submitting",
+    ),
+];
+
+impl Errcode {
+    pub fn from_code(code: i64) -> Self {
+        TABLE
+            .iter()
+            .find(|(c, _, _)| *c == code)
+            .map_or(Self::Other(code), |(_, e, _)| *e)
+    }
+
+    pub fn code(self) -> i64 {
+        match self {
+            Self::Other(code) => code,
+            known => TABLE
+                .iter()
+                .find(|(_, e, _)| *e == known)
+                .map_or(0, |(c, _, _)| *c),
+        }
+    }
+
+    /// The reference's meaning of the code, when it is one the platform knows.
+    pub fn meaning(self) -> Option<&'static str> {
+        TABLE
+            .iter()
+            .find(|(_, e, _)| *e == self)
+            .map(|(_, _, m)| *m)
+    }
+
+    /// 40001 / 40014 / 42001: the token was refused; refresh it and retry once (reference §0).
+    pub fn is_token_invalid(self) -> bool {
+        matches!(
+            self,
+            Self::InvalidCredential | Self::InvalidAccessToken | Self::AccessTokenExpired
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_round_trip_and_unknown_ones_are_kept() {
+        for (code, errcode, _) in TABLE {
+            assert_eq!(Errcode::from_code(*code), *errcode);
+            assert_eq!(errcode.code(), *code);
+        }
+        assert_eq!(Errcode::from_code(89999), Errcode::Other(89999));
+        assert_eq!(Errcode::Other(89999).code(), 89999);
+        assert!(Errcode::from_code(42001).is_token_invalid());
+        assert!(!Errcode::from_code(61023).is_token_invalid());
+    }
+}

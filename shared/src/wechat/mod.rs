@@ -1,0 +1,217 @@
+//! A typed client of WeChat's HTTP API (reqwest with rustls). Base URLs come from configuration
+//! so that the local stack and the tests reach the simulator; the defaults are WeChat's hosts.
+
+mod errcode;
+
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+pub use errcode::Errcode;
+
+/// Where WeChat is: the API host and the two authorization page hosts (reference §4.4).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WechatEndpoints {
+    /// `WECHAT_API_BASE`, default `https://api.weixin.qq.com`.
+    pub api_base: String,
+    /// `WECHAT_MP_BASE` (PC page componentloginpage), default `https://mp.weixin.qq.com`.
+    pub mp_base: String,
+    /// `WECHAT_OPEN_BASE` (mobile page bindcomponent), default `https://open.weixin.qq.com`.
+    pub open_base: String,
+}
+
+impl Default for WechatEndpoints {
+    fn default() -> Self {
+        Self {
+            api_base: "https://api.weixin.qq.com".into(),
+            mp_base: "https://mp.weixin.qq.com".into(),
+            open_base: "https://open.weixin.qq.com".into(),
+        }
+    }
+}
+
+impl WechatEndpoints {
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Self {
+        let default = Self::default();
+        let pick = |name: &str, fallback: String| {
+            get(name)
+                .filter(|v| !v.is_empty())
+                .map(|v| v.trim_end_matches('/').to_owned())
+                .unwrap_or(fallback)
+        };
+        Self {
+            api_base: pick("WECHAT_API_BASE", default.api_base),
+            mp_base: pick("WECHAT_MP_BASE", default.mp_base),
+            open_base: pick("WECHAT_OPEN_BASE", default.open_base),
+        }
+    }
+
+    pub fn from_env() -> Self {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+}
+
+/// Why a WeChat call failed.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum WechatError {
+    #[error("WeChat answered errcode {} ({}): {errmsg}", .errcode.code(), .errcode.meaning().unwrap_or("see the errcode table"))]
+    Api { errcode: Errcode, errmsg: String },
+    #[error("WeChat answered HTTP {0}")]
+    Http(u16),
+    #[error("WeChat could not be reached: {0}")]
+    Transport(String),
+    #[error("WeChat's answer was not understood: {0}")]
+    Decode(String),
+}
+
+impl WechatError {
+    pub fn errcode(&self) -> Option<Errcode> {
+        match self {
+            Self::Api { errcode, .. } => Some(*errcode),
+            _ => None,
+        }
+    }
+
+    /// Worth retrying later: -1, 5xx, timeouts and connection errors.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Api { errcode, .. } => *errcode == Errcode::SystemBusy,
+            Self::Http(status) => *status >= 500,
+            Self::Transport(_) => true,
+            Self::Decode(_) => false,
+        }
+    }
+}
+
+/// The HTTP client, built once per cold start and shared.
+#[derive(Debug, Clone)]
+pub struct WechatClient {
+    http: reqwest::Client,
+    endpoints: WechatEndpoints,
+}
+
+/// A binary answer (get_qrcode): the bytes and their content type.
+#[derive(Debug, Clone)]
+pub struct Binary {
+    pub content_type: String,
+    pub bytes: Vec<u8>,
+}
+
+impl WechatClient {
+    pub fn new(endpoints: WechatEndpoints, timeout: Duration) -> Result<Self, WechatError> {
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout.min(Duration::from_secs(3)))
+            .build()
+            .map_err(|e| WechatError::Transport(e.to_string()))?;
+        Ok(Self { http, endpoints })
+    }
+
+    pub fn endpoints(&self) -> &WechatEndpoints {
+        &self.endpoints
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.endpoints.api_base)
+    }
+
+    /// POSTs JSON; an answer with a non-zero errcode is an error, anything else is decoded as `T`.
+    pub async fn post<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &[(&str, &str)],
+        body: &Value,
+    ) -> Result<T, WechatError> {
+        let response = self
+            .http
+            .post(self.url(path))
+            .query(query)
+            .json(body)
+            .send()
+            .await;
+        decode(response).await
+    }
+
+    /// GETs; same rules as [`WechatClient::post`].
+    pub async fn get<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &[(&str, &str)],
+    ) -> Result<T, WechatError> {
+        let response = self.http.get(self.url(path)).query(query).send().await;
+        decode(response).await
+    }
+
+    /// GETs something that is an image on success and errcode JSON otherwise (reference §5.5).
+    pub async fn get_binary(
+        &self,
+        path: &str,
+        query: &[(&str, &str)],
+    ) -> Result<Binary, WechatError> {
+        let response = self
+            .http
+            .get(self.url(path))
+            .query(query)
+            .send()
+            .await
+            .map_err(transport)?;
+        let status = response.status().as_u16();
+        if !(200..300).contains(&status) {
+            return Err(WechatError::Http(status));
+        }
+        let content_type = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
+        let bytes = response.bytes().await.map_err(transport)?.to_vec();
+        if content_type.starts_with("image/") && bytes.first() != Some(&b'{') {
+            return Ok(Binary {
+                content_type,
+                bytes,
+            });
+        }
+        let value: Value =
+            serde_json::from_slice(&bytes).map_err(|e| WechatError::Decode(e.to_string()))?;
+        check_errcode(&value)?;
+        Err(WechatError::Decode(format!(
+            "expected an image, got {content_type}"
+        )))
+    }
+}
+
+fn transport(err: reqwest::Error) -> WechatError {
+    WechatError::Transport(err.without_url().to_string())
+}
+
+async fn decode<T: DeserializeOwned>(
+    response: Result<reqwest::Response, reqwest::Error>,
+) -> Result<T, WechatError> {
+    let response = response.map_err(transport)?;
+    let status = response.status().as_u16();
+    if !(200..300).contains(&status) {
+        return Err(WechatError::Http(status));
+    }
+    let bytes = response.bytes().await.map_err(transport)?;
+    let value: Value =
+        serde_json::from_slice(&bytes).map_err(|e| WechatError::Decode(e.to_string()))?;
+    check_errcode(&value)?;
+    serde_json::from_value(value).map_err(|e| WechatError::Decode(e.to_string()))
+}
+
+/// Error iff `errcode` is present and non-zero (reference §0).
+fn check_errcode(value: &Value) -> Result<(), WechatError> {
+    match value.get("errcode").and_then(Value::as_i64) {
+        None | Some(0) => Ok(()),
+        Some(code) => Err(WechatError::Api {
+            errcode: Errcode::from_code(code),
+            errmsg: value
+                .get("errmsg")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_owned(),
+        }),
+    }
+}
