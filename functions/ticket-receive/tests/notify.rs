@@ -71,18 +71,8 @@ async fn harness(test: &str) -> Harness {
     }
 }
 
-/// An HTTP API (v2) event for POST /wechat/component/notify, from the fixture.
 fn event(query: &[(&str, &str)], body: &str) -> lambda_http::Request {
-    let mut json: serde_json::Value =
-        serde_json::from_str(include_str!("data/apigw-http-notify.json")).unwrap();
-    let raw: Vec<String> = query.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    json["rawQueryString"] = raw.join("&").into();
-    json["queryStringParameters"] = query
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), serde_json::Value::from(*v)))
-        .collect();
-    json["body"] = body.into();
-    lambda_http::request::from_str(&json.to_string()).unwrap()
+    devstack::apigw::push(query, body)
 }
 
 fn vector_event(v: &Vector) -> lambda_http::Request {
@@ -116,9 +106,7 @@ fn signed_ticket_event(
     )
 }
 
-fn body_text(response: &Response<Body>) -> String {
-    String::from_utf8(response.body().to_vec()).unwrap()
-}
+use devstack::apigw::body_text;
 
 fn error_code(response: &Response<Body>) -> String {
     assert_eq!(response.headers()["content-type"], "application/json");

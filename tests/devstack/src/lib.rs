@@ -5,6 +5,8 @@
 //! SDK is pointed at (`AWS_ENDPOINT_URL_DYNAMODB`, moto locally), with the same keys, indexes,
 //! billing mode, TTL and point-in-time recovery.
 
+pub mod apigw;
+pub mod inbox;
 pub mod vectors;
 
 use std::collections::BTreeMap;

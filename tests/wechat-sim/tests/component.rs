@@ -358,14 +358,14 @@ async fn changing_permissions_pushes_updateauthorized_and_keeps_the_refresh_toke
 #[tokio::test]
 async fn unanswered_pushes_are_retried_up_to_three_times() {
     let env = start().await;
-    *env.inbox.fail_next.lock().unwrap() = 2;
+    env.inbox.fail_next(2);
     env.running.sim.push_ticket();
     env.inbox.wait_for("component_verify_ticket").await;
     let deliveries: serde_json::Value = env.get("/sim/pushes").await;
     assert_eq!(deliveries[0]["attempts"], 3, "{deliveries}");
     assert_eq!(deliveries[0]["delivered"], true);
 
-    *env.inbox.fail_next.lock().unwrap() = 10;
+    env.inbox.fail_next(10);
     env.running.sim.push_ticket();
     for _ in 0..100 {
         let d = env.get("/sim/pushes").await;

@@ -1,19 +1,12 @@
-//! A simulator on a free port, a push receiver that records (and decrypts) what it is sent, and a
-//! small client speaking WeChat's API conventions.
+//! A simulator on a free port, pushing to a recording inbox, and a small client speaking WeChat's
+//! API conventions.
 
 #![allow(dead_code)]
 
-use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
-
-use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
-use axum::routing::post;
-use axum::Router;
+pub use devstack::inbox::Inbox;
 use secrecy::SecretString;
 use serde_json::{json, Value};
 use shared::crypto::MessageCrypto;
-use shared::push::Envelope;
 use wechat_sim::config::{
     Category, ComponentSettings, Draft, Limits, MiniProgram, PushSettings, ReviewScript, SimConfig,
     Template,
@@ -28,99 +21,8 @@ pub const MP: &str = "wxminiprogram00001";
 pub const MP2: &str = "wxminiprogram00002";
 pub const NO_CODE_MP: &str = "wxminiprogram00003";
 
-/// One push as received.
-#[derive(Debug, Clone)]
-pub struct Received {
-    pub path: String,
-    pub query: std::collections::HashMap<String, String>,
-    pub plaintext: String,
-}
-
-#[derive(Clone, Default)]
-pub struct Inbox {
-    pub pushes: Arc<Mutex<Vec<Received>>>,
-    /// Answer with a failure to the next N pushes.
-    pub fail_next: Arc<Mutex<u32>>,
-}
-
-impl Inbox {
-    pub fn all(&self) -> Vec<Received> {
-        self.pushes.lock().unwrap().clone()
-    }
-
-    pub fn containing(&self, needle: &str) -> Vec<Received> {
-        self.all()
-            .into_iter()
-            .filter(|p| p.plaintext.contains(needle))
-            .collect()
-    }
-
-    /// Waits (up to 5 s) until a push containing `needle` arrives.
-    pub async fn wait_for(&self, needle: &str) -> Received {
-        for _ in 0..100 {
-            if let Some(p) = self.containing(needle).pop() {
-                return p;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
-        panic!("no push containing {needle:?}; got {:?}", self.all());
-    }
-}
-
 fn crypto() -> MessageCrypto {
     MessageCrypto::new(SecretString::from(TOKEN), APPID, KEY, None).unwrap()
-}
-
-async fn receive(
-    State(inbox): State<Inbox>,
-    path: Option<Path<String>>,
-    Query(query): Query<std::collections::HashMap<String, String>>,
-    body: String,
-) -> (StatusCode, String) {
-    {
-        let mut fail = inbox.fail_next.lock().unwrap();
-        if *fail > 0 {
-            *fail -= 1;
-            return (StatusCode::INTERNAL_SERVER_ERROR, "try again".into());
-        }
-    }
-    let envelope = Envelope::parse(&body).expect("envelope");
-    let (plaintext, _) = crypto()
-        .open(
-            &query["msg_signature"],
-            &query["timestamp"],
-            &query["nonce"],
-            &envelope.encrypt,
-        )
-        .expect("push opens with the component key");
-    assert!(
-        shared::crypto::signatures_match(
-            &crypto().signature(&query["timestamp"], &query["nonce"]),
-            &query["signature"]
-        ),
-        "plain signature"
-    );
-    let path = path
-        .map(|Path(p)| format!("/mp/{p}"))
-        .unwrap_or_else(|| "/component".into());
-    inbox.pushes.lock().unwrap().push(Received {
-        path,
-        query,
-        plaintext,
-    });
-    (StatusCode::OK, "success".into())
-}
-
-pub async fn start_inbox() -> (Inbox, SocketAddr) {
-    let inbox = Inbox::default();
-    let app = Router::new()
-        .route("/component", post(receive))
-        .route("/mp/{appid}", post(receive))
-        .with_state(inbox.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (inbox, addr)
 }
 
 fn category(first_id: i64, second_id: i64) -> Category {
@@ -149,7 +51,7 @@ fn mini_program(appid: &str, original_id: &str, sets: Vec<i64>) -> MiniProgram {
     }
 }
 
-pub fn config(inbox: SocketAddr) -> SimConfig {
+pub fn config(inbox: &Inbox) -> SimConfig {
     SimConfig {
         component: ComponentSettings {
             appid: APPID.into(),
@@ -160,8 +62,8 @@ pub fn config(inbox: SocketAddr) -> SimConfig {
             webview_domains: vec!["https://h5.example.com".into()],
         },
         push: PushSettings {
-            authorization_event_url: Some(format!("http://{inbox}/component")),
-            message_url: Some(format!("http://{inbox}/mp/$APPID$")),
+            authorization_event_url: Some(inbox.component_url()),
+            message_url: Some(inbox.message_url()),
             ticket_interval_secs: 0,
             timeout_ms: 1000,
             retries: 3,
@@ -206,8 +108,8 @@ pub async fn start() -> Env {
 }
 
 pub async fn start_with(change: impl FnOnce(&mut SimConfig)) -> Env {
-    let (inbox, addr) = start_inbox().await;
-    let mut config = config(addr);
+    let inbox = Inbox::start(crypto()).await;
+    let mut config = config(&inbox);
     change(&mut config);
     let running = Sim::new(config)
         .unwrap()

@@ -1,0 +1,174 @@
+//! `GET /auth/callback?auth_code=…&expires_in=…`: where WeChat sends the owner after authorizing.
+//!
+//! Exchanges the code (api_query_auth) unless the `authorized` push already did, fetches the
+//! account's details, stores the authorizer, and tells the owner what was authorized and which
+//! needed permission sets are missing (HTML, or JSON for `Accept: application/json`).
+
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Error, Request, RequestExt, Response};
+use serde_json::json;
+use shared::authorization::{AuthError, AuthorizationService, Completed};
+use shared::config::ConfigError;
+use shared::platform::Platform;
+use shared::store::{
+    unix_now, AuthCodeStore, AuthorizerStore, ComponentTokenStore, DynamoAuthorizerStore,
+    DynamoTicketStore, TicketStore,
+};
+use shared::web::{escape_html, html_page, json_error, json_response, wants_json};
+
+pub struct AuthCallback<S, A> {
+    service: AuthorizationService<S, A>,
+}
+
+impl<S, A> AuthCallback<S, A> {
+    pub fn new(service: AuthorizationService<S, A>) -> Self {
+        Self { service }
+    }
+}
+
+impl AuthCallback<DynamoTicketStore, DynamoAuthorizerStore> {
+    pub fn from_platform(platform: &Platform) -> Self {
+        Self::new(platform.authorization_service())
+    }
+
+    pub async fn from_env() -> Result<Self, ConfigError> {
+        Ok(Self::from_platform(&Platform::from_env().await?))
+    }
+}
+
+fn error_answer(
+    json: bool,
+    status: StatusCode,
+    code: &str,
+    title: &str,
+    message: &str,
+) -> Response<String> {
+    if json {
+        json_error(status, code, message)
+    } else {
+        html_page(
+            status,
+            title,
+            &format!(
+                "<h1>{}</h1><p>{}</p><p><a class=\"button\" href=\"start\">重新授权 / Start again</a></p>",
+                escape_html(title),
+                escape_html(message)
+            ),
+        )
+    }
+}
+
+fn success_answer(json: bool, done: &Completed) -> Response<String> {
+    let a = &done.authorizer;
+    let missing = a.missing_permission_sets();
+    if json {
+        return json_response(
+            StatusCode::OK,
+            &json!({
+                "authorizer_appid": a.appid,
+                "nick_name": a.nick_name,
+                "principal_name": a.principal_name,
+                "status": a.status.as_str(),
+                "permission_sets": a.permission_sets,
+                "missing_permission_sets": missing,
+                "has_code_management": a.has_code_management(),
+                "exchanged_now": done.exchanged_now,
+            }),
+        );
+    }
+    let sets: Vec<String> = a.permission_sets.iter().map(i64::to_string).collect();
+    let warning = if missing.is_empty() {
+        "<p>平台可以为这个小程序管理代码、提交审核和发布。<br>The platform can now manage this mini program's code, reviews and releases.</p>".to_owned()
+    } else {
+        let missing: Vec<String> = missing.iter().map(i64::to_string).collect();
+        format!(
+            "<p class=\"warning\" id=\"missing\">缺少权限集 {} （小程序开发管理）：平台无法管理此小程序的代码。请重新授权并勾选该权限。<br>\
+             Permission set {} (code management) was not granted: the platform cannot manage this mini program's code. \
+             Authorize again and keep it checked.</p><p><a class=\"button\" href=\"start\">重新授权 / Authorize again</a></p>",
+            missing.join(", "),
+            missing.join(", ")
+        )
+    };
+    html_page(
+        StatusCode::OK,
+        "授权成功",
+        &format!(
+            "<h1>授权成功 / Authorized</h1><p><strong id=\"nick\">{}</strong> ({}){}</p><p>已授权权限集 / Permission sets: {}</p>{}",
+            escape_html(&a.nick_name),
+            escape_html(&a.appid),
+            if a.principal_name.is_empty() { String::new() } else { format!(" · {}", escape_html(&a.principal_name)) },
+            sets.join(", "),
+            warning
+        ),
+    )
+}
+
+/// The Lambda handler.
+pub async fn handle<S, A>(
+    app: &AuthCallback<S, A>,
+    request: Request,
+) -> Result<Response<Body>, Error>
+where
+    S: ComponentTokenStore + TicketStore + AuthCodeStore + Sync,
+    A: AuthorizerStore + Sync,
+{
+    let json = wants_json(request.headers());
+    let params = request.query_string_parameters();
+    let Some(code) = params
+        .first("auth_code")
+        .filter(|c| !c.is_empty() && c.len() <= 512)
+    else {
+        tracing::warn!("callback without auth_code");
+        let answer = error_answer(
+            json,
+            StatusCode::BAD_REQUEST,
+            "missing_auth_code",
+            "缺少授权码 / No authorization code",
+            "auth_code is missing: open this page through WeChat's authorization page.",
+        );
+        return Ok(answer.map(Body::from));
+    };
+    let answer = match app.service.complete(code, unix_now()).await {
+        Ok(done) => {
+            tracing::info!(
+                authorizer_appid = done.authorizer.appid,
+                exchanged_now = done.exchanged_now,
+                "authorization completed"
+            );
+            success_answer(json, &done)
+        }
+        Err(err @ AuthError::InvalidCode { .. }) => {
+            tracing::warn!(error = %err, "callback with an unusable authorization code");
+            error_answer(
+                json,
+                StatusCode::BAD_REQUEST,
+                "invalid_auth_code",
+                "授权码已失效 / This authorization link has expired",
+                "The authorization code is invalid, expired or already used. Start the authorization again.",
+            )
+        }
+        Err(err) => {
+            let transient = err.is_transient();
+            tracing::error!(error = %err, transient, "authorization not completed");
+            let (status, message) = if transient {
+                (StatusCode::SERVICE_UNAVAILABLE, "The authorization is still being processed or WeChat is busy. Reload this page in a few seconds.")
+            } else {
+                (StatusCode::BAD_GATEWAY, "WeChat refused to complete the authorization. Start it again; if it keeps failing, contact the platform.")
+            };
+            let mut answer = error_answer(
+                json,
+                status,
+                "authorization_incomplete",
+                "暂时无法完成授权 / Not completed yet",
+                message,
+            );
+            if transient {
+                answer
+                    .headers_mut()
+                    .insert("retry-after", "3".parse().expect("static header"));
+            }
+            answer
+        }
+    };
+    Ok(answer.map(Body::from))
+}

@@ -1,0 +1,510 @@
+//! The owner's authorization flow end to end, against moto and the WeChat simulator: the handlers
+//! of auth-start, auth-callback and ticket-receive as Lambda calls them, the simulator's real
+//! authorization page and its encrypted pushes (recorded, then delivered in the order a test wants).
+
+use std::time::Duration;
+
+use auth_callback::AuthCallback;
+use auth_start::AuthStart;
+use devstack::apigw::{body_text, get, push};
+use devstack::inbox::{Inbox, Received};
+use lambda_http::http::StatusCode;
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::{json, Value};
+use shared::authorizer::AuthorizerStatus;
+use shared::crypto::MessageCrypto;
+use shared::platform::Platform;
+use shared::store::AuthorizerStore;
+use ticket_receive::PlatformReceiver;
+use wechat_sim::config::{Category, MiniProgram, ReviewScript};
+use wechat_sim::{RunningSim, Sim, SimConfig};
+
+const APPID: &str = "wxflowcomponent001";
+const SECRET: &str = "flow-secret";
+const TOKEN: &str = "flowtoken";
+const KEY: &str = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG";
+const MP: &str = "wxflowminiprogram1";
+const CALLBACK: &str = "https://platform.example.com/auth/callback";
+
+struct Flow {
+    sim: RunningSim,
+    inbox: Inbox,
+    platform: Platform,
+    receiver: PlatformReceiver,
+    start: AuthStart<shared::store::DynamoTicketStore>,
+    callback: AuthCallback<shared::store::DynamoTicketStore, shared::store::DynamoAuthorizerStore>,
+    browser: reqwest::Client,
+}
+
+async fn flow(test: &str) -> Flow {
+    let crypto = MessageCrypto::new(SecretString::from(TOKEN), APPID, KEY, None).unwrap();
+    let inbox = Inbox::start(crypto).await;
+    let mut config = SimConfig::for_component(APPID, SECRET, TOKEN, KEY);
+    config.push.authorization_event_url = Some(inbox.component_url());
+    config.mini_programs.push(MiniProgram {
+        appid: MP.into(),
+        original_id: "gh_flow00000001".into(),
+        nickname: "Flow Tea House".into(),
+        principal_name: "Flow Tea Ltd.".into(),
+        head_img: String::new(),
+        categories: vec![Category {
+            first_class: "餐饮".into(),
+            second_class: "点餐".into(),
+            third_class: None,
+            first_id: 220,
+            second_id: 221,
+            third_id: None,
+        }],
+        pages: vec!["pages/index/index".into()],
+        testers_limit: 5,
+        permission_sets: vec![17, 18, 19],
+        review: ReviewScript::Pass { after_secs: 5 },
+    });
+    let sim = Sim::new(config)
+        .unwrap()
+        .serve("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let platform = devstack::test_platform(
+        test,
+        devstack::component_config(APPID, SECRET, TOKEN, KEY),
+        &sim.base_url(),
+    )
+    .await;
+    let receiver = PlatformReceiver::from_platform(&platform).unwrap();
+    let start = AuthStart::from_platform(&platform, CALLBACK.into());
+    let callback = AuthCallback::from_platform(&platform);
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    Flow {
+        sim,
+        inbox,
+        platform,
+        receiver,
+        start,
+        callback,
+        browser,
+    }
+}
+
+impl Flow {
+    /// Delivers a recorded push to ticket-receive, as WeChat would.
+    async fn deliver(&self, received: &Received) -> (StatusCode, String) {
+        let response = ticket_receive::handle(
+            &self.receiver,
+            push(&received.query_pairs(), &received.body),
+        )
+        .await
+        .unwrap();
+        (response.status(), body_text(&response))
+    }
+
+    /// The simulator pushes a ticket; ticket-receive stores it.
+    async fn ticket_arrives(&self) {
+        let ticket = self.sim.sim.push_ticket();
+        let pushed = self.inbox.wait_for(&ticket).await;
+        assert_eq!(
+            self.deliver(&pushed).await,
+            (StatusCode::OK, "success".into())
+        );
+    }
+
+    async fn calls(&self, endpoint: &str) -> u64 {
+        let calls: Value = self
+            .browser
+            .get(format!("{}/sim/calls", self.sim.base_url()))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        calls[endpoint].as_u64().unwrap_or(0)
+    }
+
+    /// GET /auth/start (JSON), then the owner opens the PC link, picks the mini program with the
+    /// given permission sets and confirms. Returns WeChat's redirect to the callback.
+    async fn owner_authorizes(&self, sets: &[i64]) -> String {
+        let response =
+            auth_start::handle(&self.start, get("/auth/start", &[("auth_type", "2")], true))
+                .await
+                .unwrap();
+        assert_eq!(
+            response.status(),
+            StatusCode::OK,
+            "{}",
+            body_text(&response)
+        );
+        let links: Value = serde_json::from_str(&body_text(&response)).unwrap();
+        let pc_url = links["pc_url"].as_str().unwrap();
+        let page = self
+            .browser
+            .get(pc_url)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(page.contains("Flow Tea House"), "{page}");
+        // The page's form carries the pre_auth_code and the configured redirect_uri.
+        let field = |name: &str| {
+            let marker = format!("name=\"{name}\" value=\"");
+            page.split(&marker)
+                .nth(1)
+                .unwrap()
+                .split('"')
+                .next()
+                .unwrap()
+                .replace("&amp;", "&")
+        };
+        assert_eq!(field("redirect_uri"), CALLBACK);
+        let mut form = vec![
+            ("pre_auth_code".to_owned(), field("pre_auth_code")),
+            ("redirect_uri".to_owned(), field("redirect_uri")),
+            ("appid".to_owned(), MP.to_owned()),
+        ];
+        form.extend(
+            sets.iter()
+                .map(|s| ("permission".to_owned(), s.to_string())),
+        );
+        let confirm = self
+            .browser
+            .post(format!(
+                "{}/cgi-bin/componentloginpage/confirm",
+                self.sim.base_url()
+            ))
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(confirm.status(), 302);
+        confirm.headers()["location"].to_str().unwrap().to_owned()
+    }
+
+    /// The owner's browser lands on /auth/callback (the query of WeChat's redirect).
+    async fn callback_with(&self, location: &str, json: bool) -> (StatusCode, String) {
+        let query = location.split_once('?').unwrap().1;
+        let pairs: Vec<(String, String)> = url_pairs(query);
+        let pairs: Vec<(&str, &str)> = pairs
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let response = auth_callback::handle(&self.callback, get("/auth/callback", &pairs, json))
+            .await
+            .unwrap();
+        (response.status(), body_text(&response))
+    }
+}
+
+fn url_pairs(query: &str) -> Vec<(String, String)> {
+    query
+        .split('&')
+        .filter_map(|p| p.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+}
+
+#[tokio::test]
+async fn an_owner_authorizes_and_the_authorizer_is_stored_once() {
+    let f = flow("authorize").await;
+    f.ticket_arrives().await;
+    // The HTML page links to both WeChat pages.
+    let html = auth_start::handle(&f.start, get("/auth/start", &[], false))
+        .await
+        .unwrap();
+    let page = body_text(&html);
+    assert!(
+        page.contains(
+            "/cgi-bin/componentloginpage?component_appid=wxflowcomponent001&amp;pre_auth_code="
+        ),
+        "{page}"
+    );
+    assert!(page.contains("/wxaopen/safe/bindcomponent?action=bindcomponent"));
+
+    let location = f.owner_authorizes(&[17, 18]).await;
+    let (status, page) = f.callback_with(&location, false).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(
+        page.contains("Flow Tea House")
+            && page.contains("授权成功")
+            && !page.contains("id=\"missing\""),
+        "{page}"
+    );
+
+    let stored = f
+        .platform
+        .authorizer_store()
+        .authorizer(MP)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.status, AuthorizerStatus::Authorized);
+    assert_eq!(stored.permission_sets, vec![17, 18]);
+    assert!(stored.has_code_management());
+    assert_eq!(
+        (
+            stored.nick_name.as_str(),
+            stored.principal_name.as_str(),
+            stored.user_name.as_str()
+        ),
+        ("Flow Tea House", "Flow Tea Ltd.", "gh_flow00000001")
+    );
+    assert!(stored
+        .access_token
+        .as_ref()
+        .unwrap()
+        .expose_secret()
+        .starts_with("authorizer_token_"));
+    assert!(stored
+        .refresh_token
+        .as_ref()
+        .unwrap()
+        .expose_secret()
+        .starts_with("refreshtoken@@@"));
+    assert!(stored.access_token_expires_at.unwrap() > shared::store::unix_now() + 7000);
+    assert!(stored.authorized_at.is_some());
+    assert!(stored
+        .mini_program_info
+        .as_deref()
+        .unwrap()
+        .contains("点餐"));
+
+    // The authorized push carrying the same code arrives afterwards: success, no second exchange.
+    let pushed = f.inbox.wait_for("<InfoType><![CDATA[authorized]]>").await;
+    assert_eq!(f.deliver(&pushed).await, (StatusCode::OK, "success".into()));
+    assert_eq!(f.calls("api_query_auth").await, 1);
+    assert_eq!(f.calls("api_component_token").await, 1);
+    // Reloading the callback page shows the same result, still without exchanging again.
+    let (status, json) = f.callback_with(&location, true).await;
+    assert_eq!(status, StatusCode::OK);
+    let json: Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(
+        (
+            json["authorizer_appid"].as_str(),
+            json["exchanged_now"].as_bool()
+        ),
+        (Some(MP), Some(false))
+    );
+    assert_eq!(f.calls("api_query_auth").await, 1);
+}
+
+#[tokio::test]
+async fn the_push_may_arrive_before_the_callback() {
+    let f = flow("push-first").await;
+    f.ticket_arrives().await;
+    let location = f.owner_authorizes(&[17]).await;
+    let pushed = f.inbox.wait_for("<InfoType><![CDATA[authorized]]>").await;
+    assert_eq!(f.deliver(&pushed).await, (StatusCode::OK, "success".into()));
+    assert!(f
+        .platform
+        .authorizer_store()
+        .authorizer(MP)
+        .await
+        .unwrap()
+        .is_some());
+    // The owner lands afterwards: no error, and the missing permission set is named.
+    let (status, page) = f.callback_with(&location, false).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(
+        page.contains("id=\"missing\"") && page.contains("18"),
+        "{page}"
+    );
+    let (_, json) = f.callback_with(&location, true).await;
+    let json: Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(json["missing_permission_sets"], json!([18]));
+    assert_eq!(json["has_code_management"], false);
+    assert_eq!(f.calls("api_query_auth").await, 1);
+}
+
+#[tokio::test]
+async fn callback_and_push_at_the_same_time_exchange_once() {
+    let f = flow("race").await;
+    f.ticket_arrives().await;
+    let location = f.owner_authorizes(&[17, 18]).await;
+    let pushed = f.inbox.wait_for("<InfoType><![CDATA[authorized]]>").await;
+    let ((status, page), (push_status, push_body)) =
+        tokio::join!(f.callback_with(&location, false), f.deliver(&pushed));
+    assert_eq!(
+        (status, push_status, push_body.as_str()),
+        (StatusCode::OK, StatusCode::OK, "success"),
+        "{page}"
+    );
+    assert_eq!(f.calls("api_query_auth").await, 1);
+}
+
+#[tokio::test]
+async fn revocation_removes_the_tokens_and_keeps_the_history() {
+    let f = flow("revoke").await;
+    f.ticket_arrives().await;
+    let location = f.owner_authorizes(&[17, 18]).await;
+    f.callback_with(&location, false).await;
+    let authorized_push = f.inbox.wait_for("<InfoType><![CDATA[authorized]]>").await;
+    let revoked = f
+        .browser
+        .post(format!(
+            "{}/sim/authorizations/{MP}/revoke",
+            f.sim.base_url()
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), 204);
+    let unauthorized = f.inbox.wait_for("unauthorized").await;
+    assert_eq!(
+        f.deliver(&unauthorized).await,
+        (StatusCode::OK, "success".into())
+    );
+    let stored = f
+        .platform
+        .authorizer_store()
+        .authorizer(MP)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.status, AuthorizerStatus::Unauthorized);
+    assert!(stored.access_token.is_none() && stored.refresh_token.is_none());
+    assert!(stored.authorized_at.is_some() && stored.unauthorized_at.is_some());
+    // A late (older) authorized push does not bring the authorization back.
+    assert_eq!(
+        f.deliver(&authorized_push).await,
+        (StatusCode::OK, "success".into())
+    );
+    let still = f
+        .platform
+        .authorizer_store()
+        .authorizer(MP)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(still.status, AuthorizerStatus::Unauthorized);
+}
+
+#[tokio::test]
+async fn an_expired_or_unknown_code_shows_a_clear_page() {
+    let f = flow("expired").await;
+    f.ticket_arrives().await;
+    let location = f.owner_authorizes(&[18]).await;
+    let clock = f
+        .browser
+        .post(format!("{}/sim/clock/advance", f.sim.base_url()))
+        .json(&json!({ "seconds": 601 }))
+        .send()
+        .await
+        .unwrap();
+    assert!(clock.status().is_success());
+    let (status, page) = f.callback_with(&location, false).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{page}");
+    assert!(
+        page.contains("expired") && page.contains("href=\"start\""),
+        "{page}"
+    );
+    let (status, json) = f.callback_with(&location, true).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(json.contains("\"invalid_auth_code\""), "{json}");
+    let (status, _) = f
+        .callback_with("x?auth_code=queryauthcode@@@forged&expires_in=600", true)
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, json) = f.callback_with("x?expires_in=600", true).await;
+    assert_eq!(
+        (status, json.contains("missing_auth_code")),
+        (StatusCode::BAD_REQUEST, true)
+    );
+    assert!(f
+        .platform
+        .authorizer_store()
+        .authorizer(MP)
+        .await
+        .unwrap()
+        .is_none());
+}
+
+#[tokio::test]
+async fn twenty_concurrent_token_requests_make_one_wechat_call() {
+    let f = flow("token-race").await;
+    f.ticket_arrives().await;
+    let component = f.platform.component_service();
+    let tokens = futures::future::join_all((0..20).map(|_| component.token())).await;
+    let tokens: Vec<String> = tokens
+        .into_iter()
+        .map(|t| t.unwrap().expose_secret().to_owned())
+        .collect();
+    assert!(
+        tokens.iter().all(|t| t == &tokens[0]),
+        "all callers got the one token"
+    );
+    assert_eq!(f.calls("api_component_token").await, 1);
+}
+
+#[tokio::test]
+async fn a_refused_token_is_refreshed_and_the_call_retried_once() {
+    let f = flow("token-40001").await;
+    f.ticket_arrives().await;
+    let first = f.platform.component_service().token().await.unwrap();
+    let fault = json!({ "endpoint": "api_create_preauthcode", "count": 1, "fault": { "errcode": { "errcode": 40001 } } });
+    let r = f
+        .browser
+        .post(format!("{}/sim/faults", f.sim.base_url()))
+        .json(&fault)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    let response = auth_start::handle(&f.start, get("/auth/start", &[], true))
+        .await
+        .unwrap();
+    assert_eq!(
+        response.status(),
+        StatusCode::OK,
+        "{}",
+        body_text(&response)
+    );
+    assert_eq!(f.calls("api_create_preauthcode").await, 2);
+    assert_eq!(f.calls("api_component_token").await, 2);
+    let second = f.platform.component_service().token().await.unwrap();
+    assert_ne!(first.expose_secret(), second.expose_secret());
+    // Two refusals in a row: the retry happens once, then the error is shown (WeChat refused: 502).
+    let twice = json!({ "endpoint": "api_create_preauthcode", "count": 2, "fault": { "errcode": { "errcode": 40001 } } });
+    f.browser
+        .post(format!("{}/sim/faults", f.sim.base_url()))
+        .json(&twice)
+        .send()
+        .await
+        .unwrap();
+    let response = auth_start::handle(&f.start, get("/auth/start", &[], true))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_GATEWAY);
+    assert_eq!(f.calls("api_create_preauthcode").await, 4);
+}
+
+#[tokio::test]
+async fn without_a_ticket_the_start_page_says_so_and_pushing_is_restarted() {
+    let f = flow("no-ticket").await;
+    let response = auth_start::handle(&f.start, get("/auth/start", &[], true))
+        .await
+        .unwrap();
+    assert_eq!(
+        response.status(),
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        body_text(&response)
+    );
+    assert!(body_text(&response).contains("api_start_push_ticket"));
+    assert_eq!(f.calls("api_start_push_ticket").await, 1);
+    // The simulator answered by pushing a ticket; once it is in, the page works.
+    let pushed = f.inbox.wait_for("component_verify_ticket").await;
+    f.deliver(&pushed).await;
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    let response = auth_start::handle(&f.start, get("/auth/start", &[("auth_type", "9")], true))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let response = auth_start::handle(&f.start, get("/auth/start", &[], true))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+}
