@@ -41,12 +41,18 @@ start_moto "$DDB_PORT" .dev/moto.log
 pids+=("$MOTO_PID")
 
 log "building the functions"
-cargo build --quiet -p devstack -p ticket-receive -p wechat-sim
+cargo build --quiet -p devstack -p wechat-sim -p ticket-receive -p auth-start -p auth-callback
 
 log "creating the tables of template.yaml"
 while IFS='=' read -r name value; do
   export "$name=$value"
 done < <(cargo run --quiet -p devstack -- create-tables "$TABLE_PREFIX")
+
+# The functions reach the simulator through the base-URL settings (defaults: WeChat's hosts).
+export WECHAT_API_BASE="http://127.0.0.1:$SIM_PORT"
+export WECHAT_MP_BASE="http://127.0.0.1:$SIM_PORT"
+export WECHAT_OPEN_BASE="http://127.0.0.1:$SIM_PORT"
+export AUTH_CALLBACK_URL="http://127.0.0.1:$API_PORT/auth/callback"
 
 port_in_use "$API_PORT" && die "port $API_PORT is already in use (set API_PORT to another port)"
 log "functions on 127.0.0.1:$API_PORT (cargo lambda watch; logs below and in .dev/functions.log)"
@@ -69,6 +75,10 @@ cat <<EOT
   DynamoDB (moto)           http://127.0.0.1:$DDB_PORT   tables: $TICKETS_TABLE $AUTHORIZERS_TABLE $AUDITS_TABLE
   WeChat simulator          http://127.0.0.1:$SIM_PORT   pushes a component_verify_ticket now and every
                             ${SIM_TICKET_INTERVAL_SECS:-$(grep -m1 ticket_interval_secs "$SIM_CONFIG" | tr -dc 0-9)} s (SIM_TICKET_INTERVAL_SECS)
+
+  Authorize a mini program:  open http://127.0.0.1:$API_PORT/auth/start in a browser, follow a link,
+                             pick a mini program on the simulator's page and confirm; then
+    AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:$DDB_PORT cargo run -q -p devstack -- dump $AUTHORIZERS_TABLE
 
   Try it (in another terminal, from this folder):
     AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:$DDB_PORT cargo run -q -p devstack -- dump $TICKETS_TABLE
