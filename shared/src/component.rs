@@ -64,11 +64,14 @@ pub struct PreAuthCode {
     pub expires_in: i64,
 }
 
-/// The component's settings and WeChat client, with the token kept in `store`.
+/// The component's settings and WeChat client, with the token kept in `store` (and the last one
+/// seen cached in memory while it is valid beyond the margin, so a warm instance does not read
+/// DynamoDB for every call).
 pub struct ComponentService<S> {
     config: ComponentConfig,
     client: WechatClient,
     store: S,
+    cached: std::sync::Mutex<Option<(SecretString, i64)>>,
     /// Refresh when the stored token expires within this many seconds (default 600).
     pub margin_secs: i64,
     /// How long a caller waits for another instance's refresh.
@@ -81,6 +84,7 @@ impl<S: ComponentTokenStore + TicketStore + Sync> ComponentService<S> {
             config,
             client,
             store,
+            cached: std::sync::Mutex::new(None),
             margin_secs: 600,
             wait: Duration::from_secs(5),
         }
@@ -105,6 +109,16 @@ impl<S: ComponentTokenStore + TicketStore + Sync> ComponentService<S> {
 
     /// As [`ComponentService::token`] with another margin (token-refresh uses a wider one).
     pub async fn token_with_margin(&self, margin: i64) -> Result<SecretString, ComponentError> {
+        if let Some((token, expires_at)) = self.cached.lock().expect("cache lock").as_ref() {
+            if *expires_at > unix_now() + margin {
+                return Ok(token.clone());
+            }
+        }
+        let token = self.stored_or_refreshed(margin).await?;
+        Ok(token)
+    }
+
+    async fn stored_or_refreshed(&self, margin: i64) -> Result<SecretString, ComponentError> {
         let owner = lease::new_owner();
         let deadline = tokio::time::Instant::now() + self.wait;
         loop {
@@ -114,6 +128,7 @@ impl<S: ComponentTokenStore + TicketStore + Sync> ComponentService<S> {
                 .stored_component_token(&self.config.appid)
                 .await?;
             if let Some(token) = stored.valid_for(now, margin) {
+                self.remember(token, stored.expires_at);
                 return Ok(token.clone());
             }
             if stored.leased_by_other(&owner, now) {
@@ -179,6 +194,20 @@ impl<S: ComponentTokenStore + TicketStore + Sync> ComponentService<S> {
         Ok(token)
     }
 
+    fn remember(&self, token: &SecretString, expires_at: i64) {
+        *self.cached.lock().expect("cache lock") = Some((token.clone(), expires_at));
+    }
+
+    fn forget(&self, token: &SecretString) {
+        let mut cached = self.cached.lock().expect("cache lock");
+        if cached
+            .as_ref()
+            .is_some_and(|(t, _)| t.expose_secret() == token.expose_secret())
+        {
+            *cached = None;
+        }
+    }
+
     /// Asks WeChat to push tickets again (best effort; logged).
     pub async fn restart_ticket_push(&self) {
         let result: Result<Value, WechatError> = self
@@ -208,6 +237,7 @@ impl<S: ComponentTokenStore + TicketStore + Sync> ComponentService<S> {
         match call(token.clone()).await {
             Err(e) if e.errcode().is_some_and(|c| c.is_token_invalid()) => {
                 tracing::warn!(error = %e, "component token refused; refreshing and retrying once");
+                self.forget(&token);
                 self.store
                     .invalidate_component_token(&self.config.appid, &token)
                     .await?;

@@ -8,6 +8,7 @@
 
 pub mod authorization;
 pub mod authorizer;
+pub mod authorizer_token;
 pub mod component;
 pub mod config;
 pub mod crypto;

@@ -95,7 +95,78 @@ pub trait AuthorizerStore {
         appid: &str,
         event_time: i64,
     ) -> impl Future<Output = Result<EventOutcome, StoreError>> + Send;
+
+    /// Takes the token refresh lease and returns the item as it now is (one request); None when
+    /// another owner holds an unexpired lease or the authorizer is unknown.
+    fn lease_authorizer(
+        &self,
+        appid: &str,
+        owner: &str,
+        now: i64,
+        until: i64,
+    ) -> impl Future<Output = Result<Option<Authorizer>, StoreError>> + Send;
+
+    /// Writes refreshed tokens and frees the lease, only if `token_version` is still
+    /// `expected_version` and the authorizer is still authorized.
+    fn save_tokens(
+        &self,
+        appid: &str,
+        expected_version: i64,
+        tokens: &RefreshedTokens,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Frees the lease, recording why the refresh did not happen (if it failed).
+    fn release_authorizer_lease(
+        &self,
+        appid: &str,
+        owner: &str,
+        error: Option<&str>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The refresh token was refused (61023): status `reauthorization_required` with the time; the
+    /// item and its history stay.
+    fn mark_reauthorization_required(
+        &self,
+        appid: &str,
+        at: i64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Appids in `shard` whose access token expires before `until` (a Query on `token_expiry`).
+    fn due_authorizers(
+        &self,
+        shard: i64,
+        until: i64,
+    ) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send;
+
+    /// Every authorizer (reconcile mode only: a full scan).
+    fn all_authorizers(&self) -> impl Future<Output = Result<Vec<Authorizer>, StoreError>> + Send;
+
+    /// Stores a refresh token WeChat still has for an authorizer that lacks one (reconcile).
+    fn restore_refresh_token(
+        &self,
+        appid: &str,
+        refresh_token: &SecretString,
+        at: i64,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Flags an authorizer WeChat no longer lists (reconcile); nothing is deleted.
+    fn flag_not_listed(
+        &self,
+        appid: &str,
+        at: i64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
+
+/// Tokens from api_authorizer_token.
+#[derive(Debug, Clone)]
+pub struct RefreshedTokens {
+    pub access_token: SecretString,
+    pub expires_at: i64,
+    pub refresh_token: SecretString,
+    pub refreshed_at: i64,
+}
+
+const INDEX: &str = "token_expiry";
 
 #[derive(Debug, Clone)]
 pub struct DynamoAuthorizerStore {
@@ -118,6 +189,28 @@ impl DynamoAuthorizerStore {
 
 fn optional_s(value: &str) -> Option<AttributeValue> {
     (!value.is_empty()).then(|| s(value))
+}
+
+impl DynamoAuthorizerStore {
+    async fn update_ignoring_condition(
+        request: aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder,
+    ) -> Result<bool, StoreError> {
+        match request.send().await {
+            Ok(_) => Ok(true),
+            Err(e) if is_condition_failure(&e) => Ok(false),
+            Err(e) => Err(StoreError::backend("UpdateItem", e)),
+        }
+    }
+
+    fn update(
+        &self,
+        appid: &str,
+    ) -> aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(appid)))
+    }
 }
 
 impl AuthorizerStore for DynamoAuthorizerStore {
@@ -248,5 +341,167 @@ impl AuthorizerStore for DynamoAuthorizerStore {
             Err(e) if is_condition_failure(&e) => Ok(EventOutcome::Stale),
             Err(e) => Err(StoreError::backend("UpdateItem", e)),
         }
+    }
+
+    async fn lease_authorizer(
+        &self,
+        appid: &str,
+        owner: &str,
+        now: i64,
+        until: i64,
+    ) -> Result<Option<Authorizer>, StoreError> {
+        let result = self
+            .update(appid)
+            .update_expression("SET lease_owner = :owner, lease_until = :until")
+            .condition_expression(
+                "attribute_exists(#pk) AND (attribute_not_exists(lease_until) OR lease_until < :now OR lease_owner = :owner)",
+            )
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_values(":owner", s(owner))
+            .expression_attribute_values(":until", n(until))
+            .expression_attribute_values(":now", n(now))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
+            .send()
+            .await;
+        match result {
+            Ok(out) => out
+                .attributes
+                .as_ref()
+                .map(Authorizer::try_from)
+                .transpose(),
+            Err(e) if is_condition_failure(&e) => Ok(None),
+            Err(e) => Err(StoreError::backend("UpdateItem", e)),
+        }
+    }
+
+    async fn save_tokens(
+        &self,
+        appid: &str,
+        expected_version: i64,
+        tokens: &RefreshedTokens,
+    ) -> Result<bool, StoreError> {
+        let request = self
+            .update(appid)
+            .update_expression(
+                "SET access_token = :access, access_token_expires_at = :expires, refresh_token = :refresh, \
+                 token_shard = :shard, token_version = :next, refreshed_at = :at, updated_at = :at \
+                 REMOVE lease_owner, lease_until, last_refresh_error",
+            )
+            .condition_expression("token_version = :expected AND #status = :authorized")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":access", s(tokens.access_token.expose_secret()))
+            .expression_attribute_values(":expires", n(tokens.expires_at))
+            .expression_attribute_values(":refresh", s(tokens.refresh_token.expose_secret()))
+            .expression_attribute_values(":shard", n(token_shard(appid)))
+            .expression_attribute_values(":next", n(expected_version + 1))
+            .expression_attribute_values(":expected", n(expected_version))
+            .expression_attribute_values(":at", n(tokens.refreshed_at))
+            .expression_attribute_values(":authorized", s(AuthorizerStatus::Authorized.as_str()));
+        Self::update_ignoring_condition(request).await
+    }
+
+    async fn release_authorizer_lease(
+        &self,
+        appid: &str,
+        owner: &str,
+        error: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let request = self
+            .update(appid)
+            .condition_expression("lease_owner = :owner")
+            .expression_attribute_values(":owner", s(owner));
+        let request = match error {
+            Some(error) => request
+                .update_expression(
+                    "SET last_refresh_error = :error REMOVE lease_owner, lease_until",
+                )
+                .expression_attribute_values(":error", s(error)),
+            None => request.update_expression("REMOVE lease_owner, lease_until"),
+        };
+        Self::update_ignoring_condition(request).await.map(|_| ())
+    }
+
+    async fn mark_reauthorization_required(&self, appid: &str, at: i64) -> Result<(), StoreError> {
+        let request = self
+            .update(appid)
+            .update_expression(
+                "SET #status = :status, reauthorization_required_at = :at, updated_at = :at, \
+                 token_version = if_not_exists(token_version, :zero) + :one \
+                 REMOVE access_token, access_token_expires_at, token_shard, lease_owner, lease_until",
+            )
+            .condition_expression("#status = :authorized")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":status", s(AuthorizerStatus::ReauthorizationRequired.as_str()))
+            .expression_attribute_values(":authorized", s(AuthorizerStatus::Authorized.as_str()))
+            .expression_attribute_values(":at", n(at))
+            .expression_attribute_values(":zero", n(0))
+            .expression_attribute_values(":one", n(1));
+        Self::update_ignoring_condition(request).await.map(|_| ())
+    }
+
+    async fn due_authorizers(&self, shard: i64, until: i64) -> Result<Vec<String>, StoreError> {
+        let items = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(INDEX)
+            .key_condition_expression("token_shard = :shard AND access_token_expires_at < :until")
+            .expression_attribute_values(":shard", n(shard))
+            .expression_attribute_values(":until", n(until))
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .map_err(|e| StoreError::backend("Query", e))?;
+        items.iter().map(|item| get_s(item, PK)).collect()
+    }
+
+    async fn all_authorizers(&self) -> Result<Vec<Authorizer>, StoreError> {
+        let items = self
+            .client
+            .scan()
+            .table_name(&self.table)
+            .consistent_read(true)
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .map_err(|e| StoreError::backend("Scan", e))?;
+        items.iter().map(Authorizer::try_from).collect()
+    }
+
+    async fn restore_refresh_token(
+        &self,
+        appid: &str,
+        refresh_token: &SecretString,
+        at: i64,
+    ) -> Result<bool, StoreError> {
+        let request = self
+            .update(appid)
+            .update_expression(
+                "SET refresh_token = :refresh, refresh_token_restored_at = :at, updated_at = :at, \
+                 token_version = if_not_exists(token_version, :zero) + :one",
+            )
+            .condition_expression("attribute_exists(#pk) AND attribute_not_exists(refresh_token) AND #status = :authorized")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":refresh", s(refresh_token.expose_secret()))
+            .expression_attribute_values(":authorized", s(AuthorizerStatus::Authorized.as_str()))
+            .expression_attribute_values(":at", n(at))
+            .expression_attribute_values(":zero", n(0))
+            .expression_attribute_values(":one", n(1));
+        Self::update_ignoring_condition(request).await
+    }
+
+    async fn flag_not_listed(&self, appid: &str, at: i64) -> Result<(), StoreError> {
+        let request = self
+            .update(appid)
+            .update_expression("SET not_listed_by_wechat_at = :at")
+            .condition_expression("attribute_exists(#pk)")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_values(":at", n(at));
+        Self::update_ignoring_condition(request).await.map(|_| ())
     }
 }

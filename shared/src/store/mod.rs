@@ -8,7 +8,7 @@ pub mod lease;
 pub mod tickets;
 
 pub use auth_codes::{AuthCodeStore, ClaimState};
-pub use authorizers::{AuthorizerStore, DynamoAuthorizerStore, EventOutcome};
+pub use authorizers::{AuthorizerStore, DynamoAuthorizerStore, EventOutcome, RefreshedTokens};
 pub use component_token::{ComponentTokenStore, StoredComponentToken};
 pub use tickets::{
     DynamoTicketStore, PushOutcome, PushStore, ReceivedPush, TicketOutcome, TicketStore,

@@ -1,0 +1,473 @@
+//! token-refresh: on an EventBridge schedule, keeps the component token and every authorizer's
+//! access token fresh; `{"mode":"reconcile"}` compares the authorizers with WeChat's list.
+//!
+//! * ticket watchdog: the newest ticket older than `TICKET_WATCHDOG_SECS` → api_start_push_ticket;
+//! * the component token, when it expires within `COMPONENT_REFRESH_MARGIN_SECS`, by the leased path;
+//! * every authorizer whose token expires within `REFRESH_MARGIN_SECS`, found by a Query on the
+//!   `token_expiry` index (16 shards), refreshed `REFRESH_CONCURRENCY` at a time, each under a lease
+//!   with a conditional write; 45009 stops the run, 61023 marks the authorizer;
+//! * a JSON summary, logged (the line `token refresh summary`) and returned.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use futures::stream::{self, StreamExt};
+use lambda_runtime::Error;
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use shared::authorization::AuthorizationService;
+use shared::authorizer::{Authorizer, AuthorizerStatus};
+use shared::authorizer_token::{Refresh, Skip, TokenError};
+use shared::config::ConfigError;
+use shared::platform::Platform;
+use shared::store::authorizers::TOKEN_SHARDS;
+use shared::store::{
+    unix_now, AuthCodeStore, AuthorizerStore, ComponentTokenStore, DynamoAuthorizerStore,
+    DynamoTicketStore, StoreError, TicketStore,
+};
+
+/// The run's settings, from the environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshSettings {
+    pub margin_secs: i64,
+    pub component_margin_secs: i64,
+    pub concurrency: usize,
+    pub ticket_watchdog_secs: i64,
+}
+
+impl RefreshSettings {
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let number = |name: &'static str, default: i64, min: i64| -> Result<i64, ConfigError> {
+            match get(name).filter(|v| !v.is_empty()) {
+                None => Ok(default),
+                Some(v) => {
+                    v.parse::<i64>()
+                        .ok()
+                        .filter(|n| *n >= min)
+                        .ok_or(ConfigError::Invalid {
+                            name,
+                            reason: format!("{v:?} is not a whole number >= {min}"),
+                        })
+                }
+            }
+        };
+        Ok(Self {
+            margin_secs: number("REFRESH_MARGIN_SECS", 1800, 60)?,
+            component_margin_secs: number("COMPONENT_REFRESH_MARGIN_SECS", 1800, 60)?,
+            concurrency: number("REFRESH_CONCURRENCY", 16, 1)? as usize,
+            ticket_watchdog_secs: number("TICKET_WATCHDOG_SECS", 1800, 60)?,
+        })
+    }
+}
+
+/// What a run did.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Summary {
+    pub mode: String,
+    pub ticket: String,
+    pub component_token: String,
+    pub due: u64,
+    pub refreshed: u64,
+    pub reauthorization_required: u64,
+    pub skipped: BTreeMap<String, u64>,
+    pub failed: BTreeMap<String, u64>,
+    pub quota_exhausted: bool,
+    /// Reconcile mode: authorizers WeChat lists, refresh tokens restored, ours not listed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listed: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub restored: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub not_listed: Option<u64>,
+    pub duration_ms: u64,
+}
+
+impl Summary {
+    pub fn failures(&self) -> u64 {
+        self.failed.values().sum()
+    }
+}
+
+fn skip_name(skip: Skip) -> &'static str {
+    match skip {
+        Skip::NotDue => "not_due",
+        Skip::Leased => "leased",
+        Skip::NotAuthorized => "not_authorized",
+        Skip::Superseded => "superseded",
+    }
+}
+
+pub struct Refresher<S, A> {
+    service: AuthorizationService<S, A>,
+    settings: RefreshSettings,
+}
+
+impl Refresher<DynamoTicketStore, DynamoAuthorizerStore> {
+    pub fn from_platform(platform: &Platform, settings: RefreshSettings) -> Self {
+        Self::new(platform.authorization_service(), settings)
+    }
+
+    pub async fn from_env() -> Result<Self, ConfigError> {
+        let settings = RefreshSettings::from_lookup(|name| std::env::var(name).ok())?;
+        Ok(Self::from_platform(&Platform::from_env().await?, settings))
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct ListedAuthorizer {
+    authorizer_appid: String,
+    #[serde(default)]
+    refresh_token: Option<SecretString>,
+    #[serde(default)]
+    auth_time: Option<i64>,
+}
+
+#[derive(Debug, Deserialize)]
+struct AuthorizerListPage {
+    total_count: u64,
+    #[serde(default)]
+    list: Vec<ListedAuthorizer>,
+}
+
+impl<S, A> Refresher<S, A>
+where
+    S: ComponentTokenStore + TicketStore + AuthCodeStore + Sync,
+    A: AuthorizerStore + Sync,
+{
+    pub fn new(service: AuthorizationService<S, A>, settings: RefreshSettings) -> Self {
+        Self { service, settings }
+    }
+
+    /// Restarts ticket pushing when the newest ticket is older than the watchdog allows.
+    async fn ticket_watchdog(&self) -> Result<String, StoreError> {
+        let component = self.service.component();
+        let newest = component.store().verify_ticket(component.appid()).await?;
+        let age = newest.map(|t| unix_now() - t.current.create_time);
+        match age {
+            Some(age) if age <= self.settings.ticket_watchdog_secs => Ok("ok".into()),
+            _ => {
+                tracing::warn!(age_secs = ?age, "component_verify_ticket is missing or stale; restarting ticket pushes");
+                component.restart_ticket_push().await;
+                Ok(format!(
+                    "restarted (newest ticket age: {})",
+                    age.map_or("none".into(), |a| format!("{a} s"))
+                ))
+            }
+        }
+    }
+
+    async fn due_authorizers(&self, margin: i64) -> Result<Vec<String>, StoreError> {
+        let until = unix_now() + margin;
+        let shards = (0..TOKEN_SHARDS as i64)
+            .map(|shard| self.service.authorizers().due_authorizers(shard, until));
+        let mut due = Vec::new();
+        for shard in futures::future::join_all(shards).await {
+            due.extend(shard?);
+        }
+        Ok(due)
+    }
+
+    /// Refreshes each appid, `concurrency` at a time; stops starting new ones after a 45009.
+    async fn refresh_each(&self, appids: Vec<String>, summary: &mut Summary) {
+        let stop = AtomicBool::new(false);
+        let margin = self.settings.margin_secs;
+        let results: Vec<Result<Refresh, TokenError>> = stream::iter(appids)
+            .map(|appid| {
+                let stop = &stop;
+                async move {
+                    if stop.load(Ordering::Relaxed) {
+                        return Err(TokenError::QuotaExhausted);
+                    }
+                    let result = self.service.refresh_authorizer(&appid, margin).await;
+                    if matches!(result, Err(TokenError::QuotaExhausted)) {
+                        stop.store(true, Ordering::Relaxed);
+                    }
+                    result
+                }
+            })
+            .buffer_unordered(self.settings.concurrency)
+            .collect()
+            .await;
+        for result in results {
+            match result {
+                Ok(Refresh::Refreshed { .. }) => summary.refreshed += 1,
+                Ok(Refresh::Skipped(skip)) => {
+                    *summary.skipped.entry(skip_name(skip).into()).or_default() += 1
+                }
+                Ok(Refresh::ReauthorizationRequired) => summary.reauthorization_required += 1,
+                Ok(Refresh::Failed { reason }) => *summary.failed.entry(reason).or_default() += 1,
+                Err(TokenError::QuotaExhausted) => {
+                    summary.quota_exhausted = true;
+                    *summary.skipped.entry("quota_exhausted".into()).or_default() += 1;
+                }
+                Err(e) => *summary.failed.entry(error_reason(&e)).or_default() += 1,
+            }
+        }
+    }
+
+    /// The scheduled run.
+    pub async fn refresh_all(&self) -> Summary {
+        let started = Instant::now();
+        let mut summary = Summary {
+            mode: "refresh".into(),
+            ..Summary::default()
+        };
+        summary.ticket = self
+            .ticket_watchdog()
+            .await
+            .unwrap_or_else(|e| format!("unknown: {e}"));
+        match self
+            .service
+            .component()
+            .token_with_margin(self.settings.component_margin_secs)
+            .await
+        {
+            Ok(_) => summary.component_token = "valid".into(),
+            Err(e) => {
+                tracing::error!(error = %e, "no component token: authorizer tokens cannot be refreshed this run");
+                summary.component_token = format!("failed: {e}");
+            }
+        }
+        match self.due_authorizers(self.settings.margin_secs).await {
+            Ok(due) => {
+                summary.due = due.len() as u64;
+                if summary.component_token == "valid" {
+                    self.refresh_each(due, &mut summary).await;
+                } else if !due.is_empty() {
+                    summary
+                        .failed
+                        .insert("no_component_token".into(), due.len() as u64);
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "due authorizers could not be read");
+                summary.failed.insert("storage".into(), 1);
+            }
+        }
+        finish(summary, started)
+    }
+
+    /// Reconcile mode: WeChat's list against ours. Refresh tokens we lack are restored (and the
+    /// authorizer refreshed at once); authorizers WeChat no longer lists are flagged, never deleted.
+    pub async fn reconcile(&self) -> Summary {
+        let started = Instant::now();
+        let mut summary = Summary {
+            mode: "reconcile".into(),
+            ..Summary::default()
+        };
+        let listed = match self.wechat_list().await {
+            Ok(listed) => listed,
+            Err(reason) => {
+                summary.failed.insert(reason, 1);
+                return finish(summary, started);
+            }
+        };
+        let ours = match self.service.authorizers().all_authorizers().await {
+            Ok(ours) => ours,
+            Err(e) => {
+                tracing::error!(error = %e, "authorizers could not be read");
+                summary.failed.insert("storage".into(), 1);
+                return finish(summary, started);
+            }
+        };
+        let (restored, not_listed, to_refresh) = match self.compare(&listed, &ours).await {
+            Ok(counts) => counts,
+            Err(e) => {
+                tracing::error!(error = %e, "reconcile could not write");
+                summary.failed.insert("storage".into(), 1);
+                return finish(summary, started);
+            }
+        };
+        summary.listed = Some(listed.len() as u64);
+        summary.restored = Some(restored);
+        summary.not_listed = Some(not_listed);
+        summary.due = to_refresh.len() as u64;
+        self.refresh_each(to_refresh, &mut summary).await;
+        finish(summary, started)
+    }
+
+    async fn wechat_list(&self) -> Result<HashMap<String, ListedAuthorizer>, String> {
+        let component = self.service.component();
+        let mut listed = HashMap::new();
+        let mut offset = 0u64;
+        loop {
+            let page: AuthorizerListPage = component
+                .post(
+                    "/cgi-bin/component/api_get_authorizer_list",
+                    json!({ "component_appid": component.appid(), "offset": offset, "count": 500 }),
+                )
+                .await
+                .map_err(|e| {
+                    tracing::error!(error = %e, "api_get_authorizer_list failed");
+                    "authorizer_list".to_owned()
+                })?;
+            let count = page.list.len() as u64;
+            listed.extend(
+                page.list
+                    .into_iter()
+                    .map(|a| (a.authorizer_appid.clone(), a)),
+            );
+            offset += count;
+            if count == 0 || offset >= page.total_count {
+                return Ok(listed);
+            }
+        }
+    }
+
+    /// Returns (restored, flagged as not listed, appids to refresh now).
+    async fn compare(
+        &self,
+        listed: &HashMap<String, ListedAuthorizer>,
+        ours: &[Authorizer],
+    ) -> Result<(u64, u64, Vec<String>), StoreError> {
+        let store = self.service.authorizers();
+        let now = unix_now();
+        let (mut restored, mut not_listed, mut to_refresh) = (0, 0, Vec::new());
+        for authorizer in ours
+            .iter()
+            .filter(|a| a.status == AuthorizerStatus::Authorized)
+        {
+            match listed.get(&authorizer.appid) {
+                None => {
+                    tracing::warn!(
+                        appid = authorizer.appid,
+                        "authorizer not listed by WeChat any more"
+                    );
+                    store.flag_not_listed(&authorizer.appid, now).await?;
+                    not_listed += 1;
+                }
+                Some(ListedAuthorizer {
+                    refresh_token: Some(token),
+                    ..
+                }) if authorizer.refresh_token.is_none() => {
+                    if store
+                        .restore_refresh_token(&authorizer.appid, token, now)
+                        .await?
+                    {
+                        tracing::info!(
+                            appid = authorizer.appid,
+                            "refresh token restored from WeChat's list"
+                        );
+                        restored += 1;
+                        to_refresh.push(authorizer.appid.clone());
+                    }
+                }
+                Some(_) => {}
+            }
+        }
+        let known: std::collections::HashSet<&str> =
+            ours.iter().map(|a| a.appid.as_str()).collect();
+        for entry in listed
+            .values()
+            .filter(|l| !known.contains(l.authorizer_appid.as_str()))
+        {
+            let Some(token) = &entry.refresh_token else {
+                tracing::warn!(
+                    appid = entry.authorizer_appid,
+                    "WeChat lists an authorizer we never stored, without a refresh token"
+                );
+                continue;
+            };
+            let at = entry.auth_time.unwrap_or(now);
+            let record = Authorizer {
+                appid: entry.authorizer_appid.clone(),
+                status: AuthorizerStatus::Authorized,
+                access_token: None,
+                access_token_expires_at: None,
+                refresh_token: Some(token.clone()),
+                token_version: 0,
+                permission_sets: Vec::new(),
+                nick_name: String::new(),
+                head_img: String::new(),
+                user_name: String::new(),
+                principal_name: String::new(),
+                service_type: None,
+                verify_type: None,
+                qrcode_url: String::new(),
+                mini_program_info: None,
+                authorized_at: Some(at),
+                unauthorized_at: None,
+                last_event_time: at,
+            };
+            store.save_authorization(&record).await?;
+            tracing::info!(
+                appid = entry.authorizer_appid,
+                "authorizer we never stored restored from WeChat's list"
+            );
+            restored += 1;
+            to_refresh.push(entry.authorizer_appid.clone());
+        }
+        Ok((restored, not_listed, to_refresh))
+    }
+}
+
+fn error_reason(err: &TokenError) -> String {
+    match err {
+        TokenError::Store(_) => "storage".into(),
+        TokenError::NotAuthorized(_) => "not_authorized".into(),
+        TokenError::RefreshFailed { reason, .. } => reason.clone(),
+        TokenError::QuotaExhausted => "errcode_45009".into(),
+    }
+}
+
+fn finish(mut summary: Summary, started: Instant) -> Summary {
+    summary.duration_ms = started.elapsed().as_millis() as u64;
+    let json = serde_json::to_string(&summary).unwrap_or_default();
+    if summary.failures() > 0
+        || summary.quota_exhausted
+        || summary.component_token.starts_with("failed")
+    {
+        tracing::warn!(summary = %json, failures = summary.failures(), "token refresh summary");
+    } else {
+        tracing::info!(summary = %json, failures = 0, "token refresh summary");
+    }
+    summary
+}
+
+/// The Lambda handler: `{"mode":"reconcile"}` reconciles; anything else refreshes.
+pub async fn handle<S, A>(refresher: &Refresher<S, A>, event: Value) -> Result<Value, Error>
+where
+    S: ComponentTokenStore + TicketStore + AuthCodeStore + Sync,
+    A: AuthorizerStore + Sync,
+{
+    let summary = match event.get("mode").and_then(Value::as_str) {
+        Some("reconcile") => refresher.reconcile().await,
+        _ => refresher.refresh_all().await,
+    };
+    Ok(serde_json::to_value(summary)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_have_defaults_and_are_checked() {
+        let defaults = RefreshSettings::from_lookup(|_| None).unwrap();
+        assert_eq!(
+            defaults,
+            RefreshSettings {
+                margin_secs: 1800,
+                component_margin_secs: 1800,
+                concurrency: 16,
+                ticket_watchdog_secs: 1800
+            }
+        );
+        let err =
+            RefreshSettings::from_lookup(|n| (n == "REFRESH_CONCURRENCY").then(|| "0".into()))
+                .unwrap_err();
+        assert!(matches!(
+            err,
+            ConfigError::Invalid {
+                name: "REFRESH_CONCURRENCY",
+                ..
+            }
+        ));
+        let err =
+            RefreshSettings::from_lookup(|n| (n == "REFRESH_MARGIN_SECS").then(|| "soon".into()))
+                .unwrap_err();
+        assert!(err.to_string().contains("REFRESH_MARGIN_SECS"));
+    }
+}
