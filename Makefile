@@ -1,5 +1,5 @@
 # The two commands: `make dev` (the local world) and `make test` (every check CI runs).
-.PHONY: dev test bench
+.PHONY: dev test bench bench-refresh
 
 dev:
 	@bash scripts/dev.sh
@@ -9,3 +9,6 @@ test:
 
 bench:
 	@bash scripts/bench.sh
+
+bench-refresh:
+	@bash scripts/bench_refresh.sh

@@ -1,7 +1,11 @@
-//! Authorizer access tokens: refreshed under a lease with a conditional write, so that overlapping
-//! runs or on-demand refreshes never replace a newer token with an older one or drop a rotated
-//! refresh token (reference §4.6). Two DynamoDB requests per refresh: the lease (which returns the
-//! item) and the conditional save (which frees the lease).
+//! Authorizer access tokens, refreshed with conditional writes (a version check, and no live lease
+//! of anyone else), so that overlapping runs or on-demand refreshes never replace a newer token with
+//! an older one or drop a rotated refresh token (reference §4.6).
+//!
+//! * On demand (and reconcile): the item's lease, which returns the item, then the save: two
+//!   requests, and concurrent callers make one WeChat call.
+//! * Scheduled: the run leases whole index shards; the index carries the refresh token and version,
+//!   so each authorizer costs the one conditional save.
 
 use std::time::Duration;
 
@@ -10,10 +14,11 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::authorization::AuthorizationService;
+use crate::authorizer::AuthorizerStatus;
 use crate::component::ComponentError;
 use crate::store::{
-    lease, unix_now, AuthCodeStore, AuthorizerStore, ComponentTokenStore, RefreshedTokens,
-    StoreError, TicketStore,
+    lease, unix_now, AuthCodeStore, AuthorizerStore, ComponentTokenStore, DueAuthorizer,
+    RefreshedTokens, StoreError, TicketStore,
 };
 use crate::wechat::{Errcode, WechatError};
 
@@ -90,7 +95,8 @@ where
     S: ComponentTokenStore + TicketStore + AuthCodeStore + Sync,
     A: AuthorizerStore + Sync,
 {
-    /// Refreshes `appid`'s access token if it expires within `margin` seconds.
+    /// Refreshes `appid`'s access token if it expires within `margin` seconds, under the item's
+    /// lease (on demand, reconcile): one request to lease and read, one to save.
     pub async fn refresh_authorizer(
         &self,
         appid: &str,
@@ -105,27 +111,58 @@ where
         else {
             return Ok(Refresh::Skipped(Skip::Leased));
         };
-        let release = |error: Option<String>| async move {
-            self.authorizers()
-                .release_authorizer_lease(appid, &owner, error.as_deref())
-                .await
-        };
-        if current.status != crate::authorizer::AuthorizerStatus::Authorized {
-            release(None).await?;
-            return Ok(Refresh::Skipped(Skip::NotAuthorized));
-        }
-        if current.access_token.is_some()
+        let skip = if current.status != AuthorizerStatus::Authorized {
+            Some(Skip::NotAuthorized)
+        } else if current.access_token.is_some()
             && current
                 .access_token_expires_at
                 .is_some_and(|e| e > now + margin)
         {
-            release(None).await?;
-            return Ok(Refresh::Skipped(Skip::NotDue));
+            Some(Skip::NotDue)
+        } else {
+            None
+        };
+        if let Some(skip) = skip {
+            self.authorizers()
+                .release_authorizer_lease(appid, &owner, None)
+                .await?;
+            return Ok(Refresh::Skipped(skip));
         }
-        let Some(refresh_token) = current.refresh_token.clone() else {
-            let reason = "no_refresh_token".to_owned();
-            release(Some(reason.clone())).await?;
-            return Ok(Refresh::Failed { reason });
+        self.refresh_from(
+            appid,
+            current.refresh_token,
+            current.token_version,
+            Some(&owner),
+        )
+        .await
+    }
+
+    /// Refreshes an authorizer found due in the `token_expiry` index (the scheduled run, which
+    /// leases whole shards): one conditional write, refused if its version moved or someone holds
+    /// its lease.
+    pub async fn refresh_due(&self, due: &DueAuthorizer) -> Result<Refresh, TokenError> {
+        if due.lease_until.is_some_and(|until| until >= unix_now()) {
+            return Ok(Refresh::Skipped(Skip::Leased));
+        }
+        self.refresh_from(
+            &due.appid,
+            due.refresh_token.clone(),
+            due.token_version,
+            None,
+        )
+        .await
+    }
+
+    /// Calls api_authorizer_token and saves conditionally; `owner` is the item lease held, if any.
+    async fn refresh_from(
+        &self,
+        appid: &str,
+        refresh_token: Option<SecretString>,
+        token_version: i64,
+        owner: Option<&str>,
+    ) -> Result<Refresh, TokenError> {
+        let Some(refresh_token) = refresh_token else {
+            return self.failed(appid, owner, "no_refresh_token".into()).await;
         };
         match self.call_authorizer_token(appid, &refresh_token).await {
             Ok(answer) => {
@@ -138,20 +175,23 @@ where
                 };
                 if self
                     .authorizers()
-                    .save_tokens(appid, current.token_version, &tokens)
+                    .save_tokens(appid, token_version, owner, &tokens)
                     .await?
                 {
-                    Ok(Refresh::Refreshed {
+                    return Ok(Refresh::Refreshed {
                         expires_at: tokens.expires_at,
-                    })
-                } else {
-                    tracing::warn!(
-                        appid,
-                        "authorizer changed during the refresh; its newer state stands"
-                    );
-                    release(None).await?;
-                    Ok(Refresh::Skipped(Skip::Superseded))
+                    });
                 }
+                tracing::warn!(
+                    appid,
+                    "authorizer changed during the refresh; its newer state stands"
+                );
+                if let Some(owner) = owner {
+                    self.authorizers()
+                        .release_authorizer_lease(appid, owner, None)
+                        .await?;
+                }
+                Ok(Refresh::Skipped(Skip::Superseded))
             }
             Err(e)
                 if e.wechat().and_then(WechatError::errcode)
@@ -170,16 +210,37 @@ where
                 if e.wechat().and_then(WechatError::errcode)
                     == Some(Errcode::DailyQuotaReached) =>
             {
-                release(Some("errcode_45009".into())).await?;
+                self.failed(appid, owner, "errcode_45009".into()).await?;
                 Err(TokenError::QuotaExhausted)
             }
             Err(e) => {
                 let reason = failure_reason(&e);
                 tracing::error!(appid, error = %e, reason, "authorizer token not refreshed");
-                release(Some(reason.clone())).await?;
-                Ok(Refresh::Failed { reason })
+                self.failed(appid, owner, reason).await
             }
         }
+    }
+
+    /// Records a failed refresh (and frees the lease, if held); nothing else changes.
+    async fn failed(
+        &self,
+        appid: &str,
+        owner: Option<&str>,
+        reason: String,
+    ) -> Result<Refresh, TokenError> {
+        match owner {
+            Some(owner) => {
+                self.authorizers()
+                    .release_authorizer_lease(appid, owner, Some(&reason))
+                    .await?
+            }
+            None => {
+                self.authorizers()
+                    .record_refresh_error(appid, &reason)
+                    .await?
+            }
+        }
+        Ok(Refresh::Failed { reason })
     }
 
     /// api_authorizer_token, retried with backoff on -1, 5xx and timeouts.
@@ -224,7 +285,7 @@ where
                 .authorizers()
                 .authorizer(appid)
                 .await?
-                .filter(|a| a.status == crate::authorizer::AuthorizerStatus::Authorized)
+                .filter(|a| a.status == AuthorizerStatus::Authorized)
                 .ok_or_else(|| TokenError::NotAuthorized(appid.to_owned()))?;
             if let (Some(token), Some(expires_at)) =
                 (&stored.access_token, stored.access_token_expires_at)

@@ -24,8 +24,8 @@ use shared::config::ConfigError;
 use shared::platform::Platform;
 use shared::store::authorizers::TOKEN_SHARDS;
 use shared::store::{
-    unix_now, AuthCodeStore, AuthorizerStore, ComponentTokenStore, DynamoAuthorizerStore,
-    DynamoTicketStore, StoreError, TicketStore,
+    lease, unix_now, AuthCodeStore, AuthorizerStore, ComponentTokenStore, DueAuthorizer,
+    DynamoAuthorizerStore, DynamoTicketStore, RefreshShardLease, StoreError, TicketStore,
 };
 
 /// The run's settings, from the environment.
@@ -99,6 +99,15 @@ fn skip_name(skip: Skip) -> &'static str {
     }
 }
 
+/// A shard lease lasts one schedule interval; a run that dies blocks its shards no longer.
+const SHARD_LEASE_SECS: i64 = 600;
+
+/// One authorizer to refresh: found in the index (scheduled), or by appid under its own lease.
+enum Work {
+    Due(DueAuthorizer),
+    Leased(String),
+}
+
 pub struct Refresher<S, A> {
     service: AuthorizationService<S, A>,
     settings: RefreshSettings,
@@ -133,7 +142,7 @@ struct AuthorizerListPage {
 
 impl<S, A> Refresher<S, A>
 where
-    S: ComponentTokenStore + TicketStore + AuthCodeStore + Sync,
+    S: ComponentTokenStore + TicketStore + AuthCodeStore + RefreshShardLease + Sync,
     A: AuthorizerStore + Sync,
 {
     pub fn new(service: AuthorizationService<S, A>, settings: RefreshSettings) -> Self {
@@ -158,29 +167,69 @@ where
         }
     }
 
-    async fn due_authorizers(&self, margin: i64) -> Result<Vec<String>, StoreError> {
-        let until = unix_now() + margin;
-        let shards = (0..TOKEN_SHARDS as i64)
-            .map(|shard| self.service.authorizers().due_authorizers(shard, until));
+    /// Leases every shard of the index not leased by an overlapping run and reads what is due in
+    /// them; returns the due authorizers and the shards held.
+    async fn lease_and_read_due(
+        &self,
+        owner: &str,
+        summary: &mut Summary,
+    ) -> Result<(Vec<DueAuthorizer>, Vec<i64>), StoreError> {
+        let component = self.service.component();
+        let now = unix_now();
+        let mut held = Vec::new();
+        for shard in 0..TOKEN_SHARDS as i64 {
+            if component
+                .store()
+                .lease_refresh_shard(component.appid(), shard, owner, now, now + SHARD_LEASE_SECS)
+                .await?
+            {
+                held.push(shard);
+            } else {
+                *summary
+                    .skipped
+                    .entry("shard_leased_by_another_run".into())
+                    .or_default() += 1;
+            }
+        }
+        let until = now + self.settings.margin_secs;
+        let reads = held
+            .iter()
+            .map(|shard| self.service.authorizers().due_authorizers(*shard, until));
         let mut due = Vec::new();
-        for shard in futures::future::join_all(shards).await {
+        for shard in futures::future::join_all(reads).await {
             due.extend(shard?);
         }
-        Ok(due)
+        Ok((due, held))
     }
 
-    /// Refreshes each appid, `concurrency` at a time; stops starting new ones after a 45009.
-    async fn refresh_each(&self, appids: Vec<String>, summary: &mut Summary) {
+    async fn release_shards(&self, owner: &str, held: &[i64]) {
+        let component = self.service.component();
+        for shard in held {
+            if let Err(e) = component
+                .store()
+                .release_refresh_shard(component.appid(), *shard, owner)
+                .await
+            {
+                tracing::warn!(shard, error = %e, "shard lease not released; it expires by itself");
+            }
+        }
+    }
+
+    /// Refreshes each one, `concurrency` at a time; stops starting new ones after a 45009.
+    async fn refresh_each(&self, work: Vec<Work>, summary: &mut Summary) {
         let stop = AtomicBool::new(false);
         let margin = self.settings.margin_secs;
-        let results: Vec<Result<Refresh, TokenError>> = stream::iter(appids)
-            .map(|appid| {
+        let results: Vec<Result<Refresh, TokenError>> = stream::iter(work)
+            .map(|work| {
                 let stop = &stop;
                 async move {
                     if stop.load(Ordering::Relaxed) {
                         return Err(TokenError::QuotaExhausted);
                     }
-                    let result = self.service.refresh_authorizer(&appid, margin).await;
+                    let result = match &work {
+                        Work::Due(due) => self.service.refresh_due(due).await,
+                        Work::Leased(appid) => self.service.refresh_authorizer(appid, margin).await,
+                    };
                     if matches!(result, Err(TokenError::QuotaExhausted)) {
                         stop.store(true, Ordering::Relaxed);
                     }
@@ -230,16 +279,19 @@ where
                 summary.component_token = format!("failed: {e}");
             }
         }
-        match self.due_authorizers(self.settings.margin_secs).await {
-            Ok(due) => {
+        let owner = lease::new_owner();
+        match self.lease_and_read_due(&owner, &mut summary).await {
+            Ok((due, held)) => {
                 summary.due = due.len() as u64;
                 if summary.component_token == "valid" {
-                    self.refresh_each(due, &mut summary).await;
+                    self.refresh_each(due.into_iter().map(Work::Due).collect(), &mut summary)
+                        .await;
                 } else if !due.is_empty() {
                     summary
                         .failed
                         .insert("no_component_token".into(), due.len() as u64);
                 }
+                self.release_shards(&owner, &held).await;
             }
             Err(e) => {
                 tracing::error!(error = %e, "due authorizers could not be read");
@@ -284,7 +336,11 @@ where
         summary.restored = Some(restored);
         summary.not_listed = Some(not_listed);
         summary.due = to_refresh.len() as u64;
-        self.refresh_each(to_refresh, &mut summary).await;
+        self.refresh_each(
+            to_refresh.into_iter().map(Work::Leased).collect(),
+            &mut summary,
+        )
+        .await;
         finish(summary, started)
     }
 
@@ -429,7 +485,7 @@ fn finish(mut summary: Summary, started: Instant) -> Summary {
 /// The Lambda handler: `{"mode":"reconcile"}` reconciles; anything else refreshes.
 pub async fn handle<S, A>(refresher: &Refresher<S, A>, event: Value) -> Result<Value, Error>
 where
-    S: ComponentTokenStore + TicketStore + AuthCodeStore + Sync,
+    S: ComponentTokenStore + TicketStore + AuthCodeStore + RefreshShardLease + Sync,
     A: AuthorizerStore + Sync,
 {
     let summary = match event.get("mode").and_then(Value::as_str) {

@@ -613,3 +613,29 @@ async fn the_ticket_watchdog_restarts_pushes() {
         "{summary:?}"
     );
 }
+
+#[tokio::test]
+async fn overlapping_scheduled_runs_refresh_each_authorizer_once() {
+    let w = world("overlap", 4).await;
+    w.ticket().await;
+    for i in 0..4 {
+        w.authorize(&mp(i)).await;
+    }
+    let (one, two) = (w.refresher(ALL_DUE, 2), w.refresher(ALL_DUE, 2));
+    let (a, b) = tokio::join!(one.refresh_all(), two.refresh_all());
+    assert_eq!(a.refreshed + b.refreshed, 4, "{a:?} {b:?}");
+    assert_eq!(w.calls("api_authorizer_token").await, 4);
+    let leased = a
+        .skipped
+        .get("shard_leased_by_another_run")
+        .copied()
+        .unwrap_or(0)
+        + b.skipped
+            .get("shard_leased_by_another_run")
+            .copied()
+            .unwrap_or(0);
+    assert_eq!(
+        leased, 16,
+        "each shard is held by exactly one run: {a:?} {b:?}"
+    );
+}

@@ -107,11 +107,13 @@ pub trait AuthorizerStore {
     ) -> impl Future<Output = Result<Option<Authorizer>, StoreError>> + Send;
 
     /// Writes refreshed tokens and frees the lease, only if `token_version` is still
-    /// `expected_version` and the authorizer is still authorized.
+    /// `expected_version`, the authorizer is still authorized, and nobody but `owner` holds a live
+    /// lease on it (`owner` None: the scheduled path, which holds no item lease).
     fn save_tokens(
         &self,
         appid: &str,
         expected_version: i64,
+        owner: Option<&str>,
         tokens: &RefreshedTokens,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
@@ -131,12 +133,20 @@ pub trait AuthorizerStore {
         at: i64,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
-    /// Appids in `shard` whose access token expires before `until` (a Query on `token_expiry`).
+    /// Authorizers in `shard` whose access token expires before `until` (a Query on
+    /// `token_expiry`, which carries the refresh token, version and lease).
     fn due_authorizers(
         &self,
         shard: i64,
         until: i64,
-    ) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Vec<DueAuthorizer>, StoreError>> + Send;
+
+    /// Records why a scheduled refresh failed (that path holds no item lease).
+    fn record_refresh_error(
+        &self,
+        appid: &str,
+        error: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Every authorizer (reconcile mode only: a full scan).
     fn all_authorizers(&self) -> impl Future<Output = Result<Vec<Authorizer>, StoreError>> + Send;
@@ -155,6 +165,30 @@ pub trait AuthorizerStore {
         appid: &str,
         at: i64,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// One entry of the `token_expiry` index.
+#[derive(Debug, Clone)]
+pub struct DueAuthorizer {
+    pub appid: String,
+    pub access_token_expires_at: i64,
+    pub refresh_token: Option<SecretString>,
+    pub token_version: i64,
+    pub lease_until: Option<i64>,
+}
+
+impl TryFrom<&Item> for DueAuthorizer {
+    type Error = StoreError;
+
+    fn try_from(item: &Item) -> Result<Self, StoreError> {
+        Ok(Self {
+            appid: get_s(item, PK)?,
+            access_token_expires_at: get_n(item, "access_token_expires_at")?,
+            refresh_token: opt_s(item, "refresh_token")?.map(SecretString::from),
+            token_version: opt_n(item, "token_version")?.unwrap_or(0),
+            lease_until: opt_n(item, "lease_until")?,
+        })
+    }
 }
 
 /// Tokens from api_authorizer_token.
@@ -378,26 +412,49 @@ impl AuthorizerStore for DynamoAuthorizerStore {
         &self,
         appid: &str,
         expected_version: i64,
+        owner: Option<&str>,
         tokens: &RefreshedTokens,
     ) -> Result<bool, StoreError> {
-        let request = self
-            .update(appid)
-            .update_expression(
-                "SET access_token = :access, access_token_expires_at = :expires, refresh_token = :refresh, \
-                 token_shard = :shard, token_version = :next, refreshed_at = :at, updated_at = :at \
-                 REMOVE lease_owner, lease_until, last_refresh_error",
-            )
-            .condition_expression("token_version = :expected AND #status = :authorized")
-            .expression_attribute_names("#status", "status")
+        // Every change of status also moves token_version, so the version check covers it.
+        let request = match owner {
+            // Under the item's lease: also (re)joins the expiry index and frees the lease.
+            Some(owner) => self
+                .update(appid)
+                .update_expression(
+                    "SET access_token = :access, access_token_expires_at = :expires, refresh_token = :refresh, \
+                     token_version = :next, refreshed_at = :at, token_shard = :shard \
+                     REMOVE lease_owner, lease_until, last_refresh_error",
+                )
+                .condition_expression("token_version = :expected AND lease_owner = :owner")
+                .expression_attribute_values(":shard", n(token_shard(appid)))
+                .expression_attribute_values(":owner", s(owner)),
+            // Scheduled: found in the index, so already in it; refused while anyone holds a lease.
+            None => self
+                .update(appid)
+                .update_expression(
+                    "SET access_token = :access, access_token_expires_at = :expires, refresh_token = :refresh, \
+                     token_version = :next, refreshed_at = :at REMOVE last_refresh_error",
+                )
+                .condition_expression("token_version = :expected AND NOT lease_until >= :at"),
+        };
+        let request = request
             .expression_attribute_values(":access", s(tokens.access_token.expose_secret()))
             .expression_attribute_values(":expires", n(tokens.expires_at))
             .expression_attribute_values(":refresh", s(tokens.refresh_token.expose_secret()))
-            .expression_attribute_values(":shard", n(token_shard(appid)))
             .expression_attribute_values(":next", n(expected_version + 1))
             .expression_attribute_values(":expected", n(expected_version))
-            .expression_attribute_values(":at", n(tokens.refreshed_at))
-            .expression_attribute_values(":authorized", s(AuthorizerStatus::Authorized.as_str()));
+            .expression_attribute_values(":at", n(tokens.refreshed_at));
         Self::update_ignoring_condition(request).await
+    }
+
+    async fn record_refresh_error(&self, appid: &str, error: &str) -> Result<(), StoreError> {
+        let request = self
+            .update(appid)
+            .update_expression("SET last_refresh_error = :error")
+            .condition_expression("attribute_exists(#pk)")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_values(":error", s(error));
+        Self::update_ignoring_condition(request).await.map(|_| ())
     }
 
     async fn release_authorizer_lease(
@@ -439,7 +496,11 @@ impl AuthorizerStore for DynamoAuthorizerStore {
         Self::update_ignoring_condition(request).await.map(|_| ())
     }
 
-    async fn due_authorizers(&self, shard: i64, until: i64) -> Result<Vec<String>, StoreError> {
+    async fn due_authorizers(
+        &self,
+        shard: i64,
+        until: i64,
+    ) -> Result<Vec<DueAuthorizer>, StoreError> {
         let items = self
             .client
             .query()
@@ -454,7 +515,7 @@ impl AuthorizerStore for DynamoAuthorizerStore {
             .collect::<Result<Vec<_>, _>>()
             .await
             .map_err(|e| StoreError::backend("Query", e))?;
-        items.iter().map(|item| get_s(item, PK)).collect()
+        items.iter().map(DueAuthorizer::try_from).collect()
     }
 
     async fn all_authorizers(&self) -> Result<Vec<Authorizer>, StoreError> {

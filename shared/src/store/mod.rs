@@ -5,11 +5,15 @@ pub mod auth_codes;
 pub mod authorizers;
 pub mod component_token;
 pub mod lease;
+pub mod refresh_shards;
 pub mod tickets;
 
 pub use auth_codes::{AuthCodeStore, ClaimState};
-pub use authorizers::{AuthorizerStore, DynamoAuthorizerStore, EventOutcome, RefreshedTokens};
+pub use authorizers::{
+    AuthorizerStore, DueAuthorizer, DynamoAuthorizerStore, EventOutcome, RefreshedTokens,
+};
 pub use component_token::{ComponentTokenStore, StoredComponentToken};
+pub use refresh_shards::RefreshShardLease;
 pub use tickets::{
     DynamoTicketStore, PushOutcome, PushStore, ReceivedPush, TicketOutcome, TicketStore,
     VerifyTicket, VerifyTicketRecord,

@@ -53,6 +53,7 @@ pub struct IndexSpec {
     pub name: String,
     pub keys: Vec<Key>,
     pub projection: String,
+    pub non_key_attributes: Vec<String>,
 }
 
 /// One table as template.yaml defines it.
@@ -185,6 +186,18 @@ pub fn table_specs(template: &str) -> Result<Vec<TableSpec>, StackError> {
                             .transpose()?
                             .unwrap_or("ALL")
                             .to_owned(),
+                        non_key_attributes: gsi
+                            .get("Projection")
+                            .and_then(|p| p.get("NonKeyAttributes"))
+                            .and_then(Value::as_sequence)
+                            .map(|attrs| {
+                                attrs
+                                    .iter()
+                                    .filter_map(Value::as_str)
+                                    .map(str::to_owned)
+                                    .collect()
+                            })
+                            .unwrap_or_default(),
                     })
                 })
                 .collect::<Result<_, StackError>>()?,
@@ -256,6 +269,10 @@ pub async fn create_table(client: &Client, spec: &TableSpec, name: &str) -> Resu
                 .projection(
                     Projection::builder()
                         .projection_type(ProjectionType::from(index.projection.as_str()))
+                        .set_non_key_attributes(
+                            (!index.non_key_attributes.is_empty())
+                                .then(|| index.non_key_attributes.clone()),
+                        )
                         .build(),
                 )
                 .build()

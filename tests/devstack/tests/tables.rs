@@ -29,6 +29,13 @@ fn template_defines_the_three_tables_with_their_env_vars() {
         .find(|s| s.logical_id == "AuthorizersTable")
         .unwrap();
     assert_eq!(authorizers.indexes[0].name, "token_expiry");
+    assert!(
+        authorizers.indexes[0]
+            .non_key_attributes
+            .iter()
+            .any(|a| a == "refresh_token"),
+        "a scheduled refresh reads the index only"
+    );
 }
 
 #[test]
@@ -89,25 +96,30 @@ async fn tables_created_locally_match_the_template() {
             Some(spec.billing_mode.as_str()),
             "{name} billing"
         );
-        let indexes: Vec<(String, Vec<Key>, String)> = table
+        let indexes: Vec<(String, Vec<Key>, String, Vec<String>)> = table
             .global_secondary_indexes()
             .iter()
             .map(|g| {
+                let projection = g.projection().unwrap();
                 (
                     g.index_name().unwrap().to_owned(),
                     keys(g.key_schema()),
-                    g.projection()
-                        .and_then(|p| p.projection_type())
-                        .unwrap()
-                        .as_str()
-                        .to_owned(),
+                    projection.projection_type().unwrap().as_str().to_owned(),
+                    projection.non_key_attributes().to_vec(),
                 )
             })
             .collect();
-        let expected: Vec<(String, Vec<Key>, String)> = spec
+        let expected: Vec<(String, Vec<Key>, String, Vec<String>)> = spec
             .indexes
             .iter()
-            .map(|i| (i.name.clone(), i.keys.clone(), i.projection.clone()))
+            .map(|i| {
+                (
+                    i.name.clone(),
+                    i.keys.clone(),
+                    i.projection.clone(),
+                    i.non_key_attributes.clone(),
+                )
+            })
             .collect();
         assert_eq!(indexes, expected, "{name} indexes");
         let ttl = client

@@ -234,6 +234,9 @@ pub struct SimConfig {
     /// Unix seconds the simulated clock starts at (default: the real time).
     #[serde(default)]
     pub clock_start: Option<i64>,
+    /// Latency added to every WeChat API answer, in milliseconds (`SIM_LATENCY_MS`).
+    #[serde(default)]
+    pub latency_ms: u64,
     #[serde(default)]
     pub mini_programs: Vec<MiniProgram>,
     #[serde(default)]
@@ -265,6 +268,7 @@ impl SimConfig {
             },
             limits: Limits::default(),
             clock_start: None,
+            latency_ms: 0,
             mini_programs: Vec::new(),
             drafts: Vec::new(),
             templates: Vec::new(),
@@ -304,6 +308,9 @@ impl SimConfig {
         }
         if let Some(v) = get("SIM_TICKET_INTERVAL_SECS").and_then(|v| v.parse().ok()) {
             self.push.ticket_interval_secs = v;
+        }
+        if let Some(v) = get("SIM_LATENCY_MS").and_then(|v| v.parse().ok()) {
+            self.latency_ms = v;
         }
         for (name, field) in [
             ("COMPONENT_APPID", &mut self.component.appid),

@@ -148,6 +148,55 @@ pub async fn revoke(State(sim): State<Sim>, Path(appid): Path<String>) -> Respon
     StatusCode::NO_CONTENT.into_response()
 }
 
+#[derive(Deserialize)]
+pub struct Bulk {
+    /// Appids are this prefix and a zero-padded number, 18 characters in all.
+    prefix: String,
+    count: usize,
+}
+
+/// Creates `count` mini programs already authorized (with permission sets 17 and 18), for scale
+/// tests and benchmarks; answers their appids and refresh tokens.
+pub async fn bulk_authorize(State(sim): State<Sim>, Json(bulk): Json<Bulk>) -> Response {
+    let width = 18usize.saturating_sub(bulk.prefix.len());
+    if width == 0 || bulk.count == 0 || bulk.count > 1_000_000 {
+        return (StatusCode::BAD_REQUEST, Json(json!({ "error": "bad_request", "message": "prefix shorter than 18, count 1..=1000000" }))).into_response();
+    }
+    let mut state = sim.state();
+    let now = state.now();
+    let mut created = Vec::with_capacity(bulk.count);
+    for i in 0..bulk.count {
+        let appid = format!("{}{:0width$}", bulk.prefix, i);
+        if state.mini_program(&appid).is_none() {
+            state.config.mini_programs.push(crate::config::MiniProgram {
+                appid: appid.clone(),
+                original_id: format!("gh_{}", &appid[2..]),
+                nickname: format!("Bulk {i}"),
+                principal_name: String::new(),
+                head_img: String::new(),
+                categories: Vec::new(),
+                pages: Vec::new(),
+                testers_limit: 15,
+                permission_sets: vec![17, 18],
+                review: crate::config::ReviewScript::Pass { after_secs: 5 },
+            });
+        }
+        let refresh_token = crate::state::random_id("refreshtoken@@@");
+        state.authorizations.insert(
+            appid.clone(),
+            crate::state::Authorization {
+                appid: appid.clone(),
+                refresh_token: refresh_token.clone(),
+                permission_sets: vec![17, 18],
+                status: AuthorizationStatus::Authorized,
+                auth_time: now,
+            },
+        );
+        created.push(json!({ "appid": appid, "refresh_token": refresh_token }));
+    }
+    Json(json!({ "authorizers": created })).into_response()
+}
+
 pub async fn authorizations(State(sim): State<Sim>) -> Json<Value> {
     Json(json!(sim.state().authorizations))
 }

@@ -155,6 +155,7 @@ impl Sim {
             .route("/sim/push/ticket", post(s::push_ticket))
             .route("/sim/authorizations", get(s::authorizations))
             .route("/sim/authorizations/{appid}/revoke", post(s::revoke))
+            .route("/sim/authorizations/bulk", post(s::bulk_authorize))
             .route("/sim/pushes", get(s::pushes))
             .route("/sim/mini-programs/{appid}", get(s::mini_program_state));
         wechat.merge(control).with_state(self.clone())
@@ -231,11 +232,14 @@ async fn count_and_inject(State(sim): State<Sim>, request: Request, next: Next) 
         .find(|s| !s.is_empty())
         .unwrap_or("")
         .to_owned();
-    let fault = {
+    let (fault, latency) = {
         let mut state = sim.state();
         *state.calls.entry(endpoint.clone()).or_default() += 1;
-        state.take_fault(&endpoint)
+        (state.take_fault(&endpoint), state.config.latency_ms)
     };
+    if latency > 0 {
+        tokio::time::sleep(Duration::from_millis(latency)).await;
+    }
     match fault {
         None => next.run(request).await,
         Some(FaultKind::Errcode { errcode, errmsg }) => wx::WxError::new(

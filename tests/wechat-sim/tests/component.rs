@@ -392,3 +392,48 @@ async fn tickets_are_pushed_on_a_schedule() {
         env.inbox.all()
     );
 }
+
+#[tokio::test]
+async fn bulk_authorizations_and_added_latency() {
+    let env = start_with(|c| c.latency_ms = 150).await;
+    let r = env
+        .post(
+            "/sim/authorizations/bulk",
+            json!({ "prefix": "wxbulk", "count": 600 }),
+        )
+        .await;
+    let created = r["authorizers"].as_array().unwrap();
+    assert_eq!(created.len(), 600);
+    assert_eq!(created[7]["appid"], "wxbulk000000000007");
+    let bad = env
+        .http
+        .post(env.url("/sim/authorizations/bulk"))
+        .json(&json!({ "prefix": "wxbulk", "count": 0 }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
+    let token = env.component_token().await;
+    let started = std::time::Instant::now();
+    let r = env
+        .post(
+            &format!("/cgi-bin/component/api_authorizer_token?component_access_token={token}"),
+            json!({ "component_appid": APPID, "authorizer_appid": "wxbulk000000000007", "authorizer_refresh_token": created[7]["refresh_token"] }),
+        )
+        .await;
+    assert!(started.elapsed() >= std::time::Duration::from_millis(150));
+    assert!(r["authorizer_access_token"].is_string(), "{r}");
+    let list = env
+        .post(
+            &format!("/cgi-bin/component/api_get_authorizer_list?component_access_token={token}"),
+            json!({ "component_appid": APPID, "offset": 500, "count": 500 }),
+        )
+        .await;
+    assert_eq!(
+        (
+            list["total_count"].as_u64(),
+            list["list"].as_array().unwrap().len()
+        ),
+        (Some(600), 100)
+    );
+}

@@ -75,6 +75,7 @@ pub fn config(inbox: &Inbox) -> SimConfig {
             template_library_size: 3,
         },
         clock_start: Some(1_763_700_000),
+        latency_ms: 0,
         mini_programs: vec![
             mini_program(MP, "gh_000000000001", vec![17, 18, 19]),
             mini_program(MP2, "gh_000000000002", vec![17, 18]),

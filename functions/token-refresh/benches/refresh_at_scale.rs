@@ -1,0 +1,202 @@
+//! 10,000 authorizers due at once, refreshed in one run against the WeChat simulator (20 ms added
+//! to every answer) and moto's DynamoDB. Reports wall time, WeChat calls and DynamoDB requests per
+//! authorizer. Run by `make bench-refresh` (which starts moto); `BENCH_AUTHORIZERS`,
+//! `BENCH_LATENCY_MS`, `REFRESH_CONCURRENCY` change the figures.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
+use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
+use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
+use serde_json::{json, Value};
+use shared::store::authorizers::token_shard;
+use shared::store::{unix_now, TicketStore, VerifyTicket};
+use token_refresh::{RefreshSettings, Refresher};
+use wechat_sim::{Sim, SimConfig};
+
+const APPID: &str = "wxbenchcomponent01";
+const KEY: &str = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG";
+
+/// Counts every request the DynamoDB client sends.
+#[derive(Debug, Clone, Default)]
+struct RequestCounter(Arc<AtomicU64>);
+
+impl Intercept for RequestCounter {
+    fn name(&self) -> &'static str {
+        "RequestCounter"
+    }
+
+    fn read_before_transmit(
+        &self,
+        _context: &BeforeTransmitInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
+        self.0.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+fn env_number(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+#[tokio::main]
+async fn main() {
+    if std::env::args().any(|a| a == "--list" || a == "--test") {
+        return; // `cargo test --benches` and `cargo bench --list` probe every bench target.
+    }
+    let count = env_number("BENCH_AUTHORIZERS", 10_000) as usize;
+    let latency = env_number("BENCH_LATENCY_MS", 20);
+    let concurrency = env_number("REFRESH_CONCURRENCY", 16) as usize;
+
+    let mut config = SimConfig::for_component(APPID, "bench-secret", "benchtoken", KEY);
+    config.latency_ms = latency;
+    let sim = Sim::new(config)
+        .unwrap()
+        .serve("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let http = reqwest::Client::new();
+    let bulk: Value = http
+        .post(format!("{}/sim/authorizations/bulk", sim.base_url()))
+        .json(&json!({ "prefix": "wxbench", "count": count }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+
+    let mut platform = devstack::test_platform(
+        "bench",
+        devstack::component_config(APPID, "bench-secret", "benchtoken", KEY),
+        &sim.base_url(),
+    )
+    .await;
+    let counter = RequestCounter::default();
+    let sdk = devstack::local_sdk_config().await;
+    platform.dynamo = aws_sdk_dynamodb::Client::from_conf(
+        aws_sdk_dynamodb::config::Builder::from(&sdk)
+            .interceptor(counter.clone())
+            .build(),
+    );
+
+    // Seed: every authorizer's token expires in a minute.
+    let seeding = Instant::now();
+    let now = unix_now();
+    let items: Vec<WriteRequest> = bulk["authorizers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            let appid = a["appid"].as_str().unwrap();
+            let put = PutRequest::builder()
+                .item("authorizer_appid", AttributeValue::S(appid.into()))
+                .item("status", AttributeValue::S("authorized".into()))
+                .item(
+                    "access_token",
+                    AttributeValue::S("authorizer_token_old".into()),
+                )
+                .item(
+                    "access_token_expires_at",
+                    AttributeValue::N((now + 60).to_string()),
+                )
+                .item(
+                    "token_shard",
+                    AttributeValue::N(token_shard(appid).to_string()),
+                )
+                .item(
+                    "refresh_token",
+                    AttributeValue::S(a["refresh_token"].as_str().unwrap().into()),
+                )
+                .item("token_version", AttributeValue::N("1".into()))
+                .item("last_event_time", AttributeValue::N(now.to_string()))
+                .build()
+                .unwrap();
+            WriteRequest::builder().put_request(put).build()
+        })
+        .collect();
+    for chunk in items.chunks(25) {
+        let mut pending = Some(chunk.to_vec());
+        while let Some(batch) = pending.take().filter(|b| !b.is_empty()) {
+            let out = platform
+                .dynamo
+                .batch_write_item()
+                .request_items(&platform.tables.authorizers, batch)
+                .send()
+                .await
+                .unwrap();
+            pending = out
+                .unprocessed_items
+                .and_then(|mut u| u.remove(&platform.tables.authorizers));
+        }
+    }
+    let ticket = sim.sim.push_ticket();
+    platform
+        .ticket_store()
+        .save_verify_ticket(
+            APPID,
+            VerifyTicket {
+                ticket: ticket.into(),
+                create_time: now,
+                received_at: now,
+            },
+        )
+        .await
+        .unwrap();
+    eprintln!(
+        "seeded {count} authorizers in {:.1} s",
+        seeding.elapsed().as_secs_f64()
+    );
+
+    let settings = RefreshSettings {
+        margin_secs: 1800,
+        component_margin_secs: 1800,
+        concurrency,
+        ticket_watchdog_secs: 1800,
+    };
+    let refresher = Refresher::from_platform(&platform, settings);
+    let requests_before = counter.0.load(Ordering::Relaxed);
+    let started = Instant::now();
+    let summary = refresher.refresh_all().await;
+    let wall = started.elapsed();
+    let requests = counter.0.load(Ordering::Relaxed) - requests_before;
+    let calls: Value = http
+        .get(format!("{}/sim/calls", sim.base_url()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+
+    assert_eq!(summary.refreshed as usize, count, "{summary:?}");
+    let per_authorizer = requests as f64 / summary.refreshed as f64;
+    println!(
+        "{}",
+        json!({
+            "authorizers": count,
+            "refreshed": summary.refreshed,
+            "failed": summary.failures(),
+            "wechat_latency_ms": latency,
+            "concurrency": concurrency,
+            "wall_time_s": (wall.as_secs_f64() * 100.0).round() / 100.0,
+            "per_second": (summary.refreshed as f64 / wall.as_secs_f64()).round(),
+            "wechat_calls_api_authorizer_token": calls["api_authorizer_token"],
+            "wechat_calls_api_component_token": calls.get("api_component_token").cloned().unwrap_or(json!(0)),
+            "dynamodb_requests": requests,
+            "dynamodb_requests_per_authorizer": (per_authorizer * 1000.0).round() / 1000.0,
+        })
+    );
+    assert!(
+        per_authorizer <= 2.01,
+        "more than 2 DynamoDB requests per authorizer: {per_authorizer}"
+    );
+    tokio::time::sleep(Duration::from_millis(10)).await;
+}

@@ -1,0 +1,66 @@
+//! Leases on the shards of the `token_expiry` index, in the tickets table
+//! (`record = "refresh_shard#<n>"`): one scheduled run at a time refreshes a shard, so overlapping
+//! runs do not call WeChat twice for the same authorizer.
+
+use std::future::Future;
+
+use super::tickets::DynamoTicketStore;
+use super::{lease, StoreError};
+
+fn record(shard: i64) -> String {
+    format!("refresh_shard#{shard:02}")
+}
+
+pub trait RefreshShardLease {
+    fn lease_refresh_shard(
+        &self,
+        component_appid: &str,
+        shard: i64,
+        owner: &str,
+        now: i64,
+        until: i64,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    fn release_refresh_shard(
+        &self,
+        component_appid: &str,
+        shard: i64,
+        owner: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+impl RefreshShardLease for DynamoTicketStore {
+    async fn lease_refresh_shard(
+        &self,
+        component_appid: &str,
+        shard: i64,
+        owner: &str,
+        now: i64,
+        until: i64,
+    ) -> Result<bool, StoreError> {
+        lease::acquire(
+            self.client(),
+            self.table(),
+            Self::key(component_appid, &record(shard)),
+            owner,
+            now,
+            until,
+        )
+        .await
+    }
+
+    async fn release_refresh_shard(
+        &self,
+        component_appid: &str,
+        shard: i64,
+        owner: &str,
+    ) -> Result<(), StoreError> {
+        lease::release(
+            self.client(),
+            self.table(),
+            Self::key(component_appid, &record(shard)),
+            owner,
+        )
+        .await
+    }
+}
