@@ -59,9 +59,43 @@ pub struct Authorizer {
     pub unauthorized_at: Option<i64>,
     /// The time of the newest authorization event applied (push CreateTime, or the callback time).
     pub last_event_time: i64,
+    /// The per-mini-program ext settings set by the admin API (a JSON object, text).
+    pub ext_settings: Option<String>,
+    /// The last code committed through the admin API (template, version, ext_json), JSON text.
+    pub last_commit: Option<String>,
 }
 
 impl Authorizer {
+    /// The admin API's view: everything but the tokens.
+    pub fn to_admin_json(&self) -> serde_json::Value {
+        let parse = |text: &Option<String>| {
+            text.as_deref()
+                .and_then(|t| serde_json::from_str::<Value>(t).ok())
+        };
+        serde_json::json!({
+            "appid": self.appid,
+            "status": self.status.as_str(),
+            "nick_name": self.nick_name,
+            "head_img": self.head_img,
+            "user_name": self.user_name,
+            "principal_name": self.principal_name,
+            "service_type": self.service_type,
+            "verify_type": self.verify_type,
+            "qrcode_url": self.qrcode_url,
+            "permission_sets": self.permission_sets,
+            "missing_permission_sets": self.missing_permission_sets(),
+            "has_code_management": self.has_code_management(),
+            "has_access_token": self.access_token.is_some(),
+            "access_token_expires_at": self.access_token_expires_at,
+            "has_refresh_token": self.refresh_token.is_some(),
+            "authorized_at": self.authorized_at,
+            "unauthorized_at": self.unauthorized_at,
+            "mini_program_info": parse(&self.mini_program_info),
+            "ext": parse(&self.ext_settings),
+            "last_commit": parse(&self.last_commit),
+        })
+    }
+
     pub fn missing_permission_sets(&self) -> Vec<i64> {
         REQUIRED_PERMISSION_SETS
             .iter()
@@ -169,6 +203,8 @@ impl Authorizer {
             authorized_at: Some(now),
             unauthorized_at: None,
             last_event_time: event_time,
+            ext_settings: None,
+            last_commit: None,
         }
     }
 }

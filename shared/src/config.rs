@@ -35,6 +35,9 @@ pub struct ComponentConfig {
     pub token: SecretString,
     pub encoding_aes_key: SecretString,
     pub previous_encoding_aes_key: Option<SecretString>,
+    /// code-admin's labelled SHA-256 hashes of the admin tokens (`label:hash,…`), if kept in the
+    /// component secret rather than in `ADMIN_TOKEN_HASHES`.
+    pub admin_token_hashes: Option<String>,
 }
 
 impl std::fmt::Debug for ComponentConfig {
@@ -62,6 +65,8 @@ struct SecretDocument {
     encoding_aes_key: Option<SecretString>,
     #[serde(rename = "COMPONENT_PREVIOUS_ENCODING_AES_KEY")]
     previous_encoding_aes_key: Option<SecretString>,
+    #[serde(rename = "ADMIN_TOKEN_HASHES")]
+    admin_token_hashes: Option<String>,
 }
 
 impl ComponentConfig {
@@ -80,6 +85,7 @@ impl ComponentConfig {
             previous_encoding_aes_key: get("COMPONENT_PREVIOUS_ENCODING_AES_KEY")
                 .filter(|v| !v.trim().is_empty())
                 .map(SecretString::from),
+            admin_token_hashes: get("ADMIN_TOKEN_HASHES").filter(|v| !v.trim().is_empty()),
         })
     }
 
@@ -105,6 +111,7 @@ impl ComponentConfig {
             previous_encoding_aes_key: doc
                 .previous_encoding_aes_key
                 .filter(|s| !s.expose_secret().trim().is_empty()),
+            admin_token_hashes: doc.admin_token_hashes.filter(|s| !s.trim().is_empty()),
         })
     }
 
@@ -175,6 +182,7 @@ pub struct TableNames {
     pub tickets: String,
     pub authorizers: String,
     pub audits: String,
+    pub actions: String,
 }
 
 impl TableNames {
@@ -188,6 +196,7 @@ impl TableNames {
             tickets: required("TICKETS_TABLE")?,
             authorizers: required("AUTHORIZERS_TABLE")?,
             audits: required("AUDITS_TABLE")?,
+            actions: required("ACTIONS_TABLE")?,
         })
     }
 

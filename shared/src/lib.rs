@@ -6,6 +6,7 @@
 //! * [`store`]: the DynamoDB tables behind small traits;
 //! * [`wechat`]: the typed WeChat API client; [`component`]: the component token service.
 
+pub mod audit;
 pub mod authorization;
 pub mod authorizer;
 pub mod authorizer_token;

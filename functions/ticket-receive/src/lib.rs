@@ -7,14 +7,15 @@
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Error, Request, RequestExt, Response};
+use shared::audit::MessagePush;
 use shared::authorization::{AuthError, AuthorizationService, PushAction, PushActions};
 use shared::config::ConfigError;
 use shared::crypto::{CryptoError, KeyUsed, MessageCrypto};
 use shared::platform::Platform;
 use shared::push::{Addressee, AuthorizationEvent, AuthorizationPush, Envelope, MAX_PUSH_BYTES};
 use shared::store::{
-    unix_now, DynamoAuthorizerStore, DynamoTicketStore, PushOutcome, PushStore, ReceivedPush,
-    StoreError, TicketOutcome, TicketStore, VerifyTicket,
+    unix_now, AuditStore, DynamoAuditStore, DynamoAuthorizerStore, DynamoTicketStore, PushOutcome,
+    PushStore, ReceivedPush, StatusChange, StoreError, TicketOutcome, TicketStore, VerifyTicket,
 };
 use shared::xml::XmlError;
 use tracing::{info, warn};
@@ -32,8 +33,10 @@ pub enum NotifyError {
     NotUtf8,
     #[error("envelope: {0}")]
     BadEnvelope(XmlError),
-    #[error("this URL receives pushes addressed to the component (AppId), not to an authorizer")]
-    NotComponentEnvelope,
+    #[error("the envelope is addressed wrongly for this URL (AppId on the component URL, ToUserName on a message URL)")]
+    WrongEnvelope,
+    #[error("the path's appid is not an appid")]
+    BadAppid,
     #[error("push is addressed to another component")]
     ForeignAppId,
     #[error("msg_signature does not match")]
@@ -55,7 +58,8 @@ impl NotifyError {
             | Self::UnsupportedEncryptType(_)
             | Self::NotUtf8
             | Self::BadEnvelope(_)
-            | Self::NotComponentEnvelope
+            | Self::WrongEnvelope
+            | Self::BadAppid
             | Self::Undecryptable(_)
             | Self::BadPush(_) => StatusCode::BAD_REQUEST,
             Self::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -71,7 +75,8 @@ impl NotifyError {
             Self::MissingParameter(_) => "missing_parameter",
             Self::UnsupportedEncryptType(_) => "unsupported_encrypt_type",
             Self::TooLarge => "body_too_large",
-            Self::NotUtf8 | Self::BadEnvelope(_) | Self::NotComponentEnvelope => "bad_envelope",
+            Self::NotUtf8 | Self::BadEnvelope(_) | Self::WrongEnvelope => "bad_envelope",
+            Self::BadAppid => "bad_appid",
             Self::ForeignAppId => "foreign_appid",
             Self::BadSignature => "bad_signature",
             Self::Undecryptable(_) => "undecryptable",
@@ -92,6 +97,24 @@ pub struct PushQuery {
 }
 
 /// What was done with an accepted push.
+/// What was done with a message-URL push.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MessageReceipt {
+    /// The latest audit moved forward (`applied`), or was already there or further.
+    Audit {
+        auditid: i64,
+        applied: bool,
+    },
+    NoAudit,
+    Ignored,
+}
+
+fn is_appid(value: &str) -> bool {
+    value.len() == 18
+        && value.starts_with("wx")
+        && value[2..].bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Receipt {
     Ticket(TicketOutcome),
@@ -102,26 +125,32 @@ pub enum Receipt {
     },
 }
 
-/// The receiver: the component's crypto, the store and what acts on pushes, built once per cold start.
-pub struct Receiver<S, A> {
+/// The receiver: the component's crypto, the stores and what acts on pushes, built once per cold
+/// start.
+pub struct Receiver<S, A, U> {
     crypto: MessageCrypto,
     store: S,
     actions: A,
+    audits: U,
 }
 
-impl<S, A> Receiver<S, A> {
-    pub fn new(crypto: MessageCrypto, store: S, actions: A) -> Self {
+impl<S, A, U> Receiver<S, A, U> {
+    pub fn new(crypto: MessageCrypto, store: S, actions: A, audits: U) -> Self {
         Self {
             crypto,
             store,
             actions,
+            audits,
         }
     }
 }
 
 /// The production receiver: DynamoDB and the authorization service.
-pub type PlatformReceiver =
-    Receiver<DynamoTicketStore, AuthorizationService<DynamoTicketStore, DynamoAuthorizerStore>>;
+pub type PlatformReceiver = Receiver<
+    DynamoTicketStore,
+    AuthorizationService<DynamoTicketStore, DynamoAuthorizerStore>,
+    DynamoAuditStore,
+>;
 
 impl PlatformReceiver {
     pub fn from_platform(platform: &Platform) -> Result<Self, ConfigError> {
@@ -129,6 +158,7 @@ impl PlatformReceiver {
             platform.config.message_crypto()?,
             platform.ticket_store(),
             platform.authorization_service(),
+            DynamoAuditStore::new(platform.dynamo.clone(), &platform.tables.audits),
         ))
     }
 
@@ -145,9 +175,15 @@ fn required<'a>(value: &'a Option<String>, name: &'static str) -> Result<&'a str
         .ok_or(NotifyError::MissingParameter(name))
 }
 
-impl<S: TicketStore + PushStore, A: PushActions> Receiver<S, A> {
-    /// Verifies, decrypts, parses and stores one push to the authorization event URL.
-    pub async fn receive(&self, query: &PushQuery, body: &[u8]) -> Result<Receipt, NotifyError> {
+impl<S: TicketStore + PushStore, A: PushActions, U: AuditStore> Receiver<S, A, U> {
+    /// Checks the query and the envelope, verifies `msg_signature` and decrypts (the trailer must
+    /// be the component appid, on both URLs: reference §1.1).
+    fn open(
+        &self,
+        query: &PushQuery,
+        body: &[u8],
+        component_url: bool,
+    ) -> Result<String, NotifyError> {
         let timestamp = required(&query.timestamp, "timestamp")?;
         let nonce = required(&query.nonce, "nonce")?;
         let msg_signature = required(&query.msg_signature, "msg_signature")?;
@@ -163,10 +199,11 @@ impl<S: TicketStore + PushStore, A: PushActions> Receiver<S, A> {
         }
         let body = std::str::from_utf8(body).map_err(|_| NotifyError::NotUtf8)?;
         let envelope = Envelope::parse(body).map_err(NotifyError::BadEnvelope)?;
-        match &envelope.addressee {
-            Addressee::Component(appid) if appid == self.crypto.appid() => {}
-            Addressee::Component(_) => return Err(NotifyError::ForeignAppId),
-            Addressee::Authorizer(_) => return Err(NotifyError::NotComponentEnvelope),
+        match (&envelope.addressee, component_url) {
+            (Addressee::Component(appid), true) if appid == self.crypto.appid() => {}
+            (Addressee::Component(_), true) => return Err(NotifyError::ForeignAppId),
+            (Addressee::Authorizer(_), false) => {}
+            _ => return Err(NotifyError::WrongEnvelope),
         }
         if envelope.encrypt.is_empty() {
             return Err(NotifyError::Undecryptable(CryptoError::EmptyCiphertext));
@@ -184,11 +221,72 @@ impl<S: TicketStore + PushStore, A: PushActions> Receiver<S, A> {
         if key == KeyUsed::Previous {
             warn!("push opened with COMPONENT_PREVIOUS_ENCODING_AES_KEY; the console key has been rotated");
         }
+        Ok(plaintext)
+    }
+
+    /// Verifies, decrypts, parses and stores one push to the authorization event URL.
+    pub async fn receive(&self, query: &PushQuery, body: &[u8]) -> Result<Receipt, NotifyError> {
+        let plaintext = self.open(query, body, true)?;
         let push = AuthorizationPush::parse(&plaintext).map_err(NotifyError::BadPush)?;
         if push.component_appid != self.crypto.appid() {
             return Err(NotifyError::ForeignAppId);
         }
         self.store_push(push, plaintext).await
+    }
+
+    /// A push to a mini program's message URL (`$APPID$` = `appid`): review results move its
+    /// latest audit forward (never backwards); other messages are logged.
+    pub async fn receive_message(
+        &self,
+        appid: &str,
+        query: &PushQuery,
+        body: &[u8],
+    ) -> Result<MessageReceipt, NotifyError> {
+        if !is_appid(appid) {
+            return Err(NotifyError::BadAppid);
+        }
+        let plaintext = self.open(query, body, false)?;
+        let event = match MessagePush::parse(&plaintext).map_err(NotifyError::BadPush)? {
+            MessagePush::Audit(event) => event,
+            MessagePush::Other { msg_type, event } => {
+                info!(
+                    appid,
+                    msg_type,
+                    event = event.as_deref().unwrap_or("-"),
+                    "message push acknowledged"
+                );
+                return Ok(MessageReceipt::Ignored);
+            }
+        };
+        let Some(audit) = self.audits.latest_audit(appid).await? else {
+            warn!(
+                appid,
+                status = event.status.as_str(),
+                "review result for a mini program with no audit on record"
+            );
+            return Ok(MessageReceipt::NoAudit);
+        };
+        let change = StatusChange {
+            status: event.status,
+            reason: event.reason,
+            screenshot: event.screenshot,
+            at: event.at,
+        };
+        let applied = self
+            .audits
+            .apply_status(appid, audit.auditid, &change)
+            .await?;
+        info!(
+            appid,
+            auditid = audit.auditid,
+            status = change.status.as_str(),
+            applied,
+            "review result"
+        );
+        Ok(MessageReceipt::Audit {
+            auditid: audit.auditid,
+            applied,
+        })
     }
 
     async fn store_push(
@@ -275,13 +373,28 @@ pub fn error_response(err: &NotifyError) -> Response<Body> {
     shared::web::json_error(err.status(), err.code(), &err.to_string()).map(Body::from)
 }
 
-/// The Lambda handler: `POST /wechat/component/notify`.
-pub async fn handle<S: TicketStore + PushStore, A: PushActions>(
-    receiver: &Receiver<S, A>,
+/// The Lambda handler: `POST /wechat/component/notify` and `POST /wechat/authorizer/{appid}/notify`.
+pub async fn handle<S: TicketStore + PushStore, A: PushActions, U: AuditStore>(
+    receiver: &Receiver<S, A, U>,
     request: Request,
 ) -> Result<Response<Body>, Error> {
     let query = push_query(&request);
-    match receiver.receive(&query, request.body().as_ref()).await {
+    let path = request.uri().path().to_owned();
+    let message_appid = path
+        .strip_prefix("/wechat/authorizer/")
+        .and_then(|rest| rest.strip_suffix("/notify"))
+        .map(str::to_owned);
+    let result = match &message_appid {
+        Some(appid) => receiver
+            .receive_message(appid, &query, request.body().as_ref())
+            .await
+            .map(|_| ()),
+        None => receiver
+            .receive(&query, request.body().as_ref())
+            .await
+            .map(|_| ()),
+    };
+    match result {
         Ok(_) => Ok(success()),
         Err(err) => {
             if err.status().is_server_error() {

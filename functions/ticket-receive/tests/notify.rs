@@ -14,7 +14,7 @@ use shared::config::TableNames;
 use shared::crypto::MessageCrypto;
 use shared::platform::Platform;
 use shared::push::{component_envelope_xml, verify_ticket_xml};
-use shared::store::{AuthorizerStore, DynamoTicketStore, PushStore, TicketStore};
+use shared::store::{AuthorizerStore, DynamoAuditStore, DynamoTicketStore, PushStore, TicketStore};
 use ticket_receive::{handle, PlatformReceiver, Receiver};
 use wechat_sim::{RunningSim, Sim, SimConfig};
 
@@ -448,6 +448,7 @@ async fn pushes_encrypted_with_the_previous_key_are_accepted_after_rotation() {
         crypto_with_new_key(&h.file),
         DynamoTicketStore::new(h.client.clone(), &h.tables.tickets),
         h.platform.authorization_service(),
+        DynamoAuditStore::new(h.client.clone(), &h.tables.audits),
     );
     let v = h.file.vector("ticket");
     assert_eq!(
@@ -479,6 +480,7 @@ async fn storage_failure_is_a_5xx_so_wechat_retries() {
         crypto(&h.file, None),
         DynamoTicketStore::new(h.client.clone(), "no-such-table"),
         h.platform.authorization_service(),
+        DynamoAuditStore::new(h.client.clone(), &h.tables.audits),
     );
     for v in h.file.vectors.iter().filter(|v| v.expect != "reject") {
         let response = handle(&broken, vector_event(v)).await.unwrap();

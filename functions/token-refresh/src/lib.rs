@@ -446,6 +446,8 @@ where
                 authorized_at: Some(at),
                 unauthorized_at: None,
                 last_event_time: at,
+                ext_settings: None,
+                last_commit: None,
             };
             store.save_authorization(&record).await?;
             tracing::info!(

@@ -73,6 +73,8 @@ impl TryFrom<&Item> for Authorizer {
             authorized_at: opt_n(item, "authorized_at")?,
             unauthorized_at: opt_n(item, "unauthorized_at")?,
             last_event_time: get_n(item, "last_event_time")?,
+            ext_settings: opt_s(item, "ext_settings")?,
+            last_commit: opt_s(item, "last_commit")?,
         })
     }
 }
@@ -159,12 +161,43 @@ pub trait AuthorizerStore {
         at: i64,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
+    /// One page of authorizers by appid (admin listing); returns the page and the next cursor.
+    fn authorizer_page(
+        &self,
+        after: Option<&str>,
+        limit: i32,
+    ) -> impl Future<Output = Result<(Vec<Authorizer>, Option<String>), StoreError>> + Send;
+
+    /// Sets an admin attribute (`ext_settings`, `last_commit`) to JSON text, if the authorizer exists.
+    fn set_admin_attribute(
+        &self,
+        appid: &str,
+        name: AdminAttribute,
+        json: &str,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
     /// Flags an authorizer WeChat no longer lists (reconcile); nothing is deleted.
     fn flag_not_listed(
         &self,
         appid: &str,
         at: i64,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// Attributes the admin API writes on an authorizer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AdminAttribute {
+    ExtSettings,
+    LastCommit,
+}
+
+impl AdminAttribute {
+    fn name(self) -> &'static str {
+        match self {
+            Self::ExtSettings => "ext_settings",
+            Self::LastCommit => "last_commit",
+        }
+    }
 }
 
 /// One entry of the `token_expiry` index.
@@ -564,5 +597,45 @@ impl AuthorizerStore for DynamoAuthorizerStore {
             .expression_attribute_names("#pk", PK)
             .expression_attribute_values(":at", n(at));
         Self::update_ignoring_condition(request).await.map(|_| ())
+    }
+
+    async fn authorizer_page(
+        &self,
+        after: Option<&str>,
+        limit: i32,
+    ) -> Result<(Vec<Authorizer>, Option<String>), StoreError> {
+        let out = self
+            .client
+            .scan()
+            .table_name(&self.table)
+            .limit(limit)
+            .set_exclusive_start_key(after.map(Self::key))
+            .send()
+            .await
+            .map_err(|e| StoreError::backend("Scan", e))?;
+        let next = out.last_evaluated_key().map(|k| get_s(k, PK)).transpose()?;
+        let page = out
+            .items()
+            .iter()
+            .map(Authorizer::try_from)
+            .collect::<Result<_, _>>()?;
+        Ok((page, next))
+    }
+
+    async fn set_admin_attribute(
+        &self,
+        appid: &str,
+        name: AdminAttribute,
+        json: &str,
+    ) -> Result<bool, StoreError> {
+        let request = self
+            .update(appid)
+            .update_expression("SET #name = :value, updated_at = :now")
+            .condition_expression("attribute_exists(#pk)")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#name", name.name())
+            .expression_attribute_values(":value", s(json))
+            .expression_attribute_values(":now", n(super::unix_now()));
+        Self::update_ignoring_condition(request).await
     }
 }

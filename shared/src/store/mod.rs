@@ -1,6 +1,8 @@
 //! Storage behind small traits; the DynamoDB implementations live in their own modules.
 
+pub mod actions;
 pub mod attr;
+pub mod audits;
 pub mod auth_codes;
 pub mod authorizers;
 pub mod component_token;
@@ -8,9 +10,12 @@ pub mod lease;
 pub mod refresh_shards;
 pub mod tickets;
 
+pub use actions::{Action, ActionLog, DynamoActionLog};
+pub use audits::{AuditRecord, AuditStore, DynamoAuditStore, StatusChange};
 pub use auth_codes::{AuthCodeStore, ClaimState};
 pub use authorizers::{
-    AuthorizerStore, DueAuthorizer, DynamoAuthorizerStore, EventOutcome, RefreshedTokens,
+    AdminAttribute, AuthorizerStore, DueAuthorizer, DynamoAuthorizerStore, EventOutcome,
+    RefreshedTokens,
 };
 pub use component_token::{ComponentTokenStore, StoredComponentToken};
 pub use refresh_shards::RefreshShardLease;

@@ -441,5 +441,6 @@ pub fn component_config(
         token: token.to_owned().into(),
         encoding_aes_key: encoding_aes_key.to_owned().into(),
         previous_encoding_aes_key: None,
+        admin_token_hashes: None,
     }
 }

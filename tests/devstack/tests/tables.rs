@@ -15,6 +15,7 @@ fn template_defines_the_three_tables_with_their_env_vars() {
     assert_eq!(
         names,
         BTreeMap::from([
+            ("ActionsTable", "ACTIONS_TABLE"),
             ("AuditsTable", "AUDITS_TABLE"),
             ("AuthorizersTable", "AUTHORIZERS_TABLE"),
             ("TicketsTable", "TICKETS_TABLE")

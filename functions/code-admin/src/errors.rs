@@ -1,0 +1,167 @@
+//! The admin API's errors, mapped once to HTTP status and a JSON body.
+
+use lambda_http::http::StatusCode;
+use serde_json::{json, Value};
+use shared::authorizer_token::TokenError;
+use shared::component::ComponentError;
+use shared::store::StoreError;
+use shared::wechat::{Errcode, WechatError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    #[error("missing or invalid admin token")]
+    Unauthorized,
+    #[error("no route {method} {path}")]
+    NotFound { method: String, path: String },
+    #[error("{field}: {rule}")]
+    Invalid { field: &'static str, rule: String },
+    #[error("authorizer {0} is not authorized (or must authorize again)")]
+    NotAuthorized(String),
+    #[error("authorizer {0} did not grant permission set 18 (mini program code management)")]
+    NoCodeManagement(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error(transparent)]
+    Wechat(#[from] WechatError),
+    #[error("WeChat could not be called: {0}")]
+    Component(String),
+    #[error("storage unavailable: {0}")]
+    Store(#[from] StoreError),
+}
+
+pub fn invalid(field: &'static str, rule: impl Into<String>) -> AdminError {
+    AdminError::Invalid {
+        field,
+        rule: rule.into(),
+    }
+}
+
+impl From<ComponentError> for AdminError {
+    fn from(err: ComponentError) -> Self {
+        match err {
+            ComponentError::Wechat(e) => Self::Wechat(e),
+            ComponentError::Store(e) => Self::Store(e),
+            other => Self::Component(other.to_string()),
+        }
+    }
+}
+
+impl From<TokenError> for AdminError {
+    fn from(err: TokenError) -> Self {
+        match err {
+            TokenError::NotAuthorized(appid) => Self::NotAuthorized(appid),
+            TokenError::Store(e) => Self::Store(e),
+            TokenError::QuotaExhausted => Self::Wechat(WechatError::Api {
+                errcode: Errcode::DailyQuotaReached,
+                errmsg: String::new(),
+            }),
+            TokenError::RefreshFailed { appid, reason } => Self::Component(format!(
+                "authorizer {appid}: token refresh failed ({reason})"
+            )),
+        }
+    }
+}
+
+impl AdminError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::NotFound { .. } => StatusCode::NOT_FOUND,
+            Self::Invalid { .. } => StatusCode::BAD_REQUEST,
+            Self::NotAuthorized(_) => StatusCode::NOT_FOUND,
+            Self::NoCodeManagement(_) => StatusCode::FORBIDDEN,
+            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::Wechat(e) => wechat_status(e),
+            Self::Component(_) | Self::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Unauthorized => "unauthorized",
+            Self::NotFound { .. } => "not_found",
+            Self::Invalid { .. } => "invalid_request",
+            Self::NotAuthorized(_) => "authorizer_not_authorized",
+            Self::NoCodeManagement(_) => "permission_set_missing",
+            Self::Conflict(_) => "conflict",
+            Self::Wechat(WechatError::Api { .. }) => "wechat_error",
+            Self::Wechat(_) | Self::Component(_) => "wechat_unavailable",
+            Self::Store(_) => "storage_unavailable",
+        }
+    }
+
+    pub fn body(&self) -> Value {
+        let mut body = json!({ "error": self.code(), "message": self.to_string() });
+        match self {
+            Self::Invalid { field, rule } => {
+                body["field"] = json!(field);
+                body["rule"] = json!(rule);
+            }
+            Self::Wechat(WechatError::Api { errcode, errmsg }) => {
+                body["errcode"] = json!(errcode.code());
+                body["errmsg"] = json!(errmsg);
+                body["meaning"] = json!(errcode.meaning());
+                if matches!(
+                    errcode,
+                    Errcode::PermissionSetMissing | Errcode::ApiUnauthorized
+                ) {
+                    body["missing_permission_set"] = json!(18);
+                }
+            }
+            _ => {}
+        }
+        body
+    }
+}
+
+/// WeChat's errcodes mapped once (issue: 85009 → 409, 61007/48001 → 403, 45009 → 429, -1 → 503).
+fn wechat_status(err: &WechatError) -> StatusCode {
+    match err {
+        WechatError::Api { errcode, .. } => match errcode {
+            Errcode::AuditPending => StatusCode::CONFLICT,
+            Errcode::PermissionSetMissing
+            | Errcode::ApiUnauthorized
+            | Errcode::ComponentNotAuthorized => StatusCode::FORBIDDEN,
+            Errcode::DailyQuotaReached | Errcode::TooFrequent => StatusCode::TOO_MANY_REQUESTS,
+            Errcode::SystemBusy => StatusCode::SERVICE_UNAVAILABLE,
+            Errcode::InvalidCredential
+            | Errcode::InvalidAccessToken
+            | Errcode::AccessTokenExpired => StatusCode::BAD_GATEWAY,
+            _ => StatusCode::UNPROCESSABLE_ENTITY,
+        },
+        WechatError::Http(_) | WechatError::Transport(_) => StatusCode::SERVICE_UNAVAILABLE,
+        WechatError::Decode(_) => StatusCode::BAD_GATEWAY,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn api(code: i64) -> AdminError {
+        AdminError::Wechat(WechatError::Api {
+            errcode: Errcode::from_code(code),
+            errmsg: "x".into(),
+        })
+    }
+
+    #[test]
+    fn errcodes_map_to_statuses_with_their_meaning() {
+        assert_eq!(api(85009).status(), StatusCode::CONFLICT);
+        assert_eq!(api(61007).status(), StatusCode::FORBIDDEN);
+        assert_eq!(api(61007).body()["missing_permission_set"], 18);
+        assert_eq!(api(48001).status(), StatusCode::FORBIDDEN);
+        assert_eq!(api(45009).status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(api(-1).status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(api(85014).status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let body = api(85014).body();
+        assert_eq!(
+            (body["errcode"].as_i64(), body["meaning"].as_str()),
+            (Some(85014), Some("invalid or nonexistent template_id"))
+        );
+        assert_eq!(
+            invalid("user_version", "at most 64 characters").body()["field"],
+            "user_version"
+        );
+    }
+}

@@ -1,0 +1,160 @@
+//! Code reviews (audits) of a mini program (reference §5.7, §5.8, §3): their states and the
+//! transitions a late or repeated result may not undo.
+
+use crate::xml::{self, XmlError};
+
+/// An audit's state: WeChat's 0–4, plus released (ours).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuditStatus {
+    Pending,
+    Delayed,
+    Passed,
+    Rejected,
+    Withdrawn,
+    Released,
+}
+
+impl AuditStatus {
+    /// From WeChat's `status` (0 passed, 1 rejected, 2 under review, 3 withdrawn, 4 delayed).
+    pub fn from_wechat(status: i64) -> Option<Self> {
+        match status {
+            0 => Some(Self::Passed),
+            1 => Some(Self::Rejected),
+            2 => Some(Self::Pending),
+            3 => Some(Self::Withdrawn),
+            4 => Some(Self::Delayed),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Delayed => "delayed",
+            Self::Passed => "passed",
+            Self::Rejected => "rejected",
+            Self::Withdrawn => "withdrawn",
+            Self::Released => "released",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        [
+            Self::Pending,
+            Self::Delayed,
+            Self::Passed,
+            Self::Rejected,
+            Self::Withdrawn,
+            Self::Released,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == text)
+    }
+
+    /// Transitions only go up this order: pending → delayed → a result → released.
+    pub fn rank(self) -> i64 {
+        match self {
+            Self::Pending => 0,
+            Self::Delayed => 1,
+            Self::Passed | Self::Rejected | Self::Withdrawn => 2,
+            Self::Released => 3,
+        }
+    }
+
+    /// A review still running: no new submission, no release.
+    pub fn is_open(self) -> bool {
+        matches!(self, Self::Pending | Self::Delayed)
+    }
+}
+
+/// A review result pushed to the message URL (reference §3).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEvent {
+    pub original_id: String,
+    pub status: AuditStatus,
+    pub reason: Option<String>,
+    pub screenshot: Option<String>,
+    /// SuccTime / FailTime / DelayTime.
+    pub at: i64,
+    pub create_time: i64,
+}
+
+/// A decrypted push to the message URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MessagePush {
+    Audit(AuditEvent),
+    /// Any other message or event: logged and acknowledged.
+    Other {
+        msg_type: String,
+        event: Option<String>,
+    },
+}
+
+impl MessagePush {
+    pub fn parse(plaintext: &str) -> Result<Self, XmlError> {
+        let doc = xml::parse(plaintext)?;
+        let msg_type = doc.required("MsgType")?.to_owned();
+        let event = doc.text_of("Event").map(|e| e.trim().to_owned());
+        let text = |name: &str| {
+            doc.text_of(name)
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .map(str::to_owned)
+        };
+        let (status, time_field) = match event.as_deref() {
+            Some("weapp_audit_success") => (AuditStatus::Passed, "SuccTime"),
+            Some("weapp_audit_fail") => (AuditStatus::Rejected, "FailTime"),
+            Some("weapp_audit_delay") => (AuditStatus::Delayed, "DelayTime"),
+            _ => return Ok(Self::Other { msg_type, event }),
+        };
+        let create_time = doc.required_i64("CreateTime")?;
+        Ok(Self::Audit(AuditEvent {
+            original_id: doc.required("ToUserName")?.to_owned(),
+            status,
+            reason: text("Reason"),
+            screenshot: text("ScreenShot"),
+            at: doc.optional_i64(time_field)?.unwrap_or(create_time),
+            create_time,
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_audit_events_and_keeps_others() {
+        let fail = "<xml><ToUserName><![CDATA[gh_1]]></ToUserName><FromUserName><![CDATA[o]]></FromUserName><CreateTime>10</CreateTime><MsgType><![CDATA[event]]></MsgType><Event><![CDATA[weapp_audit_fail]]></Event><Reason><![CDATA[a<br>b]]></Reason><FailTime>9</FailTime><ScreenShot><![CDATA[m1|m2]]></ScreenShot></xml>";
+        let MessagePush::Audit(event) = MessagePush::parse(fail).unwrap() else {
+            panic!()
+        };
+        assert_eq!(event.status, AuditStatus::Rejected);
+        assert_eq!(
+            (
+                event.reason.as_deref(),
+                event.screenshot.as_deref(),
+                event.at
+            ),
+            (Some("a<br>b"), Some("m1|m2"), 9)
+        );
+        let other = "<xml><ToUserName>gh_1</ToUserName><CreateTime>1</CreateTime><MsgType>text</MsgType><Content>hi</Content></xml>";
+        assert_eq!(
+            MessagePush::parse(other).unwrap(),
+            MessagePush::Other {
+                msg_type: "text".into(),
+                event: None
+            }
+        );
+    }
+
+    #[test]
+    fn transitions_only_go_forward() {
+        assert!(AuditStatus::Pending.rank() < AuditStatus::Delayed.rank());
+        assert!(AuditStatus::Delayed.rank() < AuditStatus::Passed.rank());
+        assert!(AuditStatus::Passed.rank() < AuditStatus::Released.rank());
+        assert_eq!(AuditStatus::from_wechat(4), Some(AuditStatus::Delayed));
+        assert_eq!(AuditStatus::from_wechat(9), None);
+        assert!(AuditStatus::Delayed.is_open() && !AuditStatus::Rejected.is_open());
+    }
+}

@@ -1,0 +1,257 @@
+//! The `audits` table: per mini program appid, per auditid (newest first when queried backwards).
+//!
+//! Status changes are conditional on `status_rank` (pending → delayed → a result → released), so
+//! a late or repeated result never moves a record backwards.
+
+use std::future::Future;
+
+use aws_sdk_dynamodb::Client;
+
+use super::attr::{get_n, get_s, n, opt_n, opt_s, s, Item};
+use super::tickets::is_condition_failure;
+use super::StoreError;
+use crate::audit::AuditStatus;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditRecord {
+    pub appid: String,
+    pub auditid: i64,
+    pub template_id: Option<i64>,
+    pub user_version: Option<String>,
+    pub user_desc: Option<String>,
+    /// The ext_json committed with this version (a snapshot, JSON text).
+    pub ext_json: Option<String>,
+    pub status: AuditStatus,
+    pub reason: Option<String>,
+    pub screenshot: Option<String>,
+    pub submitted_at: Option<i64>,
+    pub result_at: Option<i64>,
+    pub released_at: Option<i64>,
+}
+
+impl AuditRecord {
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "appid": self.appid,
+            "auditid": self.auditid,
+            "template_id": self.template_id,
+            "user_version": self.user_version,
+            "user_desc": self.user_desc,
+            "ext_json": self.ext_json,
+            "status": self.status.as_str(),
+            "reason": self.reason,
+            "screenshot": self.screenshot,
+            "submitted_at": self.submitted_at,
+            "result_at": self.result_at,
+            "released_at": self.released_at,
+        })
+    }
+}
+
+impl TryFrom<&Item> for AuditRecord {
+    type Error = StoreError;
+
+    fn try_from(item: &Item) -> Result<Self, StoreError> {
+        let status = get_s(item, "status")?;
+        Ok(Self {
+            appid: get_s(item, "appid")?,
+            auditid: get_n(item, "auditid")?,
+            template_id: opt_n(item, "template_id")?,
+            user_version: opt_s(item, "user_version")?,
+            user_desc: opt_s(item, "user_desc")?,
+            ext_json: opt_s(item, "ext_json")?,
+            status: AuditStatus::parse(&status)
+                .ok_or_else(|| StoreError::Malformed(format!("audit status {status}")))?,
+            reason: opt_s(item, "reason")?,
+            screenshot: opt_s(item, "screenshot")?,
+            submitted_at: opt_n(item, "submitted_at")?,
+            result_at: opt_n(item, "result_at")?,
+            released_at: opt_n(item, "released_at")?,
+        })
+    }
+}
+
+/// A status change: the new status, WeChat's reason and screenshot ids, and when it happened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusChange {
+    pub status: AuditStatus,
+    pub reason: Option<String>,
+    pub screenshot: Option<String>,
+    pub at: i64,
+}
+
+pub trait AuditStore {
+    /// Records a submission (once: a repeated auditid changes nothing).
+    fn save_submission(
+        &self,
+        record: &AuditRecord,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    fn latest_audit(
+        &self,
+        appid: &str,
+    ) -> impl Future<Output = Result<Option<AuditRecord>, StoreError>> + Send;
+
+    fn audits(
+        &self,
+        appid: &str,
+        limit: i32,
+    ) -> impl Future<Output = Result<Vec<AuditRecord>, StoreError>> + Send;
+
+    fn audit(
+        &self,
+        appid: &str,
+        auditid: i64,
+    ) -> impl Future<Output = Result<Option<AuditRecord>, StoreError>> + Send;
+
+    /// Moves the audit forward to `change.status` (creating the record if WeChat knows an audit we
+    /// do not); returns false when it is already there or further.
+    fn apply_status(
+        &self,
+        appid: &str,
+        auditid: i64,
+        change: &StatusChange,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+}
+
+#[derive(Debug, Clone)]
+pub struct DynamoAuditStore {
+    client: Client,
+    table: String,
+}
+
+impl DynamoAuditStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    fn key(appid: &str, auditid: i64) -> Item {
+        Item::from([
+            ("appid".to_owned(), s(appid)),
+            ("auditid".to_owned(), n(auditid)),
+        ])
+    }
+
+    async fn query(&self, appid: &str, limit: i32) -> Result<Vec<AuditRecord>, StoreError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("appid = :appid")
+            .expression_attribute_values(":appid", s(appid))
+            .scan_index_forward(false)
+            .limit(limit)
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| StoreError::backend("Query", e))?;
+        out.items().iter().map(AuditRecord::try_from).collect()
+    }
+}
+
+impl AuditStore for DynamoAuditStore {
+    async fn save_submission(&self, r: &AuditRecord) -> Result<bool, StoreError> {
+        let mut item = Self::key(&r.appid, r.auditid);
+        item.insert("status".into(), s(r.status.as_str()));
+        item.insert("status_rank".into(), n(r.status.rank()));
+        for (name, value) in [
+            ("user_version", &r.user_version),
+            ("user_desc", &r.user_desc),
+            ("ext_json", &r.ext_json),
+        ] {
+            if let Some(v) = value {
+                item.insert(name.into(), s(v));
+            }
+        }
+        for (name, value) in [
+            ("template_id", r.template_id),
+            ("submitted_at", r.submitted_at),
+        ] {
+            if let Some(v) = value {
+                item.insert(name.into(), n(v));
+            }
+        }
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(auditid)")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if is_condition_failure(&e) => Ok(false),
+            Err(e) => Err(StoreError::backend("PutItem", e)),
+        }
+    }
+
+    async fn latest_audit(&self, appid: &str) -> Result<Option<AuditRecord>, StoreError> {
+        Ok(self.query(appid, 1).await?.into_iter().next())
+    }
+
+    async fn audits(&self, appid: &str, limit: i32) -> Result<Vec<AuditRecord>, StoreError> {
+        self.query(appid, limit).await
+    }
+
+    async fn audit(&self, appid: &str, auditid: i64) -> Result<Option<AuditRecord>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(appid, auditid)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| StoreError::backend("GetItem", e))?;
+        out.item.as_ref().map(AuditRecord::try_from).transpose()
+    }
+
+    async fn apply_status(
+        &self,
+        appid: &str,
+        auditid: i64,
+        change: &StatusChange,
+    ) -> Result<bool, StoreError> {
+        let time_field = if change.status == AuditStatus::Released {
+            "released_at"
+        } else {
+            "result_at"
+        };
+        let mut sets = vec![
+            "#status = :status".to_owned(),
+            "status_rank = :rank".to_owned(),
+            format!("{time_field} = :at"),
+        ];
+        let mut request = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(appid, auditid)))
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":status", s(change.status.as_str()))
+            .expression_attribute_values(":rank", n(change.status.rank()))
+            .expression_attribute_values(":at", n(change.at));
+        if let Some(reason) = &change.reason {
+            sets.push("reason = :reason".into());
+            request = request.expression_attribute_values(":reason", s(reason));
+        }
+        if let Some(screenshot) = &change.screenshot {
+            sets.push("screenshot = :screenshot".into());
+            request = request.expression_attribute_values(":screenshot", s(screenshot));
+        }
+        let result = request
+            .update_expression(format!("SET {}", sets.join(", ")))
+            .condition_expression("attribute_not_exists(status_rank) OR status_rank < :rank")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if is_condition_failure(&e) => Ok(false),
+            Err(e) => Err(StoreError::backend("UpdateItem", e)),
+        }
+    }
+}
