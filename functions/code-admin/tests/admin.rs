@@ -1,0 +1,722 @@
+//! code-admin end to end through the WeChat simulator and moto: commit → QR code → review (the
+//! simulator's result pushed to ticket-receive's message URL) → release → rollback; rejection,
+//! undo, the pending and release guards, 401s, validation and errcode mapping; the OpenAPI file
+//! against the router.
+
+use std::collections::BTreeSet;
+
+use code_admin::auth::token_hash;
+use code_admin::{AdminTokens, PlatformCodeAdmin};
+use devstack::apigw::{body_text, request};
+use devstack::inbox::{Inbox, Received};
+use lambda_http::http::StatusCode;
+use secrecy::SecretString;
+use serde_json::{json, Value};
+use shared::crypto::MessageCrypto;
+use shared::platform::Platform;
+use shared::store::{unix_now, AuditStore, DynamoAuditStore, TicketStore, VerifyTicket};
+use ticket_receive::PlatformReceiver;
+use wechat_sim::config::{Category, MiniProgram, ReviewScript, Template};
+use wechat_sim::{RunningSim, Sim, SimConfig};
+
+const APPID: &str = "wxadmincomponent01";
+const SECRET: &str = "admin-component-secret";
+const TOKEN: &str = "admintoken";
+const KEY: &str = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG";
+const MP: &str = "wxadminminiprog001";
+const NO_18: &str = "wxadminminiprog002";
+const ADMIN: &str = "admin-secret-token-1";
+
+struct World {
+    sim: RunningSim,
+    inbox: Inbox,
+    platform: Platform,
+    admin: PlatformCodeAdmin,
+    receiver: PlatformReceiver,
+    http: reqwest::Client,
+}
+
+fn mini_program(appid: &str, sets: Vec<i64>) -> MiniProgram {
+    MiniProgram {
+        appid: appid.into(),
+        original_id: format!("gh_{}", &appid[2..14]),
+        nickname: format!("Shop {appid}"),
+        principal_name: "Admin Test Ltd.".into(),
+        head_img: String::new(),
+        categories: vec![Category {
+            first_class: "工具".into(),
+            second_class: "效率".into(),
+            third_class: None,
+            first_id: 287,
+            second_id: 612,
+            third_id: None,
+        }],
+        pages: vec!["pages/index/index".into(), "pages/about/about".into()],
+        testers_limit: 5,
+        permission_sets: sets,
+        review: ReviewScript::Pass { after_secs: 5 },
+    }
+}
+
+async fn world(test: &str) -> World {
+    let crypto = MessageCrypto::new(SecretString::from(TOKEN), APPID, KEY, None).unwrap();
+    let inbox = Inbox::start(crypto).await;
+    let mut config = SimConfig::for_component(APPID, SECRET, TOKEN, KEY);
+    config.push.message_url = Some(inbox.message_url());
+    config.component.server_domains = vec!["example.com".into()];
+    config.mini_programs = vec![
+        mini_program(MP, vec![17, 18]),
+        mini_program(NO_18, vec![17]),
+    ];
+    config.templates = vec![Template {
+        template_id: 1,
+        user_version: "1.0.0".into(),
+        user_desc: "shop".into(),
+        draft_id: None,
+        pages: vec![],
+        template_type: 0,
+    }];
+    let sim = Sim::new(config)
+        .unwrap()
+        .serve("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let platform = devstack::test_platform(
+        test,
+        devstack::component_config(APPID, SECRET, TOKEN, KEY),
+        &sim.base_url(),
+    )
+    .await;
+    let tokens = AdminTokens::parse(&format!("ops:{}", token_hash(ADMIN))).unwrap();
+    let admin = PlatformCodeAdmin::from_platform(&platform, tokens);
+    let receiver = PlatformReceiver::from_platform(&platform).unwrap();
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let w = World {
+        sim,
+        inbox,
+        platform,
+        admin,
+        receiver,
+        http,
+    };
+    let ticket = w.sim.sim.push_ticket();
+    w.platform
+        .ticket_store()
+        .save_verify_ticket(
+            APPID,
+            VerifyTicket {
+                ticket: ticket.into(),
+                create_time: unix_now(),
+                received_at: unix_now(),
+            },
+        )
+        .await
+        .unwrap();
+    for (appid, sets) in [(MP, &["17", "18"][..]), (NO_18, &["17"][..])] {
+        w.authorize(appid, sets).await;
+    }
+    w
+}
+
+impl World {
+    async fn authorize(&self, appid: &str, sets: &[&str]) {
+        let pre = self
+            .platform
+            .component_service()
+            .create_preauthcode()
+            .await
+            .unwrap();
+        let mut form = vec![
+            ("pre_auth_code", pre.code.as_str()),
+            ("redirect_uri", "https://p.example.com/auth/callback"),
+            ("appid", appid),
+        ];
+        form.extend(sets.iter().map(|s| ("permission", *s)));
+        let r = self
+            .http
+            .post(format!(
+                "{}/cgi-bin/componentloginpage/confirm",
+                self.sim.base_url()
+            ))
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        let location = r.headers()["location"].to_str().unwrap().to_owned();
+        let code = location
+            .split("auth_code=")
+            .nth(1)
+            .unwrap()
+            .split('&')
+            .next()
+            .unwrap()
+            .to_owned();
+        self.platform
+            .authorization_service()
+            .complete(&code, unix_now())
+            .await
+            .unwrap();
+    }
+
+    async fn call_as(
+        &self,
+        token: Option<&str>,
+        method: &str,
+        path: &str,
+        query: &[(&str, &str)],
+        body: Value,
+    ) -> (StatusCode, Value) {
+        let auth = token.map(|t| format!("Bearer {t}"));
+        let mut headers = vec![("content-type", "application/json")];
+        if let Some(auth) = &auth {
+            headers.push(("authorization", auth.as_str()));
+        }
+        let body = if body.is_null() {
+            String::new()
+        } else {
+            body.to_string()
+        };
+        let response =
+            code_admin::handle(&self.admin, request(method, path, query, &headers, &body))
+                .await
+                .unwrap();
+        let status = response.status();
+        let text = body_text(&response);
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    async fn call(&self, method: &str, path: &str, body: Value) -> (StatusCode, Value) {
+        self.call_as(Some(ADMIN), method, path, &[], body).await
+    }
+
+    async fn advance(&self, seconds: i64) {
+        let r = self
+            .http
+            .post(format!("{}/sim/clock/advance", self.sim.base_url()))
+            .json(&json!({ "seconds": seconds }))
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success());
+    }
+
+    /// Delivers a recorded message push to ticket-receive's message URL.
+    async fn deliver(&self, push: &Received) -> (StatusCode, String) {
+        let appid = push.path.trim_start_matches("/mp/");
+        let event = request(
+            "POST",
+            &format!("/wechat/authorizer/{appid}/notify"),
+            &push.query_pairs(),
+            &[("content-type", "text/xml")],
+            &push.body,
+        );
+        let response = ticket_receive::handle(&self.receiver, event).await.unwrap();
+        (response.status(), body_text(&response))
+    }
+
+    async fn audit_status(&self, auditid: i64) -> String {
+        let store =
+            DynamoAuditStore::new(self.platform.dynamo.clone(), &self.platform.tables.audits);
+        store
+            .audit(MP, auditid)
+            .await
+            .unwrap()
+            .unwrap()
+            .status
+            .as_str()
+            .to_owned()
+    }
+
+    async fn fault(&self, endpoint: &str, fault: Value) {
+        let r = self
+            .http
+            .post(format!("{}/sim/faults", self.sim.base_url()))
+            .json(&json!({ "endpoint": endpoint, "fault": fault }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 204);
+    }
+}
+
+fn mp(path: &str) -> String {
+    format!("/admin/authorizers/{MP}{path}")
+}
+
+async fn commit(w: &World, version: &str) {
+    let (status, body) = w.call("POST", &mp("/commits"), json!({ "template_id": 1, "user_version": version, "user_desc": "d", "ext": { "theme": "blue" } })).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
+
+#[tokio::test]
+async fn commit_review_release_and_roll_back() {
+    let w = world("release").await;
+    let (status, body) = w
+        .call(
+            "PUT",
+            &mp("/ext"),
+            json!({ "ext": { "shop_id": 42, "theme": "red" } }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    commit(&w, "1.0.0").await;
+    let (_, authorizer) = w.call("GET", &mp(""), Value::Null).await;
+    let ext_json = authorizer["authorizer"]["last_commit"]["ext_json"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        serde_json::from_str::<Value>(&ext_json).unwrap(),
+        json!({ "shop_id": 42, "theme": "blue" }),
+        "ext merged over the stored settings"
+    );
+    assert!(
+        authorizer.to_string().find("authorizer_token_").is_none(),
+        "tokens never leave the API"
+    );
+
+    // The trial QR code is an image.
+    let response = code_admin::handle(
+        &w.admin,
+        request(
+            "GET",
+            &mp("/qrcode"),
+            &[("path", "pages/index/index?from=admin")],
+            &[("authorization", &format!("Bearer {ADMIN}"))],
+            "",
+        ),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (
+            response.status(),
+            response.headers()["content-type"].to_str().unwrap()
+        ),
+        (StatusCode::OK, "image/png")
+    );
+    assert_eq!(&response.body().as_ref()[..4], b"\x89PNG");
+    assert_eq!(
+        w.call("GET", &mp("/pages"), Value::Null).await.1["page_list"],
+        json!(["pages/index/index", "pages/about/about"])
+    );
+
+    // Submitted with item_list built from get_category and get_page.
+    let (status, submitted) = w.call("POST", &mp("/audits"), json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{submitted}");
+    let auditid = submitted["auditid"].as_i64().unwrap();
+    assert_eq!(submitted["item_list"][0]["address"], "pages/index/index");
+    assert_eq!(w.audit_status(auditid).await, "pending");
+    // Guards: no second submission, no release while pending.
+    let (status, body) = w.call("POST", &mp("/audits"), json!({})).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    let (status, body) = w.call("POST", &mp("/release"), Value::Null).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+
+    // The review passes; the result is pushed to the message URL and lands in the audits table.
+    w.advance(5).await;
+    let push = w.inbox.wait_for("weapp_audit_success").await;
+    assert_eq!(w.deliver(&push).await, (StatusCode::OK, "success".into()));
+    assert_eq!(w.audit_status(auditid).await, "passed");
+    // A repeated push changes nothing; a late delay never moves the record back.
+    assert_eq!(w.deliver(&push).await, (StatusCode::OK, "success".into()));
+    assert_eq!(w.audit_status(auditid).await, "passed");
+
+    let (status, body) = w.call("POST", &mp("/release"), Value::Null).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(w.audit_status(auditid).await, "released");
+    let (_, history) = w.call("GET", &mp("/audits"), Value::Null).await;
+    assert_eq!(history["audits"][0]["status"], "released");
+    assert_eq!(history["audits"][0]["user_version"], "1.0.0");
+    assert!(history["audits"][0]["ext_json"]
+        .as_str()
+        .unwrap()
+        .contains("shop_id"));
+
+    // Only one version released: nothing to roll back to (WeChat's 87012, with its meaning).
+    let (status, body) = w.call("POST", &mp("/revert"), Value::Null).await;
+    assert_eq!(
+        (status, body["errcode"].as_i64()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some(87012)),
+        "{body}"
+    );
+
+    // A second version, released; then rolled back.
+    commit(&w, "1.1.0").await;
+    let second = w.call("POST", &mp("/audits"), json!({ "item_list": [{ "address": "pages/about/about", "first_id": 287, "second_id": 612, "first_class": "工具", "second_class": "效率", "title": "About", "tag": "shop" }] })).await.1["auditid"].as_i64().unwrap();
+    w.advance(5).await;
+    let (_, latest) = w.call("GET", &mp("/audits/latest"), Value::Null).await;
+    assert_eq!(
+        (
+            latest["audit"]["auditid"].as_i64(),
+            latest["audit"]["status"].as_str()
+        ),
+        (Some(second), Some("passed")),
+        "{latest}"
+    );
+    assert_eq!(
+        w.call("POST", &mp("/release"), Value::Null).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        w.call("GET", &mp("/versions"), Value::Null).await.1["version_list"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    assert_eq!(
+        w.call("POST", &mp("/revert"), Value::Null).await.0,
+        StatusCode::OK
+    );
+
+    // Every state-changing step is in the action log, with the token's label.
+    let (_, actions) = w.call("GET", &mp("/actions"), Value::Null).await;
+    let names: Vec<&str> = actions["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["action"].as_str().unwrap())
+        .collect();
+    for expected in ["PutExt", "Commit", "SubmitAudit", "Release", "Revert"] {
+        assert!(
+            names.contains(&expected),
+            "{expected} missing from {names:?}"
+        );
+    }
+    assert!(actions["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|a| a["label"] == "ops"));
+    let refused = actions["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["http_status"] == 409)
+        .unwrap();
+    assert_eq!(refused["result"], "conflict");
+}
+
+#[tokio::test]
+async fn rejection_undo_and_speedup() {
+    let w = world("reject").await;
+    commit(&w, "2.0.0").await;
+    let script = json!({ "appid": MP, "outcome": "reject", "after_secs": 10, "reason": "首页空白", "screenshot": "m1|m2" });
+    assert_eq!(
+        w.http
+            .post(format!("{}/sim/reviews", w.sim.base_url()))
+            .json(&script)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        204
+    );
+    let auditid = w.call("POST", &mp("/audits"), json!({})).await.1["auditid"]
+        .as_i64()
+        .unwrap();
+    assert_eq!(
+        w.call(
+            "POST",
+            &mp(&format!("/audits/{auditid}/speedup")),
+            Value::Null
+        )
+        .await
+        .0,
+        StatusCode::OK
+    );
+    w.advance(10).await;
+    let push = w.inbox.wait_for("weapp_audit_fail").await;
+    assert_eq!(w.deliver(&push).await.0, StatusCode::OK);
+    let (_, one) = w
+        .call("GET", &mp(&format!("/audits/{auditid}")), Value::Null)
+        .await;
+    assert_eq!(
+        (
+            one["audit"]["status"].as_str(),
+            one["audit"]["reason"].as_str(),
+            one["audit"]["screenshot"].as_str()
+        ),
+        (Some("rejected"), Some("首页空白"), Some("m1|m2")),
+        "{one}"
+    );
+    let (status, body) = w.call("POST", &mp("/release"), Value::Null).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+
+    // Undo a pending review: withdrawn, and a new submission is allowed again.
+    let again = w.call("POST", &mp("/audits"), json!({})).await.1["auditid"]
+        .as_i64()
+        .unwrap();
+    let (status, body) = w.call("POST", &mp("/audits/undo"), Value::Null).await;
+    assert_eq!(
+        (status, body["withdrawn"].as_i64()),
+        (StatusCode::OK, Some(again)),
+        "{body}"
+    );
+    assert_eq!(w.audit_status(again).await, "withdrawn");
+    let (status, body) = w.call("POST", &mp("/audits/undo"), Value::Null).await;
+    assert_eq!(
+        (status, body["errcode"].as_i64()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some(85019)),
+        "{body}"
+    );
+    assert_eq!(
+        w.call("POST", &mp("/audits"), json!({})).await.0,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn admin_calls_need_a_valid_token() {
+    let w = world("auth").await;
+    for token in [None, Some("wrong-token"), Some("")] {
+        let (status, body) = w
+            .call_as(token, "GET", "/admin/authorizers", &[], Value::Null)
+            .await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (StatusCode::UNAUTHORIZED, Some("unauthorized")),
+            "{token:?}"
+        );
+    }
+    let (status, body) = w.call("GET", "/admin/authorizers", Value::Null).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["authorizers"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        w.call("GET", "/admin/nowhere", Value::Null).await.0,
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test]
+async fn bad_input_is_refused_before_wechat_is_called() {
+    let w = world("validation").await;
+    let calls_before: Value = w
+        .http
+        .get(format!("{}/sim/calls", w.sim.base_url()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let cases = [
+        (
+            "POST",
+            mp("/commits"),
+            json!({ "template_id": 1, "user_version": "v".repeat(65) }),
+            "user_version",
+        ),
+        (
+            "POST",
+            mp("/commits"),
+            json!({ "template_id": "1", "user_version": "1" }),
+            "template_id",
+        ),
+        (
+            "POST",
+            "/admin/authorizers/wx123/commits".to_owned(),
+            json!({ "template_id": 1, "user_version": "1" }),
+            "appid",
+        ),
+        (
+            "POST",
+            mp("/domains"),
+            json!({ "action": "add", "requestdomain": ["http://insecure.example.com"] }),
+            "requestdomain",
+        ),
+        (
+            "POST",
+            mp("/webview-domains"),
+            json!({ "action": "add", "webviewdomain": ["https://h5.example.com:8443"] }),
+            "webviewdomain",
+        ),
+        (
+            "POST",
+            mp("/audits"),
+            json!({ "item_list": [{ "title": "t".repeat(33) }] }),
+            "title",
+        ),
+        (
+            "POST",
+            mp("/gray-release"),
+            json!({ "gray_percentage": 150 }),
+            "gray_percentage",
+        ),
+        (
+            "POST",
+            mp("/visit-status"),
+            json!({ "action": "pause" }),
+            "action",
+        ),
+        (
+            "POST",
+            "/admin/templates".to_owned(),
+            json!({ "draft_id": 1, "template_type": 5 }),
+            "template_type",
+        ),
+        ("PUT", mp("/ext"), json!({ "ext": [1, 2] }), "ext"),
+        ("GET", "/admin/quota".to_owned(), Value::Null, "appid"),
+    ];
+    for (method, path, body, field) in cases {
+        let (status, answer) = w.call(method, &path, body).await;
+        assert_eq!(
+            (status, answer["field"].as_str()),
+            (StatusCode::BAD_REQUEST, Some(field)),
+            "{path}: {answer}"
+        );
+    }
+    let (status, answer) = code_admin::handle(
+        &w.admin,
+        request(
+            "POST",
+            &mp("/commits"),
+            &[],
+            &[("authorization", &format!("Bearer {ADMIN}"))],
+            "not json",
+        ),
+    )
+    .await
+    .map(|r| (r.status(), body_text(&r)))
+    .unwrap();
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+    let calls_after: Value = w
+        .http
+        .get(format!("{}/sim/calls", w.sim.base_url()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    for endpoint in [
+        "commit",
+        "modify_domain",
+        "setwebviewdomain",
+        "submit_audit",
+        "grayrelease",
+        "change_visitstatus",
+        "addtotemplate",
+    ] {
+        assert_eq!(
+            calls_after.get(endpoint),
+            calls_before.get(endpoint),
+            "{endpoint} was called"
+        );
+    }
+}
+
+#[tokio::test]
+async fn wechat_errcodes_are_mapped_once() {
+    let w = world("errcodes").await;
+    // No permission set 18: refused before WeChat with 403.
+    let (status, body) = w
+        .call(
+            "GET",
+            &format!("/admin/authorizers/{NO_18}/categories"),
+            Value::Null,
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::FORBIDDEN, Some("permission_set_missing")),
+        "{body}"
+    );
+    for (fault, status, errcode) in [
+        (
+            json!({ "errcode": { "errcode": 61007 } }),
+            StatusCode::FORBIDDEN,
+            61007,
+        ),
+        (
+            json!({ "errcode": { "errcode": 45009 } }),
+            StatusCode::TOO_MANY_REQUESTS,
+            45009,
+        ),
+        (
+            json!({ "errcode": { "errcode": -1 } }),
+            StatusCode::SERVICE_UNAVAILABLE,
+            -1,
+        ),
+        (
+            json!({ "errcode": { "errcode": 85009 } }),
+            StatusCode::CONFLICT,
+            85009,
+        ),
+    ] {
+        w.fault("get_category", fault).await;
+        let (got, body) = w.call("GET", &mp("/categories"), Value::Null).await;
+        assert_eq!(
+            (got, body["errcode"].as_i64()),
+            (status, Some(errcode)),
+            "{body}"
+        );
+        assert!(body["meaning"].is_string(), "{body}");
+    }
+    // An expired authorizer token is refreshed once and the call goes through.
+    let r = w
+        .http
+        .post(format!("{}/sim/tokens/expire", w.sim.base_url()))
+        .json(&json!({ "appid": MP }))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+    let (status, body) = w.call("GET", &mp("/categories"), Value::Null).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // Template errors come back with WeChat's meaning.
+    let (status, body) = w
+        .call(
+            "POST",
+            &mp("/commits"),
+            json!({ "template_id": 99, "user_version": "1" }),
+        )
+        .await;
+    assert_eq!(
+        (status, body["errcode"].as_i64(), body["meaning"].as_str()),
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some(85014),
+            Some("invalid or nonexistent template_id")
+        )
+    );
+    // The template library works with the component token.
+    let (status, body) = w.call("GET", "/admin/templates", Value::Null).await;
+    assert_eq!(
+        (status, body["template_list"][0]["template_id"].as_i64()),
+        (StatusCode::OK, Some(1)),
+        "{body}"
+    );
+    assert_eq!(
+        w.call("DELETE", "/admin/templates/404", Value::Null)
+            .await
+            .1["errcode"],
+        85064
+    );
+}
+
+#[test]
+fn the_openapi_file_matches_the_router() {
+    let spec: serde_yaml::Value = serde_yaml::from_str(include_str!("../openapi.yaml")).unwrap();
+    let mut documented = BTreeSet::new();
+    for (path, item) in spec["paths"].as_mapping().unwrap() {
+        for (method, _) in item.as_mapping().unwrap() {
+            let method = method.as_str().unwrap();
+            if method != "parameters" {
+                documented.insert((method.to_uppercase(), path.as_str().unwrap().to_owned()));
+            }
+        }
+    }
+    let routed: BTreeSet<(String, String)> = code_admin::routes::ROUTES
+        .iter()
+        .map(|(m, p, _)| ((*m).to_owned(), (*p).to_owned()))
+        .collect();
+    assert_eq!(documented, routed);
+}
