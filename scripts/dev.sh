@@ -41,12 +41,20 @@ start_moto "$DDB_PORT" .dev/moto.log
 pids+=("$MOTO_PID")
 
 log "building the functions"
-cargo build --quiet -p devstack -p wechat-sim -p ticket-receive -p auth-start -p auth-callback
+cargo build --quiet -p devstack -p wechat-sim -p ticket-receive -p auth-start -p auth-callback -p token-refresh -p code-admin
 
 log "creating the tables of template.yaml"
 while IFS='=' read -r name value; do
   export "$name=$value"
 done < <(cargo run --quiet -p devstack -- create-tables "$TABLE_PREFIX")
+
+# code-admin's tokens: the demo one (Bearer demo-admin-token) unless ADMIN_TOKEN_HASHES is set.
+if [ -z "${ADMIN_TOKEN_HASHES:-}" ]; then
+  export ADMIN_TOKEN_HASHES="demo:91c16f0d6cc1bec3c3603972182a07c66ff4fa71618a975e963d6dbe42b6dd37"
+  admin_hint="-H 'Authorization: Bearer demo-admin-token'"
+else
+  admin_hint="-H 'Authorization: Bearer <your admin token>'"
+fi
 
 # The functions reach the simulator through the base-URL settings (defaults: WeChat's hosts).
 export WECHAT_API_BASE="http://127.0.0.1:$SIM_PORT"
@@ -63,6 +71,7 @@ wait_port "$API_PORT" 120 || die "cargo lambda watch did not start; see .dev/fun
 port_in_use "$SIM_PORT" && die "port $SIM_PORT is already in use (set SIM_PORT to another port)"
 log "WeChat simulator on 127.0.0.1:$SIM_PORT ($SIM_CONFIG; logs in .dev/sim.log)"
 SIM_PORT=$SIM_PORT SIM_AUTHORIZATION_EVENT_URL="http://127.0.0.1:$API_PORT/wechat/component/notify" \
+  SIM_MESSAGE_URL="http://127.0.0.1:$API_PORT/wechat/authorizer/\$APPID\$/notify" \
   RUST_LOG=${RUST_LOG:-info} cargo run --quiet -p wechat-sim -- "$SIM_CONFIG" >.dev/sim.log 2>&1 &
 pids+=("$!")
 wait_port "$SIM_PORT" 60 || { cat .dev/sim.log >&2; die "the simulator did not start"; }
@@ -79,6 +88,17 @@ cat <<EOT
   Authorize a mini program:  open http://127.0.0.1:$API_PORT/auth/start in a browser, follow a link,
                              pick a mini program on the simulator's page and confirm; then
     AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:$DDB_PORT cargo run -q -p devstack -- dump $AUTHORIZERS_TABLE
+
+  Manage its code (admin API; see README "Routes"), e.g. for the demo coffee shop:
+    curl -s $admin_hint http://127.0.0.1:$API_PORT/admin/authorizers
+    curl -s $admin_hint -X POST http://127.0.0.1:$API_PORT/admin/authorizers/wxd3m0shop00000001/commits \\
+         -d '{"template_id":1,"user_version":"1.0.0","user_desc":"first","ext":{"shop":"coffee"}}'
+    curl -s $admin_hint -X POST http://127.0.0.1:$API_PORT/admin/authorizers/wxd3m0shop00000001/audits -d '{}'
+    # 5 s later the simulator pushes the result; then:
+    curl -s $admin_hint -X POST http://127.0.0.1:$API_PORT/admin/authorizers/wxd3m0shop00000001/release
+    curl -s $admin_hint http://127.0.0.1:$API_PORT/admin/authorizers/wxd3m0shop00000001/audits
+    curl -s $admin_hint http://127.0.0.1:$API_PORT/admin/authorizers/wxd3m0shop00000001/actions
+  Refresh tokens now:  cargo lambda invoke token-refresh --data-ascii '{"mode":"refresh"}' -A 127.0.0.1 -P $API_PORT
 
   Try it (in another terminal, from this folder):
     AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:$DDB_PORT cargo run -q -p devstack -- dump $TICKETS_TABLE
