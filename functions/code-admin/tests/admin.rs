@@ -14,7 +14,7 @@ use secrecy::SecretString;
 use serde_json::{json, Value};
 use shared::crypto::MessageCrypto;
 use shared::platform::Platform;
-use shared::store::{unix_now, AuditStore, DynamoAuditStore, TicketStore, VerifyTicket};
+use shared::store::{AuditStore, DynamoAuditStore};
 use ticket_receive::PlatformReceiver;
 use wechat_sim::config::{Category, MiniProgram, ReviewScript, Template};
 use wechat_sim::{RunningSim, Sim, SimConfig};
@@ -102,65 +102,13 @@ async fn world(test: &str) -> World {
         receiver,
         http,
     };
-    let ticket = w.sim.sim.push_ticket();
-    w.platform
-        .ticket_store()
-        .save_verify_ticket(
-            APPID,
-            VerifyTicket {
-                ticket: ticket.into(),
-                create_time: unix_now(),
-                received_at: unix_now(),
-            },
-        )
-        .await
-        .unwrap();
-    for (appid, sets) in [(MP, &["17", "18"][..]), (NO_18, &["17"][..])] {
-        w.authorize(appid, sets).await;
-    }
+    devstack::owner::store_ticket(&w.platform, w.sim.sim.push_ticket()).await;
+    devstack::owner::authorize(&w.platform, &w.sim.base_url(), MP, &[17, 18]).await;
+    devstack::owner::authorize(&w.platform, &w.sim.base_url(), NO_18, &[17]).await;
     w
 }
 
 impl World {
-    async fn authorize(&self, appid: &str, sets: &[&str]) {
-        let pre = self
-            .platform
-            .component_service()
-            .create_preauthcode()
-            .await
-            .unwrap();
-        let mut form = vec![
-            ("pre_auth_code", pre.code.as_str()),
-            ("redirect_uri", "https://p.example.com/auth/callback"),
-            ("appid", appid),
-        ];
-        form.extend(sets.iter().map(|s| ("permission", *s)));
-        let r = self
-            .http
-            .post(format!(
-                "{}/cgi-bin/componentloginpage/confirm",
-                self.sim.base_url()
-            ))
-            .form(&form)
-            .send()
-            .await
-            .unwrap();
-        let location = r.headers()["location"].to_str().unwrap().to_owned();
-        let code = location
-            .split("auth_code=")
-            .nth(1)
-            .unwrap()
-            .split('&')
-            .next()
-            .unwrap()
-            .to_owned();
-        self.platform
-            .authorization_service()
-            .complete(&code, unix_now())
-            .await
-            .unwrap();
-    }
-
     async fn call_as(
         &self,
         token: Option<&str>,

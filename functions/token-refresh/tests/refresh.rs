@@ -77,58 +77,11 @@ async fn world(test: &str, mini_programs: usize) -> World {
 
 impl World {
     async fn ticket(&self) {
-        let ticket = self.sim.sim.push_ticket();
-        let ticket = VerifyTicket {
-            ticket: ticket.into(),
-            create_time: unix_now(),
-            received_at: unix_now(),
-        };
-        self.platform
-            .ticket_store()
-            .save_verify_ticket(APPID, ticket)
-            .await
-            .unwrap();
+        devstack::owner::store_ticket(&self.platform, self.sim.sim.push_ticket()).await;
     }
 
-    /// The owner of `appid` authorizes on the simulator's page; the platform exchanges the code.
     async fn authorize(&self, appid: &str) {
-        let pre = self
-            .platform
-            .component_service()
-            .create_preauthcode()
-            .await
-            .unwrap();
-        let form = [
-            ("pre_auth_code", pre.code.as_str()),
-            ("redirect_uri", "https://p.example.com/auth/callback"),
-            ("appid", appid),
-            ("permission", "17"),
-            ("permission", "18"),
-        ];
-        let r = self
-            .http
-            .post(format!(
-                "{}/cgi-bin/componentloginpage/confirm",
-                self.sim.base_url()
-            ))
-            .form(&form)
-            .send()
-            .await
-            .unwrap();
-        let location = r.headers()["location"].to_str().unwrap().to_owned();
-        let code = location
-            .split("auth_code=")
-            .nth(1)
-            .unwrap()
-            .split('&')
-            .next()
-            .unwrap()
-            .to_owned();
-        self.platform
-            .authorization_service()
-            .complete(&code, unix_now())
-            .await
-            .unwrap();
+        devstack::owner::authorize(&self.platform, &self.sim.base_url(), appid, &[17, 18]).await;
     }
 
     async fn calls(&self, endpoint: &str) -> u64 {

@@ -8,7 +8,7 @@ use std::future::Future;
 use aws_sdk_dynamodb::Client;
 
 use super::attr::{get_n, get_s, n, opt_n, opt_s, s, Item};
-use super::tickets::is_condition_failure;
+use super::conditional;
 use super::StoreError;
 use crate::audit::AuditStatus;
 
@@ -182,11 +182,7 @@ impl AuditStore for DynamoAuditStore {
             .condition_expression("attribute_not_exists(auditid)")
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) if is_condition_failure(&e) => Ok(false),
-            Err(e) => Err(StoreError::backend("PutItem", e)),
-        }
+        conditional(result, "PutItem")
     }
 
     async fn latest_audit(&self, appid: &str) -> Result<Option<AuditRecord>, StoreError> {
@@ -248,10 +244,6 @@ impl AuditStore for DynamoAuditStore {
             .condition_expression("attribute_not_exists(status_rank) OR status_rank < :rank")
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) if is_condition_failure(&e) => Ok(false),
-            Err(e) => Err(StoreError::backend("UpdateItem", e)),
-        }
+        conditional(result, "UpdateItem")
     }
 }

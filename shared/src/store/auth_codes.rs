@@ -9,7 +9,8 @@ use std::future::Future;
 use sha1::{Digest, Sha1};
 
 use super::attr::{n, opt_n, opt_s, s};
-use super::tickets::{is_condition_failure, DynamoTicketStore};
+use super::conditional;
+use super::tickets::DynamoTicketStore;
 use super::StoreError;
 
 const CLAIM_RETENTION_SECS: i64 = 24 * 3600;
@@ -95,11 +96,7 @@ impl AuthCodeStore for DynamoTicketStore {
             .expression_attribute_values(":now", n(now))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) if is_condition_failure(&e) => Ok(false),
-            Err(e) => Err(StoreError::backend("PutItem", e)),
-        }
+        conditional(result, "PutItem")
     }
 
     async fn auth_code_claim(
@@ -161,12 +158,7 @@ impl AuthCodeStore for DynamoTicketStore {
             .expression_attribute_values(":owner", s(owner))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            // The lease ran out and someone else took over; their outcome stands.
-            Err(e) if is_condition_failure(&e) => Ok(()),
-            Err(e) => Err(StoreError::backend("UpdateItem", e)),
-        }
+        conditional(result, "UpdateItem").map(|_| ())
     }
 
     async fn release_auth_code(
@@ -184,10 +176,6 @@ impl AuthCodeStore for DynamoTicketStore {
             .expression_attribute_values(":owner", s(owner))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) if is_condition_failure(&e) => Ok(()),
-            Err(e) => Err(StoreError::backend("DeleteItem", e)),
-        }
+        conditional(result, "DeleteItem").map(|_| ())
     }
 }

@@ -12,6 +12,7 @@ use aws_sdk_dynamodb::Client;
 use secrecy::{ExposeSecret, SecretString};
 
 use super::attr::{get_n, get_s, n, opt_n, opt_s, s, Item};
+use super::conditional;
 use super::tickets::is_condition_failure;
 use super::StoreError;
 use crate::authorizer::{Authorizer, AuthorizerStatus};
@@ -262,11 +263,7 @@ impl DynamoAuthorizerStore {
     async fn update_ignoring_condition(
         request: aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder,
     ) -> Result<bool, StoreError> {
-        match request.send().await {
-            Ok(_) => Ok(true),
-            Err(e) if is_condition_failure(&e) => Ok(false),
-            Err(e) => Err(StoreError::backend("UpdateItem", e)),
-        }
+        conditional(request.send().await, "UpdateItem")
     }
 
     fn update(

@@ -6,7 +6,8 @@ use std::future::Future;
 use secrecy::{ExposeSecret, SecretString};
 
 use super::attr::{n, opt_n, opt_s, s, Item};
-use super::tickets::{is_condition_failure, DynamoTicketStore};
+use super::conditional;
+use super::tickets::DynamoTicketStore;
 use super::{lease, StoreError};
 
 pub const COMPONENT_TOKEN_RECORD: &str = "component_token";
@@ -149,11 +150,7 @@ impl ComponentTokenStore for DynamoTicketStore {
             .expression_attribute_values(":owner", s(owner))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) if is_condition_failure(&e) => Ok(false),
-            Err(e) => Err(StoreError::backend("UpdateItem", e)),
-        }
+        conditional(result, "UpdateItem")
     }
 
     async fn release_component_token_lease(
@@ -187,10 +184,6 @@ impl ComponentTokenStore for DynamoTicketStore {
             .expression_attribute_values(":zero", n(0))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) if is_condition_failure(&e) => Ok(false),
-            Err(e) => Err(StoreError::backend("UpdateItem", e)),
-        }
+        conditional(result, "UpdateItem")
     }
 }

@@ -4,7 +4,7 @@
 use aws_sdk_dynamodb::Client;
 
 use super::attr::{n, s, Item};
-use super::tickets::is_condition_failure;
+use super::conditional;
 use super::StoreError;
 
 /// Takes the lease on the item at `key` (creating the item if needed) unless another owner holds
@@ -30,11 +30,7 @@ pub async fn acquire(
         .expression_attribute_values(":now", n(now))
         .send()
         .await;
-    match result {
-        Ok(_) => Ok(true),
-        Err(e) if is_condition_failure(&e) => Ok(false),
-        Err(e) => Err(StoreError::backend("UpdateItem", e)),
-    }
+    conditional(result, "UpdateItem")
 }
 
 /// Gives the lease back, if `owner` still holds it.
@@ -53,11 +49,7 @@ pub async fn release(
         .expression_attribute_values(":owner", s(owner))
         .send()
         .await;
-    match result {
-        Ok(_) => Ok(()),
-        Err(e) if is_condition_failure(&e) => Ok(()),
-        Err(e) => Err(StoreError::backend("UpdateItem", e)),
-    }
+    conditional(result, "UpdateItem").map(|_| ())
 }
 
 /// A random owner id for one lease attempt.

@@ -51,6 +51,22 @@ impl StoreError {
     }
 }
 
+/// The result of a conditional write: true when written, false when its condition refused it.
+pub(crate) fn conditional<T, E, R>(
+    result: Result<T, aws_sdk_dynamodb::error::SdkError<E, R>>,
+    operation: &'static str,
+) -> Result<bool, StoreError>
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    match result {
+        Ok(_) => Ok(true),
+        Err(e) if tickets::is_condition_failure(&e) => Ok(false),
+        Err(e) => Err(StoreError::backend(operation, e)),
+    }
+}
+
 /// Current Unix time in seconds.
 pub fn unix_now() -> i64 {
     std::time::SystemTime::now()

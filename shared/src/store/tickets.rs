@@ -12,6 +12,7 @@ use aws_sdk_dynamodb::Client;
 use secrecy::{ExposeSecret, SecretString};
 
 use super::attr::{get_n, get_s, n, opt_n, opt_s, s, Item};
+use super::conditional;
 use super::StoreError;
 
 pub const PK: &str = "component_appid";
@@ -360,11 +361,7 @@ impl PushStore for DynamoTicketStore {
             .condition_expression("attribute_not_exists(processed_at) OR #status <> :status")
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) if is_condition_failure(&e) => Ok(()),
-            Err(e) => Err(StoreError::backend("UpdateItem", e)),
-        }
+        conditional(result, "UpdateItem").map(|_| ())
     }
 
     async fn received_pushes(

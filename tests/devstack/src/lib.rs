@@ -7,6 +7,7 @@
 
 pub mod apigw;
 pub mod inbox;
+pub mod owner;
 pub mod vectors;
 
 use std::collections::BTreeMap;

@@ -1,0 +1,79 @@
+//! What an owner does on the simulator's authorization page, and a ticket as if pushed, for tests
+//! that need an authorized mini program.
+
+use shared::platform::Platform;
+use shared::store::{unix_now, TicketStore, VerifyTicket};
+
+/// Stores `ticket` (one the simulator pushed) as the newest component_verify_ticket.
+pub async fn store_ticket(platform: &Platform, ticket: String) {
+    let ticket = VerifyTicket {
+        ticket: ticket.into(),
+        create_time: unix_now(),
+        received_at: unix_now(),
+    };
+    platform
+        .ticket_store()
+        .save_verify_ticket(&platform.config.appid, ticket)
+        .await
+        .expect("ticket stored");
+}
+
+/// The owner confirms `appid` with `sets` on the simulator's page; returns WeChat's redirect.
+pub async fn confirm_on_page(
+    sim_base: &str,
+    pre_auth_code: &str,
+    appid: &str,
+    sets: &[i64],
+) -> String {
+    let mut form = vec![
+        ("pre_auth_code".to_owned(), pre_auth_code.to_owned()),
+        (
+            "redirect_uri".to_owned(),
+            "https://platform.example.com/auth/callback".to_owned(),
+        ),
+        ("appid".to_owned(), appid.to_owned()),
+    ];
+    form.extend(
+        sets.iter()
+            .map(|s| ("permission".to_owned(), s.to_string())),
+    );
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let response = client
+        .post(format!("{sim_base}/cgi-bin/componentloginpage/confirm"))
+        .form(&form)
+        .send()
+        .await
+        .expect("the simulator answers");
+    response.headers()["location"]
+        .to_str()
+        .expect("a redirect")
+        .to_owned()
+}
+
+/// The `auth_code` of a callback URL.
+pub fn auth_code_of(location: &str) -> String {
+    location
+        .split("auth_code=")
+        .nth(1)
+        .and_then(|r| r.split('&').next())
+        .expect("auth_code")
+        .to_owned()
+}
+
+/// A pre_auth_code from the platform, the owner's confirmation, and the platform's exchange.
+pub async fn authorize(platform: &Platform, sim_base: &str, appid: &str, sets: &[i64]) {
+    let pre = platform
+        .component_service()
+        .create_preauthcode()
+        .await
+        .expect("pre_auth_code");
+    let location = confirm_on_page(sim_base, &pre.code, appid, sets).await;
+    platform
+        .authorization_service()
+        .complete(&auth_code_of(&location), unix_now())
+        .await
+        .expect("authorization completed");
+}
