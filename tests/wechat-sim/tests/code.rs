@@ -165,6 +165,11 @@ async fn domains_and_testers() {
             .await,
         85002,
     );
+    assert_errcode(
+        &mp.post("memberauth", json!({ "action": "get_everyone" }))
+            .await,
+        40097,
+    );
     let members = mp
         .post("memberauth", json!({ "action": "get_experiencer" }))
         .await;
@@ -384,6 +389,7 @@ async fn review_release_and_rollback() {
             .await,
         85079,
     );
+    assert_errcode(&mp.get("revertgrayrelease").await, 85079);
     assert_ok(&mp.post("release", json!({})).await);
     assert_errcode(&mp.post("release", json!({})).await, 85052);
     assert_errcode(&mp.get("revertcoderelease").await, 87012);
