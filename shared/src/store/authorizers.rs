@@ -368,11 +368,11 @@ impl AuthorizerStore for DynamoAuthorizerStore {
             .expression_attribute_values(":one", n(1))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(EventOutcome::Applied),
-            Err(e) if is_condition_failure(&e) => Ok(EventOutcome::Stale),
-            Err(e) => Err(StoreError::backend("UpdateItem", e)),
-        }
+        Ok(if conditional(result, "UpdateItem")? {
+            EventOutcome::Applied
+        } else {
+            EventOutcome::Stale
+        })
     }
 
     async fn mark_unauthorized(
@@ -400,11 +400,11 @@ impl AuthorizerStore for DynamoAuthorizerStore {
             .expression_attribute_values(":one", n(1))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(EventOutcome::Applied),
-            Err(e) if is_condition_failure(&e) => Ok(EventOutcome::Stale),
-            Err(e) => Err(StoreError::backend("UpdateItem", e)),
-        }
+        Ok(if conditional(result, "UpdateItem")? {
+            EventOutcome::Applied
+        } else {
+            EventOutcome::Stale
+        })
     }
 
     async fn lease_authorizer(

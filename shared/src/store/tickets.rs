@@ -235,11 +235,7 @@ impl DynamoTicketStore {
                     .expression_attribute_values(":seen_time", n(before.create_time));
             }
         }
-        match request.set_item(Some(item)).send().await {
-            Ok(_) => Ok(true),
-            Err(e) if is_condition_failure(&e) => Ok(false),
-            Err(e) => Err(StoreError::backend("PutItem", e)),
-        }
+        conditional(request.set_item(Some(item)).send().await, "PutItem")
     }
 }
 
@@ -325,11 +321,11 @@ impl PushStore for DynamoTicketStore {
             .expression_attribute_names("#sk", SK)
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(PushOutcome::Stored),
-            Err(e) if is_condition_failure(&e) => Ok(PushOutcome::Duplicate),
-            Err(e) => Err(StoreError::backend("PutItem", e)),
-        }
+        Ok(if conditional(result, "PutItem")? {
+            PushOutcome::Stored
+        } else {
+            PushOutcome::Duplicate
+        })
     }
 
     async fn set_push_status(
