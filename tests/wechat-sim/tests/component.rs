@@ -384,13 +384,29 @@ async fn unanswered_pushes_are_retried_up_to_three_times() {
 
 #[tokio::test]
 async fn tickets_are_pushed_on_a_schedule() {
+    let started = std::time::Instant::now();
     let env = start_with(|c| c.push.ticket_interval_secs = 1).await;
-    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    // The first at once, the next a second later (waiting up to 5 s on a busy machine).
+    env.inbox.wait_for("component_verify_ticket").await;
+    while env.inbox.containing("component_verify_ticket").len() < 2 {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(5),
+            "{:?}",
+            env.inbox.all()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     assert!(
-        env.inbox.containing("component_verify_ticket").len() >= 2,
-        "{:?}",
-        env.inbox.all()
+        started.elapsed() >= std::time::Duration::from_millis(900),
+        "the second ticket came after the interval"
     );
+    let tickets: std::collections::HashSet<String> = env
+        .inbox
+        .containing("component_verify_ticket")
+        .into_iter()
+        .map(|p| p.plaintext)
+        .collect();
+    assert!(tickets.len() >= 2, "each push carries a new ticket");
 }
 
 #[tokio::test]
