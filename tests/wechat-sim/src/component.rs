@@ -11,7 +11,7 @@ use crate::state::{
     random_id, AuthorizationStatus, PreAuthCode, SimState, TokenOwner, PRE_AUTH_CODE_LIFETIME,
     TICKET_LIFETIME, TOKEN_LIFETIME,
 };
-use crate::wx::{bare, int_field, json_body, ok, respond, str_field, WxError};
+use crate::wx::{bare, int_field, json_body, ok, respond, str_field, WxError, WxResult};
 use crate::Sim;
 
 type Params = Query<HashMap<String, String>>;
@@ -21,6 +21,22 @@ fn check_component_appid(state: &SimState, body: &Value) -> Result<(), WxError> 
         return Err(WxError::new(40013, "invalid appid"));
     }
     Ok(())
+}
+
+/// A component API call: the component token checked, the JSON body parsed, its component_appid ours.
+fn with_component_call(
+    sim: &Sim,
+    params: &HashMap<String, String>,
+    body: &[u8],
+    f: impl FnOnce(&mut SimState, &Value) -> WxResult,
+) -> Response {
+    let mut state = sim.state();
+    respond((|| {
+        state.require_component_token(component_token(params))?;
+        let body = json_body(body)?;
+        check_component_appid(&state, &body)?;
+        f(&mut state, &body)
+    })())
 }
 
 fn component_token(params: &HashMap<String, String>) -> Option<&str> {
@@ -72,11 +88,7 @@ pub async fn create_preauthcode(
     Query(params): Params,
     body: Bytes,
 ) -> Response {
-    respond((|| {
-        let mut state = sim.state();
-        state.require_component_token(component_token(&params))?;
-        let body = json_body(&body)?;
-        check_component_appid(&state, &body)?;
+    with_component_call(&sim, &params, &body, |state, _| {
         let code = random_id("preauthcode@@@");
         let expires_at = state.now() + PRE_AUTH_CODE_LIFETIME;
         state.pre_auth_codes.insert(
@@ -87,7 +99,7 @@ pub async fn create_preauthcode(
             },
         );
         bare(json!({ "pre_auth_code": code, "expires_in": PRE_AUTH_CODE_LIFETIME }))
-    })())
+    })
 }
 
 fn func_info(sets: &[i64]) -> Value {
@@ -99,12 +111,8 @@ fn func_info(sets: &[i64]) -> Value {
 }
 
 pub async fn query_auth(State(sim): State<Sim>, Query(params): Params, body: Bytes) -> Response {
-    respond((|| {
-        let mut state = sim.state();
-        state.require_component_token(component_token(&params))?;
-        let body = json_body(&body)?;
-        check_component_appid(&state, &body)?;
-        let code = str_field(&body, "authorization_code")?;
+    with_component_call(&sim, &params, &body, |state, body| {
+        let code = str_field(body, "authorization_code")?;
         let now = state.now();
         let auth_code = state
             .auth_codes
@@ -130,7 +138,7 @@ pub async fn query_auth(State(sim): State<Sim>, Query(params): Params, body: Byt
             "authorizer_refresh_token": authorization.refresh_token,
             "func_info": func_info(&authorization.permission_sets),
         }}))
-    })())
+    })
 }
 
 pub async fn authorizer_token(
@@ -138,13 +146,9 @@ pub async fn authorizer_token(
     Query(params): Params,
     body: Bytes,
 ) -> Response {
-    respond((|| {
-        let mut state = sim.state();
-        state.require_component_token(component_token(&params))?;
-        let body = json_body(&body)?;
-        check_component_appid(&state, &body)?;
-        let appid = str_field(&body, "authorizer_appid")?.to_owned();
-        let refresh_token = str_field(&body, "authorizer_refresh_token")?;
+    with_component_call(&sim, &params, &body, |state, body| {
+        let appid = str_field(body, "authorizer_appid")?.to_owned();
+        let refresh_token = str_field(body, "authorizer_refresh_token")?;
         let authorization = state
             .authorizations
             .get(&appid)
@@ -159,7 +163,7 @@ pub async fn authorizer_token(
             "expires_in": TOKEN_LIFETIME,
             "authorizer_refresh_token": authorization.refresh_token,
         }))
-    })())
+    })
 }
 
 pub async fn get_authorizer_info(
@@ -167,12 +171,8 @@ pub async fn get_authorizer_info(
     Query(params): Params,
     body: Bytes,
 ) -> Response {
-    respond((|| {
-        let state = sim.state();
-        state.require_component_token(component_token(&params))?;
-        let body = json_body(&body)?;
-        check_component_appid(&state, &body)?;
-        let appid = str_field(&body, "authorizer_appid")?;
+    with_component_call(&sim, &params, &body, |state, body| {
+        let appid = str_field(body, "authorizer_appid")?;
         let authorization = state
             .authorizations
             .get(appid)
@@ -223,7 +223,7 @@ pub async fn get_authorizer_info(
                 "func_info": func_info(&authorization.permission_sets),
             },
         }))
-    })())
+    })
 }
 
 pub async fn get_authorizer_list(
@@ -231,13 +231,9 @@ pub async fn get_authorizer_list(
     Query(params): Params,
     body: Bytes,
 ) -> Response {
-    respond((|| {
-        let state = sim.state();
-        state.require_component_token(component_token(&params))?;
-        let body = json_body(&body)?;
-        check_component_appid(&state, &body)?;
-        let offset = int_field(&body, "offset")?;
-        let count = int_field(&body, "count")?;
+    with_component_call(&sim, &params, &body, |state, body| {
+        let offset = int_field(body, "offset")?;
+        let count = int_field(body, "count")?;
         if !(1..=500).contains(&count) || offset < 0 {
             return Err(WxError::new(
                 40097,
@@ -256,5 +252,5 @@ pub async fn get_authorizer_list(
             .map(|a| json!({ "authorizer_appid": a.appid, "refresh_token": a.refresh_token, "auth_time": a.auth_time }))
             .collect();
         ok(json!({ "total_count": authorized.len(), "list": list }))
-    })())
+    })
 }
