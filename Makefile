@@ -1,11 +1,14 @@
 # The two commands: `make dev` (the local world) and `make test` (every check CI runs).
-.PHONY: dev test bench bench-refresh
+.PHONY: dev test test-repeat bench bench-refresh
 
 dev:
 	@bash scripts/dev.sh
 
 test:
 	@bash scripts/test.sh
+
+test-repeat:
+	@N=$(or $(N),10) LOAD=$(or $(LOAD),0) bash scripts/test_repeat.sh
 
 bench:
 	@bash scripts/bench.sh

@@ -65,3 +65,30 @@ start_moto() {
   export AWS_EC2_METADATA_DISABLED=true
   unset AWS_PROFILE AWS_SESSION_TOKEN
 }
+
+# summarize_tests LOG STATUS: the closing line `tests: N passed, N failed` over every test binary
+# of a `cargo test` log, and the names of the failed tests; exits non-zero if any failed. A binary
+# that died without its "test result" line (a crash, a build error) counts as one failure.
+summarize_tests() {
+  local log=$1 status=$2 passed failed crashed
+  passed=$(grep -E '^test result: ' "$log" | grep -Eo '[0-9]+ passed' | awk '{s+=$1} END {print s+0}')
+  failed=$(grep -E '^test result: ' "$log" | grep -Eo '[0-9]+ failed' | awk '{s+=$1} END {print s+0}')
+  if [ "$status" -ne 0 ]; then
+    # Failed targets (cargo's closing "error: N targets failed", or one "error: test failed")
+    # minus those that reported failing tests = binaries that crashed or did not build.
+    local targets reported
+    targets=$(grep -Eo '^error: [0-9]+ targets? failed' "$log" | grep -Eo '[0-9]+' | tail -1)
+    [ -n "$targets" ] || targets=$(grep -cE '^error: (test failed|could not compile)' "$log" || true)
+    reported=$(grep -cE '^test result: FAILED' "$log" || true)
+    crashed=$((targets > reported ? targets - reported : 0))
+    failed=$((failed + crashed))
+    [ "$failed" -gt 0 ] || failed=1
+  fi
+  if [ "$failed" -gt 0 ]; then
+    echo "failed tests:"
+    grep -E '^test .* \.\.\. FAILED$' "$log" | sed -E 's/^test (.*) \.\.\. FAILED$/  \1/' || true
+    grep -E '^error: |^    `-p ' "$log" | sed 's/^ */  /' || true
+  fi
+  echo "tests: $passed passed, $failed failed"
+  [ "$status" -eq 0 ] && [ "$failed" -eq 0 ]
+}

@@ -23,12 +23,9 @@ port=$(free_port)
 log "moto on 127.0.0.1:$port"
 start_moto "$port" "$work/moto.log"
 
-log "cargo test --workspace"
+log "cargo test --workspace --no-fail-fast (every test binary runs, whatever fails)"
 set +e
-cargo test --workspace --locked 2>&1 | tee "$work/test.log"
+cargo test --workspace --locked --no-fail-fast 2>&1 | tee "$work/test.log"
 status=${PIPESTATUS[0]}
 set -e
-passed=$(grep -Eo '[0-9]+ passed' "$work/test.log" | awk '{s+=$1} END {print s+0}')
-failed=$(grep -Eo '[0-9]+ failed' "$work/test.log" | awk '{s+=$1} END {print s+0}')
-echo "tests: $passed passed, $failed failed"
-exit "$status"
+summarize_tests "$work/test.log" "$status"

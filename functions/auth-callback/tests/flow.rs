@@ -2,8 +2,6 @@
 //! of auth-start, auth-callback and ticket-receive as Lambda calls them, the simulator's real
 //! authorization page and its encrypted pushes (recorded, then delivered in the order a test wants).
 
-use std::time::Duration;
-
 use auth_callback::AuthCallback;
 use auth_start::AuthStart;
 use devstack::apigw::{body_text, get, push};
@@ -498,7 +496,6 @@ async fn without_a_ticket_the_start_page_says_so_and_pushing_is_restarted() {
     // The simulator answered by pushing a ticket; once it is in, the page works.
     let pushed = f.inbox.wait_for("component_verify_ticket").await;
     f.deliver(&pushed).await;
-    tokio::time::sleep(Duration::from_millis(10)).await;
     let response = auth_start::handle(&f.start, get("/auth/start", &[("auth_type", "9")], true))
         .await
         .unwrap();

@@ -4,7 +4,6 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -87,15 +86,29 @@ impl Inbox {
             .collect()
     }
 
-    /// Waits (up to 5 s) for the newest push whose plaintext contains `needle`.
+    /// Waits (up to [`crate::wait::deadline`]) for the newest push whose plaintext contains
+    /// `needle`.
     pub async fn wait_for(&self, needle: &str) -> Received {
-        for _ in 0..100 {
-            if let Some(p) = self.containing(needle).pop() {
-                return p;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("no push containing {needle:?}; got {:?}", self.all());
+        self.wait_for_count(needle, 1)
+            .await
+            .pop()
+            .expect("one push")
+    }
+
+    /// Waits (up to [`crate::wait::deadline`]) until `count` pushes containing `needle` arrived;
+    /// returns them all, oldest first.
+    pub async fn wait_for_count(&self, needle: &str, count: usize) -> Vec<Received> {
+        let found = crate::wait::poll(|| async {
+            let pushes = self.containing(needle);
+            (pushes.len() >= count).then_some(pushes)
+        })
+        .await;
+        found.unwrap_or_else(|| {
+            panic!(
+                "fewer than {count} pushes containing {needle:?}; got {:?}",
+                self.all()
+            )
+        })
     }
 }
 

@@ -9,6 +9,7 @@ pub mod apigw;
 pub mod inbox;
 pub mod owner;
 pub mod vectors;
+pub mod wait;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

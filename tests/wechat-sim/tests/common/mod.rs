@@ -65,7 +65,7 @@ pub fn config(inbox: &Inbox) -> SimConfig {
             authorization_event_url: Some(inbox.component_url()),
             message_url: Some(inbox.message_url()),
             ticket_interval_secs: 0,
-            timeout_ms: 1000,
+            timeout_ms: 5000,
             retries: 3,
             retry_delay_ms: 20,
         },

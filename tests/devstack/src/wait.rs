@@ -1,0 +1,34 @@
+//! Waiting in tests: poll a condition until a deadline, never sleep a fixed time and hope.
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+/// How long a test waits for something that should happen "soon" (a push delivered, a retry
+/// made). Generous, because a loaded 2-core CI machine can be slow; a passing test returns as soon
+/// as the condition holds. `TEST_WAIT_SECS` overrides it.
+pub fn deadline() -> Duration {
+    let secs = std::env::var("TEST_WAIT_SECS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(30);
+    Duration::from_secs(secs)
+}
+
+/// Polls `probe` every 50 ms until it yields `Some`, for up to [`deadline`]; `None` if it never
+/// did.
+pub async fn poll<T, F, Fut>(mut probe: F) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let until = Instant::now() + deadline();
+    loop {
+        if let Some(found) = probe().await {
+            return Some(found);
+        }
+        if Instant::now() >= until {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
