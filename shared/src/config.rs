@@ -213,9 +213,32 @@ pub fn map_lookup<'a>(map: &'a HashMap<&str, &str>) -> impl Fn(&str) -> Option<S
 /// The AWS SDK configuration, built once per cold start. Honours `AWS_ENDPOINT_URL_DYNAMODB` and
 /// `AWS_ENDPOINT_URL_SECRETS_MANAGER` (the SDK's standard service endpoint variables).
 pub async fn aws_sdk_config() -> aws_config::SdkConfig {
+    let get = |name: &str| std::env::var(name).ok();
     aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .timeout_config(sdk_timeouts(get))
         .load()
         .await
+}
+
+/// Timeouts of every AWS call (DynamoDB, Secrets Manager). Without them a frozen DynamoDB hangs a
+/// push for a minute, past WeChat's 5 s, so the push is lost to WeChat's retries instead of being
+/// answered 503 at once. `AWS_ATTEMPT_TIMEOUT_MS` (default 1000) bounds one attempt,
+/// `AWS_OPERATION_TIMEOUT_MS` (default 2500) the call with its retries, `AWS_CONNECT_TIMEOUT_MS`
+/// (default 500) the connection.
+pub fn sdk_timeouts(get: impl Fn(&str) -> Option<String>) -> aws_config::timeout::TimeoutConfig {
+    let millis = |name: &str, default: u64| {
+        std::time::Duration::from_millis(
+            get(name)
+                .and_then(|v| v.parse().ok())
+                .filter(|ms| *ms > 0)
+                .unwrap_or(default),
+        )
+    };
+    aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(millis("AWS_CONNECT_TIMEOUT_MS", 500))
+        .operation_attempt_timeout(millis("AWS_ATTEMPT_TIMEOUT_MS", 1000))
+        .operation_timeout(millis("AWS_OPERATION_TIMEOUT_MS", 2500))
+        .build()
 }
 
 #[cfg(test)]

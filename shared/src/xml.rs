@@ -93,7 +93,7 @@ pub fn parse(document: &str) -> Result<Element, XmlError> {
                 if stack.len() >= MAX_DEPTH {
                     return Err(XmlError::TooDeep);
                 }
-                let name = String::from_utf8_lossy(start.local_name().as_ref()).into_owned();
+                let name = start.local_name().into_inner().to_owned();
                 if stack.is_empty() && name != "xml" {
                     return Err(XmlError::WrongRoot(name));
                 }
@@ -103,7 +103,7 @@ pub fn parse(document: &str) -> Result<Element, XmlError> {
                 });
             }
             Event::Empty(start) => {
-                let name = String::from_utf8_lossy(start.local_name().as_ref()).into_owned();
+                let name = start.local_name().into_inner().to_owned();
                 match stack.last_mut() {
                     Some(parent) => parent.children.push(Element {
                         name,
@@ -128,16 +128,10 @@ pub fn parse(document: &str) -> Result<Element, XmlError> {
                 }
             }
             Event::Text(text) => {
-                let decoded = text
-                    .decode()
-                    .map_err(|e| XmlError::Malformed(e.to_string()))?;
-                append_text(&mut stack, &decoded)?;
+                append_text(&mut stack, &text.xml10_content())?;
             }
             Event::CData(cdata) => {
-                let decoded = cdata
-                    .decode()
-                    .map_err(|e| XmlError::Malformed(e.to_string()))?;
-                append_text(&mut stack, &decoded)?;
+                append_text(&mut stack, &cdata.xml10_content())?;
             }
             Event::GeneralRef(reference) => {
                 let resolved = match reference
@@ -146,9 +140,7 @@ pub fn parse(document: &str) -> Result<Element, XmlError> {
                 {
                     Some(c) => c.to_string(),
                     None => {
-                        let name = reference
-                            .decode()
-                            .map_err(|e| XmlError::Malformed(e.to_string()))?;
+                        let name = reference.into_inner();
                         resolve_predefined_entity(&name)
                             .ok_or_else(|| XmlError::Entity(name.to_string()))?
                             .to_owned()

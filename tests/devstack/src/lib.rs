@@ -356,7 +356,18 @@ pub async fn local_client() -> Client {
 
 /// The SDK configuration for local runs: the standard chain, with fallbacks for moto.
 pub async fn local_sdk_config() -> aws_config::SdkConfig {
-    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+    // The production timeouts, with longer defaults: one moto serves every test, and on a loaded
+    // 2-core machine its answers can take seconds.
+    let get = |name: &str| {
+        std::env::var(name).ok().or(match name {
+            "AWS_ATTEMPT_TIMEOUT_MS" => Some("10000".into()),
+            "AWS_OPERATION_TIMEOUT_MS" => Some("30000".into()),
+            "AWS_CONNECT_TIMEOUT_MS" => Some("5000".into()),
+            _ => None,
+        })
+    };
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .timeout_config(shared::config::sdk_timeouts(get));
     if std::env::var_os("AWS_REGION").is_none() && std::env::var_os("AWS_DEFAULT_REGION").is_none()
     {
         loader = loader.region(aws_config::Region::new("us-east-1"));

@@ -1,0 +1,103 @@
+//! A DynamoDB that accepts connections and never answers: with the production SDK configuration
+//! (`shared::config::aws_sdk_config`) a push fails fast with 503, inside WeChat's 5 s, so that
+//! WeChat retries it instead of giving up on a hung request.
+
+use std::time::{Duration, Instant};
+
+use lambda_http::http::StatusCode;
+use secrecy::SecretString;
+use shared::config::TableNames;
+use shared::crypto::MessageCrypto;
+use shared::platform::Platform;
+use shared::store::unix_now;
+use shared::wechat::{WechatClient, WechatEndpoints};
+use ticket_receive::{handle, PlatformReceiver};
+
+const APPID: &str = "wxfrozencomponent1";
+const TOKEN: &str = "frozentoken";
+const KEY: &str = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG";
+
+#[tokio::test]
+async fn a_frozen_dynamodb_is_answered_503_within_wechats_five_seconds() {
+    // Accepts TCP connections, reads nothing, answers nothing.
+    let frozen = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = frozen.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in frozen.incoming() {
+            held.push(stream);
+        }
+    });
+    // This test binary has this one test: setting the process environment is safe here. No
+    // timeout variable is set: the production defaults are what is tested.
+    std::env::set_var("AWS_ENDPOINT_URL_DYNAMODB", format!("http://{address}"));
+    std::env::set_var("AWS_ACCESS_KEY_ID", "local");
+    std::env::set_var("AWS_SECRET_ACCESS_KEY", "local");
+    std::env::set_var("AWS_REGION", "us-east-1");
+    for name in [
+        "AWS_ATTEMPT_TIMEOUT_MS",
+        "AWS_OPERATION_TIMEOUT_MS",
+        "AWS_CONNECT_TIMEOUT_MS",
+    ] {
+        std::env::remove_var(name);
+    }
+    let sdk = shared::config::aws_sdk_config().await;
+    let endpoints = WechatEndpoints {
+        api_base: "http://127.0.0.1:9".into(),
+        mp_base: "http://127.0.0.1:9".into(),
+        open_base: "http://127.0.0.1:9".into(),
+    };
+    let platform = Platform {
+        config: devstack::component_config(APPID, "secret", TOKEN, KEY),
+        tables: TableNames {
+            tickets: "frozen-tickets".into(),
+            authorizers: "frozen-authorizers".into(),
+            audits: "frozen-audits".into(),
+            actions: "frozen-actions".into(),
+        },
+        dynamo: aws_sdk_dynamodb::Client::new(&sdk),
+        wechat: WechatClient::new(endpoints, Duration::from_secs(5)).unwrap(),
+    };
+    let receiver = PlatformReceiver::from_platform(&platform).unwrap();
+
+    let crypto = MessageCrypto::new(SecretString::from(TOKEN), APPID, KEY, None).unwrap();
+    let now = unix_now();
+    let plaintext = format!(
+        "<xml><AppId><![CDATA[{APPID}]]></AppId><CreateTime>{now}</CreateTime>\
+         <InfoType><![CDATA[component_verify_ticket]]></InfoType>\
+         <ComponentVerifyTicket><![CDATA[ticket@@@frozen]]></ComponentVerifyTicket></xml>"
+    );
+    let encrypt = crypto.encrypt(&plaintext).unwrap();
+    let timestamp = now.to_string();
+    let nonce = format!("frozen{now}");
+    let signature = crypto.msg_signature(&timestamp, &nonce, &encrypt);
+    let request = devstack::apigw::push(
+        &[
+            ("timestamp", &timestamp),
+            ("nonce", &nonce),
+            ("encrypt_type", "aes"),
+            ("msg_signature", &signature),
+        ],
+        &format!(
+            "<xml><AppId><![CDATA[{APPID}]]></AppId><Encrypt><![CDATA[{encrypt}]]></Encrypt></xml>"
+        ),
+    );
+
+    let started = Instant::now();
+    // Bounded here too, so that without the SDK's timeouts this test fails instead of hanging.
+    let response = tokio::time::timeout(Duration::from_secs(20), handle(&receiver, request))
+        .await
+        .expect("the push hung on a frozen DynamoDB")
+        .unwrap();
+    let elapsed = started.elapsed();
+    assert_eq!(
+        response.status(),
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        devstack::apigw::body_text(&response)
+    );
+    assert!(
+        elapsed < Duration::from_millis(4500),
+        "answered after {elapsed:?}: WeChat gives up after 5 s"
+    );
+}
