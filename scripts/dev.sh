@@ -40,8 +40,26 @@ log "moto (DynamoDB, Secrets Manager) on 127.0.0.1:$DDB_PORT"
 start_moto "$DDB_PORT" .dev/moto.log
 pids+=("$MOTO_PID")
 
-log "building the functions"
-cargo build --quiet -p devstack -p wechat-sim -p ticket-receive -p auth-start -p auth-callback -p token-refresh -p code-admin
+# Build each binary exactly as it is run afterwards (`cargo run -p devstack`, `cargo run -p
+# wechat-sim`, and `cargo lambda watch`'s `cargo run --bin <function>`): cargo resolves features per
+# command, so one `cargo build -p a -p b …` would leave every function to be compiled again on its
+# first request.
+functions=(ticket-receive auth-start auth-callback token-refresh code-admin)
+if [ ! -d "${CARGO_TARGET_DIR:-target}/debug" ]; then
+  log "first build on this machine: compiling ~400 crates takes several minutes on 2 cores (later runs take seconds)"
+fi
+build_step=0
+build_total=$((2 + ${#functions[@]}))
+build() {
+  build_step=$((build_step + 1))
+  local started=$SECONDS
+  log "building $1 ($build_step/$build_total)"
+  cargo build --quiet "${@:2}" || die "building $1 failed"
+  [ $((SECONDS - started)) -lt 5 ] || log "  $1 built in $((SECONDS - started)) s"
+}
+build devstack -p devstack
+build wechat-sim -p wechat-sim
+for fn in "${functions[@]}"; do build "$fn" --bin "$fn"; done
 
 log "creating the tables of template.yaml"
 while IFS='=' read -r name value; do
@@ -67,6 +85,18 @@ log "functions on 127.0.0.1:$API_PORT (cargo lambda watch; logs below and in .de
 cargo lambda watch -A 127.0.0.1 -P "$API_PORT" 2>&1 | tee .dev/functions.log &
 pids+=("$!")
 wait_port "$API_PORT" 120 || die "cargo lambda watch did not start; see .dev/functions.log"
+# Start each HTTP function now with a request it refuses without side effects (no WeChat call, no
+# write), so that the first real request finds it running.
+log "starting the functions (a request each, answered 4xx)"
+warm() {
+  local method=$1 path=$2 want=$3 got
+  got=$(curl -s -o /dev/null -w '%{http_code}' -m 300 -X "$method" "http://127.0.0.1:$API_PORT$path") || true
+  [ "$got" = "$want" ] || die "$method $path answered ${got:-nothing} (expected $want); see .dev/functions.log"
+}
+warm POST /wechat/component/notify 400
+warm GET '/auth/start?auth_type=9' 400
+warm GET /auth/callback 400
+warm GET /admin/authorizers 401
 
 port_in_use "$SIM_PORT" && die "port $SIM_PORT is already in use (set SIM_PORT to another port)"
 log "WeChat simulator on 127.0.0.1:$SIM_PORT ($SIM_CONFIG; logs in .dev/sim.log)"
