@@ -55,7 +55,9 @@ wait_port() {
 start_moto() {
   local port=$1 logfile=$2
   port_in_use "$port" && die "port $port is already in use (set DDB_PORT to another port)"
-  "$VENV/bin/moto_server" -H 127.0.0.1 -p "$port" >"$logfile" 2>&1 &
+  # Through scripts/moto_server.py: one request at a time, so that conditional writes are atomic
+  # as in DynamoDB (moto's own server lets two concurrent ones both succeed).
+  "$PY" "$ROOT/scripts/moto_server.py" 127.0.0.1 "$port" >"$logfile" 2>&1 &
   MOTO_PID=$!
   wait_http "http://127.0.0.1:$port/moto-api/" 30 || { cat "$logfile" >&2; die "moto did not start on port $port"; }
   export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$port"

@@ -619,7 +619,7 @@ async fn overlapping_scheduled_runs_refresh_each_authorizer_once() {
     let (a, b) = tokio::join!(one.refresh_all(), two.refresh_all());
     assert_eq!(a.refreshed + b.refreshed, 4, "{a:?} {b:?}");
     assert_eq!((a.failures(), b.failures()), (0, 0), "{a:?} {b:?}");
-    assert_eq!(w.calls("api_authorizer_token").await, 4);
+    assert_eq!(w.calls("api_authorizer_token").await, 4, "{a:?} {b:?}");
     for (i, version) in before.into_iter().enumerate() {
         assert_eq!(w.token_version(&mp(i)).await, version + 1, "{}", mp(i));
         assert_eq!(w.wechat_accepts_token_of(&mp(i)).await, 0);
