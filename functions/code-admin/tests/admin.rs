@@ -171,30 +171,27 @@ impl World {
         )
     }
 
-    async fn sim_calls(&self, endpoint: &str) -> u64 {
-        let calls: Value = self
-            .http
-            .get(format!("{}/sim/calls", self.sim.base_url()))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        calls[endpoint].as_u64().unwrap_or(0)
+    /// WeChat calls of `endpoint` so far (the simulator's count).
+    fn sim_calls(&self, endpoint: &str) -> u64 {
+        self.sim
+            .sim
+            .state()
+            .calls
+            .get(endpoint)
+            .copied()
+            .unwrap_or(0)
     }
 
-    async fn sim_commit(&self) -> Value {
-        let state: Value = self
-            .http
-            .get(format!("{}/sim/mini-programs/{MP}", self.sim.base_url()))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        state["commit"].clone()
+    /// The simulator's last commit of MP: `ext_json` as received, `ext_config` as its template
+    /// reads it (what `GET /sim/mini-programs/{appid}` shows).
+    fn sim_commit(&self) -> Value {
+        json!(self
+            .sim
+            .sim
+            .state()
+            .code
+            .get(MP)
+            .and_then(|c| c.commit.clone()))
     }
 
     async fn actions(&self) -> Vec<Value> {
@@ -745,7 +742,7 @@ async fn an_oversized_body_is_refused_before_anything_happens() {
         (StatusCode::PAYLOAD_TOO_LARGE, Some("body_too_large")),
         "{body}"
     );
-    assert_eq!(w.sim_calls("commit").await, 0, "WeChat was called");
+    assert_eq!(w.sim_calls("commit"), 0, "WeChat was called");
     assert!(w.actions().await.is_empty(), "nothing is logged");
     // 64 KiB is the limit, whatever the route.
     let (status, _) = w
@@ -784,11 +781,11 @@ async fn a_call_whose_action_record_cannot_be_written_is_not_made() {
         !body.to_string().contains("no-such-actions-table"),
         "no internal detail: {body}"
     );
-    assert_eq!(w.sim_calls("commit").await, 0, "WeChat was called");
+    assert_eq!(w.sim_calls("commit"), 0, "WeChat was called");
     let (status, _) = w.call_other(&broken, "POST", &mp("/release"), "").await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
-    assert_eq!(w.sim_calls("get_latest_auditstatus").await, 0);
-    assert_eq!(w.sim_calls("release").await, 0);
+    assert_eq!(w.sim_calls("get_latest_auditstatus"), 0);
+    assert_eq!(w.sim_calls("release"), 0);
     // Reads do not need the action log.
     let (status, _) = w.call_other(&broken, "GET", &mp("/categories"), "").await;
     assert_eq!(status, StatusCode::OK);
@@ -895,7 +892,7 @@ async fn ext_json_is_built_for_the_template_and_the_path_appid() {
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let committed = w.sim_commit().await;
+    let committed = w.sim_commit();
     assert_eq!(
         committed["ext_config"],
         json!({ "shop": "coffee" }),
@@ -911,7 +908,7 @@ async fn ext_json_is_built_for_the_template_and_the_path_appid() {
             "extPages": { "pages/index/index": { "navigationBarTitleText": "Menu" } },
         })
     );
-    let calls = w.sim_calls("commit").await;
+    let calls = w.sim_calls("commit");
     for (body, field) in [
         (
             json!({ "template_id": 1, "user_version": "1", "ext_json": { "extAppid": NO_18 } }),
@@ -941,7 +938,7 @@ async fn ext_json_is_built_for_the_template_and_the_path_appid() {
             "{body}: {answer}"
         );
     }
-    assert_eq!(w.sim_calls("commit").await, calls, "WeChat was called");
+    assert_eq!(w.sim_calls("commit"), calls, "WeChat was called");
     // The path appid's own extAppid and extEnable: true are accepted (a pasted ext.json).
     let (status, body) = w
         .call(
@@ -951,7 +948,7 @@ async fn ext_json_is_built_for_the_template_and_the_path_appid() {
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(w.sim_commit().await["ext_config"], json!({ "shop": "tea" }));
+    assert_eq!(w.sim_commit()["ext_config"], json!({ "shop": "tea" }));
 }
 
 #[tokio::test]
@@ -975,13 +972,13 @@ async fn a_standard_template_gets_only_ext_app_id_ext_and_window() {
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let committed = w.sim_commit().await;
+    let committed = w.sim_commit();
     assert_eq!(
         committed["ext_json"],
         json!({ "extAppid": MP, "ext": { "shop": "tea" }, "window": { "navigationBarTitleText": "Tea" } })
     );
     assert_eq!(committed["ext_config"], json!({ "shop": "tea" }));
-    let calls = w.sim_calls("commit").await;
+    let calls = w.sim_calls("commit");
     let (status, body) = w
         .call(
             "POST",
@@ -994,7 +991,31 @@ async fn a_standard_template_gets_only_ext_app_id_ext_and_window() {
         (StatusCode::BAD_REQUEST, Some("ext_json")),
         "{body}"
     );
-    assert_eq!(w.sim_calls("commit").await, calls, "WeChat was called");
+    assert_eq!(w.sim_calls("commit"), calls, "WeChat was called");
+}
+
+/// The status of `GET /admin/authorizers` with `token`, every token of `configured` accepted by hash.
+async fn status_with_token(w: &World, configured: &[&str], token: &str) -> StatusCode {
+    let spec: Vec<String> = configured
+        .iter()
+        .enumerate()
+        .map(|(i, t)| format!("admin{i}:{}", token_hash(t)))
+        .collect();
+    let admin = PlatformCodeAdmin::new(
+        w.platform.authorization_service(),
+        DynamoAuditStore::new(w.platform.dynamo.clone(), &w.platform.tables.audits),
+        DynamoActionLog::new(w.platform.dynamo.clone(), &w.platform.tables.actions),
+        AdminTokens::parse(&spec.join(",")).unwrap(),
+    );
+    let auth = format!("Bearer {token}");
+    let event = request(
+        "GET",
+        "/admin/authorizers",
+        &[],
+        &[("authorization", &auth)],
+        "",
+    );
+    code_admin::handle(&admin, event).await.unwrap().status()
 }
 
 #[tokio::test]
@@ -1006,60 +1027,21 @@ async fn tokens_with_less_than_128_bits_are_refused() {
         "0123456789abcdef0123456789abcde",
         "short",
     ];
-    let spec: Vec<String> = weak
-        .iter()
-        .enumerate()
-        .map(|(i, t)| format!("weak{i}:{}", token_hash(t)))
-        .chain([format!("ok:{}", token_hash(ADMIN))])
-        .collect();
-    let admin = PlatformCodeAdmin::new(
-        w.platform.authorization_service(),
-        DynamoAuditStore::new(w.platform.dynamo.clone(), &w.platform.tables.audits),
-        DynamoActionLog::new(w.platform.dynamo.clone(), &w.platform.tables.actions),
-        AdminTokens::parse(&spec.join(",")).unwrap(),
-    );
     for token in weak {
-        let response = code_admin::handle(
-            &admin,
-            request(
-                "GET",
-                "/admin/authorizers",
-                &[],
-                &[("authorization", &format!("Bearer {token}"))],
-                "",
-            ),
-        )
-        .await
-        .unwrap();
-        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{token}");
+        assert_eq!(
+            status_with_token(&w, &weak, token).await,
+            StatusCode::UNAUTHORIZED,
+            "{token}"
+        );
     }
     // 32 hex digits, 22 base64url characters: 128 bits, accepted.
     let strong = ["0123456789abcdef0123456789abcdef", "AbCdEfGhIjKlMnOpQrStUv"];
-    let spec: Vec<String> = strong
-        .iter()
-        .enumerate()
-        .map(|(i, t)| format!("strong{i}:{}", token_hash(t)))
-        .collect();
-    let admin = PlatformCodeAdmin::new(
-        w.platform.authorization_service(),
-        DynamoAuditStore::new(w.platform.dynamo.clone(), &w.platform.tables.audits),
-        DynamoActionLog::new(w.platform.dynamo.clone(), &w.platform.tables.actions),
-        AdminTokens::parse(&spec.join(",")).unwrap(),
-    );
     for token in strong {
-        let response = code_admin::handle(
-            &admin,
-            request(
-                "GET",
-                "/admin/authorizers",
-                &[],
-                &[("authorization", &format!("Bearer {token}"))],
-                "",
-            ),
-        )
-        .await
-        .unwrap();
-        assert_eq!(response.status(), StatusCode::OK, "{token}");
+        assert_eq!(
+            status_with_token(&w, &strong, token).await,
+            StatusCode::OK,
+            "{token}"
+        );
     }
 }
 
@@ -1115,7 +1097,7 @@ async fn a_call_whose_outcome_is_lost_stays_started_in_the_log() {
         StatusCode::OK,
         "WeChat committed: the answer says so"
     );
-    assert_eq!(w.sim_calls("commit").await, 1);
+    assert_eq!(w.sim_calls("commit"), 1);
     let actions = w.actions().await;
     assert_eq!(actions.len(), 1, "{actions:?}");
     assert_eq!(
