@@ -11,6 +11,10 @@ use shared::wechat::{Errcode, WechatError};
 pub enum AdminError {
     #[error("missing or invalid admin token")]
     Unauthorized,
+    #[error("admin tokens carry at least 128 bits of randomness: 22 or more base64url characters (32 hex digits); make one with the admin-token command")]
+    TokenTooWeak,
+    #[error("request body over {limit} bytes")]
+    BodyTooLarge { limit: usize },
     #[error("no route {method} {path}")]
     NotFound { method: String, path: String },
     #[error("{field}: {rule}")]
@@ -27,6 +31,9 @@ pub enum AdminError {
     Component(String),
     #[error("storage unavailable: {0}")]
     Store(#[from] StoreError),
+    /// The call's record could not be written before it started: nothing was done.
+    #[error("the action log could not be written, so nothing was done: try again later")]
+    ActionLog(#[source] StoreError),
 }
 
 pub fn invalid(field: &'static str, rule: impl Into<String>) -> AdminError {
@@ -65,20 +72,24 @@ impl From<TokenError> for AdminError {
 impl AdminError {
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::Unauthorized | Self::TokenTooWeak => StatusCode::UNAUTHORIZED,
+            Self::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::NotFound { .. } => StatusCode::NOT_FOUND,
             Self::Invalid { .. } => StatusCode::BAD_REQUEST,
             Self::NotAuthorized(_) => StatusCode::NOT_FOUND,
             Self::NoCodeManagement(_) => StatusCode::FORBIDDEN,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::Wechat(e) => wechat_status(e),
-            Self::Component(_) | Self::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Component(_) | Self::Store(_) | Self::ActionLog(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
         }
     }
 
     pub fn code(&self) -> &'static str {
         match self {
-            Self::Unauthorized => "unauthorized",
+            Self::Unauthorized | Self::TokenTooWeak => "unauthorized",
+            Self::BodyTooLarge { .. } => "body_too_large",
             Self::NotFound { .. } => "not_found",
             Self::Invalid { .. } => "invalid_request",
             Self::NotAuthorized(_) => "authorizer_not_authorized",
@@ -87,6 +98,7 @@ impl AdminError {
             Self::Wechat(WechatError::Api { .. }) => "wechat_error",
             Self::Wechat(_) | Self::Component(_) => "wechat_unavailable",
             Self::Store(_) => "storage_unavailable",
+            Self::ActionLog(_) => "action_log_unavailable",
         }
     }
 
@@ -108,9 +120,18 @@ impl AdminError {
                     body["missing_permission_set"] = json!(18);
                 }
             }
+            Self::BodyTooLarge { limit } => body["limit"] = json!(limit),
             _ => {}
         }
         body
+    }
+
+    /// WeChat's errcode, when WeChat refused the call.
+    pub fn errcode(&self) -> Option<i64> {
+        match self {
+            Self::Wechat(WechatError::Api { errcode, .. }) => Some(errcode.code()),
+            _ => None,
+        }
     }
 }
 

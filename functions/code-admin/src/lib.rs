@@ -1,7 +1,8 @@
 //! code-admin: the admin HTTP API under `/admin` managing authorized mini programs' code, review
-//! and release (reference §5). Every route needs `Authorization: Bearer <token>`; every
-//! state-changing call is recorded in the action log; inputs are validated before WeChat is
-//! called; WeChat's errcodes are mapped once (errors.rs).
+//! and release (reference §5). Every route needs `Authorization: Bearer <token>`; bodies are
+//! capped; a state-changing call is validated, recorded in the action log as started (with its
+//! validated fields only) before WeChat is called, not made if that record cannot be written, and
+//! completed with its outcome; WeChat's errcodes are mapped once (errors.rs).
 
 pub mod auth;
 pub mod errors;
@@ -20,18 +21,23 @@ use shared::authorization::AuthorizationService;
 use shared::config::ConfigError;
 use shared::platform::Platform;
 use shared::store::{
-    unix_now, Action, ActionLog, AdminAttribute, AuditRecord, AuditStore, AuthCodeStore,
-    AuthorizerStore, ComponentTokenStore, DynamoActionLog, DynamoAuditStore, DynamoAuthorizerStore,
-    DynamoTicketStore, StatusChange, TicketStore,
+    unix_now, Action, ActionLog, ActionOutcome, ActionStatus, AdminAttribute, AuditRecord,
+    AuditStore, AuthCodeStore, AuthorizerStore, ComponentTokenStore, DynamoActionLog,
+    DynamoAuditStore, DynamoAuthorizerStore, DynamoTicketStore, StatusChange, TicketStore,
 };
 use shared::wechat::{Errcode, WechatError};
 
 pub use auth::AdminTokens;
+use auth::TokenRefusal;
 use errors::{invalid, AdminError};
 use routes::{changes_state, match_route, Op};
 
 /// Force a refresh of an authorizer token WeChat refused (any token is "due" with this margin).
 const FORCE_REFRESH_MARGIN: i64 = 1_000_000_000;
+
+/// The largest admin request body: ample for any admin call (API Gateway would pass 10 MB), and
+/// small enough that a call's validated fields always fit an action-log item (DynamoDB: 400 KB).
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 pub struct CodeAdmin<S, A, U, L> {
     service: AuthorizationService<S, A>,
@@ -283,7 +289,8 @@ where
             .ok_or_else(|| AdminError::NotAuthorized(appid.to_owned()))
     }
 
-    async fn submit_audit(&self, appid: &str, body: &Value) -> Result<Value, AdminError> {
+    /// Submits for review with submit_audit's validated fields (validate::submit_audit).
+    async fn submit_audit(&self, appid: &str, fields: &Value) -> Result<Value, AdminError> {
         if self
             .audits
             .latest_audit(appid)
@@ -300,13 +307,12 @@ where
                 }
             }
         }
-        let item_list = match validate::item_list(body)? {
-            Some(items) => items,
+        let mut request = fields.as_object().cloned().unwrap_or_default();
+        let item_list = match request.get("item_list") {
+            Some(items) => items.clone(),
             None => self.default_item_list(appid).await?,
         };
-        let mut request = Map::new();
         request.insert("item_list".into(), item_list.clone());
-        validate::audit_extras(body, &mut request)?;
         let answer = self
             .mp_post(appid, "/wxa/submit_audit", &Value::Object(request))
             .await?;
@@ -369,6 +375,165 @@ where
         Ok(json!([item]))
     }
 
+    /// Commits with a commit's validated fields (validate::commit), the ext_json shaped for the
+    /// template's type; the commit is kept as the authorizer's `last_commit`.
+    async fn commit(&self, appid: &str, fields: &Value) -> Result<Value, AdminError> {
+        let standard = match fields["template_id"].as_i64() {
+            Some(id) => self.is_standard_template(id).await?,
+            None => false,
+        };
+        let request = validate::commit_request(fields, standard)?;
+        self.mp_post(appid, "/wxa/commit", &request).await?;
+        let snapshot = json!({
+            "template_id": request["template_id"],
+            "user_version": request["user_version"],
+            "user_desc": request["user_desc"],
+            "ext_json": request["ext_json"],
+            "committed_at": unix_now(),
+        });
+        self.service
+            .authorizers()
+            .set_admin_attribute(appid, AdminAttribute::LastCommit, &snapshot.to_string())
+            .await?;
+        Ok(json!({ "committed": snapshot, "ext": fields["ext_json"]["ext"] }))
+    }
+
+    /// Whether the template library lists `template_id` as a standard template (template_type 1),
+    /// whose ext_json takes only extAppid, ext and window. One it does not list is taken as a
+    /// normal template: WeChat answers its commit (85014 when it does not exist).
+    async fn is_standard_template(&self, template_id: i64) -> Result<bool, AdminError> {
+        let standard = self
+            .component_call("/wxa/gettemplatelist", None, &[("template_type", "1")])
+            .await?;
+        Ok(standard["template_list"].as_array().is_some_and(|list| {
+            list.iter()
+                .any(|t| t["template_id"].as_i64() == Some(template_id))
+        }))
+    }
+
+    /// The validated fields of a state-changing call: what the action log records, and all that
+    /// executing it reads (the raw body goes no further than here).
+    async fn validated_fields(
+        &self,
+        op: Op,
+        params: &HashMap<String, String>,
+        body: &Value,
+    ) -> Result<Value, AdminError> {
+        let appid = params
+            .get("appid")
+            .map(|a| validate::appid(a))
+            .transpose()?
+            .unwrap_or_default();
+        let path_int = |name: &'static str| {
+            validate::positive_int(params.get(name).map(String::as_str).unwrap_or(""), name)
+        };
+        Ok(match op {
+            Op::PutExt => json!({ "ext": validate::ext_settings(body)? }),
+            Op::Domains => validate::domains(body)?,
+            Op::WebviewDomains => validate::webview_domains(body)?,
+            Op::AddTester => json!({ "wechatid": validate::wechatid(body)? }),
+            Op::RemoveTester => {
+                validate::tester(params.get("tester").map(String::as_str).unwrap_or(""))?
+            }
+            Op::Commit => {
+                let stored = self
+                    .authorizer_json(appid)
+                    .await?
+                    .ext_settings
+                    .and_then(|e| serde_json::from_str::<Value>(&e).ok());
+                validate::commit(body, appid, stored.as_ref())?
+            }
+            Op::SubmitAudit => validate::submit_audit(body)?,
+            Op::SpeedupAudit => json!({ "auditid": path_int("auditid")? }),
+            Op::Revert => match validate::app_version(body)? {
+                Some(version) => json!({ "app_version": version }),
+                None => json!({}),
+            },
+            Op::StartGrayRelease => validate::gray_release(body)?,
+            Op::VisitStatus => validate::visit_status(body)?,
+            Op::AddTemplate => validate::add_template(body)?,
+            Op::DeleteTemplate => json!({ "template_id": path_int("template_id")? }),
+            Op::UndoAudit | Op::Release | Op::CancelGrayRelease => json!({}),
+            // Reads take nothing from the body.
+            Op::ListAuthorizers
+            | Op::GetAuthorizer
+            | Op::ListTesters
+            | Op::Qrcode
+            | Op::Categories
+            | Op::Pages
+            | Op::ListAudits
+            | Op::LatestAudit
+            | Op::GetAudit
+            | Op::Versions
+            | Op::GrayReleasePlan
+            | Op::Actions
+            | Op::TemplateDrafts
+            | Op::ListTemplates
+            | Op::Quota => json!({}),
+        })
+    }
+
+    /// A state-changing call: validated (a refusal is recorded as such), recorded as started, and
+    /// only then made; its record is completed with the outcome.
+    async fn act(
+        &self,
+        label: &str,
+        op: Op,
+        params: &HashMap<String, String>,
+        query: &HashMap<String, String>,
+        body: &Value,
+    ) -> Result<Answer, AdminError> {
+        let action = |parameters: Value| Action {
+            label: label.to_owned(),
+            action: format!("{op:?}"),
+            appid: params
+                .get("appid")
+                .filter(|a| validate::appid(a).is_ok())
+                .cloned(),
+            parameters,
+            at_ms: unix_ms(),
+        };
+        let fields = match self.validated_fields(op, params, body).await {
+            Ok(fields) => fields,
+            Err(err) => {
+                let parameters = match &err {
+                    AdminError::Invalid { field, .. } => json!({ "field": field }),
+                    _ => json!({}),
+                };
+                let refused = outcome(ActionStatus::Refused, Some(&err));
+                if let Err(e) = self.actions.refuse(&action(parameters), &refused).await {
+                    tracing::error!(error = %e, ?op, "action log: the refusal was not recorded");
+                }
+                return Err(err);
+            }
+        };
+        let key = self
+            .actions
+            .start(&action(fields.clone()))
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, ?op, "action log unavailable: the call is not made");
+                AdminError::ActionLog(e)
+            })?;
+        let result = self.route(op, params, query, &fields).await;
+        let done = match &result {
+            Ok(_) => outcome(ActionStatus::Succeeded, None),
+            Err(e) => outcome(ActionStatus::Failed, Some(e)),
+        };
+        match self.actions.finish(&key, &done).await {
+            Ok(true) => {}
+            Ok(false) => tracing::warn!(
+                ?op,
+                at = key.at,
+                "action log: the record was no longer started"
+            ),
+            Err(e) => {
+                tracing::error!(error = %e, ?op, at = key.at, "action log: the outcome was not recorded; the record stays started")
+            }
+        }
+        result
+    }
+
     async fn release(&self, appid: &str) -> Result<Value, AdminError> {
         let latest = self
             .sync_latest_audit(appid)
@@ -393,12 +558,13 @@ where
         Ok(json!({ "released": latest.auditid, "user_version": latest.user_version }))
     }
 
+    /// Runs a call; a state-changing one gets its validated fields (`validated_fields`), a read `{}`.
     async fn route(
         &self,
         op: Op,
         params: &HashMap<String, String>,
         query: &HashMap<String, String>,
-        body: &Value,
+        fields: &Value,
     ) -> Result<Answer, AdminError> {
         let appid = || {
             params
@@ -434,10 +600,7 @@ where
             }
             Op::PutExt => {
                 let appid = appid()?;
-                let ext = body
-                    .get("ext")
-                    .filter(|e| e.is_object())
-                    .ok_or_else(|| invalid("ext", "required: a JSON object"))?;
+                let ext = &fields["ext"];
                 if !self
                     .service
                     .authorizers()
@@ -449,16 +612,11 @@ where
                 json(json!({ "ext": ext }))
             }
             Op::Domains => json(wechat_value(
-                self.mp_post(appid()?, "/wxa/modify_domain", &validate::domains(body)?)
-                    .await?,
+                self.mp_post(appid()?, "/wxa/modify_domain", fields).await?,
             )),
             Op::WebviewDomains => json(wechat_value(
-                self.mp_post(
-                    appid()?,
-                    "/wxa/setwebviewdomain",
-                    &validate::webview_domains(body)?,
-                )
-                .await?,
+                self.mp_post(appid()?, "/wxa/setwebviewdomain", fields)
+                    .await?,
             )),
             Op::ListTesters => json(wechat_value(
                 self.mp_post(
@@ -468,47 +626,13 @@ where
                 )
                 .await?,
             )),
-            Op::AddTester => {
-                let wechatid = validate::wechatid(body)?;
-                json(wechat_value(
-                    self.mp_post(
-                        appid()?,
-                        "/wxa/bind_tester",
-                        &json!({ "wechatid": wechatid }),
-                    )
-                    .await?,
-                ))
-            }
-            Op::RemoveTester => {
-                let tester =
-                    validate::tester(params.get("tester").map(String::as_str).unwrap_or(""))?;
-                json(wechat_value(
-                    self.mp_post(appid()?, "/wxa/unbind_tester", &tester)
-                        .await?,
-                ))
-            }
-            Op::Commit => {
-                let appid = appid()?;
-                let stored = self
-                    .authorizer_json(appid)
-                    .await?
-                    .ext_settings
-                    .and_then(|e| serde_json::from_str::<Value>(&e).ok());
-                let (request, ext) = validate::commit(body, stored.as_ref())?;
-                self.mp_post(appid, "/wxa/commit", &request).await?;
-                let snapshot = json!({
-                    "template_id": request["template_id"],
-                    "user_version": request["user_version"],
-                    "user_desc": request["user_desc"],
-                    "ext_json": request["ext_json"],
-                    "committed_at": unix_now(),
-                });
-                self.service
-                    .authorizers()
-                    .set_admin_attribute(appid, AdminAttribute::LastCommit, &snapshot.to_string())
-                    .await?;
-                json(json!({ "committed": snapshot, "ext": ext }))
-            }
+            Op::AddTester => json(wechat_value(
+                self.mp_post(appid()?, "/wxa/bind_tester", fields).await?,
+            )),
+            Op::RemoveTester => json(wechat_value(
+                self.mp_post(appid()?, "/wxa/unbind_tester", fields).await?,
+            )),
+            Op::Commit => json(self.commit(appid()?, fields).await?),
             Op::Qrcode => {
                 let appid = appid()?;
                 let path = validate::qrcode_path(query.get("path").map(String::as_str))?;
@@ -538,7 +662,7 @@ where
                 }
                 json(answer)
             }
-            Op::SubmitAudit => json(self.submit_audit(appid()?, body).await?),
+            Op::SubmitAudit => json(self.submit_audit(appid()?, fields).await?),
             Op::ListAudits => {
                 let audits = self.audits.audits(appid()?, 50).await?;
                 json(
@@ -593,23 +717,12 @@ where
                 };
                 json(json!({ "withdrawn": undone }))
             }
-            Op::SpeedupAudit => {
-                let auditid = validate::positive_int(
-                    params.get("auditid").map(String::as_str).unwrap_or(""),
-                    "auditid",
-                )?;
-                json(wechat_value(
-                    self.mp_post(
-                        appid()?,
-                        "/wxa/speedupaudit",
-                        &json!({ "auditid": auditid }),
-                    )
-                    .await?,
-                ))
-            }
+            Op::SpeedupAudit => json(wechat_value(
+                self.mp_post(appid()?, "/wxa/speedupaudit", fields).await?,
+            )),
             Op::Release => json(self.release(appid()?).await?),
             Op::Revert => {
-                let version = validate::app_version(body)?.map(|v| v.to_string());
+                let version = fields["app_version"].as_i64().map(|v| v.to_string());
                 let query: Vec<(&str, &str)> = version
                     .iter()
                     .map(|v| ("app_version", v.as_str()))
@@ -628,8 +741,7 @@ where
                 .await?,
             )),
             Op::StartGrayRelease => json(wechat_value(
-                self.mp_post(appid()?, "/wxa/grayrelease", &validate::gray_release(body)?)
-                    .await?,
+                self.mp_post(appid()?, "/wxa/grayrelease", fields).await?,
             )),
             Op::GrayReleasePlan => json(wechat_value(
                 self.mp_get(appid()?, "/wxa/getgrayreleaseplan", &[])
@@ -639,12 +751,8 @@ where
                 self.mp_get(appid()?, "/wxa/revertgrayrelease", &[]).await?,
             )),
             Op::VisitStatus => json(wechat_value(
-                self.mp_post(
-                    appid()?,
-                    "/wxa/change_visitstatus",
-                    &validate::visit_status(body)?,
-                )
-                .await?,
+                self.mp_post(appid()?, "/wxa/change_visitstatus", fields)
+                    .await?,
             )),
             Op::Actions => json(json!({ "actions": self.actions.actions(appid()?, 100).await? })),
             Op::TemplateDrafts => json(wechat_value(
@@ -652,12 +760,8 @@ where
                     .await?,
             )),
             Op::AddTemplate => json(wechat_value(
-                self.component_call(
-                    "/wxa/addtotemplate",
-                    Some(&validate::add_template(body)?),
-                    &[],
-                )
-                .await?,
+                self.component_call("/wxa/addtotemplate", Some(fields), &[])
+                    .await?,
             )),
             Op::ListTemplates => {
                 let template_type = query
@@ -675,20 +779,10 @@ where
                         .await?,
                 ))
             }
-            Op::DeleteTemplate => {
-                let id = validate::positive_int(
-                    params.get("template_id").map(String::as_str).unwrap_or(""),
-                    "template_id",
-                )?;
-                json(wechat_value(
-                    self.component_call(
-                        "/wxa/deletetemplate",
-                        Some(&json!({ "template_id": id })),
-                        &[],
-                    )
+            Op::DeleteTemplate => json(wechat_value(
+                self.component_call("/wxa/deletetemplate", Some(fields), &[])
                     .await?,
-                ))
-            }
+            )),
             Op::Quota => {
                 let appid = query.get("appid").ok_or_else(|| {
                     invalid(
@@ -703,40 +797,24 @@ where
             }
         }
     }
+}
 
-    async fn record(
-        &self,
-        label: &str,
-        op: Op,
-        params: &HashMap<String, String>,
-        body: &Value,
-        result: &Result<Answer, AdminError>,
-    ) {
-        let (outcome, status) = match result {
-            Ok(_) => ("ok".to_owned(), 200),
-            Err(e) => (e.code().to_owned(), e.status().as_u16()),
-        };
-        let mut parameters = body.clone();
-        if let Value::Object(map) = &mut parameters {
-            for (k, v) in params.iter().filter(|(k, _)| *k != "appid") {
-                map.insert(k.clone(), json!(v));
-            }
-        }
-        let action = Action {
-            label: label.to_owned(),
-            action: format!("{op:?}"),
-            appid: params.get("appid").cloned(),
-            parameters,
-            result: outcome,
-            http_status: status,
-            at_ms: std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_millis() as i64)
-                .unwrap_or(0),
-        };
-        if let Err(e) = self.actions.record_action(&action).await {
-            tracing::error!(error = %e, action = action.action, "action log write failed");
-        }
+/// Milliseconds since the Unix epoch (the action log's clock).
+fn unix_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// How a call ended, for its action record.
+fn outcome(status: ActionStatus, error: Option<&AdminError>) -> ActionOutcome {
+    ActionOutcome {
+        status,
+        result: error.map_or("ok", AdminError::code).to_owned(),
+        http_status: error.map_or(200, |e| e.status().as_u16()),
+        errcode: error.and_then(AdminError::errcode),
+        at_ms: unix_ms(),
     }
 }
 
@@ -761,16 +839,24 @@ where
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
-    let Some(label) = admin.tokens.verify(authorization) else {
-        tracing::warn!(method, path, "admin call refused: missing or invalid token");
-        let err = AdminError::Unauthorized;
-        let mut response = json_answer(err.status(), &err.body());
-        response.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            "Bearer".parse().expect("static header"),
-        );
-        return Ok(response);
+    let label = match admin.tokens.verify(authorization) {
+        Ok(label) => label,
+        Err(refusal) => return Ok(unauthorized(&method, &path, refusal)),
     };
+    if request.body().len() > MAX_BODY_BYTES {
+        // Refused before it is parsed or recorded: nothing of it is kept.
+        let err = AdminError::BodyTooLarge {
+            limit: MAX_BODY_BYTES,
+        };
+        tracing::warn!(
+            label,
+            method,
+            path,
+            bytes = request.body().len(),
+            "admin call refused: body too large"
+        );
+        return Ok(json_answer(err.status(), &err.body()));
+    }
     let Some((op, params)) = match_route(&method, &path) else {
         let err = AdminError::NotFound { method, path };
         return Ok(json_answer(err.status(), &err.body()));
@@ -784,10 +870,11 @@ where
         Ok(body) => body,
         Err(err) => return Ok(json_answer(err.status(), &err.body())),
     };
-    let result = admin.route(op, &params, &query, &body).await;
-    if changes_state(&method) {
-        admin.record(&label, op, &params, &body, &result).await;
-    }
+    let result = if changes_state(&method) {
+        admin.act(&label, op, &params, &query, &body).await
+    } else {
+        admin.route(op, &params, &query, &json!({})).await
+    };
     Ok(match result {
         Ok(Answer::Json(value)) => {
             tracing::info!(
@@ -815,4 +902,24 @@ where
             json_answer(err.status(), &err.body())
         }
     })
+}
+
+/// 401 with `WWW-Authenticate: Bearer`; the token is never logged.
+fn unauthorized(method: &str, path: &str, refusal: TokenRefusal) -> Response<Body> {
+    let err = match refusal {
+        TokenRefusal::TooWeak => AdminError::TokenTooWeak,
+        TokenRefusal::Missing | TokenRefusal::Unknown => AdminError::Unauthorized,
+    };
+    tracing::warn!(
+        method,
+        path,
+        ?refusal,
+        "admin call refused: missing or invalid token"
+    );
+    let mut response = json_answer(err.status(), &err.body());
+    response.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        "Bearer".parse().expect("static header"),
+    );
+    response
 }

@@ -225,8 +225,91 @@ pub fn tester(value: &str) -> Result<Value, AdminError> {
     })
 }
 
-/// A commit: the WeChat body (ext_json as the string WeChat requires) and the ext merged.
-pub fn commit(body: &Value, stored_ext: Option<&Value>) -> Result<(Value, Value), AdminError> {
+/// The largest ext settings object `PUT …/ext` stores, serialized (it lives in the authorizer's
+/// item, next to the last commit).
+pub const MAX_EXT_SETTINGS_BYTES: usize = 16 * 1024;
+/// The largest ext_json a commit sends, serialized (it is kept in the authorizer's last commit and
+/// in each audit's snapshot).
+pub const MAX_EXT_JSON_BYTES: usize = 32 * 1024;
+
+/// The JSON type an ext.json key takes.
+#[derive(Clone, Copy)]
+enum Kind {
+    Object,
+    Strings,
+    Bool,
+}
+
+impl Kind {
+    fn accepts(self, value: &Value) -> bool {
+        match self {
+            Self::Object => value.is_object(),
+            Self::Strings => value
+                .as_array()
+                .is_some_and(|items| items.iter().all(Value::is_string)),
+            Self::Bool => value.is_boolean(),
+        }
+    }
+
+    fn rule(self) -> &'static str {
+        match self {
+            Self::Object => "a JSON object",
+            Self::Strings => "a list of strings",
+            Self::Bool => "a boolean",
+        }
+    }
+}
+
+/// The top-level ext.json keys a commit may set besides `extEnable`, `extAppid` and `ext` (which
+/// the platform sets), with the field named in errors (WeChat's commit page, "ext_json").
+const EXT_JSON_KEYS: [(&str, &str, Kind); 8] = [
+    ("extPages", "ext_json.extPages", Kind::Object),
+    ("pages", "ext_json.pages", Kind::Strings),
+    ("window", "ext_json.window", Kind::Object),
+    ("networkTimeout", "ext_json.networkTimeout", Kind::Object),
+    ("tabBar", "ext_json.tabBar", Kind::Object),
+    ("plugins", "ext_json.plugins", Kind::Object),
+    (
+        "requiredPrivateInfos",
+        "ext_json.requiredPrivateInfos",
+        Kind::Strings,
+    ),
+    ("directCommit", "ext_json.directCommit", Kind::Bool),
+];
+
+/// The only ext_json keys a standard template accepts (the commit page: "标准模板extjson错误").
+const STANDARD_EXT_JSON_KEYS: [&str; 3] = ["extAppid", "ext", "window"];
+
+fn object<'a>(
+    value: Option<&'a Value>,
+    field: &'static str,
+) -> Result<Option<&'a Map<String, Value>>, AdminError> {
+    match value {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Object(map)) => Ok(Some(map)),
+        Some(_) => Err(invalid(field, "a JSON object")),
+    }
+}
+
+/// `PUT …/ext`'s ext settings: the template's `ext` object, size-capped.
+pub fn ext_settings(body: &Value) -> Result<Value, AdminError> {
+    let ext =
+        object(body.get("ext"), "ext")?.ok_or_else(|| invalid("ext", "required: a JSON object"))?;
+    let ext = Value::Object(ext.clone());
+    if ext.to_string().len() > MAX_EXT_SETTINGS_BYTES {
+        return Err(invalid(
+            "ext",
+            format!("at most {MAX_EXT_SETTINGS_BYTES} bytes as JSON"),
+        ));
+    }
+    Ok(ext)
+}
+
+/// A commit's validated fields: `template_id`, `user_version`, `user_desc` and the `ext_json`
+/// object built for the path's mini program: `extEnable: true`, `extAppid: appid`, `ext` (the
+/// stored ext settings, overlaid by `ext_json.ext`, then by `ext`) and the other allowed keys of
+/// the request's `ext_json`. A foreign `extAppid` or an unknown key is refused.
+pub fn commit(body: &Value, appid: &str, stored_ext: Option<&Value>) -> Result<Value, AdminError> {
     let template_id = required_int(body, "template_id", 1..=i64::MAX)?;
     let user_version = match text_field(body, "user_version", 64)? {
         Some(v) if !v.trim().is_empty() => v,
@@ -237,24 +320,105 @@ pub fn commit(body: &Value, stored_ext: Option<&Value>) -> Result<(Value, Value)
         Some(Value::Object(stored)) => stored.clone(),
         _ => Map::new(),
     };
-    match body.get("ext") {
-        None | Some(Value::Null) => {}
-        Some(Value::Object(given)) => ext.extend(given.clone()),
-        Some(_) => {
-            return Err(invalid(
-                "ext",
-                "a JSON object (merged over the stored ext settings)",
-            ))
+    let mut ext_json = Map::new();
+    for (key, value) in object(body.get("ext_json"), "ext_json")?
+        .into_iter()
+        .flatten()
+    {
+        match key.as_str() {
+            "extEnable" if value == &Value::Bool(true) => {}
+            "extEnable" => {
+                return Err(invalid(
+                    "ext_json.extEnable",
+                    "true or absent (the platform always enables ext.json)",
+                ))
+            }
+            "extAppid" if value.as_str() == Some(appid) => {}
+            "extAppid" => {
+                return Err(invalid(
+                    "ext_json.extAppid",
+                    format!("absent or {appid}: the mini program of the path"),
+                ))
+            }
+            "ext" => ext.extend(
+                object(Some(value), "ext_json.ext")?
+                    .cloned()
+                    .unwrap_or_default(),
+            ),
+            other => {
+                let Some((_, field, kind)) = EXT_JSON_KEYS.iter().find(|(k, ..)| *k == other)
+                else {
+                    let allowed: Vec<&str> = EXT_JSON_KEYS.iter().map(|(k, ..)| *k).collect();
+                    return Err(invalid(
+                        "ext_json",
+                        format!(
+                            "unknown key {other:?}: allowed are extEnable, extAppid, ext, {}",
+                            allowed.join(", ")
+                        ),
+                    ));
+                };
+                if !kind.accepts(value) {
+                    return Err(invalid(field, kind.rule()));
+                }
+                ext_json.insert(key.clone(), value.clone());
+            }
         }
     }
-    let ext = Value::Object(ext);
-    let wechat = json!({
+    if let Some(given) = object(body.get("ext"), "ext")
+        .map_err(|_| invalid("ext", "a JSON object (merged over the stored ext settings)"))?
+    {
+        ext.extend(given.clone());
+    }
+    ext_json.insert("extEnable".into(), json!(true));
+    ext_json.insert("extAppid".into(), json!(appid));
+    ext_json.insert("ext".into(), Value::Object(ext));
+    let ext_json = Value::Object(ext_json);
+    if ext_json.to_string().len() > MAX_EXT_JSON_BYTES {
+        return Err(invalid(
+            "ext_json",
+            format!("at most {MAX_EXT_JSON_BYTES} bytes as JSON, ext settings included"),
+        ));
+    }
+    Ok(json!({
         "template_id": template_id,
-        "ext_json": ext.to_string(),
         "user_version": user_version,
         "user_desc": user_desc,
-    });
-    Ok((wechat, ext))
+        "ext_json": ext_json,
+    }))
+}
+
+/// The commit's WeChat body from its validated fields: ext_json as the string WeChat requires
+/// (an object is 47001), reduced to extAppid, ext and window for a standard template.
+pub fn commit_request(fields: &Value, standard_template: bool) -> Result<Value, AdminError> {
+    let mut ext_json = fields["ext_json"].as_object().cloned().unwrap_or_default();
+    if standard_template {
+        ext_json.remove("extEnable");
+        if let Some(key) = ext_json
+            .keys()
+            .find(|k| !STANDARD_EXT_JSON_KEYS.contains(&k.as_str()))
+        {
+            return Err(invalid(
+                "ext_json",
+                format!("{key:?} is not allowed with a standard template: only window (and ext)"),
+            ));
+        }
+    }
+    Ok(json!({
+        "template_id": fields["template_id"],
+        "ext_json": Value::Object(ext_json).to_string(),
+        "user_version": fields["user_version"],
+        "user_desc": fields["user_desc"],
+    }))
+}
+
+/// submit_audit's validated fields: `item_list` if given, and the optional fields passed through.
+pub fn submit_audit(body: &Value) -> Result<Value, AdminError> {
+    let mut fields = Map::new();
+    if let Some(items) = item_list(body)? {
+        fields.insert("item_list".into(), items);
+    }
+    audit_extras(body, &mut fields)?;
+    Ok(Value::Object(fields))
 }
 
 /// item_list as given (1–5 items; title ≤ 32; ≤ 10 tags of ≤ 20 characters).
@@ -430,45 +594,109 @@ mod tests {
         );
     }
 
+    const MP: &str = "wx0123456789abcdef";
+
     #[test]
-    fn commits_merge_ext_and_check_versions() {
+    fn commits_build_ext_json_for_the_path_appid_and_check_versions() {
         let stored = json!({ "shop": 1, "theme": "red" });
-        let (wechat, ext) = commit(
-            &json!({ "template_id": 3, "user_version": "1.2.0", "ext": { "theme": "blue" } }),
+        let fields = commit(
+            &json!({ "template_id": 3, "user_version": "1.2.0", "ext": { "theme": "blue" }, "ext_json": { "ext": { "theme": "green", "lang": "zh" }, "window": { "navigationBarTitleText": "Shop" } } }),
+            MP,
             Some(&stored),
         )
         .unwrap();
-        assert_eq!(ext, json!({ "shop": 1, "theme": "blue" }));
-        assert!(wechat["ext_json"].is_string());
         assert_eq!(
-            serde_json::from_str::<Value>(wechat["ext_json"].as_str().unwrap()).unwrap(),
-            ext
+            fields["ext_json"],
+            json!({
+                "extEnable": true,
+                "extAppid": MP,
+                "ext": { "shop": 1, "theme": "blue", "lang": "zh" },
+                "window": { "navigationBarTitleText": "Shop" },
+            })
         );
+        let request = commit_request(&fields, false).unwrap();
         assert_eq!(
-            field_of(
-                commit(
-                    &json!({ "template_id": 3, "user_version": "v".repeat(65) }),
-                    None
-                )
-                .unwrap_err()
+            serde_json::from_str::<Value>(request["ext_json"].as_str().unwrap()).unwrap(),
+            fields["ext_json"],
+            "sent as a string"
+        );
+        let standard = commit_request(&fields, true).unwrap();
+        assert_eq!(
+            serde_json::from_str::<Value>(standard["ext_json"].as_str().unwrap()).unwrap(),
+            json!({ "extAppid": MP, "ext": { "shop": 1, "theme": "blue", "lang": "zh" }, "window": { "navigationBarTitleText": "Shop" } })
+        );
+        let tab_bar = commit(
+            &json!({ "template_id": 3, "user_version": "1", "ext_json": { "tabBar": { "list": [] } } }),
+            MP,
+            None,
+        )
+        .unwrap();
+        assert_eq!(
+            field_of(commit_request(&tab_bar, true).unwrap_err()),
+            "ext_json"
+        );
+        for (body, field) in [
+            (
+                json!({ "template_id": 3, "user_version": "v".repeat(65) }),
+                "user_version",
             ),
-            "user_version"
-        );
-        assert_eq!(
-            field_of(
-                commit(&json!({ "template_id": "3", "user_version": "1" }), None).unwrap_err()
+            (
+                json!({ "template_id": "3", "user_version": "1" }),
+                "template_id",
             ),
-            "template_id"
-        );
+            (
+                json!({ "template_id": 3, "user_version": "1", "ext": "x" }),
+                "ext",
+            ),
+            (
+                json!({ "template_id": 3, "user_version": "1", "ext_json": "{}" }),
+                "ext_json",
+            ),
+            (
+                json!({ "template_id": 3, "user_version": "1", "ext_json": { "extAppid": "wxffffffffffffffff" } }),
+                "ext_json.extAppid",
+            ),
+            (
+                json!({ "template_id": 3, "user_version": "1", "ext_json": { "extEnable": "yes" } }),
+                "ext_json.extEnable",
+            ),
+            (
+                json!({ "template_id": 3, "user_version": "1", "ext_json": { "ext": [] } }),
+                "ext_json.ext",
+            ),
+            (
+                json!({ "template_id": 3, "user_version": "1", "ext_json": { "pages": [1] } }),
+                "ext_json.pages",
+            ),
+            (
+                json!({ "template_id": 3, "user_version": "1", "ext_json": { "directCommit": 1 } }),
+                "ext_json.directCommit",
+            ),
+            (
+                json!({ "template_id": 3, "user_version": "1", "ext_json": { "theme": "x" } }),
+                "ext_json",
+            ),
+            (
+                json!({ "template_id": 3, "user_version": "1", "ext": { "x": "y".repeat(MAX_EXT_JSON_BYTES) } }),
+                "ext_json",
+            ),
+        ] {
+            assert_eq!(
+                field_of(commit(&body, MP, None).unwrap_err()),
+                field,
+                "{body}"
+            );
+        }
         assert_eq!(
             field_of(
-                commit(
-                    &json!({ "template_id": 3, "user_version": "1", "ext": "x" }),
-                    None
-                )
-                .unwrap_err()
+                ext_settings(&json!({ "ext": { "x": "y".repeat(MAX_EXT_SETTINGS_BYTES) } }))
+                    .unwrap_err()
             ),
             "ext"
+        );
+        assert_eq!(
+            ext_settings(&json!({ "ext": { "x": 1 } })).unwrap(),
+            json!({ "x": 1 })
         );
     }
 

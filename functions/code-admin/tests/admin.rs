@@ -14,7 +14,10 @@ use secrecy::SecretString;
 use serde_json::{json, Value};
 use shared::crypto::MessageCrypto;
 use shared::platform::Platform;
-use shared::store::{AuditStore, DynamoAuditStore};
+use shared::store::{
+    Action, ActionKey, ActionLog, ActionOutcome, AuditStore, DynamoActionLog, DynamoAuditStore,
+    StoreError,
+};
 use ticket_receive::PlatformReceiver;
 use wechat_sim::config::{Category, MiniProgram, ReviewScript, Template};
 use wechat_sim::{RunningSim, Sim, SimConfig};
@@ -25,7 +28,8 @@ const TOKEN: &str = "admintoken";
 const KEY: &str = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG";
 const MP: &str = "wxadminminiprog001";
 const NO_18: &str = "wxadminminiprog002";
-const ADMIN: &str = "admin-secret-token-1";
+/// 256 bits, as `admin-token` prints them (43 base64url characters).
+const ADMIN: &str = "q8Zb1sKk2mB0v9yXcH4tR7wLpE3nUaJ6fG5dS1oQiTz";
 
 struct World {
     sim: RunningSim,
@@ -59,6 +63,10 @@ fn mini_program(appid: &str, sets: Vec<i64>) -> MiniProgram {
 }
 
 async fn world(test: &str) -> World {
+    world_with(test, |_| {}).await
+}
+
+async fn world_with(test: &str, change: impl FnOnce(&mut SimConfig)) -> World {
     let crypto = MessageCrypto::new(SecretString::from(TOKEN), APPID, KEY, None).unwrap();
     let inbox = Inbox::start(crypto).await;
     let mut config = SimConfig::for_component(APPID, SECRET, TOKEN, KEY);
@@ -76,6 +84,7 @@ async fn world(test: &str) -> World {
         pages: vec![],
         template_type: 0,
     }];
+    change(&mut config);
     let sim = Sim::new(config)
         .unwrap()
         .serve("127.0.0.1:0".parse().unwrap())
@@ -137,6 +146,58 @@ impl World {
             status,
             serde_json::from_str(&text).unwrap_or(Value::String(text)),
         )
+    }
+
+    /// A call to another code-admin (e.g. one whose action log is broken).
+    async fn call_other(
+        &self,
+        admin: &PlatformCodeAdmin,
+        method: &str,
+        path: &str,
+        body: &str,
+    ) -> (StatusCode, Value) {
+        let auth = format!("Bearer {ADMIN}");
+        let headers = [
+            ("content-type", "application/json"),
+            ("authorization", auth.as_str()),
+        ];
+        let response = code_admin::handle(admin, request(method, path, &[], &headers, body))
+            .await
+            .unwrap();
+        let text = body_text(&response);
+        (
+            response.status(),
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    /// WeChat calls of `endpoint` so far (the simulator's count).
+    fn sim_calls(&self, endpoint: &str) -> u64 {
+        self.sim
+            .sim
+            .state()
+            .calls
+            .get(endpoint)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// The simulator's last commit of MP: `ext_json` as received, `ext_config` as its template
+    /// reads it (what `GET /sim/mini-programs/{appid}` shows).
+    fn sim_commit(&self) -> Value {
+        json!(self
+            .sim
+            .sim
+            .state()
+            .code
+            .get(MP)
+            .and_then(|c| c.commit.clone()))
+    }
+
+    async fn actions(&self) -> Vec<Value> {
+        let (status, body) = self.call("GET", &mp("/actions"), Value::Null).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body["actions"].as_array().unwrap().clone()
     }
 
     async fn call(&self, method: &str, path: &str, body: Value) -> (StatusCode, Value) {
@@ -221,8 +282,8 @@ async fn commit_review_release_and_roll_back() {
         .to_owned();
     assert_eq!(
         serde_json::from_str::<Value>(&ext_json).unwrap(),
-        json!({ "shop_id": 42, "theme": "blue" }),
-        "ext merged over the stored settings"
+        json!({ "extEnable": true, "extAppid": MP, "ext": { "shop_id": 42, "theme": "blue" } }),
+        "ext merged over the stored settings, for this mini program"
     );
     assert!(
         authorizer.to_string().find("authorizer_token_").is_none(),
@@ -667,4 +728,385 @@ fn the_openapi_file_matches_the_router() {
         .map(|(m, p, _)| ((*m).to_owned(), (*p).to_owned()))
         .collect();
     assert_eq!(documented, routed);
+}
+
+#[tokio::test]
+async fn an_oversized_body_is_refused_before_anything_happens() {
+    let w = world("bodycap").await;
+    let big = json!({ "template_id": 1, "user_version": "9.9.9", "ext": { "blob": "x".repeat(450 * 1024) } });
+    let (status, body) = w
+        .call_other(&w.admin, "POST", &mp("/commits"), &big.to_string())
+        .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::PAYLOAD_TOO_LARGE, Some("body_too_large")),
+        "{body}"
+    );
+    assert_eq!(w.sim_calls("commit"), 0, "WeChat was called");
+    assert!(w.actions().await.is_empty(), "nothing is logged");
+    // 64 KiB is the limit, whatever the route.
+    let (status, _) = w
+        .call_other(
+            &w.admin,
+            "PUT",
+            &mp("/ext"),
+            &format!("{{\"ext\":{{\"a\":\"{}\"}}}}", "y".repeat(64 * 1024)),
+        )
+        .await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+}
+
+#[tokio::test]
+async fn a_call_whose_action_record_cannot_be_written_is_not_made() {
+    let w = world("logdown").await;
+    let broken = PlatformCodeAdmin::new(
+        w.platform.authorization_service(),
+        DynamoAuditStore::new(w.platform.dynamo.clone(), &w.platform.tables.audits),
+        DynamoActionLog::new(w.platform.dynamo.clone(), "no-such-actions-table"),
+        AdminTokens::parse(&format!("ops:{}", token_hash(ADMIN))).unwrap(),
+    );
+    let commit = json!({ "template_id": 1, "user_version": "1.0.0", "ext": { "shop": "coffee" } });
+    let (status, body) = w
+        .call_other(&broken, "POST", &mp("/commits"), &commit.to_string())
+        .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Some("action_log_unavailable")
+        ),
+        "{body}"
+    );
+    assert!(
+        !body.to_string().contains("no-such-actions-table"),
+        "no internal detail: {body}"
+    );
+    assert_eq!(w.sim_calls("commit"), 0, "WeChat was called");
+    let (status, _) = w.call_other(&broken, "POST", &mp("/release"), "").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(w.sim_calls("get_latest_auditstatus"), 0);
+    assert_eq!(w.sim_calls("release"), 0);
+    // Reads do not need the action log.
+    let (status, _) = w.call_other(&broken, "GET", &mp("/categories"), "").await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn the_action_log_holds_the_validated_fields_started_then_completed() {
+    let w = world("actionlog").await;
+    let body = json!({ "template_id": 1, "user_version": "1.0.0", "user_desc": "d", "ext": { "shop": "coffee" }, "unvalidated": "raw-body-marker" });
+    let (status, answer) = w.call("POST", &mp("/commits"), body).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let actions = w.actions().await;
+    let commit = actions
+        .iter()
+        .find(|a| a["action"] == "Commit")
+        .unwrap_or_else(|| panic!("{actions:?}"));
+    assert_eq!(
+        (
+            commit["status"].as_str(),
+            commit["result"].as_str(),
+            commit["http_status"].as_i64()
+        ),
+        (Some("succeeded"), Some("ok"), Some(200)),
+        "{commit}"
+    );
+    let parameters = &commit["parameters"];
+    assert_eq!(
+        (
+            parameters["template_id"].as_i64(),
+            parameters["user_version"].as_str()
+        ),
+        (Some(1), Some("1.0.0")),
+        "{commit}"
+    );
+    assert_eq!(parameters["ext_json"]["ext"], json!({ "shop": "coffee" }));
+    assert!(
+        !commit.to_string().contains("raw-body-marker"),
+        "the raw body is not logged: {commit}"
+    );
+    assert!(commit["finished_at_ms"].as_i64() >= commit["at_ms"].as_i64());
+
+    // A call WeChat refuses is completed as failed, with WeChat's errcode.
+    let (status, _) = w
+        .call(
+            "POST",
+            &mp("/commits"),
+            json!({ "template_id": 99, "user_version": "1" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let failed = w
+        .actions()
+        .await
+        .into_iter()
+        .find(|a| a["parameters"]["template_id"] == 99)
+        .unwrap();
+    assert_eq!(
+        (
+            failed["status"].as_str(),
+            failed["errcode"].as_i64(),
+            failed["http_status"].as_i64()
+        ),
+        (Some("failed"), Some(85014), Some(422)),
+        "{failed}"
+    );
+    // Input refused by validation: recorded as refused, naming the field, nothing else.
+    let (status, _) = w
+        .call(
+            "POST",
+            &mp("/gray-release"),
+            json!({ "gray_percentage": 150, "note": "raw-body-marker" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let refused = w
+        .actions()
+        .await
+        .into_iter()
+        .find(|a| a["action"] == "StartGrayRelease")
+        .unwrap();
+    assert_eq!(
+        (
+            refused["status"].as_str(),
+            refused["http_status"].as_i64(),
+            refused["parameters"].clone()
+        ),
+        (
+            Some("refused"),
+            Some(400),
+            json!({ "field": "gray_percentage" })
+        ),
+        "{refused}"
+    );
+}
+
+#[tokio::test]
+async fn ext_json_is_built_for_the_template_and_the_path_appid() {
+    let w = world("extjson").await;
+    let (status, body) = w
+        .call(
+            "POST",
+            &mp("/commits"),
+            json!({ "template_id": 1, "user_version": "1.0.0", "ext": { "shop": "coffee" }, "ext_json": { "window": { "navigationBarTitleText": "Coffee" }, "extPages": { "pages/index/index": { "navigationBarTitleText": "Menu" } } } }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let committed = w.sim_commit();
+    assert_eq!(
+        committed["ext_config"],
+        json!({ "shop": "coffee" }),
+        "the template reads ext: {committed}"
+    );
+    assert_eq!(
+        committed["ext_json"],
+        json!({
+            "extEnable": true,
+            "extAppid": MP,
+            "ext": { "shop": "coffee" },
+            "window": { "navigationBarTitleText": "Coffee" },
+            "extPages": { "pages/index/index": { "navigationBarTitleText": "Menu" } },
+        })
+    );
+    let calls = w.sim_calls("commit");
+    for (body, field) in [
+        (
+            json!({ "template_id": 1, "user_version": "1", "ext_json": { "extAppid": NO_18 } }),
+            "ext_json.extAppid",
+        ),
+        (
+            json!({ "template_id": 1, "user_version": "1", "ext_json": { "extEnable": false } }),
+            "ext_json.extEnable",
+        ),
+        (
+            json!({ "template_id": 1, "user_version": "1", "ext_json": { "shop": "coffee" } }),
+            "ext_json",
+        ),
+        (
+            json!({ "template_id": 1, "user_version": "1", "ext_json": { "window": [] } }),
+            "ext_json.window",
+        ),
+        (
+            json!({ "template_id": 1, "user_version": "1", "ext": { "blob": "z".repeat(40 * 1024) } }),
+            "ext_json",
+        ),
+    ] {
+        let (status, answer) = w.call("POST", &mp("/commits"), body.clone()).await;
+        assert_eq!(
+            (status, answer["field"].as_str()),
+            (StatusCode::BAD_REQUEST, Some(field)),
+            "{body}: {answer}"
+        );
+    }
+    assert_eq!(w.sim_calls("commit"), calls, "WeChat was called");
+    // The path appid's own extAppid and extEnable: true are accepted (a pasted ext.json).
+    let (status, body) = w
+        .call(
+            "POST",
+            &mp("/commits"),
+            json!({ "template_id": 1, "user_version": "1.0.1", "ext_json": { "extEnable": true, "extAppid": MP, "ext": { "shop": "tea" } } }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(w.sim_commit()["ext_config"], json!({ "shop": "tea" }));
+}
+
+#[tokio::test]
+async fn a_standard_template_gets_only_ext_app_id_ext_and_window() {
+    let w = world_with("standard", |config| {
+        config.templates.push(Template {
+            template_id: 2,
+            user_version: "2.0.0".into(),
+            user_desc: "standard".into(),
+            draft_id: None,
+            pages: vec![],
+            template_type: 1,
+        })
+    })
+    .await;
+    let (status, body) = w
+        .call(
+            "POST",
+            &mp("/commits"),
+            json!({ "template_id": 2, "user_version": "2.0.0", "ext": { "shop": "tea" }, "ext_json": { "window": { "navigationBarTitleText": "Tea" } } }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let committed = w.sim_commit();
+    assert_eq!(
+        committed["ext_json"],
+        json!({ "extAppid": MP, "ext": { "shop": "tea" }, "window": { "navigationBarTitleText": "Tea" } })
+    );
+    assert_eq!(committed["ext_config"], json!({ "shop": "tea" }));
+    let calls = w.sim_calls("commit");
+    let (status, body) = w
+        .call(
+            "POST",
+            &mp("/commits"),
+            json!({ "template_id": 2, "user_version": "2.0.1", "ext_json": { "tabBar": { "list": [] } } }),
+        )
+        .await;
+    assert_eq!(
+        (status, body["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("ext_json")),
+        "{body}"
+    );
+    assert_eq!(w.sim_calls("commit"), calls, "WeChat was called");
+}
+
+/// The status of `GET /admin/authorizers` with `token`, every token of `configured` accepted by hash.
+async fn status_with_token(w: &World, configured: &[&str], token: &str) -> StatusCode {
+    let spec: Vec<String> = configured
+        .iter()
+        .enumerate()
+        .map(|(i, t)| format!("admin{i}:{}", token_hash(t)))
+        .collect();
+    let admin = PlatformCodeAdmin::new(
+        w.platform.authorization_service(),
+        DynamoAuditStore::new(w.platform.dynamo.clone(), &w.platform.tables.audits),
+        DynamoActionLog::new(w.platform.dynamo.clone(), &w.platform.tables.actions),
+        AdminTokens::parse(&spec.join(",")).unwrap(),
+    );
+    let auth = format!("Bearer {token}");
+    let event = request(
+        "GET",
+        "/admin/authorizers",
+        &[],
+        &[("authorization", &auth)],
+        "",
+    );
+    code_admin::handle(&admin, event).await.unwrap().status()
+}
+
+#[tokio::test]
+async fn tokens_with_less_than_128_bits_are_refused() {
+    let w = world("weaktoken").await;
+    // Configured, but too short to carry 128 bits: refused before its hash is compared.
+    let weak = [
+        "demo-admin-token",
+        "0123456789abcdef0123456789abcde",
+        "short",
+    ];
+    for token in weak {
+        assert_eq!(
+            status_with_token(&w, &weak, token).await,
+            StatusCode::UNAUTHORIZED,
+            "{token}"
+        );
+    }
+    // 32 hex digits, 22 base64url characters: 128 bits, accepted.
+    let strong = ["0123456789abcdef0123456789abcdef", "AbCdEfGhIjKlMnOpQrStUv"];
+    for token in strong {
+        assert_eq!(
+            status_with_token(&w, &strong, token).await,
+            StatusCode::OK,
+            "{token}"
+        );
+    }
+}
+
+/// An action log whose completions fail (DynamoDB lost after the call was made).
+struct LosesOutcomes(DynamoActionLog);
+
+impl ActionLog for LosesOutcomes {
+    async fn start(&self, action: &Action) -> Result<ActionKey, StoreError> {
+        self.0.start(action).await
+    }
+
+    async fn finish(&self, _: &ActionKey, _: &ActionOutcome) -> Result<bool, StoreError> {
+        Err(StoreError::Malformed("outcome lost".into()))
+    }
+
+    async fn refuse(&self, action: &Action, outcome: &ActionOutcome) -> Result<(), StoreError> {
+        self.0.refuse(action, outcome).await
+    }
+
+    async fn actions(&self, scope: &str, limit: i32) -> Result<Vec<Value>, StoreError> {
+        self.0.actions(scope, limit).await
+    }
+}
+
+#[tokio::test]
+async fn a_call_whose_outcome_is_lost_stays_started_in_the_log() {
+    let w = world("outcomelost").await;
+    let admin = code_admin::CodeAdmin::new(
+        w.platform.authorization_service(),
+        DynamoAuditStore::new(w.platform.dynamo.clone(), &w.platform.tables.audits),
+        LosesOutcomes(DynamoActionLog::new(
+            w.platform.dynamo.clone(),
+            &w.platform.tables.actions,
+        )),
+        AdminTokens::parse(&format!("ops:{}", token_hash(ADMIN))).unwrap(),
+    );
+    let auth = format!("Bearer {ADMIN}");
+    let body = json!({ "template_id": 1, "user_version": "3.0.0" }).to_string();
+    let response = code_admin::handle(
+        &admin,
+        request(
+            "POST",
+            &mp("/commits"),
+            &[],
+            &[("authorization", &auth)],
+            &body,
+        ),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        response.status(),
+        StatusCode::OK,
+        "WeChat committed: the answer says so"
+    );
+    assert_eq!(w.sim_calls("commit"), 1);
+    let actions = w.actions().await;
+    assert_eq!(actions.len(), 1, "{actions:?}");
+    assert_eq!(
+        (
+            actions[0]["status"].as_str(),
+            actions[0]["result"].as_str(),
+            actions[0]["parameters"]["user_version"].as_str()
+        ),
+        (Some("started"), None, Some("3.0.0")),
+        "outcome unknown, intent recorded: {actions:?}"
+    );
 }

@@ -10,7 +10,7 @@ pub mod lease;
 pub mod refresh_shards;
 pub mod tickets;
 
-pub use actions::{Action, ActionLog, DynamoActionLog};
+pub use actions::{Action, ActionKey, ActionLog, ActionOutcome, ActionStatus, DynamoActionLog};
 pub use audits::{AuditRecord, AuditStore, DynamoAuditStore, StatusChange};
 pub use auth_codes::{AuthCodeStore, ClaimState};
 pub use authorizers::{

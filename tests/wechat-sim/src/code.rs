@@ -267,6 +267,20 @@ pub async fn memberauth(State(sim): State<Sim>, Query(params): Params, body: Byt
     })
 }
 
+/// `template_type` of a standard template (1) in the template library.
+const STANDARD_TEMPLATE: i64 = 1;
+/// The only ext_json keys a standard template accepts (the commit page).
+const STANDARD_EXT_JSON_KEYS: [&str; 3] = ["extAppid", "ext", "window"];
+
+/// What the committed template reads with `wx.getExtConfigSync`: the `ext` object, only when the
+/// ext_json is enabled (`extEnable: true`; a standard template has no such key) and addressed to
+/// this mini program (`extAppid`); otherwise the template sees nothing.
+fn ext_config(ext_json: &Value, appid: &str, standard: bool) -> Option<Value> {
+    let enabled = standard || ext_json.get("extEnable") == Some(&Value::Bool(true));
+    let addressed = ext_json.get("extAppid").and_then(Value::as_str) == Some(appid);
+    (enabled && addressed).then(|| ext_json.get("ext").cloned().unwrap_or_else(|| json!({})))
+}
+
 pub async fn commit(State(sim): State<Sim>, Query(params): Params, body: Bytes) -> Response {
     with_mini_program(&sim, &params, |state, appid| {
         let body = json_body(&body)?;
@@ -277,8 +291,11 @@ pub async fn commit(State(sim): State<Sim>, Query(params): Params, body: Bytes) 
             _ => int_field(&body, "template_id")?,
         };
         let ext_json = match body.get("ext_json") {
-            None | Some(Value::Null) => "{}".to_owned(),
-            Some(Value::String(s)) => s.clone(),
+            None | Some(Value::Null) => json!({}),
+            Some(Value::String(s)) => match serde_json::from_str::<Value>(s) {
+                Ok(parsed @ Value::Object(_)) => parsed,
+                _ => return Err(WxError::new(85048, "ext_json parse failed")),
+            },
             Some(_) => {
                 return Err(WxError::new(
                     47001,
@@ -286,12 +303,6 @@ pub async fn commit(State(sim): State<Sim>, Query(params): Params, body: Bytes) 
                 ))
             }
         };
-        if serde_json::from_str::<Value>(&ext_json)
-            .map(|v| !v.is_object())
-            .unwrap_or(true)
-        {
-            return Err(WxError::new(85048, "ext_json parse failed"));
-        }
         let user_version = str_field(&body, "user_version")?.to_owned();
         if user_version.chars().count() > 64 {
             return Err(invalid_args("user_version longer than 64"));
@@ -318,12 +329,25 @@ pub async fn commit(State(sim): State<Sim>, Query(params): Params, body: Bytes) 
         if pages.is_empty() {
             return Err(WxError::new(85047, "pages are empty"));
         }
+        let standard = template.template_type == STANDARD_TEMPLATE;
+        if standard
+            && ext_json.as_object().is_some_and(|keys| {
+                keys.keys()
+                    .any(|k| !STANDARD_EXT_JSON_KEYS.contains(&k.as_str()))
+            })
+        {
+            // The commit page: a standard template's ext_json has only extAppid, ext and window
+            // ("标准模板extjson错误"; the page gives no errcode: 85013, invalid ext config, assumed).
+            return Err(WxError::new(85013, "标准模板extjson错误"));
+        }
+        let ext_config = ext_config(&ext_json, appid, standard);
         let commit_time = state.now();
         state.code_state(appid).commit = Some(Commit {
             template_id,
             user_version,
             user_desc,
             ext_json,
+            ext_config,
             pages,
             commit_time,
         });

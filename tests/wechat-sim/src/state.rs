@@ -103,7 +103,10 @@ pub struct Commit {
     pub template_id: i64,
     pub user_version: String,
     pub user_desc: String,
-    pub ext_json: String,
+    /// The ext_json as committed, parsed.
+    pub ext_json: Value,
+    /// What the template reads with `wx.getExtConfigSync` (None: it sees nothing).
+    pub ext_config: Option<Value>,
     pub pages: Vec<String>,
     pub commit_time: i64,
 }

@@ -576,3 +576,62 @@ async fn injected_faults_and_call_counts() {
         400
     );
 }
+
+#[tokio::test]
+async fn a_template_sees_ext_only_when_enabled_for_its_mini_program() {
+    let env = start_with(|config| {
+        config.templates.push(wechat_sim::config::Template {
+            template_id: 5,
+            user_version: "5.0.0".into(),
+            user_desc: "standard".into(),
+            draft_id: None,
+            pages: vec![],
+            template_type: 1,
+        })
+    })
+    .await;
+    let mp = authorized(&env, MP, &[18]).await;
+    let sees = |ext_json: Value, template_id: i64| {
+        let mp = &mp;
+        async move {
+            let body = json!({ "template_id": template_id, "ext_json": ext_json.to_string(), "user_version": "1", "user_desc": "d" });
+            let answer = mp.post("commit", body).await;
+            let state = mp.env.get(&format!("/sim/mini-programs/{MP}")).await;
+            (answer, state["commit"]["ext_config"].clone())
+        }
+    };
+    // Enabled and addressed to this mini program: the template reads `ext`.
+    let (answer, seen) = sees(
+        json!({ "extEnable": true, "extAppid": MP, "ext": { "shop": "coffee" }, "window": {} }),
+        1,
+    )
+    .await;
+    assert_ok(&answer);
+    assert_eq!(seen, json!({ "shop": "coffee" }));
+    let state = env.get(&format!("/sim/mini-programs/{MP}")).await;
+    assert_eq!(state["commit"]["ext_json"]["extAppid"], MP, "{state}");
+    // The bare ext object, not enabled, or addressed to another mini program: nothing.
+    for ext_json in [
+        json!({ "shop": "coffee" }),
+        json!({ "extAppid": MP, "ext": { "shop": "coffee" } }),
+        json!({ "extEnable": true, "extAppid": MP2, "ext": { "shop": "coffee" } }),
+    ] {
+        let (answer, seen) = sees(ext_json.clone(), 1).await;
+        assert_ok(&answer);
+        assert_eq!(seen, Value::Null, "{ext_json}");
+    }
+    // A standard template takes only extAppid, ext and window.
+    let (answer, _) = sees(
+        json!({ "extEnable": true, "extAppid": MP, "ext": { "shop": "tea" } }),
+        5,
+    )
+    .await;
+    assert_errcode(&answer, 85013);
+    let (answer, seen) = sees(
+        json!({ "extAppid": MP, "ext": { "shop": "tea" }, "window": {} }),
+        5,
+    )
+    .await;
+    assert_ok(&answer);
+    assert_eq!(seen, json!({ "shop": "tea" }));
+}
