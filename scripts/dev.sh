@@ -66,10 +66,10 @@ while IFS='=' read -r name value; do
   export "$name=$value"
 done < <(cargo run --quiet -p devstack -- create-tables "$TABLE_PREFIX")
 
-# code-admin's tokens: the demo one (Bearer demo-admin-token) unless ADMIN_TOKEN_HASHES is set.
+# code-admin's tokens: the public demo one (256 bits, README) unless ADMIN_TOKEN_HASHES is set.
 if [ -z "${ADMIN_TOKEN_HASHES:-}" ]; then
-  export ADMIN_TOKEN_HASHES="demo:91c16f0d6cc1bec3c3603972182a07c66ff4fa71618a975e963d6dbe42b6dd37"
-  admin_hint="-H 'Authorization: Bearer demo-admin-token'"
+  export ADMIN_TOKEN_HASHES="demo:f445396ad7eb62a782996bde50bd8b054463ba31530d8851cc4c66e3b47ad462"
+  admin_hint="-H 'Authorization: Bearer No9TyPmPFs88aZgVjyx2Ol8sqGKy0XtApK26gfnwshw'"
 else
   admin_hint="-H 'Authorization: Bearer <your admin token>'"
 fi
