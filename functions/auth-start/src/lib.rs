@@ -14,7 +14,7 @@ use shared::config::ConfigError;
 use shared::platform::Platform;
 use shared::store::{ComponentTokenStore, DynamoTicketStore, TicketStore};
 use shared::web::{
-    encode_query_value, escape_html, html_page, json_error, json_response, wants_json,
+    encode_query_value, escape_html, html_page, json_error, json_failure, json_response, wants_json,
 };
 use shared::wechat::WechatEndpoints;
 
@@ -211,7 +211,15 @@ pub async fn handle<S: ComponentTokenStore + TicketStore + Sync>(
             let status = component_error_status(&err);
             tracing::error!(error = %err, status = status.as_u16(), "no pre_auth_code");
             let response = if json {
-                json_error(status, "wechat_unavailable", &err.to_string())
+                match &err {
+                    // Known states, said as they are; anything else may carry internal detail.
+                    ComponentError::NoTicket
+                    | ComponentError::TicketTooOld { .. }
+                    | ComponentError::RefreshInProgress => {
+                        json_error(status, "wechat_unavailable", &err.to_string())
+                    }
+                    _ => json_failure(status, "wechat_unavailable", &err.to_string()),
+                }
             } else {
                 html_page(
                     status,

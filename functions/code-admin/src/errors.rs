@@ -103,6 +103,14 @@ impl AdminError {
     }
 
     pub fn body(&self) -> Value {
+        let status = self.status();
+        if status.is_server_error() && !matches!(self, Self::Wechat(WechatError::Api { .. })) {
+            // WeChat's own errcode and errmsg are shown (the -1 "system busy" 503); any other
+            // internal detail (SDK errors, WeChat URLs) goes to the log under a request id only.
+            let request_id = shared::web::new_request_id();
+            tracing::error!(%request_id, code = self.code(), status = status.as_u16(), detail = %self, "admin call failed");
+            return shared::web::server_error_body(status, self.code(), &request_id);
+        }
         let mut body = json!({ "error": self.code(), "message": self.to_string() });
         match self {
             Self::Invalid { field, rule } => {

@@ -368,9 +368,10 @@ pub fn success() -> Response<Body> {
         .expect("static response")
 }
 
-/// A JSON error body `{"error": code, "message": text}` with the error's status.
+/// A JSON error body `{"error": code, "message": text}` with the error's status (for a 5xx a
+/// fixed message and a request id; the detail is logged).
 pub fn error_response(err: &NotifyError) -> Response<Body> {
-    shared::web::json_error(err.status(), err.code(), &err.to_string()).map(Body::from)
+    shared::web::json_failure(err.status(), err.code(), &err.to_string()).map(Body::from)
 }
 
 /// The Lambda handler: `POST /wechat/component/notify` and `POST /wechat/authorizer/{appid}/notify`.

@@ -96,6 +96,16 @@ async fn a_frozen_dynamodb_is_answered_503_within_wechats_five_seconds() {
         "{}",
         devstack::apigw::body_text(&response)
     );
+    // The caller learns nothing of the backend: no host, port or SDK text; a request id instead.
+    let body: serde_json::Value =
+        serde_json::from_str(&devstack::apigw::body_text(&response)).unwrap();
+    assert_eq!(body["error"], "storage_unavailable");
+    assert!(body["request_id"].is_string(), "{body}");
+    let text = body.to_string();
+    assert!(
+        !text.contains(&address.port().to_string()) && !text.contains("127.0.0.1"),
+        "{text}"
+    );
     assert!(
         elapsed < Duration::from_millis(4500),
         "answered after {elapsed:?}: WeChat gives up after 5 s"
