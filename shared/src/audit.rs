@@ -1,5 +1,6 @@
 //! Code reviews (audits) of a mini program (reference §5.7, §5.8, §3): their states and the
-//! transitions a late or repeated result may not undo.
+//! transitions a late or repeated pushed result may not undo (WeChat's own answer to
+//! get_auditstatus / get_latest_auditstatus may: it is authoritative).
 
 use crate::xml::{self, XmlError};
 
@@ -51,7 +52,8 @@ impl AuditStatus {
         .find(|s| s.as_str() == text)
     }
 
-    /// Transitions only go up this order: pending → delayed → a result → released.
+    /// Pushed results only go up this order (pending → delayed → a result → released), or within a
+    /// rank to a later result.
     pub fn rank(self) -> i64 {
         match self {
             Self::Pending => 0,
@@ -70,18 +72,16 @@ impl AuditStatus {
 /// A review result pushed to the message URL (reference §3).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditEvent {
-    pub original_id: String,
     pub status: AuditStatus,
     pub reason: Option<String>,
     pub screenshot: Option<String>,
-    /// SuccTime / FailTime / DelayTime.
+    /// SuccTime / FailTime / DelayTime (CreateTime when absent).
     pub at: i64,
-    pub create_time: i64,
 }
 
-/// A decrypted push to the message URL.
+/// What a message-URL push carries.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum MessagePush {
+pub enum MessageKind {
     Audit(AuditEvent),
     /// Any other message or event: logged and acknowledged.
     Other {
@@ -90,9 +90,20 @@ pub enum MessagePush {
     },
 }
 
+/// A decrypted push to the message URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessagePush {
+    /// The mini program's original id (`gh_…`, the authorizer's `user_name`) it is addressed to.
+    pub to_user_name: String,
+    pub create_time: i64,
+    pub kind: MessageKind,
+}
+
 impl MessagePush {
     pub fn parse(plaintext: &str) -> Result<Self, XmlError> {
         let doc = xml::parse(plaintext)?;
+        let to_user_name = doc.required("ToUserName")?.to_owned();
+        let create_time = doc.required_i64("CreateTime")?;
         let msg_type = doc.required("MsgType")?.to_owned();
         let event = doc.text_of("Event").map(|e| e.trim().to_owned());
         let text = |name: &str| {
@@ -105,17 +116,25 @@ impl MessagePush {
             Some("weapp_audit_success") => (AuditStatus::Passed, "SuccTime"),
             Some("weapp_audit_fail") => (AuditStatus::Rejected, "FailTime"),
             Some("weapp_audit_delay") => (AuditStatus::Delayed, "DelayTime"),
-            _ => return Ok(Self::Other { msg_type, event }),
+            _ => {
+                return Ok(Self {
+                    to_user_name,
+                    create_time,
+                    kind: MessageKind::Other { msg_type, event },
+                })
+            }
         };
-        let create_time = doc.required_i64("CreateTime")?;
-        Ok(Self::Audit(AuditEvent {
-            original_id: doc.required("ToUserName")?.to_owned(),
-            status,
-            reason: text("Reason"),
-            screenshot: text("ScreenShot"),
-            at: doc.optional_i64(time_field)?.unwrap_or(create_time),
+        let at = doc.optional_i64(time_field)?.unwrap_or(create_time);
+        Ok(Self {
+            to_user_name,
             create_time,
-        }))
+            kind: MessageKind::Audit(AuditEvent {
+                status,
+                reason: text("Reason"),
+                screenshot: text("ScreenShot"),
+                at,
+            }),
+        })
     }
 }
 
@@ -126,7 +145,9 @@ mod tests {
     #[test]
     fn parses_audit_events_and_keeps_others() {
         let fail = "<xml><ToUserName><![CDATA[gh_1]]></ToUserName><FromUserName><![CDATA[o]]></FromUserName><CreateTime>10</CreateTime><MsgType><![CDATA[event]]></MsgType><Event><![CDATA[weapp_audit_fail]]></Event><Reason><![CDATA[a<br>b]]></Reason><FailTime>9</FailTime><ScreenShot><![CDATA[m1|m2]]></ScreenShot></xml>";
-        let MessagePush::Audit(event) = MessagePush::parse(fail).unwrap() else {
+        let push = MessagePush::parse(fail).unwrap();
+        assert_eq!((push.to_user_name.as_str(), push.create_time), ("gh_1", 10));
+        let MessageKind::Audit(event) = push.kind else {
             panic!()
         };
         assert_eq!(event.status, AuditStatus::Rejected);
@@ -140,11 +161,16 @@ mod tests {
         );
         let other = "<xml><ToUserName>gh_1</ToUserName><CreateTime>1</CreateTime><MsgType>text</MsgType><Content>hi</Content></xml>";
         assert_eq!(
-            MessagePush::parse(other).unwrap(),
-            MessagePush::Other {
+            MessagePush::parse(other).unwrap().kind,
+            MessageKind::Other {
                 msg_type: "text".into(),
                 event: None
             }
+        );
+        let unaddressed = "<xml><CreateTime>1</CreateTime><MsgType>text</MsgType></xml>";
+        assert_eq!(
+            MessagePush::parse(unaddressed),
+            Err(XmlError::MissingField("ToUserName"))
         );
     }
 

@@ -205,6 +205,27 @@ impl TableNames {
     }
 }
 
+/// A whole-number setting of at least `min`: `default` when unset or empty, an error naming the
+/// variable otherwise.
+pub fn whole_number(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: i64,
+    min: i64,
+) -> Result<i64, ConfigError> {
+    match get(name).filter(|v| !v.is_empty()) {
+        None => Ok(default),
+        Some(v) => v
+            .parse::<i64>()
+            .ok()
+            .filter(|n| *n >= min)
+            .ok_or(ConfigError::Invalid {
+                name,
+                reason: format!("{v:?} is not a whole number >= {min}"),
+            }),
+    }
+}
+
 /// A lookup over a fixed map, for tests and tools.
 pub fn map_lookup<'a>(map: &'a HashMap<&str, &str>) -> impl Fn(&str) -> Option<String> + 'a {
     move |name| map.get(name).map(|v| (*v).to_owned())

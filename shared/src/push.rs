@@ -5,6 +5,21 @@ use crate::xml::{self, Element, XmlError};
 /// Largest push body accepted (WeChat's pushes are a few hundred bytes).
 pub const MAX_PUSH_BYTES: usize = 64 * 1024;
 
+/// How far ahead of our clock a push's `CreateTime` may be. WeChat's and AWS's clocks are both
+/// NTP-synchronised (seconds apart); a time further ahead (milliseconds sent as seconds, say) would
+/// otherwise win every later "newest first" comparison and freeze what it wrote.
+pub const MAX_FUTURE_SKEW_SECS: i64 = 300;
+
+/// How much older than its signed `timestamp` a push's `CreateTime` may be. WeChat pushes an event
+/// when it happens and retries within seconds (消息与事件接收URL: 5 s, 3 tries); the oldest push
+/// worth anything is a component_verify_ticket, valid 12 h.
+pub const MAX_PUSH_DELAY_SECS: i64 = 12 * 3600;
+
+/// True when `time` (WeChat's clock) is further ahead of `now` (ours) than clock skew explains.
+pub fn is_future_dated(time: i64, now: i64) -> bool {
+    time > now.saturating_add(MAX_FUTURE_SKEW_SECS)
+}
+
 /// Who an encrypted envelope is addressed to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Addressee {
@@ -167,6 +182,11 @@ pub fn component_envelope_xml(component_appid: &str, encrypt: &str) -> String {
     format!("<xml><AppId><![CDATA[{component_appid}]]></AppId><Encrypt><![CDATA[{encrypt}]]></Encrypt></xml>")
 }
 
+/// The outer envelope WeChat posts to a mini program's message URL.
+pub fn message_envelope_xml(original_id: &str, encrypt: &str) -> String {
+    format!("<xml><ToUserName><![CDATA[{original_id}]]></ToUserName><Encrypt><![CDATA[{encrypt}]]></Encrypt></xml>")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -263,10 +283,7 @@ mod tests {
                 encrypt: "abc=".into()
             }
         );
-        let e = Envelope::parse(
-            "<xml><ToUserName><![CDATA[gh_1]]></ToUserName><Encrypt>x</Encrypt></xml>",
-        )
-        .unwrap();
+        let e = Envelope::parse(&message_envelope_xml("gh_1", "x")).unwrap();
         assert_eq!(e.addressee, Addressee::Authorizer("gh_1".into()));
         assert_eq!(
             Envelope::parse("<xml><AppId>wxc</AppId></xml>"),

@@ -255,6 +255,8 @@ where
         Ok(Some((wechat_value(answer), record)))
     }
 
+    /// Applies WeChat's own answer about an audit: authoritative, it corrects a stored status
+    /// that disagrees (a wrongly applied push included).
     async fn apply(
         &self,
         appid: &str,
@@ -275,7 +277,7 @@ where
             screenshot: text("screenshot").or_else(|| text("ScreenShot")),
             at: unix_now(),
         };
-        Ok(self.audits.apply_status(appid, auditid, &change).await?)
+        Ok(self.audits.correct_status(appid, auditid, &change).await?)
     }
 
     async fn authorizer_json(

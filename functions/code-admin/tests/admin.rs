@@ -3,7 +3,7 @@
 //! undo, the pending and release guards, 401s, validation and errcode mapping; the OpenAPI file
 //! against the router.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use code_admin::auth::token_hash;
 use code_admin::{AdminTokens, PlatformCodeAdmin};
@@ -14,9 +14,11 @@ use secrecy::SecretString;
 use serde_json::{json, Value};
 use shared::crypto::MessageCrypto;
 use shared::platform::Platform;
+use shared::push::message_envelope_xml;
+use shared::store::attr::{n, s};
 use shared::store::{
-    Action, ActionKey, ActionLog, ActionOutcome, AuditStore, DynamoActionLog, DynamoAuditStore,
-    StoreError,
+    unix_now, Action, ActionKey, ActionLog, ActionOutcome, AuditStore, DynamoActionLog,
+    DynamoAuditStore, StoreError,
 };
 use ticket_receive::PlatformReceiver;
 use wechat_sim::config::{Category, MiniProgram, ReviewScript, Template};
@@ -40,10 +42,15 @@ struct World {
     http: reqwest::Client,
 }
 
+/// The mini program's original id (`gh_…`, the authorizer's user_name): one per appid.
+fn original_id(appid: &str) -> String {
+    format!("gh_{}", &appid[appid.len() - 12..])
+}
+
 fn mini_program(appid: &str, sets: Vec<i64>) -> MiniProgram {
     MiniProgram {
         appid: appid.into(),
-        original_id: format!("gh_{}", &appid[2..14]),
+        original_id: original_id(appid),
         nickname: format!("Shop {appid}"),
         principal_name: "Admin Test Ltd.".into(),
         head_img: String::new(),
@@ -480,6 +487,111 @@ async fn rejection_undo_and_speedup() {
         w.call("POST", &mp("/audits"), json!({})).await.0,
         StatusCode::OK
     );
+}
+
+/// A review result signed now with the component's settings, as WeChat would post it to the
+/// message URL of `appid`.
+fn signed_message(appid: &str, plaintext: &str, nonce: &str) -> Received {
+    let crypto = MessageCrypto::new(SecretString::from(TOKEN), APPID, KEY, None).unwrap();
+    let encrypt = crypto.encrypt(plaintext).unwrap();
+    let timestamp = unix_now().to_string();
+    let query = HashMap::from([
+        ("timestamp".to_owned(), timestamp.clone()),
+        ("nonce".to_owned(), nonce.to_owned()),
+        ("encrypt_type".to_owned(), "aes".to_owned()),
+        (
+            "msg_signature".to_owned(),
+            crypto.msg_signature(&timestamp, nonce, &encrypt),
+        ),
+    ]);
+    Received {
+        path: format!("/mp/{appid}"),
+        query,
+        body: message_envelope_xml(&original_id(appid), &encrypt),
+        plaintext: plaintext.to_owned(),
+    }
+}
+
+fn audit_success_xml(to_user_name: &str, create_time: i64, succ_time: i64) -> String {
+    format!("<xml><ToUserName><![CDATA[{to_user_name}]]></ToUserName><FromUserName><![CDATA[o-system-weapp-audit]]></FromUserName><CreateTime>{create_time}</CreateTime><MsgType><![CDATA[event]]></MsgType><Event><![CDATA[weapp_audit_success]]></Event><SuccTime>{succ_time}</SuccTime></xml>")
+}
+
+#[tokio::test]
+async fn review_results_apply_only_to_their_own_mini_program_and_review() {
+    let w = world("addressee").await;
+    commit(&w, "3.0.0").await;
+    let script = json!({ "appid": MP, "outcome": "reject", "after_secs": 10, "reason": "图片违规" });
+    let r = w
+        .http
+        .post(format!("{}/sim/reviews", w.sim.base_url()))
+        .json(&script)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    let auditid = w.call("POST", &mp("/audits"), json!({})).await.1["auditid"]
+        .as_i64()
+        .unwrap();
+    let now = unix_now();
+
+    // The other mini program's signed success, dated 30 days back, posted to this one's URL:
+    // refused, the review stays pending.
+    let month_ago = now - 30 * 24 * 3600;
+    let foreign = audit_success_xml(&original_id(NO_18), month_ago, month_ago);
+    let (status, body) = w.deliver(&signed_message(MP, &foreign, "n-foreign")).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert!(body.contains("wrong_addressee"), "{body}");
+    assert_eq!(w.audit_status(auditid).await, "pending");
+    // To a mini program that never authorized: refused too.
+    let (status, body) = w
+        .deliver(&signed_message("wxnotauthorized001", &foreign, "n-unknown"))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    assert!(body.contains("unknown_authorizer"), "{body}");
+
+    // This mini program's own success, but dated before the submission: acknowledged, not applied.
+    let earlier = audit_success_xml(&original_id(MP), now, now - 3600);
+    assert_eq!(
+        w.deliver(&signed_message(MP, &earlier, "n-earlier")).await,
+        (StatusCode::OK, "success".into())
+    );
+    assert_eq!(w.audit_status(auditid).await, "pending");
+
+    // WeChat's real rejection applies.
+    w.advance(10).await;
+    let push = w.inbox.wait_for("weapp_audit_fail").await;
+    assert_eq!(w.deliver(&push).await, (StatusCode::OK, "success".into()));
+    assert_eq!(w.audit_status(auditid).await, "rejected");
+
+    // A wrongly stored result (as the unchecked push left it) is corrected by asking WeChat,
+    // through either route.
+    for route in [format!("/audits/{auditid}"), "/audits/latest".to_owned()] {
+        w.platform
+            .dynamo
+            .update_item()
+            .table_name(&w.platform.tables.audits)
+            .key("appid", s(MP))
+            .key("auditid", n(auditid))
+            .update_expression("SET #status = :passed, status_rank = :rank REMOVE reason")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":passed", s("passed"))
+            .expression_attribute_values(":rank", n(2))
+            .send()
+            .await
+            .unwrap();
+        let (status, body) = w.call("GET", &mp(&route), Value::Null).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(
+            (
+                body["audit"]["status"].as_str(),
+                body["audit"]["reason"].as_str()
+            ),
+            (Some("rejected"), Some("图片违规")),
+            "{route}: {body}"
+        );
+    }
+    let (status, body) = w.call("POST", &mp("/release"), Value::Null).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
 }
 
 #[tokio::test]

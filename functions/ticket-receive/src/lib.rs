@@ -1,21 +1,28 @@
-//! The authorization event URL (`POST /wechat/component/notify`).
+//! The authorization event URL (`POST /wechat/component/notify`) and the message URL
+//! (`POST /wechat/authorizer/{appid}/notify`).
 //!
-//! Verifies `msg_signature`, decrypts with the component key (or the previous key after a
-//! rotation), checks the appid is ours, parses the push and stores it durably before answering
+//! Verifies `msg_signature`, refuses a `timestamp` outside the replay window, decrypts with the
+//! component key (or the previous key after a rotation), checks the push is addressed to us (the
+//! component appid; on the message URL, the mini program's original id), bounds its `CreateTime`,
+//! refuses a nonce already used by another push, then stores the push durably before answering
 //! `success`. A storage failure is answered 503 so that WeChat retries; bad input gets a 4xx JSON
 //! error and nothing is stored.
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Error, Request, RequestExt, Response};
-use shared::audit::MessagePush;
+use shared::audit::{MessageKind, MessagePush};
 use shared::authorization::{AuthError, AuthorizationService, PushAction, PushActions};
-use shared::config::ConfigError;
+use shared::config::{whole_number, ConfigError};
 use shared::crypto::{CryptoError, KeyUsed, MessageCrypto};
 use shared::platform::Platform;
-use shared::push::{Addressee, AuthorizationEvent, AuthorizationPush, Envelope, MAX_PUSH_BYTES};
+use shared::push::{
+    is_future_dated, Addressee, AuthorizationEvent, AuthorizationPush, Envelope,
+    MAX_FUTURE_SKEW_SECS, MAX_PUSH_BYTES, MAX_PUSH_DELAY_SECS,
+};
 use shared::store::{
-    unix_now, AuditStore, DynamoAuditStore, DynamoAuthorizerStore, DynamoTicketStore, PushOutcome,
-    PushStore, ReceivedPush, StatusChange, StoreError, TicketOutcome, TicketStore, VerifyTicket,
+    unix_now, AuditStore, AuthorizerStore, DynamoAuditStore, DynamoAuthorizerStore,
+    DynamoTicketStore, NonceOutcome, NonceStore, PushNonce, PushOutcome, PushStore, ReceivedPush,
+    StatusChange, StoreError, TicketOutcome, TicketStore, VerifyTicket,
 };
 use shared::xml::XmlError;
 use tracing::{info, warn};
@@ -41,6 +48,18 @@ pub enum NotifyError {
     ForeignAppId,
     #[error("msg_signature does not match")]
     BadSignature,
+    #[error("timestamp is not Unix seconds")]
+    BadTimestamp,
+    #[error("timestamp is {skew_secs} s from now, outside the replay window of ±{window_secs} s")]
+    StaleTimestamp { skew_secs: i64, window_secs: i64 },
+    #[error("nonce was already used by another push")]
+    ReplayedNonce,
+    #[error("CreateTime {create_time} is more than {MAX_FUTURE_SKEW_SECS} s ahead of now or more than {MAX_PUSH_DELAY_SECS} s before the signed timestamp")]
+    BadCreateTime { create_time: i64 },
+    #[error("no authorized mini program {0} on record")]
+    UnknownAuthorizer(String),
+    #[error("ToUserName is not the original id of the mini program in the path")]
+    WrongAddressee,
     #[error("cannot decrypt: {0}")]
     Undecryptable(CryptoError),
     #[error("decrypted push: {0}")]
@@ -61,10 +80,15 @@ impl NotifyError {
             | Self::WrongEnvelope
             | Self::BadAppid
             | Self::Undecryptable(_)
-            | Self::BadPush(_) => StatusCode::BAD_REQUEST,
+            | Self::BadPush(_)
+            | Self::BadTimestamp
+            | Self::BadCreateTime { .. } => StatusCode::BAD_REQUEST,
             Self::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::BadSignature => StatusCode::UNAUTHORIZED,
-            Self::ForeignAppId => StatusCode::FORBIDDEN,
+            Self::BadSignature | Self::StaleTimestamp { .. } | Self::ReplayedNonce => {
+                StatusCode::UNAUTHORIZED
+            }
+            Self::ForeignAppId | Self::WrongAddressee => StatusCode::FORBIDDEN,
+            Self::UnknownAuthorizer(_) => StatusCode::NOT_FOUND,
             Self::Storage(_) | Self::Action(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
@@ -79,6 +103,12 @@ impl NotifyError {
             Self::BadAppid => "bad_appid",
             Self::ForeignAppId => "foreign_appid",
             Self::BadSignature => "bad_signature",
+            Self::BadTimestamp => "bad_timestamp",
+            Self::StaleTimestamp { .. } => "stale_timestamp",
+            Self::ReplayedNonce => "replayed_nonce",
+            Self::BadCreateTime { .. } => "bad_create_time",
+            Self::UnknownAuthorizer(_) => "unknown_authorizer",
+            Self::WrongAddressee => "wrong_addressee",
             Self::Undecryptable(_) => "undecryptable",
             Self::BadPush(_) => "bad_push",
             Self::Storage(_) => "storage_unavailable",
@@ -96,7 +126,52 @@ pub struct PushQuery {
     pub encrypt_type: Option<String>,
 }
 
-/// What was done with an accepted push.
+/// The receiver's settings, from the environment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReceiveSettings {
+    /// How far a push's signed `timestamp` may be from our clock, either way
+    /// (`PUSH_TIMESTAMP_WINDOW_SECS`). WeChat signs when it sends and retries within seconds
+    /// with the same request, so minutes cover retries and clock skew; older is a replay.
+    pub timestamp_window_secs: i64,
+}
+
+impl Default for ReceiveSettings {
+    fn default() -> Self {
+        Self {
+            timestamp_window_secs: 300,
+        }
+    }
+}
+
+impl ReceiveSettings {
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let default = Self::default();
+        Ok(Self {
+            timestamp_window_secs: whole_number(
+                &get,
+                "PUSH_TIMESTAMP_WINDOW_SECS",
+                default.timestamp_window_secs,
+                30,
+            )?,
+        })
+    }
+}
+
+/// A push whose signature has been verified and whose ciphertext has been opened.
+struct Opened<'q> {
+    plaintext: String,
+    timestamp: i64,
+    nonce: &'q str,
+    msg_signature: &'q str,
+}
+
+/// The path of the authorization event URL (the message URL's is [`message_url`]).
+pub const COMPONENT_URL: &str = "/wechat/component/notify";
+
+pub fn message_url(appid: &str) -> String {
+    format!("/wechat/authorizer/{appid}/notify")
+}
+
 /// What was done with a message-URL push.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MessageReceipt {
@@ -127,21 +202,30 @@ pub enum Receipt {
 
 /// The receiver: the component's crypto, the stores and what acts on pushes, built once per cold
 /// start.
-pub struct Receiver<S, A, U> {
+pub struct Receiver<S, A, U, Z> {
     crypto: MessageCrypto,
     store: S,
     actions: A,
     audits: U,
+    authorizers: Z,
+    settings: ReceiveSettings,
 }
 
-impl<S, A, U> Receiver<S, A, U> {
-    pub fn new(crypto: MessageCrypto, store: S, actions: A, audits: U) -> Self {
+impl<S, A, U, Z> Receiver<S, A, U, Z> {
+    /// With the default settings.
+    pub fn new(crypto: MessageCrypto, store: S, actions: A, audits: U, authorizers: Z) -> Self {
         Self {
             crypto,
             store,
             actions,
             audits,
+            authorizers,
+            settings: ReceiveSettings::default(),
         }
+    }
+
+    pub fn with_settings(self, settings: ReceiveSettings) -> Self {
+        Self { settings, ..self }
     }
 }
 
@@ -150,21 +234,25 @@ pub type PlatformReceiver = Receiver<
     DynamoTicketStore,
     AuthorizationService<DynamoTicketStore, DynamoAuthorizerStore>,
     DynamoAuditStore,
+    DynamoAuthorizerStore,
 >;
 
 impl PlatformReceiver {
+    /// With the default settings.
     pub fn from_platform(platform: &Platform) -> Result<Self, ConfigError> {
         Ok(Self::new(
             platform.config.message_crypto()?,
             platform.ticket_store(),
             platform.authorization_service(),
             DynamoAuditStore::new(platform.dynamo.clone(), &platform.tables.audits),
+            platform.authorizer_store(),
         ))
     }
 
     /// Reads the configuration (env or Secrets Manager) and builds the clients once.
     pub async fn from_env() -> Result<Self, ConfigError> {
-        Self::from_platform(&Platform::from_env().await?)
+        let settings = ReceiveSettings::from_lookup(|name| std::env::var(name).ok())?;
+        Ok(Self::from_platform(&Platform::from_env().await?)?.with_settings(settings))
     }
 }
 
@@ -175,15 +263,33 @@ fn required<'a>(value: &'a Option<String>, name: &'static str) -> Result<&'a str
         .ok_or(NotifyError::MissingParameter(name))
 }
 
-impl<S: TicketStore + PushStore, A: PushActions, U: AuditStore> Receiver<S, A, U> {
-    /// Checks the query and the envelope, verifies `msg_signature` and decrypts (the trailer must
-    /// be the component appid, on both URLs: reference §1.1).
-    fn open(
+/// A push's `CreateTime` may be neither far ahead of our clock (it would win every later
+/// comparison: a frozen ticket) nor far older than its signed timestamp (WeChat sends at once).
+fn check_create_time(create_time: i64, timestamp: i64, now: i64) -> Result<(), NotifyError> {
+    if is_future_dated(create_time, now)
+        || create_time < timestamp.saturating_sub(MAX_PUSH_DELAY_SECS)
+    {
+        return Err(NotifyError::BadCreateTime { create_time });
+    }
+    Ok(())
+}
+
+impl<S, A, U, Z> Receiver<S, A, U, Z>
+where
+    S: TicketStore + PushStore + NonceStore,
+    A: PushActions,
+    U: AuditStore,
+    Z: AuthorizerStore,
+{
+    /// Checks the query and the envelope, verifies `msg_signature`, bounds the signed `timestamp`
+    /// and decrypts (the trailer must be the component appid, on both URLs: reference §1.1).
+    fn open<'q>(
         &self,
-        query: &PushQuery,
+        query: &'q PushQuery,
         body: &[u8],
         component_url: bool,
-    ) -> Result<String, NotifyError> {
+        now: i64,
+    ) -> Result<Opened<'q>, NotifyError> {
         let timestamp = required(&query.timestamp, "timestamp")?;
         let nonce = required(&query.nonce, "nonce")?;
         let msg_signature = required(&query.msg_signature, "msg_signature")?;
@@ -211,6 +317,15 @@ impl<S: TicketStore + PushStore, A: PushActions, U: AuditStore> Receiver<S, A, U
         self.crypto
             .verify_msg_signature(msg_signature, timestamp, nonce, &envelope.encrypt)
             .map_err(|_| NotifyError::BadSignature)?;
+        // The replay window: a signed push captured earlier is refused once its timestamp is old.
+        let timestamp: i64 = timestamp.parse().map_err(|_| NotifyError::BadTimestamp)?;
+        let skew_secs = timestamp.saturating_sub(now);
+        if skew_secs.unsigned_abs() > self.settings.timestamp_window_secs.unsigned_abs() {
+            return Err(NotifyError::StaleTimestamp {
+                skew_secs,
+                window_secs: self.settings.timestamp_window_secs,
+            });
+        }
         let (plaintext, key) = self
             .crypto
             .decrypt(&envelope.encrypt)
@@ -221,21 +336,55 @@ impl<S: TicketStore + PushStore, A: PushActions, U: AuditStore> Receiver<S, A, U
         if key == KeyUsed::Previous {
             warn!("push opened with COMPONENT_PREVIOUS_ENCODING_AES_KEY; the console key has been rotated");
         }
-        Ok(plaintext)
+        Ok(Opened {
+            plaintext,
+            timestamp,
+            nonce,
+            msg_signature,
+        })
+    }
+
+    /// Records the push's nonce, the last check before anything is stored: the same nonce with
+    /// another msg_signature, or on another URL, within the window is a replay; the same request
+    /// again is WeChat's retry and goes on (everything after is idempotent).
+    async fn claim_nonce(&self, url: &str, opened: &Opened<'_>, now: i64) -> Result<(), NotifyError> {
+        let nonce = PushNonce {
+            component_appid: self.crypto.appid(),
+            nonce: opened.nonce,
+            msg_signature: opened.msg_signature,
+            url,
+            now,
+            purge_at: opened
+                .timestamp
+                .saturating_add(self.settings.timestamp_window_secs),
+        };
+        match self.store.claim_nonce(&nonce).await? {
+            NonceOutcome::Reused => Err(NotifyError::ReplayedNonce),
+            NonceOutcome::Retry => {
+                info!(url, "the same push again (WeChat's retry)");
+                Ok(())
+            }
+            NonceOutcome::First => Ok(()),
+        }
     }
 
     /// Verifies, decrypts, parses and stores one push to the authorization event URL.
     pub async fn receive(&self, query: &PushQuery, body: &[u8]) -> Result<Receipt, NotifyError> {
-        let plaintext = self.open(query, body, true)?;
-        let push = AuthorizationPush::parse(&plaintext).map_err(NotifyError::BadPush)?;
+        let now = unix_now();
+        let opened = self.open(query, body, true, now)?;
+        let push = AuthorizationPush::parse(&opened.plaintext).map_err(NotifyError::BadPush)?;
         if push.component_appid != self.crypto.appid() {
             return Err(NotifyError::ForeignAppId);
         }
-        self.store_push(push, plaintext).await
+        check_create_time(push.create_time, opened.timestamp, now)?;
+        self.claim_nonce(COMPONENT_URL, &opened, now).await?;
+        self.store_push(push, opened.plaintext).await
     }
 
-    /// A push to a mini program's message URL (`$APPID$` = `appid`): review results move its
-    /// latest audit forward (never backwards); other messages are logged.
+    /// A push to a mini program's message URL (`$APPID$` = `appid`), which must be addressed to
+    /// that mini program (the path is not signed): review results move its latest audit forward
+    /// (never backwards, never with a result older than the submission); other messages are
+    /// logged.
     pub async fn receive_message(
         &self,
         appid: &str,
@@ -245,10 +394,24 @@ impl<S: TicketStore + PushStore, A: PushActions, U: AuditStore> Receiver<S, A, U
         if !is_appid(appid) {
             return Err(NotifyError::BadAppid);
         }
-        let plaintext = self.open(query, body, false)?;
-        let event = match MessagePush::parse(&plaintext).map_err(NotifyError::BadPush)? {
-            MessagePush::Audit(event) => event,
-            MessagePush::Other { msg_type, event } => {
+        let now = unix_now();
+        let opened = self.open(query, body, false, now)?;
+        let push = MessagePush::parse(&opened.plaintext).map_err(NotifyError::BadPush)?;
+        let authorizer = self
+            .authorizers
+            .authorizer(appid)
+            .await?
+            .ok_or_else(|| NotifyError::UnknownAuthorizer(appid.to_owned()))?;
+        // An authorizer restored without its details has no original id: nothing to match, so
+        // refused; code-admin's sync with WeChat catches the result up.
+        if authorizer.user_name.is_empty() || authorizer.user_name != push.to_user_name {
+            return Err(NotifyError::WrongAddressee);
+        }
+        check_create_time(push.create_time, opened.timestamp, now)?;
+        self.claim_nonce(&message_url(appid), &opened, now).await?;
+        let event = match push.kind {
+            MessageKind::Audit(event) => event,
+            MessageKind::Other { msg_type, event } => {
                 info!(
                     appid,
                     msg_type,
@@ -375,10 +538,16 @@ pub fn error_response(err: &NotifyError) -> Response<Body> {
 }
 
 /// The Lambda handler: `POST /wechat/component/notify` and `POST /wechat/authorizer/{appid}/notify`.
-pub async fn handle<S: TicketStore + PushStore, A: PushActions, U: AuditStore>(
-    receiver: &Receiver<S, A, U>,
+pub async fn handle<S, A, U, Z>(
+    receiver: &Receiver<S, A, U, Z>,
     request: Request,
-) -> Result<Response<Body>, Error> {
+) -> Result<Response<Body>, Error>
+where
+    S: TicketStore + PushStore + NonceStore,
+    A: PushActions,
+    U: AuditStore,
+    Z: AuthorizerStore,
+{
     let query = push_query(&request);
     let path = request.uri().path().to_owned();
     let message_appid = path

@@ -1,5 +1,8 @@
 //! ticket-receive end to end: API Gateway events → handler → moto's DynamoDB.
-//! Pushes are the independent (wechatpy) vectors of ../shared/vectors and pushes made here.
+//! Pushes are the independent (wechatpy) vectors of ../shared/vectors and pushes made here. The
+//! vectors are signed with fixed 2025 timestamps: they go through a receiver whose replay window
+//! (the `PUSH_TIMESTAMP_WINDOW_SECS` setting) reaches back to them; pushes made here are signed
+//! now and go through the default window.
 
 use std::collections::HashMap;
 
@@ -10,12 +13,15 @@ use lambda_http::http::StatusCode;
 use lambda_http::{Body, Response};
 use secrecy::{ExposeSecret, SecretString};
 use shared::authorizer::AuthorizerStatus;
-use shared::config::TableNames;
+use shared::config::{map_lookup, TableNames};
 use shared::crypto::MessageCrypto;
 use shared::platform::Platform;
 use shared::push::{component_envelope_xml, verify_ticket_xml};
-use shared::store::{AuthorizerStore, DynamoAuditStore, DynamoTicketStore, PushStore, TicketStore};
-use ticket_receive::{handle, PlatformReceiver, Receiver};
+use shared::store::{
+    unix_now, AuthorizerStore, DynamoAuditStore, DynamoTicketStore, PushStore, TicketStore,
+    VerifyTicket,
+};
+use ticket_receive::{handle, PlatformReceiver, ReceiveSettings, Receiver};
 use wechat_sim::{RunningSim, Sim, SimConfig};
 
 fn crypto(file: &VectorFile, previous: Option<&str>) -> MessageCrypto {
@@ -33,7 +39,10 @@ struct Harness {
     tables: TableNames,
     store: DynamoTicketStore,
     platform: Platform,
+    /// The default settings: pushes signed now.
     receiver: PlatformReceiver,
+    /// A replay window reaching back to the vectors' timestamps.
+    vector_receiver: PlatformReceiver,
     file: VectorFile,
     _sim: RunningSim,
 }
@@ -60,15 +69,32 @@ async fn harness(test: &str) -> Harness {
     );
     let platform = devstack::test_platform(test, config, &sim.base_url()).await;
     let receiver = PlatformReceiver::from_platform(&platform).unwrap();
+    let vector_receiver = PlatformReceiver::from_platform(&platform)
+        .unwrap()
+        .with_settings(vector_settings(&file));
     Harness {
         client: platform.dynamo.clone(),
         tables: platform.tables.clone(),
         store: platform.ticket_store(),
         platform,
         receiver,
+        vector_receiver,
         file,
         _sim: sim,
     }
+}
+
+/// The setting that lets the vectors' old timestamps in (an hour more than the oldest's age).
+fn vector_settings(file: &VectorFile) -> ReceiveSettings {
+    let oldest: i64 = file
+        .vectors
+        .iter()
+        .map(|v| v.query["timestamp"].parse::<i64>().unwrap())
+        .min()
+        .unwrap();
+    let window = (unix_now() - oldest + 3600).to_string();
+    let settings = std::collections::HashMap::from([("PUSH_TIMESTAMP_WINDOW_SECS", window.as_str())]);
+    ReceiveSettings::from_lookup(map_lookup(&settings)).unwrap()
 }
 
 fn event(query: &[(&str, &str)], body: &str) -> lambda_http::Request {
@@ -84,25 +110,51 @@ fn vector_event(v: &Vector) -> lambda_http::Request {
     event(&query, &v.body)
 }
 
-/// A push made here: signed and encrypted with the vectors' component settings.
-fn signed_ticket_event(
+/// A push made here: `plaintext` encrypted and signed (`timestamp`, `nonce`) with the vectors'
+/// component settings, as WeChat posts it (and posts it again when retrying).
+struct SignedPush {
+    query: Vec<(&'static str, String)>,
+    body: String,
+}
+
+impl SignedPush {
+    fn new(c: &MessageCrypto, plaintext: &str, timestamp: i64, nonce: &str) -> Self {
+        let encrypt = c.encrypt(plaintext).unwrap();
+        let timestamp = timestamp.to_string();
+        let signature = c.msg_signature(&timestamp, nonce, &encrypt);
+        Self {
+            query: vec![
+                ("timestamp", timestamp),
+                ("nonce", nonce.to_owned()),
+                ("encrypt_type", "aes".to_owned()),
+                ("msg_signature", signature),
+            ],
+            body: component_envelope_xml(c.appid(), &encrypt),
+        }
+    }
+
+    fn request(&self) -> lambda_http::Request {
+        let query: Vec<(&str, &str)> = self.query.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        event(&query, &self.body)
+    }
+}
+
+fn signed_event(
     c: &MessageCrypto,
-    create_time: i64,
-    ticket: &str,
-    timestamp: &str,
+    plaintext: &str,
+    timestamp: i64,
+    nonce: &str,
 ) -> lambda_http::Request {
-    let encrypt = c
-        .encrypt(&verify_ticket_xml(c.appid(), create_time, ticket))
-        .unwrap();
-    let signature = c.msg_signature(timestamp, "nonce", &encrypt);
-    event(
-        &[
-            ("timestamp", timestamp),
-            ("nonce", "nonce"),
-            ("encrypt_type", "aes"),
-            ("msg_signature", &signature),
-        ],
-        &component_envelope_xml(c.appid(), &encrypt),
+    SignedPush::new(c, plaintext, timestamp, nonce).request()
+}
+
+/// A ticket push signed now, its nonce named after the ticket.
+fn signed_ticket_event(c: &MessageCrypto, create_time: i64, ticket: &str) -> lambda_http::Request {
+    signed_event(
+        c,
+        &verify_ticket_xml(c.appid(), create_time, ticket),
+        unix_now(),
+        &format!("nonce-{ticket}"),
     )
 }
 
@@ -130,7 +182,7 @@ async fn independent_pushes_are_stored_and_refused_ones_are_not() {
     let h = harness("vectors").await;
     for v in &h.file.vectors {
         let before = all_items(&h.client, &h.tables.tickets).await.len();
-        let response = handle(&h.receiver, vector_event(v)).await.unwrap();
+        let response = handle(&h.vector_receiver, vector_event(v)).await.unwrap();
         if v.expect == "reject" {
             assert!(
                 response.status().is_client_error(),
@@ -233,13 +285,11 @@ async fn an_older_ticket_never_replaces_a_newer_one() {
     let h = harness("order").await;
     let c = crypto(&h.file, None);
     let appid = h.file.component_appid.clone();
-    for (create_time, ticket) in [(2000, "t-2000"), (1000, "t-1000"), (1500, "t-1500")] {
-        let response = handle(
-            &h.receiver,
-            signed_ticket_event(&c, create_time, ticket, "1763700000"),
-        )
-        .await
-        .unwrap();
+    let t0 = unix_now() - 3000;
+    for (create_time, ticket) in [(t0 + 1000, "t-2000"), (t0, "t-1000"), (t0 + 500, "t-1500")] {
+        let response = handle(&h.receiver, signed_ticket_event(&c, create_time, ticket))
+            .await
+            .unwrap();
         assert_eq!(body_text(&response), "success");
     }
     let record = h.store.verify_ticket(&appid).await.unwrap().unwrap();
@@ -248,25 +298,22 @@ async fn an_older_ticket_never_replaces_a_newer_one() {
             record.current.ticket.expose_secret(),
             record.current.create_time
         ),
-        ("t-2000", 2000)
+        ("t-2000", t0 + 1000)
     );
     assert!(
         record.previous.is_none(),
         "older pushes must not become the previous ticket either"
     );
 
-    handle(
-        &h.receiver,
-        signed_ticket_event(&c, 2600, "t-2600", "1763700001"),
-    )
-    .await
-    .unwrap();
+    handle(&h.receiver, signed_ticket_event(&c, t0 + 1600, "t-2600"))
+        .await
+        .unwrap();
     let record = h.store.verify_ticket(&appid).await.unwrap().unwrap();
     assert_eq!(record.current.ticket.expose_secret(), "t-2600");
     let previous = record.previous.unwrap();
     assert_eq!(
         (previous.ticket.expose_secret(), previous.create_time),
-        ("t-2000", 2000)
+        ("t-2000", t0 + 1000)
     );
 }
 
@@ -282,23 +329,23 @@ async fn a_retried_push_is_answered_success_and_changes_nothing() {
         .unwrap();
     for v in [ticket, authorized] {
         assert_eq!(
-            body_text(&handle(&h.receiver, vector_event(v)).await.unwrap()),
+            body_text(&handle(&h.vector_receiver, vector_event(v)).await.unwrap()),
             "success"
         );
     }
     let items_before = all_items(&h.client, &h.tables.tickets).await;
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     for v in [ticket, authorized] {
-        let response = handle(&h.receiver, vector_event(v)).await.unwrap();
+        let response = handle(&h.vector_receiver, vector_event(v)).await.unwrap();
         assert_eq!(
             (response.status(), body_text(&response).as_str()),
             (StatusCode::OK, "success")
         );
     }
     let items_after = all_items(&h.client, &h.tables.tickets).await;
-    // The ticket, the push, and the component token record its action created (no token: the
-    // vectors' ticket is too old).
-    assert_eq!(items_before.len(), 3);
+    // The ticket, the push, the component token record its action created (no token: the
+    // vectors' ticket is too old), and the two nonces.
+    assert_eq!(items_before.len(), 5);
     assert_eq!(
         items_before, items_after,
         "received_at and everything else unchanged"
@@ -421,11 +468,12 @@ async fn bad_input_gets_a_clear_4xx_and_nothing_is_stored() {
     }
     // Correctly signed but undecryptable: not base64, and valid base64 of the wrong length.
     let c = crypto(&h.file, None);
+    let now = unix_now().to_string();
     for (name, garbage) in [("bad base64", "!!!!"), ("wrong length", "QUJDREVGR0g=")] {
-        let signature = c.msg_signature("1", "n", garbage);
+        let signature = c.msg_signature(&now, "n", garbage);
         let request = event(
             &[
-                ("timestamp", "1"),
+                ("timestamp", &now),
                 ("nonce", "n"),
                 ("msg_signature", &signature),
             ],
@@ -449,7 +497,9 @@ async fn pushes_encrypted_with_the_previous_key_are_accepted_after_rotation() {
         DynamoTicketStore::new(h.client.clone(), &h.tables.tickets),
         h.platform.authorization_service(),
         DynamoAuditStore::new(h.client.clone(), &h.tables.audits),
-    );
+        h.platform.authorizer_store(),
+    )
+    .with_settings(vector_settings(&h.file));
     let v = h.file.vector("ticket");
     assert_eq!(
         body_text(&handle(&rotated, vector_event(v)).await.unwrap()),
@@ -481,7 +531,9 @@ async fn storage_failure_is_a_5xx_so_wechat_retries() {
         DynamoTicketStore::new(h.client.clone(), "no-such-table"),
         h.platform.authorization_service(),
         DynamoAuditStore::new(h.client.clone(), &h.tables.audits),
-    );
+        h.platform.authorizer_store(),
+    )
+    .with_settings(vector_settings(&h.file));
     for v in h.file.vectors.iter().filter(|v| v.expect != "reject") {
         let response = handle(&broken, vector_event(v)).await.unwrap();
         assert_eq!(
@@ -499,8 +551,9 @@ async fn storage_failure_is_a_5xx_so_wechat_retries() {
 async fn concurrent_pushes_keep_the_newest_ticket_and_the_one_before() {
     let h = harness("race").await;
     let c = crypto(&h.file, None);
+    let t0 = unix_now() - 1000;
     let requests: Vec<_> = (1..=12)
-        .map(|i| signed_ticket_event(&c, 1000 + i, &format!("t-{i}"), "1"))
+        .map(|i| signed_ticket_event(&c, t0 + i, &format!("t-{i}")))
         .collect();
     let results =
         futures::future::join_all(requests.into_iter().map(|r| handle(&h.receiver, r))).await;
@@ -518,15 +571,188 @@ async fn concurrent_pushes_keep_the_newest_ticket_and_the_one_before() {
             record.current.ticket.expose_secret(),
             record.current.create_time
         ),
-        ("t-12", 1012)
+        ("t-12", t0 + 12)
     );
     // The one before, if the newest replaced one (when t-12 happens to be stored first, every
     // other push is older and stale, and there is none): older, and the ticket of its own push.
     if let Some(previous) = record.previous {
-        assert!(previous.create_time < 1012, "previous {previous:?}");
+        assert!(previous.create_time < t0 + 12, "previous {previous:?}");
         assert_eq!(
             previous.ticket.expose_secret(),
-            &format!("t-{}", previous.create_time - 1000)
+            &format!("t-{}", previous.create_time - t0)
         );
     }
+}
+
+#[tokio::test]
+async fn timestamps_outside_the_replay_window_are_refused() {
+    let h = harness("window").await;
+    let c = crypto(&h.file, None);
+    // The vectors, signed in 2025, are replays to the default window.
+    for v in h.file.vectors.iter().filter(|v| v.expect != "reject") {
+        let response = handle(&h.receiver, vector_event(v)).await.unwrap();
+        assert_eq!(
+            (response.status(), error_code(&response).as_str()),
+            (StatusCode::UNAUTHORIZED, "stale_timestamp"),
+            "{}",
+            v.name
+        );
+    }
+    let now = unix_now();
+    let ticket = verify_ticket_xml(c.appid(), now, "t-window");
+    for (name, timestamp) in [
+        ("from 2001", 1_000_000_000),
+        ("six minutes ago", now - 360),
+        ("six minutes ahead", now + 360),
+    ] {
+        let response = handle(&h.receiver, signed_event(&c, &ticket, timestamp, name))
+            .await
+            .unwrap();
+        assert_eq!(
+            (response.status(), error_code(&response).as_str()),
+            (StatusCode::UNAUTHORIZED, "stale_timestamp"),
+            "{name}"
+        );
+    }
+    // Signed, but not a number.
+    let encrypt = c.encrypt(&ticket).unwrap();
+    let signature = c.msg_signature("soon", "n-soon", &encrypt);
+    let request = event(
+        &[
+            ("timestamp", "soon"),
+            ("nonce", "n-soon"),
+            ("msg_signature", &signature),
+        ],
+        &component_envelope_xml(c.appid(), &encrypt),
+    );
+    let response = handle(&h.receiver, request).await.unwrap();
+    assert_eq!(
+        (response.status(), error_code(&response).as_str()),
+        (StatusCode::BAD_REQUEST, "bad_timestamp")
+    );
+    assert_eq!(all_items(&h.client, &h.tables.tickets).await.len(), 0);
+    // Within the window (a retry some seconds later, a clock a little behind) is accepted.
+    let response = handle(&h.receiver, signed_event(&c, &ticket, now - 200, "in-window"))
+        .await
+        .unwrap();
+    assert_eq!(body_text(&response), "success");
+}
+
+#[tokio::test]
+async fn a_reused_nonce_is_refused_and_a_retry_of_the_same_push_is_not() {
+    let h = harness("nonce").await;
+    let c = crypto(&h.file, None);
+    let appid = h.file.component_appid.clone();
+    let now = unix_now();
+    let first = verify_ticket_xml(c.appid(), now - 10, "t-first");
+    let push = SignedPush::new(&c, &first, now, "nonce-1");
+    assert_eq!(
+        body_text(&handle(&h.receiver, push.request()).await.unwrap()),
+        "success"
+    );
+    let items = all_items(&h.client, &h.tables.tickets).await;
+    // WeChat's retry is the same request (same timestamp, nonce, msg_signature): success,
+    // nothing changes.
+    let response = handle(&h.receiver, push.request()).await.unwrap();
+    assert_eq!(
+        (response.status(), body_text(&response).as_str()),
+        (StatusCode::OK, "success")
+    );
+    assert_eq!(all_items(&h.client, &h.tables.tickets).await, items);
+    // The same nonce on another push (a newer ticket): refused, nothing stored.
+    let other = verify_ticket_xml(c.appid(), now, "t-other");
+    let response = handle(&h.receiver, signed_event(&c, &other, now, "nonce-1"))
+        .await
+        .unwrap();
+    assert_eq!(
+        (response.status(), error_code(&response).as_str()),
+        (StatusCode::UNAUTHORIZED, "replayed_nonce")
+    );
+    assert_eq!(all_items(&h.client, &h.tables.tickets).await, items);
+    let record = h.store.verify_ticket(&appid).await.unwrap().unwrap();
+    assert_eq!(record.current.ticket.expose_secret(), "t-first");
+    // The nonce is kept until the push's timestamp leaves the window, then purged by TTL.
+    let nonce = items
+        .iter()
+        .find(|i| i["record"].as_s().unwrap() == "nonce#nonce-1")
+        .expect("the nonce item");
+    assert_eq!(nonce["purge_at"].as_n().unwrap(), &(now + 300).to_string());
+}
+
+#[tokio::test]
+async fn a_ticket_dated_in_the_future_is_refused_and_never_freezes_the_ticket() {
+    let h = harness("future").await;
+    let c = crypto(&h.file, None);
+    let appid = h.file.component_appid.clone();
+    let now = unix_now();
+    for (name, create_time) in [
+        ("milliseconds", now * 1000),
+        ("six minutes ahead", now + 360),
+        ("thirteen hours before its signature", now - 13 * 3600),
+    ] {
+        let response = handle(&h.receiver, signed_ticket_event(&c, create_time, name))
+            .await
+            .unwrap();
+        assert_eq!(
+            (response.status(), error_code(&response).as_str()),
+            (StatusCode::BAD_REQUEST, "bad_create_time"),
+            "{name}"
+        );
+    }
+    assert_eq!(all_items(&h.client, &h.tables.tickets).await.len(), 0);
+    // A future-dated ticket stored before CreateTime was bounded wins nothing: the next genuine
+    // ticket replaces it, and it is not kept as the previous one.
+    h.store
+        .save_verify_ticket(
+            &appid,
+            VerifyTicket {
+                ticket: SecretString::from("t-future"),
+                create_time: now * 1000,
+                received_at: now - 60,
+            },
+        )
+        .await
+        .unwrap();
+    let response = handle(&h.receiver, signed_ticket_event(&c, now, "t-now"))
+        .await
+        .unwrap();
+    assert_eq!(body_text(&response), "success");
+    let record = h.store.verify_ticket(&appid).await.unwrap().unwrap();
+    assert_eq!(
+        (
+            record.current.ticket.expose_secret(),
+            record.current.create_time
+        ),
+        ("t-now", now)
+    );
+    assert!(record.previous.is_none(), "{:?}", record.previous);
+}
+
+#[tokio::test]
+async fn different_pushes_of_the_same_second_are_both_stored() {
+    let h = harness("same-second").await;
+    let c = crypto(&h.file, None);
+    let now = unix_now();
+    let unknown = |task: &str| {
+        format!(
+            "<xml><AppId><![CDATA[{}]]></AppId><CreateTime>{now}</CreateTime><InfoType><![CDATA[notify_3rd_wxa_auth]]></InfoType><taskid><![CDATA[{task}]]></taskid></xml>",
+            c.appid()
+        )
+    };
+    for task in ["task-1", "task-2"] {
+        let response = handle(&h.receiver, signed_event(&c, &unknown(task), now, task))
+            .await
+            .unwrap();
+        assert_eq!(body_text(&response), "success", "{task}");
+    }
+    let mut stored: Vec<String> = h
+        .store
+        .received_pushes(&h.file.component_appid)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|p| p.plaintext)
+        .collect();
+    stored.sort();
+    assert_eq!(stored, [unknown("task-1"), unknown("task-2")]);
 }

@@ -1,7 +1,8 @@
 //! token-refresh: on an EventBridge schedule, keeps the component token and every authorizer's
 //! access token fresh; `{"mode":"reconcile"}` compares the authorizers with WeChat's list.
 //!
-//! * ticket watchdog: the newest ticket older than `TICKET_WATCHDOG_SECS` → api_start_push_ticket;
+//! * ticket watchdog: no ticket, the newest older than `TICKET_WATCHDOG_SECS` or dated in the
+//!   future → api_start_push_ticket (the pushed ticket replaces a future-dated one);
 //! * the component token, when it expires within `COMPONENT_REFRESH_MARGIN_SECS`, by the leased path;
 //! * every authorizer whose token expires within `REFRESH_MARGIN_SECS`, found by a Query on the
 //!   `token_expiry` index (16 shards), refreshed `REFRESH_CONCURRENCY` at a time, each under a lease
@@ -20,7 +21,8 @@ use serde_json::{json, Value};
 use shared::authorization::AuthorizationService;
 use shared::authorizer::{Authorizer, AuthorizerStatus};
 use shared::authorizer_token::{Refresh, Skip, TokenError};
-use shared::config::ConfigError;
+use shared::config::{whole_number, ConfigError};
+use shared::push::is_future_dated;
 use shared::platform::Platform;
 use shared::store::authorizers::TOKEN_SHARDS;
 use shared::store::{
@@ -39,20 +41,7 @@ pub struct RefreshSettings {
 
 impl RefreshSettings {
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let number = |name: &'static str, default: i64, min: i64| -> Result<i64, ConfigError> {
-            match get(name).filter(|v| !v.is_empty()) {
-                None => Ok(default),
-                Some(v) => {
-                    v.parse::<i64>()
-                        .ok()
-                        .filter(|n| *n >= min)
-                        .ok_or(ConfigError::Invalid {
-                            name,
-                            reason: format!("{v:?} is not a whole number >= {min}"),
-                        })
-                }
-            }
-        };
+        let number = |name, default, min| whole_number(&get, name, default, min);
         Ok(Self {
             margin_secs: number("REFRESH_MARGIN_SECS", 1800, 60)?,
             component_margin_secs: number("COMPONENT_REFRESH_MARGIN_SECS", 1800, 60)?,
@@ -149,13 +138,21 @@ where
         Self { service, settings }
     }
 
-    /// Restarts ticket pushing when the newest ticket is older than the watchdog allows.
+    /// Restarts ticket pushing when the newest ticket is older than the watchdog allows, or dated
+    /// in the future (stored before ticket-receive bounded CreateTime; the ticket store lets the
+    /// next pushed ticket replace it).
     async fn ticket_watchdog(&self) -> Result<String, StoreError> {
         let component = self.service.component();
         let newest = component.store().verify_ticket(component.appid()).await?;
-        let age = newest.map(|t| unix_now() - t.current.create_time);
+        let now = unix_now();
+        let age = newest.map(|t| now - t.current.create_time);
         match age {
-            Some(age) if age <= self.settings.ticket_watchdog_secs => Ok("ok".into()),
+            Some(age)
+                if age <= self.settings.ticket_watchdog_secs
+                    && !is_future_dated(now - age, now) =>
+            {
+                Ok("ok".into())
+            }
             _ => {
                 tracing::warn!(age_secs = ?age, "component_verify_ticket is missing or stale; restarting ticket pushes");
                 component.restart_ticket_push().await;

@@ -1,10 +1,13 @@
 //! The `audits` table: per mini program appid, per auditid (newest first when queried backwards).
 //!
-//! Status changes are conditional on `status_rank` (pending → delayed → a result → released), so
-//! a late or repeated result never moves a record backwards.
+//! Pushed status changes are conditional on `status_rank` (pending → delayed → a result →
+//! released) and on the time of the result, so a late, repeated or replayed result never moves a
+//! record backwards, and a result dated before the submission never lands on it. WeChat's own
+//! answer (get_auditstatus, get_latest_auditstatus) corrects a stored status that disagrees.
 
 use std::future::Future;
 
+use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::Client;
 
 use super::attr::{get_n, get_s, n, opt_n, opt_s, s, Item};
@@ -80,6 +83,10 @@ pub struct StatusChange {
     pub at: i64,
 }
 
+/// How much earlier than our record of the submission (our clock, read after submit_audit
+/// answered) a result may be dated on WeChat's clock and still belong to that submission.
+pub const SUBMISSION_SKEW_SECS: i64 = 60;
+
 pub trait AuditStore {
     /// Records a submission (once: a repeated auditid changes nothing).
     fn save_submission(
@@ -105,8 +112,21 @@ pub trait AuditStore {
     ) -> impl Future<Output = Result<Option<AuditRecord>, StoreError>> + Send;
 
     /// Moves the audit forward to `change.status` (creating the record if WeChat knows an audit we
-    /// do not); returns false when it is already there or further.
+    /// do not): to a higher rank, or within a rank (not released) to a later-dated result; never
+    /// with a result dated before the audit's submission. Returns false when nothing changed.
     fn apply_status(
+        &self,
+        appid: &str,
+        auditid: i64,
+        change: &StatusChange,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Sets the audit to WeChat's own answer (get_auditstatus, get_latest_auditstatus,
+    /// undocodeaudit) when the stored status disagrees, whatever the ranks, so a wrongly stored
+    /// result is corrected; `released` (ours) stays when WeChat answers passed. Conditional on the
+    /// status read: a push landing in between is not overwritten (the next sync sees it). Returns
+    /// true when the record changed.
+    fn correct_status(
         &self,
         appid: &str,
         auditid: i64,
@@ -212,16 +232,69 @@ impl AuditStore for DynamoAuditStore {
         auditid: i64,
         change: &StatusChange,
     ) -> Result<bool, StoreError> {
-        let time_field = if change.status == AuditStatus::Released {
-            "released_at"
-        } else {
-            "result_at"
+        let mut forward = "attribute_not_exists(status_rank) OR status_rank < :rank".to_owned();
+        if Self::time_field(change.status) == Some("result_at") {
+            forward.push_str(
+                " OR (status_rank = :rank AND (attribute_not_exists(result_at) OR result_at < :at))",
+            );
+        }
+        let result = self
+            .status_update(appid, auditid, change)
+            .condition_expression(format!(
+                "({forward}) AND (attribute_not_exists(submitted_at) OR submitted_at <= :latest_submission)"
+            ))
+            .expression_attribute_values(
+                ":latest_submission",
+                n(change.at.saturating_add(SUBMISSION_SKEW_SECS)),
+            )
+            .send()
+            .await;
+        conditional(result, "UpdateItem")
+    }
+
+    async fn correct_status(
+        &self,
+        appid: &str,
+        auditid: i64,
+        change: &StatusChange,
+    ) -> Result<bool, StoreError> {
+        let seen = self.audit(appid, auditid).await?;
+        let request = self.status_update(appid, auditid, change);
+        let request = match &seen {
+            Some(seen)
+                if seen.status == change.status
+                    || (seen.status == AuditStatus::Released
+                        && change.status == AuditStatus::Passed) =>
+            {
+                return Ok(false)
+            }
+            Some(seen) => request
+                .condition_expression("#status = :seen")
+                .expression_attribute_values(":seen", s(seen.status.as_str())),
+            None => request.condition_expression("attribute_not_exists(auditid)"),
         };
+        conditional(request.send().await, "UpdateItem")
+    }
+}
+
+impl DynamoAuditStore {
+    /// Where the time of a status is kept.
+    fn time_field(status: AuditStatus) -> Option<&'static str> {
+        match status {
+            AuditStatus::Pending => None,
+            AuditStatus::Released => Some("released_at"),
+            _ => Some("result_at"),
+        }
+    }
+
+    /// The update writing `change`: status, rank and time; a result's reason and screenshot (or
+    /// their removal: they belong to the result they came with). Released keeps the review's.
+    fn status_update(&self, appid: &str, auditid: i64, change: &StatusChange) -> UpdateItemFluentBuilder {
         let mut sets = vec![
             "#status = :status".to_owned(),
             "status_rank = :rank".to_owned(),
-            format!("{time_field} = :at"),
         ];
+        let mut removes = Vec::new();
         let mut request = self
             .client
             .update_item()
@@ -229,21 +302,30 @@ impl AuditStore for DynamoAuditStore {
             .set_key(Some(Self::key(appid, auditid)))
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":status", s(change.status.as_str()))
-            .expression_attribute_values(":rank", n(change.status.rank()))
-            .expression_attribute_values(":at", n(change.at));
-        if let Some(reason) = &change.reason {
-            sets.push("reason = :reason".into());
-            request = request.expression_attribute_values(":reason", s(reason));
+            .expression_attribute_values(":rank", n(change.status.rank()));
+        match Self::time_field(change.status) {
+            Some(field) => {
+                sets.push(format!("{field} = :at"));
+                request = request.expression_attribute_values(":at", n(change.at));
+            }
+            // Back to pending (WeChat's answer after a wrongly stored result): no result yet.
+            None => removes.push("result_at"),
         }
-        if let Some(screenshot) = &change.screenshot {
-            sets.push("screenshot = :screenshot".into());
-            request = request.expression_attribute_values(":screenshot", s(screenshot));
+        if change.status != AuditStatus::Released {
+            for (name, value) in [("reason", &change.reason), ("screenshot", &change.screenshot)] {
+                match value {
+                    Some(value) => {
+                        sets.push(format!("{name} = :{name}"));
+                        request = request.expression_attribute_values(format!(":{name}"), s(value));
+                    }
+                    None => removes.push(name),
+                }
+            }
         }
-        let result = request
-            .update_expression(format!("SET {}", sets.join(", ")))
-            .condition_expression("attribute_not_exists(status_rank) OR status_rank < :rank")
-            .send()
-            .await;
-        conditional(result, "UpdateItem")
+        let mut expression = format!("SET {}", sets.join(", "));
+        if !removes.is_empty() {
+            expression.push_str(&format!(" REMOVE {}", removes.join(", ")));
+        }
+        request.update_expression(expression)
     }
 }

@@ -7,6 +7,7 @@ pub mod auth_codes;
 pub mod authorizers;
 pub mod component_token;
 pub mod lease;
+pub mod nonces;
 pub mod refresh_shards;
 pub mod tickets;
 
@@ -18,6 +19,7 @@ pub use authorizers::{
     RefreshedTokens,
 };
 pub use component_token::{ComponentTokenStore, StoredComponentToken};
+pub use nonces::{NonceOutcome, NonceStore, PushNonce};
 pub use refresh_shards::RefreshShardLease;
 pub use tickets::{
     DynamoTicketStore, PushOutcome, PushStore, ReceivedPush, TicketOutcome, TicketStore,

@@ -2,18 +2,22 @@
 //!
 //! * `record = "verify_ticket"`: the newest component_verify_ticket (`ticket`, `create_time`,
 //!   `received_at`) and the one before it (`previous_*`);
-//! * `record = "push#<InfoType>#<authorizer appid or ->#<CreateTime>"`: every other authorization
-//!   push as received (idempotent: one item per push), purged by TTL (`purge_at`) after 90 days.
+//! * `record = "push#<InfoType>#<authorizer appid or ->#<CreateTime>#<digest>"`: every other
+//!   authorization push as received (idempotent: one item per push), purged by TTL (`purge_at`)
+//!   after 90 days;
+//! * `record = "nonce#<nonce>"`: the nonces of recent pushes (see [`super::nonces`]).
 
 use std::future::Future;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
 use secrecy::{ExposeSecret, SecretString};
+use sha2::{Digest, Sha256};
 
 use super::attr::{get_n, get_s, n, opt_n, opt_s, s, Item};
 use super::conditional;
 use super::StoreError;
+use crate::push::is_future_dated;
 
 pub const PK: &str = "component_appid";
 pub const SK: &str = "record";
@@ -82,7 +86,8 @@ pub enum TicketOutcome {
 }
 
 pub trait TicketStore {
-    /// Stores `ticket` as the newest unless a newer one is there; keeps the one it replaces.
+    /// Stores `ticket` as the newest unless a newer one is there (a stored ticket dated in the
+    /// future counts as none); keeps the one it replaces.
     fn save_verify_ticket(
         &self,
         component_appid: &str,
@@ -108,10 +113,15 @@ pub struct ReceivedPush {
 }
 
 impl ReceivedPush {
-    /// One key per push: WeChat's de-duplication key (AppId + InfoType + CreateTime) plus the authorizer.
+    /// One key per push: WeChat's de-duplication key (AppId + InfoType + CreateTime), the
+    /// authorizer, and the first 64 bits of the plaintext's SHA-256, so that two different pushes
+    /// of the same second (two fast-registration results) are two items while a retry (the same
+    /// plaintext, however re-encrypted) is the same one.
     pub fn record_key(&self) -> String {
+        let digest = Sha256::digest(self.plaintext.as_bytes());
+        let digest: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
         format!(
-            "push#{}#{}#{}",
+            "push#{}#{}#{}#{digest}",
             self.info_type,
             self.authorizer_appid.as_deref().unwrap_or("-"),
             self.create_time
@@ -205,7 +215,9 @@ impl DynamoTicketStore {
     }
 
     /// Writes `new` as the newest ticket, conditional on the item still being as read
-    /// (`seen`: None = absent). Returns false when another writer got there first.
+    /// (`seen`: None = absent), keeping the replaced one as `previous_*` (unless it was dated in
+    /// the future: then the one before it stays). Returns false when another writer got there
+    /// first.
     async fn put_ticket_if_unchanged(
         &self,
         component_appid: &str,
@@ -225,9 +237,16 @@ impl DynamoTicketStore {
             }
             Some(seen) => {
                 let before = &seen.current;
-                item.insert("previous_ticket".into(), s(before.ticket.expose_secret()));
-                item.insert("previous_create_time".into(), n(before.create_time));
-                item.insert("previous_received_at".into(), n(before.received_at));
+                let previous = if is_future_dated(before.create_time, new.received_at) {
+                    seen.previous.as_ref()
+                } else {
+                    Some(before)
+                };
+                if let Some(previous) = previous {
+                    item.insert("previous_ticket".into(), s(previous.ticket.expose_secret()));
+                    item.insert("previous_create_time".into(), n(previous.create_time));
+                    item.insert("previous_received_at".into(), n(previous.received_at));
+                }
                 request = request
                     .condition_expression("#ticket = :seen_ticket AND create_time = :seen_time")
                     .expression_attribute_names("#ticket", "ticket")
@@ -262,7 +281,12 @@ impl TicketStore for DynamoTicketStore {
                 .as_ref()
                 .map(VerifyTicketRecord::try_from)
                 .transpose()?;
-            if let Some(seen) = &seen {
+            // A stored ticket dated in the future (ticket-receive refuses those now; an older
+            // version stored them) wins nothing: any ticket replaces it.
+            if let Some(seen) = seen
+                .as_ref()
+                .filter(|seen| !is_future_dated(seen.current.create_time, ticket.received_at))
+            {
                 let newest = &seen.current;
                 if newest.create_time == ticket.create_time
                     && newest.ticket.expose_secret() == ticket.ticket.expose_secret()

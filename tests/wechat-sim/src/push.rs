@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use shared::push::{component_envelope_xml, verify_ticket_xml};
+use shared::push::{component_envelope_xml, message_envelope_xml, verify_ticket_xml};
 
 use crate::state::{random_id, Delivery};
 use crate::Sim;
@@ -113,7 +113,7 @@ impl Sim {
         let (body, appid, mut query) = match &recipient {
             Recipient::Component => (component_envelope_xml(crypto.appid(), &encrypt), None, Vec::new()),
             Recipient::MiniProgram { appid, original_id } => (
-                format!("<xml><ToUserName><![CDATA[{original_id}]]></ToUserName><Encrypt><![CDATA[{encrypt}]]></Encrypt></xml>"),
+                message_envelope_xml(original_id, &encrypt),
                 Some(appid.clone()),
                 vec![("openid".to_owned(), "o-system-weapp-audit".to_owned())],
             ),

@@ -1,0 +1,79 @@
+//! The ticket watchdog against a ticket dated in the future (stored before ticket-receive bounded
+//! CreateTime, e.g. milliseconds sent as seconds): the run restarts ticket pushes, and the ticket
+//! WeChat then pushes, received by ticket-receive, replaces it.
+
+use devstack::apigw::body_text;
+use devstack::inbox::Inbox;
+use secrecy::{ExposeSecret, SecretString};
+use shared::crypto::MessageCrypto;
+use shared::store::{unix_now, TicketStore, VerifyTicket};
+use ticket_receive::PlatformReceiver;
+use token_refresh::{RefreshSettings, Refresher};
+use wechat_sim::{Sim, SimConfig};
+
+const APPID: &str = "wxwatchdogcomponen";
+const SECRET: &str = "watchdog-secret";
+const TOKEN: &str = "watchdogtoken";
+const KEY: &str = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG";
+
+#[tokio::test]
+async fn a_ticket_dated_in_the_future_is_replaced_by_the_next_pushed_one() {
+    let crypto = MessageCrypto::new(SecretString::from(TOKEN), APPID, KEY, None).unwrap();
+    let inbox = Inbox::start(crypto).await;
+    let mut config = SimConfig::for_component(APPID, SECRET, TOKEN, KEY);
+    config.push.authorization_event_url = Some(inbox.component_url());
+    let sim = Sim::new(config)
+        .unwrap()
+        .serve("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let platform = devstack::test_platform(
+        "watchdog-future",
+        devstack::component_config(APPID, SECRET, TOKEN, KEY),
+        &sim.base_url(),
+    )
+    .await;
+    let now = unix_now();
+    platform
+        .ticket_store()
+        .save_verify_ticket(
+            APPID,
+            VerifyTicket {
+                ticket: SecretString::from("ticket@@@milliseconds"),
+                create_time: now * 1000,
+                received_at: now,
+            },
+        )
+        .await
+        .unwrap();
+    let settings = RefreshSettings::from_lookup(|_| None).unwrap();
+    let refresher = Refresher::from_platform(&platform, settings);
+
+    let summary = refresher.refresh_all().await;
+    assert!(summary.ticket.starts_with("restarted"), "{summary:?}");
+
+    let pushed = inbox.wait_for("component_verify_ticket").await;
+    let receiver = PlatformReceiver::from_platform(&platform).unwrap();
+    let response = ticket_receive::handle(
+        &receiver,
+        devstack::apigw::push(&pushed.query_pairs(), &pushed.body),
+    )
+    .await
+    .unwrap();
+    assert_eq!(body_text(&response), "success");
+    let record = platform
+        .ticket_store()
+        .verify_ticket(APPID)
+        .await
+        .unwrap()
+        .unwrap();
+    let ticket = record.current.ticket.expose_secret();
+    assert!(
+        ticket != "ticket@@@milliseconds" && pushed.plaintext.contains(ticket),
+        "{record:?}"
+    );
+    assert!(record.current.create_time <= unix_now());
+
+    // The next run is content with it.
+    assert_eq!(refresher.refresh_all().await.ticket, "ok");
+}
