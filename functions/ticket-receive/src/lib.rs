@@ -347,7 +347,12 @@ where
     /// Records the push's nonce, the last check before anything is stored: the same nonce with
     /// another msg_signature, or on another URL, within the window is a replay; the same request
     /// again is WeChat's retry and goes on (everything after is idempotent).
-    async fn claim_nonce(&self, url: &str, opened: &Opened<'_>, now: i64) -> Result<(), NotifyError> {
+    async fn claim_nonce(
+        &self,
+        url: &str,
+        opened: &Opened<'_>,
+        now: i64,
+    ) -> Result<(), NotifyError> {
         let nonce = PushNonce {
             component_appid: self.crypto.appid(),
             nonce: opened.nonce,
