@@ -175,7 +175,8 @@ pub fn message_url(appid: &str) -> String {
 /// What was done with a message-URL push.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MessageReceipt {
-    /// The latest audit moved forward (`applied`), or was already there or further.
+    /// The latest audit moved forward (`applied`), or not: already there or further, or the
+    /// result is dated before the audit's submission.
     Audit {
         auditid: i64,
         applied: bool,
