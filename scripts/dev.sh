@@ -136,7 +136,7 @@ cat <<EOT
     curl -s http://127.0.0.1:$SIM_PORT/sim/pushes      # what the simulator pushed and how it was answered
     curl -s -X POST http://127.0.0.1:$SIM_PORT/sim/push/ticket   # push another ticket now
     .venv/bin/python scripts/push.py ticket          # a ticket push encrypted by wechatpy -> success
-    .venv/bin/python scripts/push.py ticket --create-time 1700000000   # older: newer ticket stays
+    .venv/bin/python scripts/push.py ticket --create-time \$(( \$(date +%s) - 600 ))   # older: newer ticket stays
     .venv/bin/python scripts/push.py tampered        # bad signature -> 401, nothing stored
 
   Ctrl-C stops everything.

@@ -6,7 +6,7 @@ functions accept shows they interoperate. Component settings come from the COMPO
 or from scripts/demo-component.env when those are not set (the same rule as `make dev`).
 
     .venv/bin/python scripts/push.py ticket                    # a fresh component_verify_ticket
-    .venv/bin/python scripts/push.py ticket --create-time 1700000000 --ticket old
+    .venv/bin/python scripts/push.py ticket --create-time $(( $(date +%s) - 600 )) --ticket old
     .venv/bin/python scripts/push.py authorized --authorizer wxaaaaaaaaaaaaaaaa
     .venv/bin/python scripts/push.py tampered                  # must be refused with 401
 """

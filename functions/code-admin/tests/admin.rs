@@ -249,6 +249,18 @@ impl World {
             .to_owned()
     }
 
+    /// The next review's outcome (the simulator's `/sim/reviews`).
+    async fn script_review(&self, script: Value) {
+        let r = self
+            .http
+            .post(format!("{}/sim/reviews", self.sim.base_url()))
+            .json(&script)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 204);
+    }
+
     async fn fault(&self, endpoint: &str, fault: Value) {
         let r = self
             .http
@@ -424,17 +436,8 @@ async fn commit_review_release_and_roll_back() {
 async fn rejection_undo_and_speedup() {
     let w = world("reject").await;
     commit(&w, "2.0.0").await;
-    let script = json!({ "appid": MP, "outcome": "reject", "after_secs": 10, "reason": "首页空白", "screenshot": "m1|m2" });
-    assert_eq!(
-        w.http
-            .post(format!("{}/sim/reviews", w.sim.base_url()))
-            .json(&script)
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        204
-    );
+    w.script_review(json!({ "appid": MP, "outcome": "reject", "after_secs": 10, "reason": "首页空白", "screenshot": "m1|m2" }))
+        .await;
     let auditid = w.call("POST", &mp("/audits"), json!({})).await.1["auditid"]
         .as_i64()
         .unwrap();
@@ -520,15 +523,10 @@ fn audit_success_xml(to_user_name: &str, create_time: i64, succ_time: i64) -> St
 async fn review_results_apply_only_to_their_own_mini_program_and_review() {
     let w = world("addressee").await;
     commit(&w, "3.0.0").await;
-    let script = json!({ "appid": MP, "outcome": "reject", "after_secs": 10, "reason": "图片违规" });
-    let r = w
-        .http
-        .post(format!("{}/sim/reviews", w.sim.base_url()))
-        .json(&script)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 204);
+    w.script_review(
+        json!({ "appid": MP, "outcome": "reject", "after_secs": 10, "reason": "图片违规" }),
+    )
+    .await;
     let auditid = w.call("POST", &mp("/audits"), json!({})).await.1["auditid"]
         .as_i64()
         .unwrap();

@@ -175,7 +175,8 @@ pub fn message_url(appid: &str) -> String {
 /// What was done with a message-URL push.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MessageReceipt {
-    /// The latest audit moved forward (`applied`), or was already there or further.
+    /// The latest audit moved forward (`applied`), or not: already there or further, or the
+    /// result is dated before the audit's submission.
     Audit {
         auditid: i64,
         applied: bool,
@@ -347,7 +348,12 @@ where
     /// Records the push's nonce, the last check before anything is stored: the same nonce with
     /// another msg_signature, or on another URL, within the window is a replay; the same request
     /// again is WeChat's retry and goes on (everything after is idempotent).
-    async fn claim_nonce(&self, url: &str, opened: &Opened<'_>, now: i64) -> Result<(), NotifyError> {
+    async fn claim_nonce(
+        &self,
+        url: &str,
+        opened: &Opened<'_>,
+        now: i64,
+    ) -> Result<(), NotifyError> {
         let nonce = PushNonce {
             component_appid: self.crypto.appid(),
             nonce: opened.nonce,

@@ -19,7 +19,7 @@ use shared::platform::Platform;
 use shared::push::{component_envelope_xml, verify_ticket_xml};
 use shared::store::{
     unix_now, AuthorizerStore, DynamoAuditStore, DynamoTicketStore, PushStore, TicketStore,
-    VerifyTicket,
+    VerifyTicket, VerifyTicketRecord,
 };
 use ticket_receive::{handle, PlatformReceiver, ReceiveSettings, Receiver};
 use wechat_sim::{RunningSim, Sim, SimConfig};
@@ -93,7 +93,8 @@ fn vector_settings(file: &VectorFile) -> ReceiveSettings {
         .min()
         .unwrap();
     let window = (unix_now() - oldest + 3600).to_string();
-    let settings = std::collections::HashMap::from([("PUSH_TIMESTAMP_WINDOW_SECS", window.as_str())]);
+    let settings =
+        std::collections::HashMap::from([("PUSH_TIMESTAMP_WINDOW_SECS", window.as_str())]);
     ReceiveSettings::from_lookup(map_lookup(&settings)).unwrap()
 }
 
@@ -160,10 +161,40 @@ fn signed_ticket_event(c: &MessageCrypto, create_time: i64, ticket: &str) -> lam
 
 use devstack::apigw::body_text;
 
+/// The newest ticket's value and CreateTime.
+fn newest(record: &VerifyTicketRecord) -> (&str, i64) {
+    (
+        record.current.ticket.expose_secret(),
+        record.current.create_time,
+    )
+}
+
 fn error_code(response: &Response<Body>) -> String {
     assert_eq!(response.headers()["content-type"], "application/json");
     let json: serde_json::Value = serde_json::from_str(&body_text(response)).unwrap();
     json["error"].as_str().unwrap().to_owned()
+}
+
+/// The handler's answer: its status, and the error code (or `success`).
+async fn answer(
+    receiver: &PlatformReceiver,
+    request: lambda_http::Request,
+) -> (StatusCode, String) {
+    let response = handle(receiver, request).await.unwrap();
+    let text = if response.status().is_success() {
+        body_text(&response)
+    } else {
+        error_code(&response)
+    };
+    (response.status(), text)
+}
+
+fn refused(status: StatusCode, code: &str) -> (StatusCode, String) {
+    (status, code.to_owned())
+}
+
+fn success() -> (StatusCode, String) {
+    (StatusCode::OK, "success".to_owned())
 }
 
 async fn all_items(client: &Client, table: &str) -> Vec<HashMap<String, AttributeValue>> {
@@ -293,13 +324,7 @@ async fn an_older_ticket_never_replaces_a_newer_one() {
         assert_eq!(body_text(&response), "success");
     }
     let record = h.store.verify_ticket(&appid).await.unwrap().unwrap();
-    assert_eq!(
-        (
-            record.current.ticket.expose_secret(),
-            record.current.create_time
-        ),
-        ("t-2000", t0 + 1000)
-    );
+    assert_eq!(newest(&record), ("t-2000", t0 + 1000));
     assert!(
         record.previous.is_none(),
         "older pushes must not become the previous ticket either"
@@ -566,13 +591,7 @@ async fn concurrent_pushes_keep_the_newest_ticket_and_the_one_before() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(
-        (
-            record.current.ticket.expose_secret(),
-            record.current.create_time
-        ),
-        ("t-12", t0 + 12)
-    );
+    assert_eq!(newest(&record), ("t-12", t0 + 12));
     // The one before, if the newest replaced one (when t-12 happens to be stored first, every
     // other push is older and stale, and there is none): older, and the ticket of its own push.
     if let Some(previous) = record.previous {
@@ -590,10 +609,9 @@ async fn timestamps_outside_the_replay_window_are_refused() {
     let c = crypto(&h.file, None);
     // The vectors, signed in 2025, are replays to the default window.
     for v in h.file.vectors.iter().filter(|v| v.expect != "reject") {
-        let response = handle(&h.receiver, vector_event(v)).await.unwrap();
         assert_eq!(
-            (response.status(), error_code(&response).as_str()),
-            (StatusCode::UNAUTHORIZED, "stale_timestamp"),
+            answer(&h.receiver, vector_event(v)).await,
+            refused(StatusCode::UNAUTHORIZED, "stale_timestamp"),
             "{}",
             v.name
         );
@@ -605,12 +623,9 @@ async fn timestamps_outside_the_replay_window_are_refused() {
         ("six minutes ago", now - 360),
         ("six minutes ahead", now + 360),
     ] {
-        let response = handle(&h.receiver, signed_event(&c, &ticket, timestamp, name))
-            .await
-            .unwrap();
         assert_eq!(
-            (response.status(), error_code(&response).as_str()),
-            (StatusCode::UNAUTHORIZED, "stale_timestamp"),
+            answer(&h.receiver, signed_event(&c, &ticket, timestamp, name)).await,
+            refused(StatusCode::UNAUTHORIZED, "stale_timestamp"),
             "{name}"
         );
     }
@@ -625,17 +640,20 @@ async fn timestamps_outside_the_replay_window_are_refused() {
         ],
         &component_envelope_xml(c.appid(), &encrypt),
     );
-    let response = handle(&h.receiver, request).await.unwrap();
     assert_eq!(
-        (response.status(), error_code(&response).as_str()),
-        (StatusCode::BAD_REQUEST, "bad_timestamp")
+        answer(&h.receiver, request).await,
+        refused(StatusCode::BAD_REQUEST, "bad_timestamp")
     );
     assert_eq!(all_items(&h.client, &h.tables.tickets).await.len(), 0);
     // Within the window (a retry some seconds later, a clock a little behind) is accepted.
-    let response = handle(&h.receiver, signed_event(&c, &ticket, now - 200, "in-window"))
-        .await
-        .unwrap();
-    assert_eq!(body_text(&response), "success");
+    assert_eq!(
+        answer(
+            &h.receiver,
+            signed_event(&c, &ticket, now - 200, "in-window")
+        )
+        .await,
+        success()
+    );
 }
 
 #[tokio::test]
@@ -646,27 +664,17 @@ async fn a_reused_nonce_is_refused_and_a_retry_of_the_same_push_is_not() {
     let now = unix_now();
     let first = verify_ticket_xml(c.appid(), now - 10, "t-first");
     let push = SignedPush::new(&c, &first, now, "nonce-1");
-    assert_eq!(
-        body_text(&handle(&h.receiver, push.request()).await.unwrap()),
-        "success"
-    );
+    assert_eq!(answer(&h.receiver, push.request()).await, success());
     let items = all_items(&h.client, &h.tables.tickets).await;
     // WeChat's retry is the same request (same timestamp, nonce, msg_signature): success,
     // nothing changes.
-    let response = handle(&h.receiver, push.request()).await.unwrap();
-    assert_eq!(
-        (response.status(), body_text(&response).as_str()),
-        (StatusCode::OK, "success")
-    );
+    assert_eq!(answer(&h.receiver, push.request()).await, success());
     assert_eq!(all_items(&h.client, &h.tables.tickets).await, items);
     // The same nonce on another push (a newer ticket): refused, nothing stored.
     let other = verify_ticket_xml(c.appid(), now, "t-other");
-    let response = handle(&h.receiver, signed_event(&c, &other, now, "nonce-1"))
-        .await
-        .unwrap();
     assert_eq!(
-        (response.status(), error_code(&response).as_str()),
-        (StatusCode::UNAUTHORIZED, "replayed_nonce")
+        answer(&h.receiver, signed_event(&c, &other, now, "nonce-1")).await,
+        refused(StatusCode::UNAUTHORIZED, "replayed_nonce")
     );
     assert_eq!(all_items(&h.client, &h.tables.tickets).await, items);
     let record = h.store.verify_ticket(&appid).await.unwrap().unwrap();
@@ -690,12 +698,9 @@ async fn a_ticket_dated_in_the_future_is_refused_and_never_freezes_the_ticket() 
         ("six minutes ahead", now + 360),
         ("thirteen hours before its signature", now - 13 * 3600),
     ] {
-        let response = handle(&h.receiver, signed_ticket_event(&c, create_time, name))
-            .await
-            .unwrap();
         assert_eq!(
-            (response.status(), error_code(&response).as_str()),
-            (StatusCode::BAD_REQUEST, "bad_create_time"),
+            answer(&h.receiver, signed_ticket_event(&c, create_time, name)).await,
+            refused(StatusCode::BAD_REQUEST, "bad_create_time"),
             "{name}"
         );
     }
@@ -713,18 +718,12 @@ async fn a_ticket_dated_in_the_future_is_refused_and_never_freezes_the_ticket() 
         )
         .await
         .unwrap();
-    let response = handle(&h.receiver, signed_ticket_event(&c, now, "t-now"))
-        .await
-        .unwrap();
-    assert_eq!(body_text(&response), "success");
-    let record = h.store.verify_ticket(&appid).await.unwrap().unwrap();
     assert_eq!(
-        (
-            record.current.ticket.expose_secret(),
-            record.current.create_time
-        ),
-        ("t-now", now)
+        answer(&h.receiver, signed_ticket_event(&c, now, "t-now")).await,
+        success()
     );
+    let record = h.store.verify_ticket(&appid).await.unwrap().unwrap();
+    assert_eq!(newest(&record), ("t-now", now));
     assert!(record.previous.is_none(), "{:?}", record.previous);
 }
 
@@ -740,10 +739,11 @@ async fn different_pushes_of_the_same_second_are_both_stored() {
         )
     };
     for task in ["task-1", "task-2"] {
-        let response = handle(&h.receiver, signed_event(&c, &unknown(task), now, task))
-            .await
-            .unwrap();
-        assert_eq!(body_text(&response), "success", "{task}");
+        assert_eq!(
+            answer(&h.receiver, signed_event(&c, &unknown(task), now, task)).await,
+            success(),
+            "{task}"
+        );
     }
     let mut stored: Vec<String> = h
         .store

@@ -22,8 +22,8 @@ use shared::authorization::AuthorizationService;
 use shared::authorizer::{Authorizer, AuthorizerStatus};
 use shared::authorizer_token::{Refresh, Skip, TokenError};
 use shared::config::{whole_number, ConfigError};
-use shared::push::is_future_dated;
 use shared::platform::Platform;
+use shared::push::is_future_dated;
 use shared::store::authorizers::TOKEN_SHARDS;
 use shared::store::{
     lease, unix_now, AuthCodeStore, AuthorizerStore, ComponentTokenStore, DueAuthorizer,

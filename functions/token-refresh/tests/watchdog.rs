@@ -9,7 +9,7 @@ use shared::crypto::MessageCrypto;
 use shared::store::{unix_now, TicketStore, VerifyTicket};
 use ticket_receive::PlatformReceiver;
 use token_refresh::{RefreshSettings, Refresher};
-use wechat_sim::{Sim, SimConfig};
+use wechat_sim::{RunningSim, SimConfig};
 
 const APPID: &str = "wxwatchdogcomponen";
 const SECRET: &str = "watchdog-secret";
@@ -22,11 +22,7 @@ async fn a_ticket_dated_in_the_future_is_replaced_by_the_next_pushed_one() {
     let inbox = Inbox::start(crypto).await;
     let mut config = SimConfig::for_component(APPID, SECRET, TOKEN, KEY);
     config.push.authorization_event_url = Some(inbox.component_url());
-    let sim = Sim::new(config)
-        .unwrap()
-        .serve("127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap();
+    let sim = RunningSim::on_loopback(config).await;
     let platform = devstack::test_platform(
         "watchdog-future",
         devstack::component_config(APPID, SECRET, TOKEN, KEY),

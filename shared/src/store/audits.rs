@@ -289,7 +289,12 @@ impl DynamoAuditStore {
 
     /// The update writing `change`: status, rank and time; a result's reason and screenshot (or
     /// their removal: they belong to the result they came with). Released keeps the review's.
-    fn status_update(&self, appid: &str, auditid: i64, change: &StatusChange) -> UpdateItemFluentBuilder {
+    fn status_update(
+        &self,
+        appid: &str,
+        auditid: i64,
+        change: &StatusChange,
+    ) -> UpdateItemFluentBuilder {
         let mut sets = vec![
             "#status = :status".to_owned(),
             "status_rank = :rank".to_owned(),
@@ -312,7 +317,10 @@ impl DynamoAuditStore {
             None => removes.push("result_at"),
         }
         if change.status != AuditStatus::Released {
-            for (name, value) in [("reason", &change.reason), ("screenshot", &change.screenshot)] {
+            for (name, value) in [
+                ("reason", &change.reason),
+                ("screenshot", &change.screenshot),
+            ] {
                 match value {
                     Some(value) => {
                         sets.push(format!("{name} = :{name}"));

@@ -212,6 +212,15 @@ pub struct RunningSim {
 }
 
 impl RunningSim {
+    /// A simulator of `config` serving on a free loopback port (tests).
+    pub async fn on_loopback(config: SimConfig) -> Self {
+        Sim::new(config)
+            .expect("a valid simulator configuration")
+            .serve(SocketAddr::from(([127, 0, 0, 1], 0)))
+            .await
+            .expect("a free loopback port")
+    }
+
     pub fn base_url(&self) -> String {
         format!("http://{}", self.addr)
     }

@@ -111,7 +111,11 @@ impl Sim {
         let timestamp = self.state().now().to_string();
         let nonce = random_id("").chars().take(10).collect::<String>();
         let (body, appid, mut query) = match &recipient {
-            Recipient::Component => (component_envelope_xml(crypto.appid(), &encrypt), None, Vec::new()),
+            Recipient::Component => (
+                component_envelope_xml(crypto.appid(), &encrypt),
+                None,
+                Vec::new(),
+            ),
             Recipient::MiniProgram { appid, original_id } => (
                 message_envelope_xml(original_id, &encrypt),
                 Some(appid.clone()),
