@@ -29,7 +29,10 @@ async fn rotated_refresh_tokens_replace_the_old_one_after_a_grace_period() {
     let token = env.component_token().await;
     let (_, first) = env.authorize(&token, MP, &[17, 18]).await;
     let settings = env
-        .post("/sim/refresh-tokens", json!({ "rotate": true, "replaced_valid_secs": 300 }))
+        .post(
+            "/sim/refresh-tokens",
+            json!({ "rotate": true, "replaced_valid_secs": 300 }),
+        )
         .await;
     assert_eq!(settings["rotate"], true, "{settings}");
     let path = format!("/cgi-bin/component/api_authorizer_token?component_access_token={token}");
