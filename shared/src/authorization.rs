@@ -1,12 +1,13 @@
 //! Completing an authorization: exchanging the authorization code exactly once (whether the owner's
-//! callback or the `authorized` push comes first), fetching the account's details and storing the
-//! authorizer; applying `unauthorized`.
+//! callback or the `authorized` push comes first), storing the tokens at once and the account's
+//! details after; applying `unauthorized`. Authorization events are ordered on WeChat's clock only
+//! ([`EventTime`]).
 
 use std::time::Duration;
 
 use serde_json::json;
 
-use crate::authorizer::{Authorizer, AuthorizerInfo, AuthorizerInfoAnswer, QueryAuthAnswer};
+use crate::authorizer::{Authorizer, AuthorizerInfoAnswer, QueryAuthAnswer};
 use crate::component::{ComponentError, ComponentService};
 use crate::push::{AuthorizationEvent, AuthorizationPush};
 use crate::store::{
@@ -48,6 +49,21 @@ impl AuthError {
     }
 }
 
+/// When an authorization event happened. Events are ordered by `last_event_time`, and only
+/// times on WeChat's clock are ever compared: our clock may be off from WeChat's by any amount.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventTime {
+    /// A push's CreateTime (WeChat's clock).
+    Pushed(i64),
+    /// The owner's callback, which carries no time. It stands for "WeChat's now", read from the
+    /// newest component_verify_ticket: its CreateTime plus the time elapsed since we stored it.
+    /// Only an interval of our clock enters, so an offset between the clocks cancels out; what
+    /// is left is the ticket's delivery delay (seconds, and early rather than late). The callback
+    /// thus applies only if no push WeChat created after that moment is stored, and a push
+    /// created after the authorization (an `unauthorized`) is never taken for an older one.
+    Callback,
+}
+
 /// The result of [`AuthorizationService::complete`].
 #[derive(Debug, Clone)]
 pub struct Completed {
@@ -85,8 +101,11 @@ where
     }
 
     /// Exchanges `auth_code` (or finds it exchanged) and returns the stored authorizer.
-    /// `event_time` orders authorization events: the push's CreateTime, or now for the callback.
-    pub async fn complete(&self, auth_code: &str, event_time: i64) -> Result<Completed, AuthError> {
+    pub async fn complete(
+        &self,
+        auth_code: &str,
+        event_time: EventTime,
+    ) -> Result<Completed, AuthError> {
         let store = self.component.store();
         let appid = self.component.appid();
         let owner = lease::new_owner();
@@ -123,14 +142,41 @@ where
         }
     }
 
+    /// Now on WeChat's clock (see [`EventTime::Callback`]); 0 without a ticket, which cannot
+    /// happen once a component token exists (it is bought with a ticket).
+    async fn wechat_now(&self) -> Result<i64, StoreError> {
+        let component = &self.component;
+        Ok(
+            match component.store().verify_ticket(component.appid()).await? {
+                Some(record) => {
+                    record.current.create_time + (unix_now() - record.current.received_at).max(0)
+                }
+                None => {
+                    tracing::warn!("no component_verify_ticket stored: the callback cannot be placed on WeChat's clock");
+                    0
+                }
+            },
+        )
+    }
+
     async fn exchange(
         &self,
         auth_code: &str,
         owner: &str,
-        event_time: i64,
+        event_time: EventTime,
     ) -> Result<Completed, AuthError> {
         let store = self.component.store();
         let appid = self.component.appid();
+        let event_time = match event_time {
+            EventTime::Pushed(create_time) => create_time,
+            EventTime::Callback => match self.wechat_now().await {
+                Ok(now) => now,
+                Err(e) => {
+                    store.release_auth_code(appid, auth_code, owner).await?;
+                    return Err(e.into());
+                }
+            },
+        };
         let answer: Result<QueryAuthAnswer, ComponentError> = self
             .component
             .post(
@@ -161,16 +207,10 @@ where
                 return Err(e.into());
             }
         };
-        // The code is spent now: whatever happens next, the tokens must be kept.
-        let authorizer_appid = auth.authorizer_appid.clone();
-        let info = match self.authorizer_info(&authorizer_appid).await {
-            Ok(info) => info,
-            Err(e) => {
-                tracing::warn!(authorizer_appid, error = %e, "api_get_authorizer_info failed; storing the tokens without the details");
-                AuthorizerInfo::default()
-            }
-        };
-        let authorizer = Authorizer::authorized(auth, info, unix_now(), event_time);
+        // The code is spent now: the tokens are stored at once, in one conditional write, before
+        // anything else (a slow api_get_authorizer_info, the Lambda's timeout) can lose them.
+        let authorizer = Authorizer::authorized(auth, unix_now(), event_time);
+        let authorizer_appid = authorizer.appid.clone();
         let outcome = self.save_with_retries(&authorizer).await?;
         store
             .finish_auth_code(
@@ -189,6 +229,12 @@ where
             ?outcome,
             "authorization code exchanged"
         );
+        // Then the details: without them the authorization still works (reconcile adds them).
+        if outcome == EventOutcome::Applied {
+            if let Err(e) = self.add_details(&authorizer_appid, false).await {
+                tracing::warn!(authorizer_appid, error = %e, "api_get_authorizer_info failed; the tokens are stored without the details");
+            }
+        }
         let stored = self
             .authorizers
             .authorizer(&authorizer_appid)
@@ -200,10 +246,14 @@ where
         })
     }
 
-    async fn authorizer_info(
+    /// Fetches the account's details (api_get_authorizer_info) and stores them; with
+    /// `with_permission_sets`, also the permission sets WeChat holds now (for authorizers restored
+    /// from WeChat's list, which carries none). False when the authorizer is not authorized.
+    pub async fn add_details(
         &self,
         authorizer_appid: &str,
-    ) -> Result<AuthorizerInfo, ComponentError> {
+        with_permission_sets: bool,
+    ) -> Result<bool, AuthError> {
         let answer: AuthorizerInfoAnswer = self
             .component
             .post(
@@ -211,12 +261,26 @@ where
                 json!({ "component_appid": self.component.appid(), "authorizer_appid": authorizer_appid }),
             )
             .await?;
-        Ok(answer.authorizer_info)
+        let permission_sets = answer
+            .authorization_info
+            .as_ref()
+            .filter(|_| with_permission_sets)
+            .map(|a| a.permission_sets());
+        Ok(self
+            .authorizers
+            .save_details(
+                authorizer_appid,
+                &answer.authorizer_info,
+                permission_sets.as_deref(),
+            )
+            .await?)
     }
 
+    /// The one write after the exchange, retried briefly: nothing precedes it, so the retries fit
+    /// well inside the function's timeout.
     async fn save_with_retries(&self, authorizer: &Authorizer) -> Result<EventOutcome, StoreError> {
         let mut delay = Duration::from_millis(100);
-        for _ in 0..3 {
+        for _ in 0..2 {
             match self.authorizers.save_authorization(authorizer).await {
                 Ok(outcome) => return Ok(outcome),
                 Err(e) => {
@@ -280,7 +344,10 @@ where
         match &push.event {
             AuthorizationEvent::Authorized(grant) | AuthorizationEvent::UpdateAuthorized(grant) => {
                 match self
-                    .complete(&grant.authorization_code, push.create_time)
+                    .complete(
+                        &grant.authorization_code,
+                        EventTime::Pushed(push.create_time),
+                    )
                     .await
                 {
                     Ok(done) => Ok(PushAction::Exchanged {

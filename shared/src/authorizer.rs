@@ -4,8 +4,11 @@ use secrecy::SecretString;
 use serde::Deserialize;
 use serde_json::Value;
 
-/// Permission sets the platform needs: 18 is mini-program code management.
-pub const REQUIRED_PERMISSION_SETS: &[i64] = &[18];
+/// Permission set 18: mini-program code management.
+pub const CODE_MANAGEMENT: i64 = 18;
+
+/// Permission sets the platform needs.
+pub const REQUIRED_PERMISSION_SETS: &[i64] = &[CODE_MANAGEMENT];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AuthorizerStatus {
@@ -105,7 +108,7 @@ impl Authorizer {
     }
 
     pub fn has_code_management(&self) -> bool {
-        self.permission_sets.contains(&18)
+        self.permission_sets.contains(&CODE_MANAGEMENT)
     }
 }
 
@@ -167,42 +170,72 @@ pub struct AuthorizerInfo {
 #[derive(Debug, Clone, Deserialize)]
 pub struct AuthorizerInfoAnswer {
     pub authorizer_info: AuthorizerInfo,
+    /// The authorization as WeChat holds it now: refresh token and permission sets (no access
+    /// token).
+    #[serde(default)]
+    pub authorization_info: Option<AuthorizationInfo>,
+}
+
+impl AuthorizationInfo {
+    pub fn permission_sets(&self) -> Vec<i64> {
+        self.func_info
+            .iter()
+            .map(|f| f.funcscope_category.id)
+            .collect()
+    }
 }
 
 impl Authorizer {
-    /// The record of a fresh authorization: the exchanged code and the account's details.
-    pub fn authorized(
-        auth: AuthorizationInfo,
-        info: AuthorizerInfo,
-        now: i64,
-        event_time: i64,
-    ) -> Self {
+    /// The record of a fresh authorization: what api_query_auth answered (tokens, permission
+    /// sets), stored at once; the account's details are added afterwards.
+    /// `event_time` is on WeChat's clock (see `authorization::EventTime`).
+    pub fn authorized(auth: AuthorizationInfo, now: i64, event_time: i64) -> Self {
+        let permission_sets = auth.permission_sets();
         Self {
-            appid: auth.authorizer_appid,
-            status: AuthorizerStatus::Authorized,
             access_token_expires_at: auth
                 .expires_in
                 .filter(|_| auth.authorizer_access_token.is_some())
                 .map(|e| now + e),
             access_token: auth.authorizer_access_token,
             refresh_token: auth.authorizer_refresh_token,
-            token_version: 0,
-            permission_sets: auth
-                .func_info
-                .iter()
-                .map(|f| f.funcscope_category.id)
-                .collect(),
-            nick_name: info.nick_name,
-            head_img: info.head_img,
-            user_name: info.user_name,
-            principal_name: info.principal_name,
-            service_type: info.service_type_info.map(|t| t.id),
-            verify_type: info.verify_type_info.map(|t| t.id),
-            qrcode_url: info.qrcode_url,
-            mini_program_info: info.mini_program_info.map(|v| v.to_string()),
+            permission_sets,
             authorized_at: Some(now),
-            unauthorized_at: None,
             last_event_time: event_time,
+            ..Self::empty(auth.authorizer_appid)
+        }
+    }
+
+    /// An authorization WeChat lists that was never stored (reconcile): its refresh token, at
+    /// WeChat's `auth_time`; tokens, details and permission sets follow.
+    pub fn listed(appid: String, refresh_token: SecretString, auth_time: i64) -> Self {
+        Self {
+            refresh_token: Some(refresh_token),
+            authorized_at: Some(auth_time),
+            last_event_time: auth_time,
+            ..Self::empty(appid)
+        }
+    }
+
+    fn empty(appid: String) -> Self {
+        Self {
+            appid,
+            status: AuthorizerStatus::Authorized,
+            access_token: None,
+            access_token_expires_at: None,
+            refresh_token: None,
+            token_version: 0,
+            permission_sets: Vec::new(),
+            nick_name: String::new(),
+            head_img: String::new(),
+            user_name: String::new(),
+            principal_name: String::new(),
+            service_type: None,
+            verify_type: None,
+            qrcode_url: String::new(),
+            mini_program_info: None,
+            authorized_at: None,
+            unauthorized_at: None,
+            last_event_time: 0,
             ext_settings: None,
             last_commit: None,
         }

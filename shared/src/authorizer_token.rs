@@ -74,6 +74,12 @@ pub enum TokenError {
     Store(#[from] StoreError),
 }
 
+/// Compares two tokens (not secret from each other: both are ours).
+fn same_secret(a: &SecretString, b: &SecretString) -> bool {
+    use secrecy::ExposeSecret;
+    a.expose_secret() == b.expose_secret()
+}
+
 fn failure_reason(err: &ComponentError) -> String {
     match err.wechat() {
         Some(WechatError::Api { errcode, .. }) => format!("errcode_{}", errcode.code()),
@@ -161,64 +167,234 @@ where
         token_version: i64,
         owner: Option<&str>,
     ) -> Result<Refresh, TokenError> {
-        let Some(refresh_token) = refresh_token else {
+        let Some(mut sent) = refresh_token else {
             return self.failed(appid, owner, "no_refresh_token".into()).await;
         };
-        match self.call_authorizer_token(appid, &refresh_token).await {
-            Ok(answer) => {
-                let refreshed_at = unix_now();
-                let tokens = RefreshedTokens {
-                    access_token: answer.authorizer_access_token,
-                    expires_at: refreshed_at + answer.expires_in,
-                    refresh_token: answer.authorizer_refresh_token,
-                    refreshed_at,
-                };
-                if self
-                    .authorizers()
-                    .save_tokens(appid, token_version, owner, &tokens)
-                    .await?
-                {
-                    return Ok(Refresh::Refreshed {
-                        expires_at: tokens.expires_at,
-                    });
+        let mut version = token_version;
+        // A refused refresh token is replaced by the one WeChat lists at most once per refresh.
+        let mut may_take_listed = true;
+        loop {
+            let error = match self.call_authorizer_token(appid, &sent).await {
+                Ok(answer) => return self.save_answer(appid, &sent, version, owner, answer).await,
+                Err(e) => e,
+            };
+            match error.wechat().and_then(WechatError::errcode) {
+                Some(Errcode::RefreshTokenInvalid) if may_take_listed => {
+                    may_take_listed = false;
+                    // 61023: our refresh token is dead, but WeChat may hold another one for this
+                    // authorizer (rotated behind our back, or lost by an older writer): its list
+                    // is the authority. Only when it lists none other is the owner asked again.
+                    let listed = match self.listed_refresh_token(appid).await {
+                        Ok(listed) => listed,
+                        Err(e) => {
+                            tracing::error!(appid, error = %e, "refresh token refused (61023) and WeChat's list is unavailable; status left as is");
+                            return self
+                                .failed(appid, owner, "errcode_61023_list_unavailable".into())
+                                .await;
+                        }
+                    };
+                    match listed {
+                        Some(listed) if !same_secret(&listed, &sent) => {
+                            match self
+                                .authorizers()
+                                .adopt_refresh_token(appid, Some(&sent), &listed, unix_now())
+                                .await?
+                            {
+                                Some(next_version) => {
+                                    tracing::warn!(appid, "refresh token refused (61023); WeChat lists another one: taken, refreshing with it");
+                                    sent = listed;
+                                    version = next_version;
+                                }
+                                None => return self.superseded(appid, owner).await,
+                            }
+                        }
+                        _ => return self.reauthorization_required(appid, &sent, owner).await,
+                    }
                 }
-                tracing::warn!(
-                    appid,
-                    "authorizer changed during the refresh; its newer state stands"
-                );
-                if let Some(owner) = owner {
-                    self.authorizers()
-                        .release_authorizer_lease(appid, owner, None)
-                        .await?;
+                Some(Errcode::RefreshTokenInvalid) => {
+                    return self.reauthorization_required(appid, &sent, owner).await
                 }
-                Ok(Refresh::Skipped(Skip::Superseded))
-            }
-            Err(e)
-                if e.wechat().and_then(WechatError::errcode)
-                    == Some(Errcode::RefreshTokenInvalid) =>
-            {
-                tracing::warn!(
-                    appid,
-                    "refresh token refused (61023): the owner must authorize again"
-                );
-                self.authorizers()
-                    .mark_reauthorization_required(appid, unix_now())
-                    .await?;
-                Ok(Refresh::ReauthorizationRequired)
-            }
-            Err(e)
-                if e.wechat().and_then(WechatError::errcode)
-                    == Some(Errcode::DailyQuotaReached) =>
-            {
-                self.failed(appid, owner, "errcode_45009".into()).await?;
-                Err(TokenError::QuotaExhausted)
-            }
-            Err(e) => {
-                let reason = failure_reason(&e);
-                tracing::error!(appid, error = %e, reason, "authorizer token not refreshed");
-                self.failed(appid, owner, reason).await
+                Some(Errcode::DailyQuotaReached) => {
+                    self.failed(appid, owner, "errcode_45009".into()).await?;
+                    return Err(TokenError::QuotaExhausted);
+                }
+                _ => {
+                    let reason = failure_reason(&error);
+                    tracing::error!(appid, error = %error, reason, "authorizer token not refreshed");
+                    return self.failed(appid, owner, reason).await;
+                }
             }
         }
+    }
+
+    /// Saves what api_authorizer_token answered, conditionally on the version read before the call.
+    async fn save_answer(
+        &self,
+        appid: &str,
+        sent: &SecretString,
+        token_version: i64,
+        owner: Option<&str>,
+        answer: AuthorizerTokenAnswer,
+    ) -> Result<Refresh, TokenError> {
+        let refreshed_at = unix_now();
+        let tokens = RefreshedTokens {
+            access_token: answer.authorizer_access_token,
+            expires_at: refreshed_at + answer.expires_in,
+            refresh_token: answer.authorizer_refresh_token,
+            refreshed_at,
+        };
+        if self
+            .authorizers()
+            .save_tokens(appid, token_version, owner, &tokens)
+            .await?
+        {
+            return Ok(Refresh::Refreshed {
+                expires_at: tokens.expires_at,
+            });
+        }
+        let outcome = self.keep_rotated_token(appid, sent, &tokens).await?;
+        if let Some(owner) = owner {
+            self.authorizers()
+                .release_authorizer_lease(appid, owner, None)
+                .await?;
+        }
+        Ok(outcome)
+    }
+
+    /// After a save refused because the item changed while WeChat answered (another refresh saved
+    /// first, or someone took the lease after the scheduled run read the index).
+    ///
+    /// If WeChat answered the refresh token it was given, dropping the answer loses nothing: the
+    /// stored state stands. If it answered a new one (a rotation: the old one then works only a few
+    /// minutes, reference §4.6), that token must not be dropped:
+    /// * the stored refresh token is still the one we sent: ours was derived from it, so it is
+    ///   newer; store ours, conditionally on the stored one being still the one we sent;
+    /// * the stored one is ours: nothing to do;
+    /// * it is a third one: two refreshes with the same token both got a rotated answer, and only
+    ///   WeChat knows which it issued last (the one that keeps working). Its list says: the listed
+    ///   token is taken if it differs from the stored one. A refresh still in flight resolves its
+    ///   own answer the same way afterwards, so all converge on WeChat's current token; if the
+    ///   list is unavailable now, the 61023 path consults it when the stored token dies.
+    async fn keep_rotated_token(
+        &self,
+        appid: &str,
+        sent: &SecretString,
+        tokens: &RefreshedTokens,
+    ) -> Result<Refresh, TokenError> {
+        if same_secret(&tokens.refresh_token, sent) {
+            tracing::warn!(
+                appid,
+                "authorizer changed during the refresh; its newer state stands"
+            );
+            return Ok(Refresh::Skipped(Skip::Superseded));
+        }
+        for _ in 0..3 {
+            let Some(stored) = self
+                .authorizers()
+                .authorizer(appid)
+                .await?
+                .filter(|a| a.status == AuthorizerStatus::Authorized)
+            else {
+                // Revoked (or gone) meanwhile: its tokens are dead with it.
+                return Ok(Refresh::Skipped(Skip::Superseded));
+            };
+            match &stored.refresh_token {
+                Some(token) if same_secret(token, &tokens.refresh_token) => {
+                    return Ok(Refresh::Skipped(Skip::Superseded))
+                }
+                Some(token) if same_secret(token, sent) => {
+                    if self
+                        .authorizers()
+                        .save_rotated_tokens(appid, sent, tokens)
+                        .await?
+                    {
+                        tracing::info!(
+                            appid,
+                            "refresh token rotated by WeChat kept after a refused save"
+                        );
+                        return Ok(Refresh::Refreshed {
+                            expires_at: tokens.expires_at,
+                        });
+                    }
+                    // Changed again between the read and the write: read again.
+                }
+                stored_token => {
+                    let stored_token = stored_token.as_ref();
+                    match self.listed_refresh_token(appid).await {
+                        Ok(Some(listed))
+                            if !stored_token.is_some_and(|t| same_secret(t, &listed)) =>
+                        {
+                            if self
+                                .authorizers()
+                                .adopt_refresh_token(appid, stored_token, &listed, unix_now())
+                                .await?
+                                .is_some()
+                            {
+                                tracing::warn!(
+                                    appid,
+                                    "two rotated refresh tokens competed: WeChat's listed one taken"
+                                );
+                            }
+                        }
+                        Ok(_) => {}
+                        Err(e) => tracing::error!(
+                            appid,
+                            error = %e,
+                            "two rotated refresh tokens competed and WeChat's list is unavailable; the stored one stands"
+                        ),
+                    }
+                    return Ok(Refresh::Skipped(Skip::Superseded));
+                }
+            }
+        }
+        Ok(Refresh::Skipped(Skip::Superseded))
+    }
+
+    /// The refresh token WeChat lists for `appid` (None: not listed, or listed without one).
+    async fn listed_refresh_token(
+        &self,
+        appid: &str,
+    ) -> Result<Option<SecretString>, ComponentError> {
+        Ok(self
+            .component()
+            .listed_authorizer(appid)
+            .await?
+            .and_then(|listed| listed.refresh_token))
+    }
+
+    /// 61023 and no other token listed: the owner must authorize again (unless the stored token
+    /// changed meanwhile, then the newer state stands).
+    async fn reauthorization_required(
+        &self,
+        appid: &str,
+        refused: &SecretString,
+        owner: Option<&str>,
+    ) -> Result<Refresh, TokenError> {
+        if self
+            .authorizers()
+            .mark_reauthorization_required(appid, refused, unix_now())
+            .await?
+        {
+            tracing::warn!(
+                appid,
+                "refresh token refused (61023) and not replaced in WeChat's list: the owner must authorize again"
+            );
+            return Ok(Refresh::ReauthorizationRequired);
+        }
+        self.superseded(appid, owner).await
+    }
+
+    async fn superseded(&self, appid: &str, owner: Option<&str>) -> Result<Refresh, TokenError> {
+        tracing::warn!(
+            appid,
+            "authorizer changed during the refresh; its newer state stands"
+        );
+        if let Some(owner) = owner {
+            self.authorizers()
+                .release_authorizer_lease(appid, owner, None)
+                .await?;
+        }
+        Ok(Refresh::Skipped(Skip::Superseded))
     }
 
     /// Records a failed refresh (and frees the lease, if held); nothing else changes.

@@ -9,6 +9,7 @@
 pub mod audit;
 pub mod authorization;
 pub mod authorizer;
+pub mod authorizer_list;
 pub mod authorizer_token;
 pub mod component;
 pub mod config;

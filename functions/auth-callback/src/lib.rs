@@ -7,12 +7,12 @@
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Error, Request, RequestExt, Response};
 use serde_json::json;
-use shared::authorization::{AuthError, AuthorizationService, Completed};
+use shared::authorization::{AuthError, AuthorizationService, Completed, EventTime};
 use shared::config::ConfigError;
 use shared::platform::Platform;
 use shared::store::{
-    unix_now, AuthCodeStore, AuthorizerStore, ComponentTokenStore, DynamoAuthorizerStore,
-    DynamoTicketStore, TicketStore,
+    AuthCodeStore, AuthorizerStore, ComponentTokenStore, DynamoAuthorizerStore, DynamoTicketStore,
+    TicketStore,
 };
 use shared::web::{escape_html, html_page, json_error, json_response, wants_json};
 
@@ -128,7 +128,7 @@ where
         );
         return Ok(answer.map(Body::from));
     };
-    let answer = match app.service.complete(code, unix_now()).await {
+    let answer = match app.service.complete(code, EventTime::Callback).await {
         Ok(done) => {
             tracing::info!(
                 authorizer_appid = done.authorizer.appid,

@@ -9,17 +9,18 @@
 //!   with a conditional write; 45009 stops the run, 61023 marks the authorizer;
 //! * a JSON summary, logged (the line `token refresh summary`) and returned.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use futures::stream::{self, StreamExt};
 use lambda_runtime::Error;
-use secrecy::SecretString;
+use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::Value;
 use shared::authorization::AuthorizationService;
 use shared::authorizer::{Authorizer, AuthorizerStatus};
+use shared::authorizer_list::ListedAuthorizer;
 use shared::authorizer_token::{Refresh, Skip, TokenError};
 use shared::config::{whole_number, ConfigError};
 use shared::platform::Platform;
@@ -63,13 +64,16 @@ pub struct Summary {
     pub skipped: BTreeMap<String, u64>,
     pub failed: BTreeMap<String, u64>,
     pub quota_exhausted: bool,
-    /// Reconcile mode: authorizers WeChat lists, refresh tokens restored, ours not listed.
+    /// Reconcile mode: authorizers WeChat lists, refresh tokens restored (WeChat's listed one
+    /// taken), ours not listed, authorizers whose details and permission sets were fetched again.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub listed: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub restored: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub not_listed: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub details: Option<u64>,
     pub duration_ms: u64,
 }
 
@@ -111,22 +115,6 @@ impl Refresher<DynamoTicketStore, DynamoAuthorizerStore> {
         let settings = RefreshSettings::from_lookup(|name| std::env::var(name).ok())?;
         Ok(Self::from_platform(&Platform::from_env().await?, settings))
     }
-}
-
-#[derive(Debug, Deserialize)]
-struct ListedAuthorizer {
-    authorizer_appid: String,
-    #[serde(default)]
-    refresh_token: Option<SecretString>,
-    #[serde(default)]
-    auth_time: Option<i64>,
-}
-
-#[derive(Debug, Deserialize)]
-struct AuthorizerListPage {
-    total_count: u64,
-    #[serde(default)]
-    list: Vec<ListedAuthorizer>,
 }
 
 impl<S, A> Refresher<S, A>
@@ -298,18 +286,22 @@ where
         finish(summary, started)
     }
 
-    /// Reconcile mode: WeChat's list against ours. Refresh tokens we lack are restored (and the
-    /// authorizer refreshed at once); authorizers WeChat no longer lists are flagged, never deleted.
+    /// Reconcile mode: WeChat's list against ours. Wherever WeChat lists a refresh token other
+    /// than the stored one (or we lack the authorizer), WeChat's is taken and the authorizer
+    /// refreshed at once; restored authorizers, and any without details or permission sets, get
+    /// them from api_get_authorizer_info; authorizers WeChat no longer lists are flagged, never
+    /// deleted.
     pub async fn reconcile(&self) -> Summary {
         let started = Instant::now();
         let mut summary = Summary {
             mode: "reconcile".into(),
             ..Summary::default()
         };
-        let listed = match self.wechat_list().await {
+        let listed = match self.service.component().authorizer_list().await {
             Ok(listed) => listed,
-            Err(reason) => {
-                summary.failed.insert(reason, 1);
+            Err(e) => {
+                tracing::error!(error = %e, "api_get_authorizer_list failed");
+                summary.failed.insert("authorizer_list".into(), 1);
                 return finish(summary, started);
             }
         };
@@ -321,8 +313,8 @@ where
                 return finish(summary, started);
             }
         };
-        let (restored, not_listed, to_refresh) = match self.compare(&listed, &ours).await {
-            Ok(counts) => counts,
+        let plan = match self.compare(&listed, &ours).await {
+            Ok(plan) => plan,
             Err(e) => {
                 tracing::error!(error = %e, "reconcile could not write");
                 summary.failed.insert("storage".into(), 1);
@@ -330,88 +322,82 @@ where
             }
         };
         summary.listed = Some(listed.len() as u64);
-        summary.restored = Some(restored);
-        summary.not_listed = Some(not_listed);
-        summary.due = to_refresh.len() as u64;
+        summary.restored = Some(plan.to_refresh.len() as u64);
+        summary.not_listed = Some(plan.not_listed);
+        summary.due = plan.to_refresh.len() as u64;
         self.refresh_each(
-            to_refresh.into_iter().map(Work::Leased).collect(),
+            plan.to_refresh.into_iter().map(Work::Leased).collect(),
             &mut summary,
         )
         .await;
+        let mut details = 0;
+        for appid in &plan.need_details {
+            match self.service.add_details(appid, true).await {
+                Ok(true) => details += 1,
+                Ok(false) => {}
+                Err(e) => {
+                    tracing::error!(appid, error = %e, "details not fetched");
+                    *summary.failed.entry("authorizer_info".into()).or_default() += 1;
+                }
+            }
+        }
+        summary.details = Some(details);
         finish(summary, started)
     }
 
-    async fn wechat_list(&self) -> Result<HashMap<String, ListedAuthorizer>, String> {
-        let component = self.service.component();
-        let mut listed = HashMap::new();
-        let mut offset = 0u64;
-        loop {
-            let page: AuthorizerListPage = component
-                .post(
-                    "/cgi-bin/component/api_get_authorizer_list",
-                    json!({ "component_appid": component.appid(), "offset": offset, "count": 500 }),
-                )
-                .await
-                .map_err(|e| {
-                    tracing::error!(error = %e, "api_get_authorizer_list failed");
-                    "authorizer_list".to_owned()
-                })?;
-            let count = page.list.len() as u64;
-            listed.extend(
-                page.list
-                    .into_iter()
-                    .map(|a| (a.authorizer_appid.clone(), a)),
-            );
-            offset += count;
-            if count == 0 || offset >= page.total_count {
-                return Ok(listed);
-            }
-        }
-    }
-
-    /// Returns (restored, flagged as not listed, appids to refresh now).
+    /// Applies WeChat's list to ours: refresh tokens taken, unknown authorizers created, ours
+    /// missing from the list flagged.
     async fn compare(
         &self,
         listed: &HashMap<String, ListedAuthorizer>,
         ours: &[Authorizer],
-    ) -> Result<(u64, u64, Vec<String>), StoreError> {
+    ) -> Result<ReconcilePlan, StoreError> {
         let store = self.service.authorizers();
         let now = unix_now();
-        let (mut restored, mut not_listed, mut to_refresh) = (0, 0, Vec::new());
-        for authorizer in ours
-            .iter()
-            .filter(|a| a.status == AuthorizerStatus::Authorized)
-        {
-            match listed.get(&authorizer.appid) {
-                None => {
-                    tracing::warn!(
-                        appid = authorizer.appid,
-                        "authorizer not listed by WeChat any more"
-                    );
-                    store.flag_not_listed(&authorizer.appid, now).await?;
-                    not_listed += 1;
+        let mut plan = ReconcilePlan::default();
+        // Reauthorization-required authorizers WeChat still lists with another token were marked
+        // on a token WeChat had replaced: they come back too.
+        for authorizer in ours.iter().filter(|a| {
+            matches!(
+                a.status,
+                AuthorizerStatus::Authorized | AuthorizerStatus::ReauthorizationRequired
+            )
+        }) {
+            let appid = &authorizer.appid;
+            let Some(entry) = listed.get(appid) else {
+                if authorizer.status == AuthorizerStatus::Authorized {
+                    tracing::warn!(appid, "authorizer not listed by WeChat any more");
+                    store.flag_not_listed(appid, now).await?;
+                    plan.not_listed += 1;
                 }
-                Some(ListedAuthorizer {
-                    refresh_token: Some(token),
-                    ..
-                }) if authorizer.refresh_token.is_none() => {
-                    if store
-                        .restore_refresh_token(&authorizer.appid, token, now)
-                        .await?
-                    {
-                        tracing::info!(
-                            appid = authorizer.appid,
-                            "refresh token restored from WeChat's list"
-                        );
-                        restored += 1;
-                        to_refresh.push(authorizer.appid.clone());
-                    }
+                continue;
+            };
+            let stored = authorizer.refresh_token.as_ref();
+            let mut authorized = authorizer.status == AuthorizerStatus::Authorized;
+            if let Some(token) = entry
+                .refresh_token
+                .as_ref()
+                .filter(|listed| stored.is_none_or(|s| s.expose_secret() != listed.expose_secret()))
+            {
+                if store
+                    .adopt_refresh_token(appid, stored, token, now)
+                    .await?
+                    .is_some()
+                {
+                    tracing::info!(appid, "refresh token taken from WeChat's list");
+                    plan.to_refresh.push(appid.clone());
+                    plan.need_details.push(appid.clone());
+                    authorized = true;
+                    continue;
                 }
-                Some(_) => {}
+            }
+            if authorized
+                && (authorizer.permission_sets.is_empty() || authorizer.user_name.is_empty())
+            {
+                plan.need_details.push(appid.clone());
             }
         }
-        let known: std::collections::HashSet<&str> =
-            ours.iter().map(|a| a.appid.as_str()).collect();
+        let known: HashSet<&str> = ours.iter().map(|a| a.appid.as_str()).collect();
         for entry in listed
             .values()
             .filter(|l| !known.contains(l.authorizer_appid.as_str()))
@@ -423,39 +409,31 @@ where
                 );
                 continue;
             };
-            let at = entry.auth_time.unwrap_or(now);
-            let record = Authorizer {
-                appid: entry.authorizer_appid.clone(),
-                status: AuthorizerStatus::Authorized,
-                access_token: None,
-                access_token_expires_at: None,
-                refresh_token: Some(token.clone()),
-                token_version: 0,
-                permission_sets: Vec::new(),
-                nick_name: String::new(),
-                head_img: String::new(),
-                user_name: String::new(),
-                principal_name: String::new(),
-                service_type: None,
-                verify_type: None,
-                qrcode_url: String::new(),
-                mini_program_info: None,
-                authorized_at: Some(at),
-                unauthorized_at: None,
-                last_event_time: at,
-                ext_settings: None,
-                last_commit: None,
-            };
+            let record = Authorizer::listed(
+                entry.authorizer_appid.clone(),
+                token.clone(),
+                entry.auth_time.unwrap_or(now),
+            );
             store.save_authorization(&record).await?;
             tracing::info!(
                 appid = entry.authorizer_appid,
                 "authorizer we never stored restored from WeChat's list"
             );
-            restored += 1;
-            to_refresh.push(entry.authorizer_appid.clone());
+            plan.to_refresh.push(entry.authorizer_appid.clone());
+            plan.need_details.push(entry.authorizer_appid.clone());
         }
-        Ok((restored, not_listed, to_refresh))
+        Ok(plan)
     }
+}
+
+/// What reconcile does after comparing the lists.
+#[derive(Debug, Default)]
+struct ReconcilePlan {
+    /// Refresh tokens taken from WeChat's list (or authorizers created): refreshed now.
+    to_refresh: Vec<String>,
+    /// Restored, or stored without details or permission sets: api_get_authorizer_info.
+    need_details: Vec<String>,
+    not_listed: u64,
 }
 
 fn error_reason(err: &TokenError) -> String {

@@ -15,7 +15,7 @@ use super::attr::{get_n, get_s, n, opt_n, opt_s, s, Item};
 use super::conditional;
 use super::tickets::is_condition_failure;
 use super::StoreError;
-use crate::authorizer::{Authorizer, AuthorizerStatus};
+use crate::authorizer::{Authorizer, AuthorizerInfo, AuthorizerStatus};
 
 pub const PK: &str = "authorizer_appid";
 pub const TOKEN_SHARDS: u32 = 16;
@@ -86,7 +86,9 @@ pub trait AuthorizerStore {
         appid: &str,
     ) -> impl Future<Output = Result<Option<Authorizer>, StoreError>> + Send;
 
-    /// Writes a fresh authorization (tokens, permission sets, details) unless a newer event is in.
+    /// Writes a fresh authorization (status, tokens, permission sets) unless a newer event is in:
+    /// one conditional write, made as soon as the code is exchanged. The details follow with
+    /// [`AuthorizerStore::save_details`].
     fn save_authorization(
         &self,
         authorizer: &Authorizer,
@@ -120,6 +122,16 @@ pub trait AuthorizerStore {
         tokens: &RefreshedTokens,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
+    /// Writes tokens WeChat answered with a rotated refresh token after [`Self::save_tokens`] was
+    /// refused: only while the stored refresh token is still `sent` (the one WeChat was given, so
+    /// the rotated one is newer) and the authorizer is authorized. Leaves any lease alone.
+    fn save_rotated_tokens(
+        &self,
+        appid: &str,
+        sent: &SecretString,
+        tokens: &RefreshedTokens,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
     /// Frees the lease, recording why the refresh did not happen (if it failed).
     fn release_authorizer_lease(
         &self,
@@ -128,13 +140,15 @@ pub trait AuthorizerStore {
         error: Option<&str>,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
-    /// The refresh token was refused (61023): status `reauthorization_required` with the time; the
-    /// item and its history stay.
+    /// The refresh token `refused` was refused (61023) and WeChat lists no other: status
+    /// `reauthorization_required` with the time, only while `refused` is still the stored one (a
+    /// newer token or a new authorization stands); the item and its history stay.
     fn mark_reauthorization_required(
         &self,
         appid: &str,
+        refused: &SecretString,
         at: i64,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
     /// Authorizers in `shard` whose access token expires before `until` (a Query on
     /// `token_expiry`, which carries the refresh token, version and lease).
@@ -154,12 +168,25 @@ pub trait AuthorizerStore {
     /// Every authorizer (reconcile mode only: a full scan).
     fn all_authorizers(&self) -> impl Future<Output = Result<Vec<Authorizer>, StoreError>> + Send;
 
-    /// Stores a refresh token WeChat still has for an authorizer that lacks one (reconcile).
-    fn restore_refresh_token(
+    /// Takes the refresh token WeChat lists (`listed`) in place of the stored one, `expected`
+    /// (None: none stored), for an authorizer authorized or marked `reauthorization_required`
+    /// (which WeChat's list proves wrong: it becomes authorized again). Returns the new
+    /// `token_version`, or None when the item changed (or was revoked) meanwhile.
+    fn adopt_refresh_token(
         &self,
         appid: &str,
-        refresh_token: &SecretString,
+        expected: Option<&SecretString>,
+        listed: &SecretString,
         at: i64,
+    ) -> impl Future<Output = Result<Option<i64>, StoreError>> + Send;
+
+    /// Writes the account's details (api_get_authorizer_info) and, if given, its permission sets,
+    /// while it is authorized. Tokens and event order are not touched.
+    fn save_details(
+        &self,
+        appid: &str,
+        info: &AuthorizerInfo,
+        permission_sets: Option<&[i64]>,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
     /// One page of authorizers by appid (admin listing); returns the page and the next cursor.
@@ -259,6 +286,47 @@ fn optional_s(value: &str) -> Option<AttributeValue> {
     (!value.is_empty()).then(|| s(value))
 }
 
+/// `permission_sets` and the flag derived from it, written together.
+fn permission_attributes(sets: &[i64]) -> [(&'static str, AttributeValue); 2] {
+    [
+        (
+            "permission_sets",
+            AttributeValue::L(sets.iter().map(|p| n(*p)).collect()),
+        ),
+        (
+            "has_code_management",
+            AttributeValue::Bool(sets.contains(&crate::authorizer::CODE_MANAGEMENT)),
+        ),
+    ]
+}
+
+/// The attributes of api_get_authorizer_info's details that it answered (empty ones left out, so
+/// a sparse answer does not erase what is stored).
+fn detail_attributes(info: &AuthorizerInfo) -> Vec<(&'static str, AttributeValue)> {
+    let mut out: Vec<(&'static str, AttributeValue)> = [
+        ("nick_name", &info.nick_name),
+        ("head_img", &info.head_img),
+        ("user_name", &info.user_name),
+        ("principal_name", &info.principal_name),
+        ("qrcode_url", &info.qrcode_url),
+    ]
+    .into_iter()
+    .filter_map(|(name, value)| optional_s(value).map(|v| (name, v)))
+    .collect();
+    for (name, value) in [
+        ("service_type", &info.service_type_info),
+        ("verify_type", &info.verify_type_info),
+    ] {
+        if let Some(t) = value {
+            out.push((name, n(t.id)));
+        }
+    }
+    if let Some(mini_program) = &info.mini_program_info {
+        out.push(("mini_program_info", s(&mini_program.to_string())));
+    }
+    out
+}
+
 impl DynamoAuthorizerStore {
     async fn update_ignoring_condition(
         request: aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder,
@@ -304,42 +372,13 @@ impl AuthorizerStore for DynamoAuthorizerStore {
             request.expression_attribute_names(format!("#{name}"), name).expression_attribute_values(format!(":{name}"), value)
         };
         request = set("status", s(a.status.as_str()), request);
-        request = set(
-            "permission_sets",
-            AttributeValue::L(a.permission_sets.iter().map(|p| n(*p)).collect()),
-            request,
-        );
-        request = set(
-            "has_code_management",
-            AttributeValue::Bool(a.has_code_management()),
-            request,
-        );
+        for (name, value) in permission_attributes(&a.permission_sets) {
+            request = set(name, value, request);
+        }
         request = set("last_event_time", n(a.last_event_time), request);
         request = set("updated_at", n(super::unix_now()), request);
         if let Some(at) = a.authorized_at {
             request = set("authorized_at", n(at), request);
-        }
-        for (name, value) in [
-            ("nick_name", &a.nick_name),
-            ("head_img", &a.head_img),
-            ("user_name", &a.user_name),
-            ("principal_name", &a.principal_name),
-            ("qrcode_url", &a.qrcode_url),
-        ] {
-            if let Some(v) = optional_s(value) {
-                request = set(name, v, request);
-            }
-        }
-        for (name, value) in [
-            ("service_type", a.service_type),
-            ("verify_type", a.verify_type),
-        ] {
-            if let Some(v) = value {
-                request = set(name, n(v), request);
-            }
-        }
-        if let Some(info) = &a.mini_program_info {
-            request = set("mini_program_info", s(info), request);
         }
         match (&a.access_token, a.access_token_expires_at) {
             (Some(token), Some(expires_at)) => {
@@ -477,6 +516,33 @@ impl AuthorizerStore for DynamoAuthorizerStore {
         Self::update_ignoring_condition(request).await
     }
 
+    async fn save_rotated_tokens(
+        &self,
+        appid: &str,
+        sent: &SecretString,
+        tokens: &RefreshedTokens,
+    ) -> Result<bool, StoreError> {
+        let request = self
+            .update(appid)
+            .update_expression(
+                "SET access_token = :access, access_token_expires_at = :expires, refresh_token = :refresh, \
+                 token_version = if_not_exists(token_version, :zero) + :one, refreshed_at = :at, \
+                 token_shard = :shard REMOVE last_refresh_error",
+            )
+            .condition_expression("#status = :authorized AND refresh_token = :sent")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":authorized", s(AuthorizerStatus::Authorized.as_str()))
+            .expression_attribute_values(":sent", s(sent.expose_secret()))
+            .expression_attribute_values(":access", s(tokens.access_token.expose_secret()))
+            .expression_attribute_values(":expires", n(tokens.expires_at))
+            .expression_attribute_values(":refresh", s(tokens.refresh_token.expose_secret()))
+            .expression_attribute_values(":at", n(tokens.refreshed_at))
+            .expression_attribute_values(":shard", n(token_shard(appid)))
+            .expression_attribute_values(":zero", n(0))
+            .expression_attribute_values(":one", n(1));
+        Self::update_ignoring_condition(request).await
+    }
+
     async fn record_refresh_error(&self, appid: &str, error: &str) -> Result<(), StoreError> {
         let request = self
             .update(appid)
@@ -508,7 +574,12 @@ impl AuthorizerStore for DynamoAuthorizerStore {
         Self::update_ignoring_condition(request).await.map(|_| ())
     }
 
-    async fn mark_reauthorization_required(&self, appid: &str, at: i64) -> Result<(), StoreError> {
+    async fn mark_reauthorization_required(
+        &self,
+        appid: &str,
+        refused: &SecretString,
+        at: i64,
+    ) -> Result<bool, StoreError> {
         let request = self
             .update(appid)
             .update_expression(
@@ -516,14 +587,15 @@ impl AuthorizerStore for DynamoAuthorizerStore {
                  token_version = if_not_exists(token_version, :zero) + :one \
                  REMOVE access_token, access_token_expires_at, token_shard, lease_owner, lease_until",
             )
-            .condition_expression("#status = :authorized")
+            .condition_expression("#status = :authorized AND refresh_token = :refused")
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":status", s(AuthorizerStatus::ReauthorizationRequired.as_str()))
             .expression_attribute_values(":authorized", s(AuthorizerStatus::Authorized.as_str()))
+            .expression_attribute_values(":refused", s(refused.expose_secret()))
             .expression_attribute_values(":at", n(at))
             .expression_attribute_values(":zero", n(0))
             .expression_attribute_values(":one", n(1));
-        Self::update_ignoring_condition(request).await.map(|_| ())
+        Self::update_ignoring_condition(request).await
     }
 
     async fn due_authorizers(
@@ -563,26 +635,80 @@ impl AuthorizerStore for DynamoAuthorizerStore {
         items.iter().map(Authorizer::try_from).collect()
     }
 
-    async fn restore_refresh_token(
+    async fn adopt_refresh_token(
         &self,
         appid: &str,
-        refresh_token: &SecretString,
+        expected: Option<&SecretString>,
+        listed: &SecretString,
         at: i64,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Option<i64>, StoreError> {
         let request = self
             .update(appid)
             .update_expression(
-                "SET refresh_token = :refresh, refresh_token_restored_at = :at, updated_at = :at, \
-                 token_version = if_not_exists(token_version, :zero) + :one",
+                "SET refresh_token = :listed, refresh_token_restored_at = :at, updated_at = :at, \
+                 #status = :authorized, token_version = if_not_exists(token_version, :zero) + :one \
+                 REMOVE reauthorization_required_at",
             )
-            .condition_expression("attribute_exists(#pk) AND attribute_not_exists(refresh_token) AND #status = :authorized")
             .expression_attribute_names("#pk", PK)
             .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":refresh", s(refresh_token.expose_secret()))
+            .expression_attribute_values(":listed", s(listed.expose_secret()))
             .expression_attribute_values(":authorized", s(AuthorizerStatus::Authorized.as_str()))
+            .expression_attribute_values(
+                ":reauth",
+                s(AuthorizerStatus::ReauthorizationRequired.as_str()),
+            )
             .expression_attribute_values(":at", n(at))
             .expression_attribute_values(":zero", n(0))
-            .expression_attribute_values(":one", n(1));
+            .expression_attribute_values(":one", n(1))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::UpdatedNew);
+        let status = "attribute_exists(#pk) AND #status IN (:authorized, :reauth)";
+        let request = match expected {
+            Some(expected) => request
+                .condition_expression(format!("{status} AND refresh_token = :expected"))
+                .expression_attribute_values(":expected", s(expected.expose_secret())),
+            None => request
+                .condition_expression(format!("{status} AND attribute_not_exists(refresh_token)")),
+        };
+        match request.send().await {
+            Ok(out) => Ok(Some(
+                out.attributes
+                    .as_ref()
+                    .map(|a| get_n(a, "token_version"))
+                    .transpose()?
+                    .unwrap_or(0),
+            )),
+            Err(e) if is_condition_failure(&e) => Ok(None),
+            Err(e) => Err(StoreError::backend("UpdateItem", e)),
+        }
+    }
+
+    async fn save_details(
+        &self,
+        appid: &str,
+        info: &AuthorizerInfo,
+        permission_sets: Option<&[i64]>,
+    ) -> Result<bool, StoreError> {
+        let mut attributes = detail_attributes(info);
+        if let Some(sets) = permission_sets {
+            attributes.extend(permission_attributes(sets));
+        }
+        attributes.push(("updated_at", n(super::unix_now())));
+        let expression: Vec<String> = attributes
+            .iter()
+            .map(|(name, _)| format!("#{name} = :{name}"))
+            .collect();
+        let mut request = self
+            .update(appid)
+            .update_expression(format!("SET {}", expression.join(", ")))
+            .condition_expression("attribute_exists(#pk) AND #status = :authorized")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":authorized", s(AuthorizerStatus::Authorized.as_str()));
+        for (name, value) in attributes {
+            request = request
+                .expression_attribute_names(format!("#{name}"), name)
+                .expression_attribute_values(format!(":{name}"), value);
+        }
         Self::update_ignoring_condition(request).await
     }
 

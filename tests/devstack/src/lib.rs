@@ -8,6 +8,7 @@
 pub mod apigw;
 pub mod inbox;
 pub mod owner;
+pub mod simctl;
 pub mod vectors;
 pub mod wait;
 

@@ -1,6 +1,7 @@
 //! What an owner does on the simulator's authorization page, and a ticket as if pushed, for tests
 //! that need an authorized mini program.
 
+use shared::authorization::EventTime;
 use shared::platform::Platform;
 use shared::store::{unix_now, TicketStore, VerifyTicket};
 
@@ -73,7 +74,7 @@ pub async fn authorize(platform: &Platform, sim_base: &str, appid: &str, sets: &
     let location = confirm_on_page(sim_base, &pre.code, appid, sets).await;
     platform
         .authorization_service()
-        .complete(&auth_code_of(&location), unix_now())
+        .complete(&auth_code_of(&location), EventTime::Callback)
         .await
         .expect("authorization completed");
 }

@@ -149,19 +149,23 @@ pub async fn authorizer_token(
     with_component_call(&sim, &params, &body, |state, body| {
         let appid = str_field(body, "authorizer_appid")?.to_owned();
         let refresh_token = str_field(body, "authorizer_refresh_token")?;
+        let now = state.now();
+        let settings = state.config.refresh_tokens.clone();
         let authorization = state
             .authorizations
-            .get(&appid)
-            .filter(|a| {
-                a.status == AuthorizationStatus::Authorized && a.refresh_token == refresh_token
-            })
-            .cloned()
+            .get_mut(&appid)
+            .filter(|a| a.accepts_refresh_token(refresh_token, now))
             .ok_or_else(|| WxError::new(61023, "refresh_token is invalid"))?;
+        let refresh_token = if settings.rotate {
+            authorization.rotate_refresh_token(now, settings.replaced_valid_secs)
+        } else {
+            authorization.refresh_token.clone()
+        };
         let token = state.issue_token(TokenOwner::Authorizer(appid));
         bare(json!({
             "authorizer_access_token": token,
             "expires_in": TOKEN_LIFETIME,
-            "authorizer_refresh_token": authorization.refresh_token,
+            "authorizer_refresh_token": refresh_token,
         }))
     })
 }

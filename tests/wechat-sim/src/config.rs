@@ -224,6 +224,32 @@ impl Default for Limits {
     }
 }
 
+fn default_replaced_refresh_token_secs() -> i64 {
+    300
+}
+
+/// What api_authorizer_token does with the refresh token it is given (reference §4.6: WeChat
+/// normally answers the same one; if it answers a new one, the old one keeps working for about
+/// 5 minutes).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefreshTokenSettings {
+    /// Every api_authorizer_token call answers a new refresh token (default: the same one).
+    #[serde(default)]
+    pub rotate: bool,
+    /// How long a replaced refresh token is still accepted, in simulated seconds.
+    #[serde(default = "default_replaced_refresh_token_secs")]
+    pub replaced_valid_secs: i64,
+}
+
+impl Default for RefreshTokenSettings {
+    fn default() -> Self {
+        Self {
+            rotate: false,
+            replaced_valid_secs: default_replaced_refresh_token_secs(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SimConfig {
     pub component: ComponentSettings,
@@ -231,6 +257,8 @@ pub struct SimConfig {
     pub push: PushSettings,
     #[serde(default)]
     pub limits: Limits,
+    #[serde(default)]
+    pub refresh_tokens: RefreshTokenSettings,
     /// Unix seconds the simulated clock starts at (default: the real time).
     #[serde(default)]
     pub clock_start: Option<i64>,
@@ -267,6 +295,7 @@ impl SimConfig {
                 ..PushSettings::default()
             },
             limits: Limits::default(),
+            refresh_tokens: RefreshTokenSettings::default(),
             clock_start: None,
             latency_ms: 0,
             mini_programs: Vec::new(),

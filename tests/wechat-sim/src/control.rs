@@ -8,7 +8,7 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::config::ReviewScript;
+use crate::config::{RefreshTokenSettings, ReviewScript};
 use crate::state::{AuthorizationStatus, Fault, FaultKind, TokenOwner};
 use crate::Sim;
 
@@ -126,6 +126,15 @@ pub async fn script_review(State(sim): State<Sim>, Json(request): Json<ReviewReq
     StatusCode::NO_CONTENT.into_response()
 }
 
+/// Sets how api_authorizer_token treats refresh tokens from now on (rotation, grace period).
+pub async fn refresh_tokens(
+    State(sim): State<Sim>,
+    Json(settings): Json<RefreshTokenSettings>,
+) -> Json<Value> {
+    sim.state().config.refresh_tokens = settings.clone();
+    Json(json!(settings))
+}
+
 pub async fn push_ticket(State(sim): State<Sim>) -> Json<Value> {
     Json(json!({ "ticket": sim.push_ticket() }))
 }
@@ -181,17 +190,9 @@ pub async fn bulk_authorize(State(sim): State<Sim>, Json(bulk): Json<Bulk>) -> R
                 review: crate::config::ReviewScript::Pass { after_secs: 5 },
             });
         }
-        let refresh_token = crate::state::random_id("refreshtoken@@@");
-        state.authorizations.insert(
-            appid.clone(),
-            crate::state::Authorization {
-                appid: appid.clone(),
-                refresh_token: refresh_token.clone(),
-                permission_sets: vec![17, 18],
-                status: AuthorizationStatus::Authorized,
-                auth_time: now,
-            },
-        );
+        let authorization = crate::state::Authorization::new(&appid, vec![17, 18], now);
+        let refresh_token = authorization.refresh_token.clone();
+        state.authorizations.insert(appid.clone(), authorization);
         created.push(json!({ "appid": appid, "refresh_token": refresh_token }));
     }
     Json(json!({ "authorizers": created })).into_response()

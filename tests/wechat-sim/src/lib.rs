@@ -153,6 +153,7 @@ impl Sim {
             .route("/sim/calls", get(s::calls))
             .route("/sim/reviews", post(s::script_review))
             .route("/sim/push/ticket", post(s::push_ticket))
+            .route("/sim/refresh-tokens", post(s::refresh_tokens))
             .route("/sim/authorizations", get(s::authorizations))
             .route("/sim/authorizations/{appid}/revoke", post(s::revoke))
             .route("/sim/authorizations/bulk", post(s::bulk_authorize))

@@ -166,25 +166,21 @@ pub async fn confirm(
         if let Some(pre) = state.pre_auth_codes.get_mut(&code) {
             pre.used = true;
         }
-        let previous = state.authorizations.get(&appid).cloned();
-        let already = previous
-            .as_ref()
-            .is_some_and(|a| a.status == AuthorizationStatus::Authorized);
         // A new authorization gets a new refresh token; changing permissions keeps it.
-        let refresh_token = match previous {
-            Some(a) if already => a.refresh_token,
-            _ => random_id("refreshtoken@@@"),
+        let already = match state.authorizations.get_mut(&appid) {
+            Some(a) if a.status == AuthorizationStatus::Authorized => {
+                a.permission_sets = permission_sets;
+                a.auth_time = now;
+                true
+            }
+            _ => {
+                state.authorizations.insert(
+                    appid.clone(),
+                    Authorization::new(&appid, permission_sets, now),
+                );
+                false
+            }
         };
-        state.authorizations.insert(
-            appid.clone(),
-            Authorization {
-                appid: appid.clone(),
-                refresh_token,
-                permission_sets,
-                status: AuthorizationStatus::Authorized,
-                auth_time: now,
-            },
-        );
         let auth_code = random_id("queryauthcode@@@");
         let expires_at = now + AUTH_CODE_LIFETIME;
         state.auth_codes.insert(

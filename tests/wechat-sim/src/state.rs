@@ -83,13 +83,61 @@ pub enum AuthorizationStatus {
     Unauthorized,
 }
 
+/// A refresh token replaced by a rotation, still accepted until `valid_until`.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReplacedRefreshToken {
+    pub token: String,
+    pub valid_until: i64,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Authorization {
     pub appid: String,
+    /// The current refresh token: the one api_query_auth, api_get_authorizer_info and
+    /// api_get_authorizer_list answer.
     pub refresh_token: String,
+    /// Refresh tokens replaced by rotation, accepted a little longer (reference §4.6).
+    pub replaced_refresh_tokens: Vec<ReplacedRefreshToken>,
     pub permission_sets: Vec<i64>,
     pub status: AuthorizationStatus,
     pub auth_time: i64,
+}
+
+impl Authorization {
+    /// A new authorization, with a new refresh token.
+    pub fn new(appid: &str, permission_sets: Vec<i64>, auth_time: i64) -> Self {
+        Self {
+            appid: appid.to_owned(),
+            refresh_token: random_id("refreshtoken@@@"),
+            replaced_refresh_tokens: Vec::new(),
+            permission_sets,
+            status: AuthorizationStatus::Authorized,
+            auth_time,
+        }
+    }
+
+    /// Whether api_authorizer_token accepts `token` now: the current one, or a replaced one still
+    /// within its grace period; only while authorized.
+    pub fn accepts_refresh_token(&self, token: &str, now: i64) -> bool {
+        self.status == AuthorizationStatus::Authorized
+            && (self.refresh_token == token
+                || self
+                    .replaced_refresh_tokens
+                    .iter()
+                    .any(|r| r.token == token && r.valid_until > now))
+    }
+
+    /// Replaces the refresh token by a new one; the old one is accepted for `replaced_valid_secs`.
+    pub fn rotate_refresh_token(&mut self, now: i64, replaced_valid_secs: i64) -> String {
+        let new = random_id("refreshtoken@@@");
+        let old = std::mem::replace(&mut self.refresh_token, new.clone());
+        self.replaced_refresh_tokens.retain(|r| r.valid_until > now);
+        self.replaced_refresh_tokens.push(ReplacedRefreshToken {
+            token: old,
+            valid_until: now + replaced_valid_secs,
+        });
+        new
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -74,6 +74,7 @@ pub fn config(inbox: &Inbox) -> SimConfig {
             speedup_quota: 1,
             template_library_size: 3,
         },
+        refresh_tokens: Default::default(),
         clock_start: Some(1_763_700_000),
         latency_ms: 0,
         mini_programs: vec![
