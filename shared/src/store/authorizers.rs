@@ -322,7 +322,7 @@ fn detail_attributes(info: &AuthorizerInfo) -> Vec<(&'static str, AttributeValue
         }
     }
     if let Some(mini_program) = &info.mini_program_info {
-        out.push(("mini_program_info", s(&mini_program.to_string())));
+        out.push(("mini_program_info", s(mini_program.to_string())));
     }
     out
 }
