@@ -141,6 +141,20 @@ impl<S: ComponentTokenStore + TicketStore + Sync> ComponentService<S> {
                 .lease_component_token(&self.config.appid, &owner, now, now + LEASE_SECS)
                 .await?
             {
+                // Another instance may have stored a token and let its lease go between our read
+                // and our lease: read again under the lease, so that one token is bought, not two.
+                let fresh = self
+                    .store
+                    .stored_component_token(&self.config.appid)
+                    .await?;
+                if let Some(token) = fresh.valid_for(unix_now(), margin) {
+                    let token = token.clone();
+                    self.remember(&token, fresh.expires_at);
+                    self.store
+                        .release_component_token_lease(&self.config.appid, &owner)
+                        .await?;
+                    return Ok(token);
+                }
                 let result = self.refresh(&owner).await;
                 if result.is_err() {
                     self.store
