@@ -246,6 +246,16 @@ where
         })
     }
 
+    /// True the first time the result of `auth_code` is to be shown to the owner, false on a
+    /// replayed callback URL: the authorizer's details are shown once (the URL lives on in
+    /// browser history and logs).
+    pub async fn first_showing(&self, auth_code: &str) -> Result<bool, StoreError> {
+        self.component
+            .store()
+            .mark_auth_code_shown(self.component.appid(), auth_code, unix_now())
+            .await
+    }
+
     /// Fetches the account's details (api_get_authorizer_info) and stores them; with
     /// `with_permission_sets`, also the permission sets WeChat holds now (for authorizers restored
     /// from WeChat's list, which carries none). False when the authorizer is not authorized.

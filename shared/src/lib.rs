@@ -7,6 +7,7 @@
 //! * [`wechat`]: the typed WeChat API client; [`component`]: the component token service.
 
 pub mod audit;
+pub mod auth_state;
 pub mod authorization;
 pub mod authorizer;
 pub mod authorizer_list;

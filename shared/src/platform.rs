@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use crate::auth_state::StateSigner;
 use crate::authorization::AuthorizationService;
 use crate::component::ComponentService;
 use crate::config::{aws_sdk_config, ComponentConfig, ConfigError, TableNames};
@@ -59,6 +60,11 @@ impl Platform {
             self.wechat.clone(),
             self.ticket_store(),
         )
+    }
+
+    /// Issues and checks the `state` of authorization links (auth-start, auth-callback).
+    pub fn state_signer(&self) -> StateSigner {
+        StateSigner::new(&self.config.appid, &self.config.appsecret)
     }
 
     pub fn authorization_service(

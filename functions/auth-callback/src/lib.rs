@@ -1,15 +1,20 @@
-//! `GET /auth/callback?auth_code=…&expires_in=…`: where WeChat sends the owner after authorizing.
+//! `GET /auth/callback?state=…&auth_code=…&expires_in=…`: where WeChat sends the owner after
+//! authorizing.
 //!
-//! Exchanges the code (api_query_auth) unless the `authorized` push already did, fetches the
-//! account's details, stores the authorizer, and tells the owner what was authorized and which
-//! needed permission sets are missing (HTML, or JSON for `Accept: application/json`).
+//! Accepts only a code that looks like WeChat's and comes with a `state` issued by /auth/start
+//! (nothing is written and WeChat is not called otherwise). Exchanges the code (api_query_auth)
+//! unless the `authorized` push already did, fetches the account's details, stores the authorizer,
+//! and tells the owner, once, what was authorized and which needed permission sets are missing
+//! (HTML, or JSON for `Accept: application/json`); a replayed URL shows no details.
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Error, Request, RequestExt, Response};
 use serde_json::json;
+use shared::auth_state::{is_plausible_auth_code, StateSigner};
 use shared::authorization::{AuthError, AuthorizationService, Completed, EventTime};
 use shared::config::ConfigError;
 use shared::platform::Platform;
+use shared::store::unix_now;
 use shared::store::{
     AuthCodeStore, AuthorizerStore, ComponentTokenStore, DynamoAuthorizerStore, DynamoTicketStore,
     TicketStore,
@@ -18,17 +23,18 @@ use shared::web::{escape_html, html_page, json_error, json_response, wants_json}
 
 pub struct AuthCallback<S, A> {
     service: AuthorizationService<S, A>,
+    states: StateSigner,
 }
 
 impl<S, A> AuthCallback<S, A> {
-    pub fn new(service: AuthorizationService<S, A>) -> Self {
-        Self { service }
+    pub fn new(service: AuthorizationService<S, A>, states: StateSigner) -> Self {
+        Self { service, states }
     }
 }
 
 impl AuthCallback<DynamoTicketStore, DynamoAuthorizerStore> {
     pub fn from_platform(platform: &Platform) -> Self {
-        Self::new(platform.authorization_service())
+        Self::new(platform.authorization_service(), platform.state_signer())
     }
 
     pub async fn from_env() -> Result<Self, ConfigError> {
@@ -56,6 +62,25 @@ fn error_answer(
             ),
         )
     }
+}
+
+/// A replayed callback URL: the authorization is complete, and its details were shown before.
+fn already_shown_answer(json: bool) -> Response<String> {
+    const MESSAGE: &str = "This authorization is complete; its details were shown once. To see them again, authorize again from the start page.";
+    if json {
+        return json_response(
+            StatusCode::OK,
+            &json!({ "status": "already_shown", "message": MESSAGE }),
+        );
+    }
+    html_page(
+        StatusCode::OK,
+        "授权已完成",
+        &format!(
+            "<h1>授权已完成 / Authorization complete</h1><p id=\"already-shown\">授权结果只显示一次。<br>{MESSAGE}</p>\
+             <p><a class=\"button\" href=\"start\">重新授权 / Authorize again</a></p>"
+        ),
+    )
 }
 
 fn success_answer(json: bool, done: &Completed) -> Response<String> {
@@ -103,6 +128,26 @@ fn success_answer(json: bool, done: &Completed) -> Response<String> {
     )
 }
 
+fn retry_after(answer: &mut Response<String>) {
+    answer
+        .headers_mut()
+        .insert("retry-after", "3".parse().expect("static header"));
+}
+
+const NOT_YET: &str = "暂时无法完成授权 / Not completed yet";
+
+fn unavailable_answer(json: bool) -> Response<String> {
+    let mut answer = error_answer(
+        json,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "authorization_incomplete",
+        NOT_YET,
+        "The authorization is still being processed or WeChat is busy. Reload this page in a few seconds.",
+    );
+    retry_after(&mut answer);
+    answer
+}
+
 /// The Lambda handler.
 pub async fn handle<S, A>(
     app: &AuthCallback<S, A>,
@@ -114,29 +159,58 @@ where
 {
     let json = wants_json(request.headers());
     let params = request.query_string_parameters();
-    let Some(code) = params
-        .first("auth_code")
-        .filter(|c| !c.is_empty() && c.len() <= 512)
-    else {
+    let refuse = |status, code, title, message| {
+        Ok(error_answer(json, status, code, title, message).map(Body::from))
+    };
+    let Some(code) = params.first("auth_code").filter(|c| !c.is_empty()) else {
         tracing::warn!("callback without auth_code");
-        let answer = error_answer(
-            json,
+        return refuse(
             StatusCode::BAD_REQUEST,
             "missing_auth_code",
             "缺少授权码 / No authorization code",
             "auth_code is missing: open this page through WeChat's authorization page.",
         );
-        return Ok(answer.map(Body::from));
     };
+    if !is_plausible_auth_code(code) {
+        tracing::warn!(len = code.len(), "callback with an implausible auth_code");
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            "invalid_auth_code",
+            "授权码无效 / Invalid authorization code",
+            "auth_code is not an authorization code: open this page through WeChat's authorization page.",
+        );
+    }
+    if let Err(refusal) = app.states.verify(params.first("state"), unix_now()) {
+        tracing::warn!(%refusal, "callback refused: state");
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            "invalid_state",
+            "授权链接无效或已过期 / This authorization link is invalid or has expired",
+            &format!("{refusal}: start the authorization again from the platform's start page."),
+        );
+    }
     let answer = match app.service.complete(code, EventTime::Callback).await {
-        Ok(done) => {
-            tracing::info!(
-                authorizer_appid = done.authorizer.appid,
-                exchanged_now = done.exchanged_now,
-                "authorization completed"
-            );
-            success_answer(json, &done)
-        }
+        Ok(done) => match app.service.first_showing(code).await {
+            Ok(true) => {
+                tracing::info!(
+                    authorizer_appid = done.authorizer.appid,
+                    exchanged_now = done.exchanged_now,
+                    "authorization completed"
+                );
+                success_answer(json, &done)
+            }
+            Ok(false) => {
+                tracing::info!(
+                    authorizer_appid = done.authorizer.appid,
+                    "callback replayed: details not shown again"
+                );
+                already_shown_answer(json)
+            }
+            Err(err) => {
+                tracing::error!(error = %err, "could not record that the result was shown");
+                unavailable_answer(json)
+            }
+        },
         Err(err @ AuthError::InvalidCode { .. }) => {
             tracing::warn!(error = %err, "callback with an unusable authorization code");
             error_answer(
@@ -147,27 +221,19 @@ where
                 "The authorization code is invalid, expired or already used. Start the authorization again.",
             )
         }
+        Err(err) if err.is_transient() => {
+            tracing::error!(error = %err, "authorization not completed yet");
+            unavailable_answer(json)
+        }
         Err(err) => {
-            let transient = err.is_transient();
-            tracing::error!(error = %err, transient, "authorization not completed");
-            let (status, message) = if transient {
-                (StatusCode::SERVICE_UNAVAILABLE, "The authorization is still being processed or WeChat is busy. Reload this page in a few seconds.")
-            } else {
-                (StatusCode::BAD_GATEWAY, "WeChat refused to complete the authorization. Start it again; if it keeps failing, contact the platform.")
-            };
-            let mut answer = error_answer(
+            tracing::error!(error = %err, "authorization not completed");
+            error_answer(
                 json,
-                status,
+                StatusCode::BAD_GATEWAY,
                 "authorization_incomplete",
-                "暂时无法完成授权 / Not completed yet",
-                message,
-            );
-            if transient {
-                answer
-                    .headers_mut()
-                    .insert("retry-after", "3".parse().expect("static header"));
-            }
-            answer
+                NOT_YET,
+                "WeChat refused to complete the authorization. Start it again; if it keeps failing, contact the platform.",
+            )
         }
     };
     Ok(answer.map(Body::from))

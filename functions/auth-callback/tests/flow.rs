@@ -35,6 +35,10 @@ struct Flow {
 }
 
 async fn flow(test: &str) -> Flow {
+    flow_with(test, |_| {}).await
+}
+
+async fn flow_with(test: &str, adjust: impl FnOnce(&mut SimConfig)) -> Flow {
     let crypto = MessageCrypto::new(SecretString::from(TOKEN), APPID, KEY, None).unwrap();
     let inbox = Inbox::start(crypto).await;
     let mut config = SimConfig::for_component(APPID, SECRET, TOKEN, KEY);
@@ -58,6 +62,7 @@ async fn flow(test: &str) -> Flow {
         permission_sets: vec![17, 18, 19],
         review: ReviewScript::Pass { after_secs: 5 },
     });
+    adjust(&mut config);
     let sim = Sim::new(config)
         .unwrap()
         .serve("127.0.0.1:0".parse().unwrap())
@@ -103,10 +108,35 @@ impl Flow {
     async fn ticket_arrives(&self) {
         let ticket = self.sim.sim.push_ticket();
         let pushed = self.inbox.wait_for(&ticket).await;
+        self.delivered(&pushed).await;
+    }
+
+    /// Delivers a push that must be answered `success`.
+    async fn delivered(&self, received: &Received) {
         assert_eq!(
-            self.deliver(&pushed).await,
+            self.deliver(received).await,
             (StatusCode::OK, "success".into())
         );
+    }
+
+    /// The stored authorizer of the flow's mini program.
+    async fn stored(&self) -> Option<shared::authorizer::Authorizer> {
+        self.platform.authorizer_store().authorizer(MP).await.unwrap()
+    }
+
+    /// The owner revokes the authorization on WeChat; returns the `unauthorized` push.
+    async fn owner_revokes(&self) -> Received {
+        let revoked = self
+            .browser
+            .post(format!(
+                "{}/sim/authorizations/{MP}/revoke",
+                self.sim.base_url()
+            ))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(revoked.status(), 204);
+        self.inbox.wait_for("unauthorized").await
     }
 
     async fn calls(&self, endpoint: &str) -> u64 {
@@ -158,7 +188,12 @@ impl Flow {
                 .unwrap()
                 .replace("&amp;", "&")
         };
-        assert_eq!(field("redirect_uri"), CALLBACK);
+        // WeChat is given the callback URL with the state /auth/start signed.
+        assert!(
+            field("redirect_uri").starts_with(&format!("{CALLBACK}?state=s1.")),
+            "{}",
+            field("redirect_uri")
+        );
         let mut form = vec![
             ("pre_auth_code".to_owned(), field("pre_auth_code")),
             ("redirect_uri".to_owned(), field("redirect_uri")),
@@ -232,13 +267,7 @@ async fn an_owner_authorizes_and_the_authorizer_is_stored_once() {
         "{page}"
     );
 
-    let stored = f
-        .platform
-        .authorizer_store()
-        .authorizer(MP)
-        .await
-        .unwrap()
-        .unwrap();
+    let stored = f.stored().await.unwrap();
     assert_eq!(stored.status, AuthorizerStatus::Authorized);
     assert_eq!(stored.permission_sets, vec![17, 18]);
     assert!(stored.has_code_management());
@@ -272,37 +301,39 @@ async fn an_owner_authorizes_and_the_authorizer_is_stored_once() {
 
     // The authorized push carrying the same code arrives afterwards: success, no second exchange.
     let pushed = f.inbox.wait_for("<InfoType><![CDATA[authorized]]>").await;
-    assert_eq!(f.deliver(&pushed).await, (StatusCode::OK, "success".into()));
+    f.delivered(&pushed).await;
     assert_eq!(f.calls("api_query_auth").await, 1);
     assert_eq!(f.calls("api_component_token").await, 1);
-    // Reloading the callback page shows the same result, still without exchanging again.
+    // Reloading (or replaying) the callback URL exchanges nothing again and shows no details.
     let (status, json) = f.callback_with(&location, true).await;
     assert_eq!(status, StatusCode::OK);
     let json: Value = serde_json::from_str(&json).unwrap();
-    assert_eq!(
-        (
-            json["authorizer_appid"].as_str(),
-            json["exchanged_now"].as_bool()
-        ),
-        (Some(MP), Some(false))
+    assert_eq!(json["status"], "already_shown", "{json}");
+    assert!(json.get("authorizer_appid").is_none() && !json.to_string().contains("Flow Tea"));
+    let (status, page) = f.callback_with(&location, false).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        page.contains("id=\"already-shown\"") && !page.contains("Flow Tea") && !page.contains(MP),
+        "{page}"
     );
     assert_eq!(f.calls("api_query_auth").await, 1);
+}
+
+/// The owner authorizes with permission set 17 only and the `authorized` push is delivered
+/// before the owner's browser lands on the callback; returns the callback URL.
+async fn authorized_by_push(f: &Flow) -> String {
+    f.ticket_arrives().await;
+    let location = f.owner_authorizes(&[17]).await;
+    let pushed = f.inbox.wait_for("<InfoType><![CDATA[authorized]]>").await;
+    f.delivered(&pushed).await;
+    assert!(f.stored().await.is_some());
+    location
 }
 
 #[tokio::test]
 async fn the_push_may_arrive_before_the_callback() {
     let f = flow("push-first").await;
-    f.ticket_arrives().await;
-    let location = f.owner_authorizes(&[17]).await;
-    let pushed = f.inbox.wait_for("<InfoType><![CDATA[authorized]]>").await;
-    assert_eq!(f.deliver(&pushed).await, (StatusCode::OK, "success".into()));
-    assert!(f
-        .platform
-        .authorizer_store()
-        .authorizer(MP)
-        .await
-        .unwrap()
-        .is_some());
+    let location = authorized_by_push(&f).await;
     // The owner lands afterwards: no error, and the missing permission set is named.
     let (status, page) = f.callback_with(&location, false).await;
     assert_eq!(status, StatusCode::OK, "{page}");
@@ -310,10 +341,93 @@ async fn the_push_may_arrive_before_the_callback() {
         page.contains("id=\"missing\"") && page.contains("18"),
         "{page}"
     );
+    assert_eq!(f.calls("api_query_auth").await, 1);
+}
+
+#[tokio::test]
+async fn after_the_push_the_callback_answers_json_once() {
+    let f = flow("push-first-json").await;
+    let location = authorized_by_push(&f).await;
     let (_, json) = f.callback_with(&location, true).await;
     let json: Value = serde_json::from_str(&json).unwrap();
     assert_eq!(json["missing_permission_sets"], json!([18]));
     assert_eq!(json["has_code_management"], false);
+    assert_eq!(json["exchanged_now"], false);
+    let (_, again) = f.callback_with(&location, true).await;
+    assert!(again.contains("already_shown"), "{again}");
+    assert_eq!(f.calls("api_query_auth").await, 1);
+}
+
+/// The callback's query without `state`, or with `state` replaced.
+fn with_state(location: &str, state: Option<&str>) -> String {
+    let (path, query) = location.split_once('?').unwrap();
+    let mut pairs: Vec<String> = query
+        .split('&')
+        .filter(|p| !p.starts_with("state="))
+        .map(str::to_owned)
+        .collect();
+    if let Some(state) = state {
+        pairs.push(format!("state={state}"));
+    }
+    format!("{path}?{}", pairs.join("&"))
+}
+
+#[tokio::test]
+async fn the_callback_takes_only_a_code_with_a_state_from_the_start_page() {
+    let f = flow("state").await;
+    f.ticket_arrives().await;
+    let location = f.owner_authorizes(&[17, 18]).await;
+    let issued = url_pairs(location.split_once('?').unwrap().1)
+        .into_iter()
+        .find(|(k, _)| k == "state")
+        .expect("WeChat kept the state of the redirect_uri")
+        .1;
+    let other_platform =
+        shared::auth_state::StateSigner::new(APPID, &SecretString::from("another"))
+            .issue(shared::store::unix_now(), shared::store::unix_now() + 1800);
+    let tampered = issued.replacen("s1.", "s1.1", 1);
+    let refused: Vec<(String, &str)> = vec![
+        (with_state(&location, None), "invalid_state"),
+        (
+            with_state(&location, Some("s1.9999999999.AAAA.AAAA")),
+            "invalid_state",
+        ),
+        (
+            with_state(&location, Some(&other_platform)),
+            "invalid_state",
+        ),
+        (with_state(&location, Some(&tampered)), "invalid_state"),
+        (
+            format!("x?state={issued}&auth_code=queryauthcode@@@%3Cscript%3E&expires_in=600"),
+            "invalid_auth_code",
+        ),
+        (
+            format!("x?state={issued}&expires_in=600"),
+            "missing_auth_code",
+        ),
+    ];
+    let code = devstack::owner::auth_code_of(&location);
+    for (url, error) in &refused {
+        let (status, json) = f.callback_with(url, true).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{url}: {json}");
+        let json: Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(json["error"], *error, "{url}: {json}");
+    }
+    // Nothing was written and WeChat was not asked.
+    assert_eq!(f.calls("api_query_auth").await, 0);
+    use shared::store::AuthCodeStore;
+    assert_eq!(
+        f.platform
+            .ticket_store()
+            .auth_code_claim(APPID, &code)
+            .await
+            .unwrap(),
+        None
+    );
+    assert!(f.stored().await.is_none());
+    // The link's own state still works.
+    let (status, page) = f.callback_with(&location, false).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
     assert_eq!(f.calls("api_query_auth").await, 1);
 }
 
@@ -340,44 +454,42 @@ async fn revocation_removes_the_tokens_and_keeps_the_history() {
     let location = f.owner_authorizes(&[17, 18]).await;
     f.callback_with(&location, false).await;
     let authorized_push = f.inbox.wait_for("<InfoType><![CDATA[authorized]]>").await;
-    let revoked = f
-        .browser
-        .post(format!(
-            "{}/sim/authorizations/{MP}/revoke",
-            f.sim.base_url()
-        ))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(revoked.status(), 204);
-    let unauthorized = f.inbox.wait_for("unauthorized").await;
-    assert_eq!(
-        f.deliver(&unauthorized).await,
-        (StatusCode::OK, "success".into())
-    );
-    let stored = f
-        .platform
-        .authorizer_store()
-        .authorizer(MP)
-        .await
-        .unwrap()
-        .unwrap();
+    let unauthorized = f.owner_revokes().await;
+    f.delivered(&unauthorized).await;
+    let stored = f.stored().await.unwrap();
     assert_eq!(stored.status, AuthorizerStatus::Unauthorized);
     assert!(stored.access_token.is_none() && stored.refresh_token.is_none());
     assert!(stored.authorized_at.is_some() && stored.unauthorized_at.is_some());
     // A late (older) authorized push does not bring the authorization back.
-    assert_eq!(
-        f.deliver(&authorized_push).await,
-        (StatusCode::OK, "success".into())
-    );
-    let still = f
-        .platform
-        .authorizer_store()
-        .authorizer(MP)
-        .await
-        .unwrap()
-        .unwrap();
+    f.delivered(&authorized_push).await;
+    let still = f.stored().await.unwrap();
     assert_eq!(still.status, AuthorizerStatus::Unauthorized);
+}
+
+#[tokio::test]
+async fn the_callback_is_placed_on_wechats_clock() {
+    // WeChat's clock four minutes behind ours (pushes still fall inside the replay window). The
+    // callback carries no time; taken from our clock it would be dated after the revocation that
+    // follows it, and the revocation would be ignored as older.
+    let f = flow_with("clock-skew", |config| {
+        config.clock_start = Some(shared::store::unix_now() - 240)
+    })
+    .await;
+    f.ticket_arrives().await;
+    let location = f.owner_authorizes(&[17, 18]).await;
+    let (status, page) = f.callback_with(&location, false).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let authorized = f.stored().await.unwrap();
+    let wechat_now = f.sim.sim.state().now();
+    assert!(
+        authorized.last_event_time <= wechat_now,
+        "the callback is dated {} on WeChat's clock, now {wechat_now}",
+        authorized.last_event_time
+    );
+    let unauthorized = f.owner_revokes().await;
+    f.delivered(&unauthorized).await;
+    let stored = f.stored().await.unwrap();
+    assert_eq!(stored.status, AuthorizerStatus::Unauthorized);
 }
 
 #[tokio::test]
@@ -411,13 +523,7 @@ async fn an_expired_or_unknown_code_shows_a_clear_page() {
         (status, json.contains("missing_auth_code")),
         (StatusCode::BAD_REQUEST, true)
     );
-    assert!(f
-        .platform
-        .authorizer_store()
-        .authorizer(MP)
-        .await
-        .unwrap()
-        .is_none());
+    assert!(f.stored().await.is_none());
 }
 
 #[tokio::test]

@@ -4,15 +4,17 @@
 //! on a page of the platform's own domain. This answers that page, with the PC link
 //! (componentloginpage, a QR code to scan) and the mobile link (bindcomponent), or both URLs as
 //! JSON for `Accept: application/json`. `redirect_uri` comes from configuration
-//! (`AUTH_CALLBACK_URL`), never from the request.
+//! (`AUTH_CALLBACK_URL`), never from the request, plus a signed `state` that the callback requires
+//! ([`shared::auth_state`]), valid as long as the pre_auth_code.
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Error, Request, RequestExt, Response};
 use serde_json::json;
+use shared::auth_state::StateSigner;
 use shared::component::{ComponentError, ComponentService};
 use shared::config::ConfigError;
 use shared::platform::Platform;
-use shared::store::{ComponentTokenStore, DynamoTicketStore, TicketStore};
+use shared::store::{unix_now, ComponentTokenStore, DynamoTicketStore, TicketStore};
 use shared::web::{
     encode_query_value, escape_html, html_page, json_error, json_failure, json_response, wants_json,
 };
@@ -126,6 +128,7 @@ pub struct AuthStart<S> {
     component: ComponentService<S>,
     endpoints: WechatEndpoints,
     callback_url: String,
+    states: StateSigner,
 }
 
 impl<S> AuthStart<S> {
@@ -133,13 +136,24 @@ impl<S> AuthStart<S> {
         component: ComponentService<S>,
         endpoints: WechatEndpoints,
         callback_url: String,
+        states: StateSigner,
     ) -> Self {
         Self {
             component,
             endpoints,
             callback_url,
+            states,
         }
     }
+}
+
+/// The callback URL with a `state` parameter added to its query.
+pub fn redirect_uri_with_state(callback_url: &str, state: &str) -> String {
+    let separator = if callback_url.contains('?') { '&' } else { '?' };
+    format!(
+        "{callback_url}{separator}state={}",
+        encode_query_value(state)
+    )
 }
 
 /// `AUTH_CALLBACK_URL`: where WeChat sends the owner back; must be an absolute http(s) URL.
@@ -162,6 +176,7 @@ impl AuthStart<DynamoTicketStore> {
             platform.component_service(),
             platform.wechat.endpoints().clone(),
             callback_url,
+            platform.state_signer(),
         )
     }
 
@@ -230,12 +245,14 @@ pub async fn handle<S: ComponentTokenStore + TicketStore + Sync>(
             return Ok(response.map(Body::from));
         }
     };
+    let now = unix_now();
+    let state = app.states.issue(now, now + pre_auth.expires_in);
     let links = authorization_links(
         &app.endpoints,
         app.component.appid(),
         &pre_auth.code,
         pre_auth.expires_in,
-        &app.callback_url,
+        &redirect_uri_with_state(&app.callback_url, &state),
         &options,
     );
     tracing::info!(
@@ -337,6 +354,18 @@ mod tests {
         );
         assert!(links.mobile_url.starts_with("https://open.weixin.qq.com/wxaopen/safe/bindcomponent?action=bindcomponent&no_scan=1&component_appid=wxc&"));
         assert!(links.mobile_url.ends_with("#wechat_redirect"));
+    }
+
+    #[test]
+    fn the_state_is_added_to_the_callback_query() {
+        assert_eq!(
+            redirect_uri_with_state("https://a.b/auth/callback", "s1.9.n.t"),
+            "https://a.b/auth/callback?state=s1.9.n.t"
+        );
+        assert_eq!(
+            redirect_uri_with_state("https://a.b/auth/callback?x=1", "s1.9.n.t"),
+            "https://a.b/auth/callback?x=1&state=s1.9.n.t"
+        );
     }
 
     #[test]

@@ -67,6 +67,15 @@ pub trait AuthCodeStore {
         auth_code: &str,
         owner: &str,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Marks an exchanged code's result as shown to the owner; false if it was shown before (a
+    /// replayed callback URL), so that the authorizer's details are shown once.
+    fn mark_auth_code_shown(
+        &self,
+        component_appid: &str,
+        auth_code: &str,
+        now: i64,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 }
 
 impl AuthCodeStore for DynamoTicketStore {
@@ -177,5 +186,25 @@ impl AuthCodeStore for DynamoTicketStore {
             .send()
             .await;
         conditional(result, "DeleteItem").map(|_| ())
+    }
+
+    async fn mark_auth_code_shown(
+        &self,
+        component_appid: &str,
+        auth_code: &str,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let result = self
+            .client()
+            .update_item()
+            .table_name(self.table())
+            .set_key(Some(Self::key(component_appid, &claim_record(auth_code))))
+            .update_expression("SET shown_at = :now")
+            .condition_expression("claim_state = :done AND attribute_not_exists(shown_at)")
+            .expression_attribute_values(":done", s("done"))
+            .expression_attribute_values(":now", n(now))
+            .send()
+            .await;
+        conditional(result, "UpdateItem")
     }
 }
