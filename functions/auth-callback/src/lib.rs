@@ -19,7 +19,7 @@ use shared::store::{
     AuthCodeStore, AuthorizerStore, ComponentTokenStore, DynamoAuthorizerStore, DynamoTicketStore,
     TicketStore,
 };
-use shared::web::{escape_html, html_page, json_error, json_response, wants_json};
+use shared::web::{escape_html, html_page, json_error, json_failure, json_response, wants_json};
 
 pub struct AuthCallback<S, A> {
     service: AuthorizationService<S, A>,
@@ -136,16 +136,27 @@ fn retry_after(answer: &mut Response<String>) {
 
 const NOT_YET: &str = "暂时无法完成授权 / Not completed yet";
 
-fn unavailable_answer(json: bool) -> Response<String> {
-    let mut answer = error_answer(
+/// A failure of ours or WeChat's (5xx): a fixed page, or JSON with a request id under which
+/// `detail` is logged (never shown: it may name hosts and ports).
+fn failure_answer(json: bool, status: StatusCode, detail: &str, message: &str) -> Response<String> {
+    let mut answer = if json {
+        json_failure(status, "authorization_incomplete", detail)
+    } else {
+        error_answer(false, status, "authorization_incomplete", NOT_YET, message)
+    };
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        retry_after(&mut answer);
+    }
+    answer
+}
+
+fn unavailable_answer(json: bool, detail: &str) -> Response<String> {
+    failure_answer(
         json,
         StatusCode::SERVICE_UNAVAILABLE,
-        "authorization_incomplete",
-        NOT_YET,
+        detail,
         "The authorization is still being processed or WeChat is busy. Reload this page in a few seconds.",
-    );
-    retry_after(&mut answer);
-    answer
+    )
 }
 
 /// The Lambda handler.
@@ -208,7 +219,7 @@ where
             }
             Err(err) => {
                 tracing::error!(error = %err, "could not record that the result was shown");
-                unavailable_answer(json)
+                unavailable_answer(json, &err.to_string())
             }
         },
         Err(err @ AuthError::InvalidCode { .. }) => {
@@ -223,15 +234,14 @@ where
         }
         Err(err) if err.is_transient() => {
             tracing::error!(error = %err, "authorization not completed yet");
-            unavailable_answer(json)
+            unavailable_answer(json, &err.to_string())
         }
         Err(err) => {
             tracing::error!(error = %err, "authorization not completed");
-            error_answer(
+            failure_answer(
                 json,
                 StatusCode::BAD_GATEWAY,
-                "authorization_incomplete",
-                NOT_YET,
+                &err.to_string(),
                 "WeChat refused to complete the authorization. Start it again; if it keeps failing, contact the platform.",
             )
         }

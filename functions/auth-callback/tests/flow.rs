@@ -121,7 +121,11 @@ impl Flow {
 
     /// The stored authorizer of the flow's mini program.
     async fn stored(&self) -> Option<shared::authorizer::Authorizer> {
-        self.platform.authorizer_store().authorizer(MP).await.unwrap()
+        self.platform
+            .authorizer_store()
+            .authorizer(MP)
+            .await
+            .unwrap()
     }
 
     /// The owner revokes the authorization on WeChat; returns the `unauthorized` push.

@@ -6,11 +6,8 @@ use std::time::{Duration, Instant};
 
 use lambda_http::http::StatusCode;
 use secrecy::SecretString;
-use shared::config::TableNames;
 use shared::crypto::MessageCrypto;
-use shared::platform::Platform;
 use shared::store::unix_now;
-use shared::wechat::{WechatClient, WechatEndpoints};
 use ticket_receive::{handle, PlatformReceiver};
 
 const APPID: &str = "wxfrozencomponent1";
@@ -28,36 +25,11 @@ async fn a_frozen_dynamodb_is_answered_503_within_wechats_five_seconds() {
             held.push(stream);
         }
     });
-    // This test binary has this one test: setting the process environment is safe here. No
-    // timeout variable is set: the production defaults are what is tested.
-    std::env::set_var("AWS_ENDPOINT_URL_DYNAMODB", format!("http://{address}"));
-    std::env::set_var("AWS_ACCESS_KEY_ID", "local");
-    std::env::set_var("AWS_SECRET_ACCESS_KEY", "local");
-    std::env::set_var("AWS_REGION", "us-east-1");
-    for name in [
-        "AWS_ATTEMPT_TIMEOUT_MS",
-        "AWS_OPERATION_TIMEOUT_MS",
-        "AWS_CONNECT_TIMEOUT_MS",
-    ] {
-        std::env::remove_var(name);
-    }
-    let sdk = shared::config::aws_sdk_config().await;
-    let endpoints = WechatEndpoints {
-        api_base: "http://127.0.0.1:9".into(),
-        mp_base: "http://127.0.0.1:9".into(),
-        open_base: "http://127.0.0.1:9".into(),
-    };
-    let platform = Platform {
-        config: devstack::component_config(APPID, "secret", TOKEN, KEY),
-        tables: TableNames {
-            tickets: "frozen-tickets".into(),
-            authorizers: "frozen-authorizers".into(),
-            audits: "frozen-audits".into(),
-            actions: "frozen-actions".into(),
-        },
-        dynamo: aws_sdk_dynamodb::Client::new(&sdk),
-        wechat: WechatClient::new(endpoints, Duration::from_secs(5)).unwrap(),
-    };
+    let platform = devstack::platform_with_dynamodb_at(
+        &format!("http://{address}"),
+        devstack::component_config(APPID, "secret", TOKEN, KEY),
+    )
+    .await;
     let receiver = PlatformReceiver::from_platform(&platform).unwrap();
 
     let crypto = MessageCrypto::new(SecretString::from(TOKEN), APPID, KEY, None).unwrap();

@@ -442,6 +442,48 @@ pub async fn test_platform(
     }
 }
 
+/// A platform whose DynamoDB is at `dynamodb_url` (a port that refuses or never answers) and
+/// whose WeChat is unreachable, with the production SDK configuration and timeouts
+/// (`shared::config::aws_sdk_config`). It sets the process environment: only for a test binary
+/// that holds this one test.
+pub async fn platform_with_dynamodb_at(
+    dynamodb_url: &str,
+    config: shared::config::ComponentConfig,
+) -> shared::platform::Platform {
+    std::env::set_var("AWS_ENDPOINT_URL_DYNAMODB", dynamodb_url);
+    std::env::set_var("AWS_ACCESS_KEY_ID", "local");
+    std::env::set_var("AWS_SECRET_ACCESS_KEY", "local");
+    std::env::set_var("AWS_REGION", "us-east-1");
+    // No timeout variable: the production defaults are what is tested.
+    for name in [
+        "AWS_ATTEMPT_TIMEOUT_MS",
+        "AWS_OPERATION_TIMEOUT_MS",
+        "AWS_CONNECT_TIMEOUT_MS",
+    ] {
+        std::env::remove_var(name);
+    }
+    let sdk = shared::config::aws_sdk_config().await;
+    let unreachable = "http://127.0.0.1:9".to_owned();
+    let endpoints = shared::wechat::WechatEndpoints {
+        api_base: unreachable.clone(),
+        mp_base: unreachable.clone(),
+        open_base: unreachable,
+    };
+    let tables = |name: &str| format!("unreachable-{name}");
+    shared::platform::Platform {
+        config,
+        tables: TableNames {
+            tickets: tables("tickets"),
+            authorizers: tables("authorizers"),
+            audits: tables("audits"),
+            actions: tables("actions"),
+        },
+        dynamo: Client::new(&sdk),
+        wechat: shared::wechat::WechatClient::new(endpoints, std::time::Duration::from_secs(5))
+            .expect("HTTP client"),
+    }
+}
+
 /// Component settings for tests.
 pub fn component_config(
     appid: &str,
