@@ -2,14 +2,22 @@
 //!
 //! `/auth/callback` is public: without this, anyone could make it spend an `api_query_auth` and
 //! write a claim item with any `auth_code`. `/auth/start` adds `state` to the `redirect_uri` it
-//! gives WeChat (which keeps the URI's own query and appends `auth_code` and `expires_in`: reference
-//! §4.4 "Callback"); the callback accepts a code only with a state that is signed by this platform
-//! and not expired. The state is stateless (an HMAC-SHA256 over its expiry and a nonce), so issuing
-//! one writes nothing either.
+//! gives WeChat (which appends `auth_code` and `expires_in` to it); the callback accepts a code only
+//! with a state that is signed by this platform and not expired. Issuing a state writes nothing (it
+//! is an HMAC-SHA256 over its expiry and a nonce).
 //!
 //! The key is derived from the component's appsecret (HMAC with a label of its own), so there is
 //! no second secret to provision; rotating the appsecret invalidates links not yet used, which only
 //! sends those owners back to /auth/start.
+//!
+//! A state is good for one authorization code (the callback binds it to the first code it comes
+//! with, `AuthStateStore`), so a script fetching /auth/start cannot spend more than one
+//! api_query_auth per (throttled) start page.
+//!
+//! This relies on WeChat keeping the `redirect_uri`'s own query when it appends `auth_code` (it
+//! does for a URL-encoded `redirect_uri`: "Authorization_Process_Technical_Description", and
+//! WxJava's note that an unencoded multi-parameter URI loses parameters). Check it once on a test
+//! account before going live; the callback's refusal page says how to tell.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -35,6 +43,20 @@ pub enum StateRefusal {
     Forged,
     #[error("state has expired")]
     Expired,
+}
+
+/// A state that verified: its nonce names it (one code per state, [`crate::store::AuthStateStore`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedState {
+    pub nonce: String,
+    pub expires_at: i64,
+}
+
+impl VerifiedState {
+    /// When the record binding it to a code may go: once the state could no longer verify.
+    pub fn purge_at(&self) -> i64 {
+        self.expires_at.saturating_add(STATE_GRACE_SECS + 60)
+    }
 }
 
 /// Issues and checks states.
@@ -81,7 +103,7 @@ impl StateSigner {
 
     /// Accepts a state this signer issued whose link has not expired (plus
     /// [`STATE_GRACE_SECS`]). The tag is compared in constant time.
-    pub fn verify(&self, state: Option<&str>, now: i64) -> Result<(), StateRefusal> {
+    pub fn verify(&self, state: Option<&str>, now: i64) -> Result<VerifiedState, StateRefusal> {
         let state = state
             .filter(|s| !s.is_empty())
             .ok_or(StateRefusal::Missing)?;
@@ -96,15 +118,20 @@ impl StateSigner {
             .verify_slice(&tag)
             .map_err(|_| StateRefusal::Forged)?;
         let mut parts = payload.split('.');
-        let expires_at = match (parts.next(), parts.next()) {
-            (Some(VERSION), Some(expires_at)) => expires_at.parse::<i64>().ok(),
+        let (expires_at, nonce) = match (parts.next(), parts.next(), parts.next()) {
+            (Some(VERSION), Some(expires_at), Some(nonce)) => {
+                expires_at.parse::<i64>().ok().map(|e| (e, nonce))
+            }
             _ => None,
         }
         .ok_or(StateRefusal::Forged)?;
         if now > expires_at.saturating_add(STATE_GRACE_SECS) {
             return Err(StateRefusal::Expired);
         }
-        Ok(())
+        Ok(VerifiedState {
+            nonce: nonce.to_owned(),
+            expires_at,
+        })
     }
 }
 
@@ -134,8 +161,10 @@ mod tests {
         assert!(state
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)));
-        assert_eq!(s.verify(Some(&state), 1_000), Ok(()));
-        assert_eq!(s.verify(Some(&state), 2_800 + STATE_GRACE_SECS), Ok(()));
+        let verified = s.verify(Some(&state), 1_000).unwrap();
+        assert_eq!(verified.expires_at, 2_800);
+        assert_eq!(verified.nonce.len(), 16);
+        assert!(s.verify(Some(&state), 2_800 + STATE_GRACE_SECS).is_ok());
         assert_eq!(
             s.verify(Some(&state), 2_801 + STATE_GRACE_SECS),
             Err(StateRefusal::Expired)

@@ -5,15 +5,15 @@
 
 use std::time::Duration;
 
-use serde_json::json;
-
-use crate::authorizer::{Authorizer, AuthorizerInfoAnswer, QueryAuthAnswer};
+use crate::auth_state::VerifiedState;
+use crate::authorizer::Authorizer;
 use crate::component::{ComponentError, ComponentService};
 use crate::push::{AuthorizationEvent, AuthorizationPush};
 use crate::store::{
-    lease, unix_now, AuthCodeStore, AuthorizerStore, ClaimState, ComponentTokenStore, EventOutcome,
-    StoreError, TicketStore,
+    lease, unix_now, AuthCodeStore, AuthStateStore, AuthorizerStore, ClaimState,
+    ComponentTokenStore, EventOutcome, StoreError, TicketStore,
 };
+use crate::wechat::component::{GetAuthorizerInfo, QueryAuth};
 use crate::wechat::{Errcode, WechatError};
 
 const CLAIM_SECS: i64 = 30;
@@ -177,12 +177,12 @@ where
                 }
             },
         };
-        let answer: Result<QueryAuthAnswer, ComponentError> = self
+        let answer = self
             .component
-            .post(
-                "/cgi-bin/component/api_query_auth",
-                json!({ "component_appid": appid, "authorization_code": auth_code }),
-            )
+            .call(&QueryAuth {
+                component_appid: appid,
+                authorization_code: auth_code,
+            })
             .await;
         let auth = match answer {
             Ok(answer) => answer.authorization_info,
@@ -264,12 +264,12 @@ where
         authorizer_appid: &str,
         with_permission_sets: bool,
     ) -> Result<bool, AuthError> {
-        let answer: AuthorizerInfoAnswer = self
+        let answer = self
             .component
-            .post(
-                "/cgi-bin/component/api_get_authorizer_info",
-                json!({ "component_appid": self.component.appid(), "authorizer_appid": authorizer_appid }),
-            )
+            .call(&GetAuthorizerInfo {
+                component_appid: self.component.appid(),
+                authorizer_appid,
+            })
             .await?;
         let permission_sets = answer
             .authorization_info
@@ -315,6 +315,29 @@ where
             .await?;
         tracing::info!(authorizer_appid, ?outcome, "authorization revoked");
         Ok(outcome)
+    }
+}
+
+impl<S, A> AuthorizationService<S, A>
+where
+    S: ComponentTokenStore + TicketStore + AuthStateStore + Sync,
+{
+    /// Binds a verified callback state to `auth_code` (its first code); false when the state came
+    /// with another code before.
+    pub async fn bind_state(
+        &self,
+        state: &VerifiedState,
+        auth_code: &str,
+    ) -> Result<bool, StoreError> {
+        self.component
+            .store()
+            .bind_auth_state(
+                self.component.appid(),
+                &state.nonce,
+                auth_code,
+                state.purge_at(),
+            )
+            .await
     }
 }
 

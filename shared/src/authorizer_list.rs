@@ -5,33 +5,14 @@
 use std::collections::HashMap;
 use std::ops::ControlFlow;
 
-use secrecy::SecretString;
-use serde::Deserialize;
-use serde_json::json;
-
 use crate::component::{ComponentError, ComponentService};
 use crate::store::{ComponentTokenStore, TicketStore};
+use crate::wechat::component::GetAuthorizerList;
 
 /// WeChat answers at most 500 per page.
 const PAGE: u64 = 500;
 
-/// One entry of WeChat's list.
-#[derive(Debug, Clone, Deserialize)]
-pub struct ListedAuthorizer {
-    pub authorizer_appid: String,
-    /// Missing when the authorization code was never exchanged (reference §4.8).
-    #[serde(default)]
-    pub refresh_token: Option<SecretString>,
-    #[serde(default)]
-    pub auth_time: Option<i64>,
-}
-
-#[derive(Debug, Deserialize)]
-struct ListPage {
-    total_count: u64,
-    #[serde(default)]
-    list: Vec<ListedAuthorizer>,
-}
+pub use crate::wechat::component::ListedAuthorizer;
 
 impl<S: ComponentTokenStore + TicketStore + Sync> ComponentService<S> {
     /// Pages through the list until `visit` breaks or the list ends.
@@ -41,11 +22,12 @@ impl<S: ComponentTokenStore + TicketStore + Sync> ComponentService<S> {
     ) -> Result<Option<B>, ComponentError> {
         let mut offset = 0u64;
         loop {
-            let page: ListPage = self
-                .post(
-                    "/cgi-bin/component/api_get_authorizer_list",
-                    json!({ "component_appid": self.appid(), "offset": offset, "count": PAGE }),
-                )
+            let page = self
+                .call(&GetAuthorizerList {
+                    component_appid: self.appid(),
+                    offset,
+                    count: PAGE,
+                })
                 .await?;
             let count = page.list.len() as u64;
             for entry in page.list {

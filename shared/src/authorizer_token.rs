@@ -10,8 +10,6 @@
 use std::time::Duration;
 
 use secrecy::SecretString;
-use serde::Deserialize;
-use serde_json::json;
 
 use crate::authorization::AuthorizationService;
 use crate::authorizer::AuthorizerStatus;
@@ -20,18 +18,12 @@ use crate::store::{
     lease, unix_now, AuthCodeStore, AuthorizerStore, ComponentTokenStore, DueAuthorizer,
     RefreshedTokens, StoreError, TicketStore,
 };
+use crate::wechat::component::{AuthorizerToken, AuthorizerTokenAnswer};
 use crate::wechat::{Errcode, WechatError};
 
 const LEASE_SECS: i64 = 30;
 /// Attempts of one api_authorizer_token call on -1, 5xx and timeouts.
 const ATTEMPTS: u32 = 3;
-
-#[derive(Debug, Deserialize)]
-struct AuthorizerTokenAnswer {
-    authorizer_access_token: SecretString,
-    expires_in: i64,
-    authorizer_refresh_token: SecretString,
-}
 
 /// Why an authorizer was not refreshed (a skip is not a failure).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -425,20 +417,15 @@ where
         appid: &str,
         refresh_token: &SecretString,
     ) -> Result<AuthorizerTokenAnswer, ComponentError> {
-        use secrecy::ExposeSecret;
-        let body = json!({
-            "component_appid": self.component().appid(),
-            "authorizer_appid": appid,
-            "authorizer_refresh_token": refresh_token.expose_secret(),
-        });
+        let request = AuthorizerToken {
+            component_appid: self.component().appid(),
+            authorizer_appid: appid,
+            authorizer_refresh_token: refresh_token,
+        };
         let mut delay = Duration::from_millis(200);
         let mut attempt = 1;
         loop {
-            match self
-                .component()
-                .post("/cgi-bin/component/api_authorizer_token", body.clone())
-                .await
-            {
+            match self.component().call(&request).await {
                 Err(e)
                     if attempt < ATTEMPTS && e.wechat().is_some_and(WechatError::is_transient) =>
                 {

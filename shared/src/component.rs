@@ -7,16 +7,14 @@
 //! 42001 invalidates the stored token (only if it is still the one that failed), refreshes and
 //! retries once.
 
-use std::future::Future;
 use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
-use serde::Deserialize;
-use serde_json::{json, Value};
 
 use crate::config::ComponentConfig;
 use crate::store::{lease, unix_now, ComponentTokenStore, StoreError, TicketStore};
-use crate::wechat::{WechatClient, WechatError};
+use crate::wechat::component::{ComponentToken, CreatePreauthcode, StartPushTicket};
+use crate::wechat::{Endpoint, TokenSource, WechatClient, WechatError};
 
 /// A ticket older than this cannot buy a token (reference §7).
 pub const TICKET_LIFETIME_SECS: i64 = 12 * 3600;
@@ -43,18 +41,6 @@ impl ComponentError {
             _ => None,
         }
     }
-}
-
-#[derive(Debug, Deserialize)]
-struct TokenAnswer {
-    component_access_token: String,
-    expires_in: i64,
-}
-
-#[derive(Debug, Deserialize)]
-struct PreAuthCodeAnswer {
-    pre_auth_code: String,
-    expires_in: i64,
 }
 
 /// A pre_auth_code and its lifetime in seconds.
@@ -186,19 +172,18 @@ impl<S: ComponentTokenStore + TicketStore + Sync> ComponentService<S> {
             }
             Some(record) => record.current.ticket,
         };
-        let answer: TokenAnswer = self
+        let answer = self
             .client
-            .post(
-                "/cgi-bin/component/api_component_token",
-                &[],
-                &json!({
-                    "component_appid": self.config.appid,
-                    "component_appsecret": self.config.appsecret.expose_secret(),
-                    "component_verify_ticket": ticket.expose_secret(),
-                }),
+            .call(
+                None,
+                &ComponentToken {
+                    component_appid: &self.config.appid,
+                    component_appsecret: &self.config.appsecret,
+                    component_verify_ticket: &ticket,
+                },
             )
             .await?;
-        let token = SecretString::from(answer.component_access_token);
+        let token = answer.component_access_token;
         let expires_at = now + answer.expires_in;
         let stored = self
             .store
@@ -224,12 +209,14 @@ impl<S: ComponentTokenStore + TicketStore + Sync> ComponentService<S> {
 
     /// Asks WeChat to push tickets again (best effort; logged).
     pub async fn restart_ticket_push(&self) {
-        let result: Result<Value, WechatError> = self
+        let result = self
             .client
-            .post(
-                "/cgi-bin/component/api_start_push_ticket",
-                &[],
-                &json!({ "component_appid": self.config.appid, "component_secret": self.config.appsecret.expose_secret() }),
+            .call(
+                None,
+                &StartPushTicket {
+                    component_appid: &self.config.appid,
+                    component_secret: &self.config.appsecret,
+                },
             )
             .await;
         match result {
@@ -240,59 +227,41 @@ impl<S: ComponentTokenStore + TicketStore + Sync> ComponentService<S> {
         }
     }
 
-    /// Runs a component API call with the token; on 40001 / 40014 / 42001 the token is invalidated
-    /// (if still the one that failed), refreshed, and the call retried once.
-    pub async fn with_token<T, F, Fut>(&self, call: F) -> Result<T, ComponentError>
-    where
-        F: Fn(SecretString) -> Fut,
-        Fut: Future<Output = Result<T, WechatError>>,
-    {
-        let token = self.token().await?;
-        match call(token.clone()).await {
-            Err(e) if e.errcode().is_some_and(|c| c.is_token_invalid()) => {
-                tracing::warn!(error = %e, "component token refused; refreshing and retrying once");
-                self.forget(&token);
-                self.store
-                    .invalidate_component_token(&self.config.appid, &token)
-                    .await?;
-                let fresh = self.token().await?;
-                Ok(call(fresh).await?)
-            }
-            other => Ok(other?),
-        }
-    }
-
-    /// POSTs a component API with `component_access_token` in the query (reference §0).
-    pub async fn post<T: serde::de::DeserializeOwned>(
-        &self,
-        path: &str,
-        body: Value,
-    ) -> Result<T, ComponentError> {
-        self.with_token(|token| {
-            let body = body.clone();
-            async move {
-                self.client
-                    .post(
-                        path,
-                        &[("component_access_token", token.expose_secret())],
-                        &body,
-                    )
-                    .await
-            }
-        })
-        .await
+    /// Calls a component endpoint with the component token (see [`crate::wechat::call`]: a refused
+    /// token is invalidated, if still the one that failed, and the call retried once).
+    pub async fn call<E: Endpoint>(&self, request: &E) -> Result<E::Answer, ComponentError> {
+        crate::wechat::call(self, request).await
     }
 
     pub async fn create_preauthcode(&self) -> Result<PreAuthCode, ComponentError> {
-        let answer: PreAuthCodeAnswer = self
-            .post(
-                "/cgi-bin/component/api_create_preauthcode",
-                json!({ "component_appid": self.config.appid }),
-            )
+        let answer = self
+            .call(&CreatePreauthcode {
+                component_appid: &self.config.appid,
+            })
             .await?;
         Ok(PreAuthCode {
             code: answer.pre_auth_code,
             expires_in: answer.expires_in,
         })
+    }
+}
+
+impl<S: ComponentTokenStore + TicketStore + Sync> TokenSource for ComponentService<S> {
+    type Error = ComponentError;
+
+    fn client(&self) -> &WechatClient {
+        &self.client
+    }
+
+    async fn token(&self) -> Result<SecretString, ComponentError> {
+        ComponentService::token(self).await
+    }
+
+    async fn refused(&self, token: &SecretString) -> Result<(), ComponentError> {
+        self.forget(token);
+        self.store
+            .invalidate_component_token(&self.config.appid, token)
+            .await?;
+        Ok(())
     }
 }

@@ -12,6 +12,7 @@ pub mod authorization;
 pub mod authorizer;
 pub mod authorizer_list;
 pub mod authorizer_token;
+pub mod code_release;
 pub mod component;
 pub mod config;
 pub mod crypto;

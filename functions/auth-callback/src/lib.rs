@@ -14,7 +14,7 @@ use shared::auth_state::{is_plausible_auth_code, StateSigner};
 use shared::authorization::{AuthError, AuthorizationService, Completed, EventTime};
 use shared::config::ConfigError;
 use shared::platform::Platform;
-use shared::store::unix_now;
+use shared::store::{unix_now, AuthStateStore};
 use shared::store::{
     AuthCodeStore, AuthorizerStore, ComponentTokenStore, DynamoAuthorizerStore, DynamoTicketStore,
     TicketStore,
@@ -134,6 +134,10 @@ fn retry_after(answer: &mut Response<String>) {
         .insert("retry-after", "3".parse().expect("static header"));
 }
 
+/// What an owner refused for the state should know: WeChat's own notification completes an
+/// authorization that was confirmed, whatever happens to this page.
+const STATE_HELP: &str = "If you have just confirmed the authorization in WeChat, it is completed from WeChat's notification: ask the platform whether your mini program is listed. Otherwise start again from the platform's start page.";
+
 const NOT_YET: &str = "暂时无法完成授权 / Not completed yet";
 
 /// A failure of ours or WeChat's (5xx): a fixed page, or JSON with a request id under which
@@ -165,7 +169,7 @@ pub async fn handle<S, A>(
     request: Request,
 ) -> Result<Response<Body>, Error>
 where
-    S: ComponentTokenStore + TicketStore + AuthCodeStore + Sync,
+    S: ComponentTokenStore + TicketStore + AuthCodeStore + AuthStateStore + Sync,
     A: AuthorizerStore + Sync,
 {
     let json = wants_json(request.headers());
@@ -191,14 +195,37 @@ where
             "auth_code is not an authorization code: open this page through WeChat's authorization page.",
         );
     }
-    if let Err(refusal) = app.states.verify(params.first("state"), unix_now()) {
-        tracing::warn!(%refusal, "callback refused: state");
-        return refuse(
-            StatusCode::BAD_REQUEST,
-            "invalid_state",
-            "授权链接无效或已过期 / This authorization link is invalid or has expired",
-            &format!("{refusal}: start the authorization again from the platform's start page."),
-        );
+    // Past this point WeChat is called and claims are written: only for a state this platform
+    // signed, bound to this one code.
+    const STATE_REFUSED: &str =
+        "授权链接无效或已过期 / This authorization link is invalid, expired or used";
+    let state = match app.states.verify(params.first("state"), unix_now()) {
+        Ok(state) => state,
+        Err(refusal) => {
+            tracing::warn!(%refusal, "callback refused: state");
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                "invalid_state",
+                STATE_REFUSED,
+                &format!("{refusal}. {STATE_HELP}"),
+            );
+        }
+    };
+    match app.service.bind_state(&state, code).await {
+        Ok(true) => {}
+        Ok(false) => {
+            tracing::warn!("callback refused: the state was used with another code");
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                "invalid_state",
+                STATE_REFUSED,
+                &format!("state was already used for another authorization. {STATE_HELP}"),
+            );
+        }
+        Err(err) => {
+            tracing::error!(error = %err, "the state could not be bound to the code");
+            return Ok(unavailable_answer(json, &err.to_string()).map(Body::from));
+        }
     }
     let answer = match app.service.complete(code, EventTime::Callback).await {
         Ok(done) => match app.service.first_showing(code).await {

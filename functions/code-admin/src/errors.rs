@@ -3,6 +3,7 @@
 use lambda_http::http::StatusCode;
 use serde_json::{json, Value};
 use shared::authorizer_token::TokenError;
+use shared::code_release::CodeError;
 use shared::component::ComponentError;
 use shared::store::StoreError;
 use shared::wechat::{Errcode, WechatError};
@@ -49,6 +50,22 @@ impl From<ComponentError> for AdminError {
             ComponentError::Wechat(e) => Self::Wechat(e),
             ComponentError::Store(e) => Self::Store(e),
             other => Self::Component(other.to_string()),
+        }
+    }
+}
+
+impl From<CodeError> for AdminError {
+    fn from(err: CodeError) -> Self {
+        match err {
+            CodeError::NotAuthorized(appid) => Self::NotAuthorized(appid),
+            CodeError::NoCodeManagement(appid) => Self::NoCodeManagement(appid),
+            CodeError::Conflict(message) => Self::Conflict(message),
+            CodeError::Invalid { field, rule } => Self::Invalid { field, rule },
+            CodeError::Wechat(e) => Self::Wechat(e),
+            CodeError::Component(e) => e.into(),
+            CodeError::Token(e) => e.into(),
+            CodeError::Store(e) => Self::Store(e),
+            CodeError::Unexpected(what) => Self::Component(what.to_owned()),
         }
     }
 }

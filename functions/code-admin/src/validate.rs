@@ -2,6 +2,8 @@
 
 use serde_json::{json, Map, Value};
 
+use shared::wechat::code::Commit;
+
 use crate::errors::{invalid, AdminError};
 
 pub fn appid(value: &str) -> Result<&str, AdminError> {
@@ -389,7 +391,7 @@ pub fn commit(body: &Value, appid: &str, stored_ext: Option<&Value>) -> Result<V
 
 /// The commit's WeChat body from its validated fields: ext_json as the string WeChat requires
 /// (an object is 47001), reduced to extAppid, ext and window for a standard template.
-pub fn commit_request(fields: &Value, standard_template: bool) -> Result<Value, AdminError> {
+pub fn commit_request(fields: &Value, standard_template: bool) -> Result<Commit, AdminError> {
     let mut ext_json = fields["ext_json"].as_object().cloned().unwrap_or_default();
     if standard_template {
         ext_json.remove("extEnable");
@@ -403,12 +405,13 @@ pub fn commit_request(fields: &Value, standard_template: bool) -> Result<Value, 
             ));
         }
     }
-    Ok(json!({
-        "template_id": fields["template_id"],
-        "ext_json": Value::Object(ext_json).to_string(),
-        "user_version": fields["user_version"],
-        "user_desc": fields["user_desc"],
-    }))
+    let text = |name: &str| fields[name].as_str().unwrap_or_default().to_owned();
+    Ok(Commit {
+        template_id: fields["template_id"].as_i64().unwrap_or_default(),
+        ext_json: Value::Object(ext_json).to_string(),
+        user_version: text("user_version"),
+        user_desc: text("user_desc"),
+    })
 }
 
 /// submit_audit's validated fields: `item_list` if given, and the optional fields passed through.
@@ -616,13 +619,13 @@ mod tests {
         );
         let request = commit_request(&fields, false).unwrap();
         assert_eq!(
-            serde_json::from_str::<Value>(request["ext_json"].as_str().unwrap()).unwrap(),
+            serde_json::from_str::<Value>(&request.ext_json).unwrap(),
             fields["ext_json"],
             "sent as a string"
         );
         let standard = commit_request(&fields, true).unwrap();
         assert_eq!(
-            serde_json::from_str::<Value>(standard["ext_json"].as_str().unwrap()).unwrap(),
+            serde_json::from_str::<Value>(&standard.ext_json).unwrap(),
             json!({ "extAppid": MP, "ext": { "shop": 1, "theme": "blue", "lang": "zh" }, "window": { "navigationBarTitleText": "Shop" } })
         );
         let tab_bar = commit(

@@ -200,8 +200,8 @@ impl AuthCodeStore for DynamoTicketStore {
             .table_name(self.table())
             .set_key(Some(Self::key(component_appid, &claim_record(auth_code))))
             .update_expression("SET shown_at = :now")
-            .condition_expression("claim_state = :done AND attribute_not_exists(shown_at)")
-            .expression_attribute_values(":done", s("done"))
+            .condition_expression("attribute_exists(#sk) AND attribute_not_exists(shown_at)")
+            .expression_attribute_names("#sk", super::tickets::SK)
             .expression_attribute_values(":now", n(now))
             .send()
             .await;

@@ -4,6 +4,7 @@ pub mod actions;
 pub mod attr;
 pub mod audits;
 pub mod auth_codes;
+pub mod auth_states;
 pub mod authorizers;
 pub mod component_token;
 pub mod lease;
@@ -14,6 +15,7 @@ pub mod tickets;
 pub use actions::{Action, ActionKey, ActionLog, ActionOutcome, ActionStatus, DynamoActionLog};
 pub use audits::{AuditRecord, AuditStore, DynamoAuditStore, StatusChange};
 pub use auth_codes::{AuthCodeStore, ClaimState};
+pub use auth_states::AuthStateStore;
 pub use authorizers::{
     AdminAttribute, AuthorizerStore, DueAuthorizer, DynamoAuthorizerStore, EventOutcome,
     RefreshedTokens,

@@ -1,13 +1,17 @@
 //! A typed client of WeChat's HTTP API (reqwest with rustls). Base URLs come from configuration
 //! so that the local stack and the tests reach the simulator; the defaults are WeChat's hosts.
 
+pub mod code;
+pub mod component;
+pub mod endpoint;
 mod errcode;
+pub mod templates;
 
 use std::time::Duration;
 
-use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+pub use endpoint::{call, Endpoint, TokenSource};
 pub use errcode::Errcode;
 
 /// Where WeChat is: the API host and the two authorization page hosts (reference §4.4).
@@ -115,90 +119,10 @@ impl WechatClient {
     fn url(&self, path: &str) -> String {
         format!("{}{path}", self.endpoints.api_base)
     }
-
-    /// POSTs JSON; an answer with a non-zero errcode is an error, anything else is decoded as `T`.
-    pub async fn post<T: DeserializeOwned>(
-        &self,
-        path: &str,
-        query: &[(&str, &str)],
-        body: &Value,
-    ) -> Result<T, WechatError> {
-        let response = self
-            .http
-            .post(self.url(path))
-            .query(query)
-            .json(body)
-            .send()
-            .await;
-        decode(response).await
-    }
-
-    /// GETs; same rules as [`WechatClient::post`].
-    pub async fn get<T: DeserializeOwned>(
-        &self,
-        path: &str,
-        query: &[(&str, &str)],
-    ) -> Result<T, WechatError> {
-        let response = self.http.get(self.url(path)).query(query).send().await;
-        decode(response).await
-    }
-
-    /// GETs something that is an image on success and errcode JSON otherwise (reference §5.5).
-    pub async fn get_binary(
-        &self,
-        path: &str,
-        query: &[(&str, &str)],
-    ) -> Result<Binary, WechatError> {
-        let response = self
-            .http
-            .get(self.url(path))
-            .query(query)
-            .send()
-            .await
-            .map_err(transport)?;
-        let status = response.status().as_u16();
-        if !(200..300).contains(&status) {
-            return Err(WechatError::Http(status));
-        }
-        let content_type = response
-            .headers()
-            .get(reqwest::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_owned();
-        let bytes = response.bytes().await.map_err(transport)?.to_vec();
-        if content_type.starts_with("image/") && bytes.first() != Some(&b'{') {
-            return Ok(Binary {
-                content_type,
-                bytes,
-            });
-        }
-        let value: Value =
-            serde_json::from_slice(&bytes).map_err(|e| WechatError::Decode(e.to_string()))?;
-        check_errcode(&value)?;
-        Err(WechatError::Decode(format!(
-            "expected an image, got {content_type}"
-        )))
-    }
 }
 
 fn transport(err: reqwest::Error) -> WechatError {
     WechatError::Transport(err.without_url().to_string())
-}
-
-async fn decode<T: DeserializeOwned>(
-    response: Result<reqwest::Response, reqwest::Error>,
-) -> Result<T, WechatError> {
-    let response = response.map_err(transport)?;
-    let status = response.status().as_u16();
-    if !(200..300).contains(&status) {
-        return Err(WechatError::Http(status));
-    }
-    let bytes = response.bytes().await.map_err(transport)?;
-    let value: Value =
-        serde_json::from_slice(&bytes).map_err(|e| WechatError::Decode(e.to_string()))?;
-    check_errcode(&value)?;
-    serde_json::from_value(value).map_err(|e| WechatError::Decode(e.to_string()))
 }
 
 /// Error iff `errcode` is present and non-zero (reference §0).

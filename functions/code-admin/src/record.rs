@@ -1,0 +1,166 @@
+//! The action log around a state-changing admin call: validated (a refusal is recorded as such),
+//! recorded as started with its validated fields only, made, and completed with its outcome. A
+//! call whose start cannot be recorded is not made.
+
+use std::collections::HashMap;
+
+use serde_json::{json, Value};
+use shared::store::{
+    Action, ActionLog, ActionOutcome, ActionStatus, AuditStore, AuthCodeStore, AuthorizerStore,
+    ComponentTokenStore, TicketStore,
+};
+
+use crate::errors::AdminError;
+use crate::routes::Op;
+use crate::{validate, Answer, CodeAdmin};
+
+impl<S, A, U, L> CodeAdmin<S, A, U, L>
+where
+    S: ComponentTokenStore + TicketStore + AuthCodeStore + Sync,
+    A: AuthorizerStore + Sync,
+    U: AuditStore + Sync,
+    L: ActionLog + Sync,
+{
+    /// The validated fields of a state-changing call: what the action log records, and all that
+    /// executing it reads (the raw body goes no further than here).
+    async fn validated_fields(
+        &self,
+        op: Op,
+        params: &HashMap<String, String>,
+        body: &Value,
+    ) -> Result<Value, AdminError> {
+        let appid = params
+            .get("appid")
+            .map(|a| validate::appid(a))
+            .transpose()?
+            .unwrap_or_default();
+        let path_int = |name: &'static str| {
+            validate::positive_int(params.get(name).map(String::as_str).unwrap_or(""), name)
+        };
+        Ok(match op {
+            Op::PutExt => json!({ "ext": validate::ext_settings(body)? }),
+            Op::Domains => validate::domains(body)?,
+            Op::WebviewDomains => validate::webview_domains(body)?,
+            Op::AddTester => json!({ "wechatid": validate::wechatid(body)? }),
+            Op::RemoveTester => {
+                validate::tester(params.get("tester").map(String::as_str).unwrap_or(""))?
+            }
+            Op::Commit => {
+                let stored = self
+                    .code
+                    .authorizer(appid)
+                    .await?
+                    .ext_settings
+                    .and_then(|e| serde_json::from_str::<Value>(&e).ok());
+                validate::commit(body, appid, stored.as_ref())?
+            }
+            Op::SubmitAudit => validate::submit_audit(body)?,
+            Op::SpeedupAudit => json!({ "auditid": path_int("auditid")? }),
+            Op::Revert => match validate::app_version(body)? {
+                Some(version) => json!({ "app_version": version }),
+                None => json!({}),
+            },
+            Op::StartGrayRelease => validate::gray_release(body)?,
+            Op::VisitStatus => validate::visit_status(body)?,
+            Op::AddTemplate => validate::add_template(body)?,
+            Op::DeleteTemplate => json!({ "template_id": path_int("template_id")? }),
+            Op::UndoAudit | Op::Release | Op::CancelGrayRelease => json!({}),
+            // Reads take nothing from the body.
+            Op::ListAuthorizers
+            | Op::GetAuthorizer
+            | Op::ListTesters
+            | Op::Qrcode
+            | Op::Categories
+            | Op::Pages
+            | Op::ListAudits
+            | Op::LatestAudit
+            | Op::GetAudit
+            | Op::Versions
+            | Op::GrayReleasePlan
+            | Op::Actions
+            | Op::TemplateDrafts
+            | Op::ListTemplates
+            | Op::Quota => json!({}),
+        })
+    }
+
+    /// A state-changing call: validated (a refusal is recorded as such), recorded as started, and
+    /// only then made; its record is completed with the outcome.
+    pub(crate) async fn act(
+        &self,
+        label: &str,
+        op: Op,
+        params: &HashMap<String, String>,
+        query: &HashMap<String, String>,
+        body: &Value,
+    ) -> Result<Answer, AdminError> {
+        let action = |parameters: Value| Action {
+            label: label.to_owned(),
+            action: format!("{op:?}"),
+            appid: params
+                .get("appid")
+                .filter(|a| validate::appid(a).is_ok())
+                .cloned(),
+            parameters,
+            at_ms: unix_ms(),
+        };
+        let fields = match self.validated_fields(op, params, body).await {
+            Ok(fields) => fields,
+            Err(err) => {
+                let parameters = match &err {
+                    AdminError::Invalid { field, .. } => json!({ "field": field }),
+                    _ => json!({}),
+                };
+                let refused = outcome(ActionStatus::Refused, Some(&err));
+                if let Err(e) = self.actions.refuse(&action(parameters), &refused).await {
+                    tracing::error!(error = %e, ?op, "action log: the refusal was not recorded");
+                }
+                return Err(err);
+            }
+        };
+        let key = self
+            .actions
+            .start(&action(fields.clone()))
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, ?op, "action log unavailable: the call is not made");
+                AdminError::ActionLog(e)
+            })?;
+        let result = self.route(op, params, query, &fields).await;
+        let done = match &result {
+            Ok(_) => outcome(ActionStatus::Succeeded, None),
+            Err(e) => outcome(ActionStatus::Failed, Some(e)),
+        };
+        match self.actions.finish(&key, &done).await {
+            Ok(true) => {}
+            Ok(false) => tracing::warn!(
+                ?op,
+                at = key.at,
+                "action log: the record was no longer started"
+            ),
+            Err(e) => {
+                tracing::error!(error = %e, ?op, at = key.at, "action log: the outcome was not recorded; the record stays started")
+            }
+        }
+        result
+    }
+}
+
+/// Milliseconds since the Unix epoch (the action log's clock).
+fn unix_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// How a call ended, for its action record.
+fn outcome(status: ActionStatus, error: Option<&AdminError>) -> ActionOutcome {
+    ActionOutcome {
+        status,
+        result: error.map_or("ok", AdminError::code).to_owned(),
+        http_status: error.map_or(200, |e| e.status().as_u16()),
+        errcode: error.and_then(AdminError::errcode),
+        at_ms: unix_ms(),
+    }
+}

@@ -1,0 +1,49 @@
+//! The states of authorization links, in the tickets table (`record = "auth_state#<nonce>"`): a
+//! state is bound to the first authorization code it comes back with, so that one link (one
+//! throttled `/auth/start`) can cost at most one exchange, while the owner may reload the page.
+
+use std::future::Future;
+
+use super::attr::{n, s};
+use super::auth_codes::claim_record;
+use super::conditional;
+use super::tickets::DynamoTicketStore;
+use super::StoreError;
+
+pub trait AuthStateStore {
+    /// Binds the state `nonce` to `auth_code` unless it is bound to another code already; true
+    /// when `auth_code` is (now) its code. The record is purged at `purge_at`.
+    fn bind_auth_state(
+        &self,
+        component_appid: &str,
+        nonce: &str,
+        auth_code: &str,
+        purge_at: i64,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+}
+
+impl AuthStateStore for DynamoTicketStore {
+    async fn bind_auth_state(
+        &self,
+        component_appid: &str,
+        nonce: &str,
+        auth_code: &str,
+        purge_at: i64,
+    ) -> Result<bool, StoreError> {
+        let code = claim_record(auth_code);
+        let mut item = Self::key(component_appid, &format!("auth_state#{nonce}"));
+        item.insert("code_record".into(), s(&code));
+        item.insert("purge_at".into(), n(purge_at));
+        let result = self
+            .client()
+            .put_item()
+            .table_name(self.table())
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(#sk) OR code_record = :code")
+            .expression_attribute_names("#sk", super::tickets::SK)
+            .expression_attribute_values(":code", s(&code))
+            .send()
+            .await;
+        conditional(result, "PutItem")
+    }
+}
