@@ -9,6 +9,7 @@ use crate::auth_state::VerifiedState;
 use crate::authorizer::Authorizer;
 use crate::component::{ComponentError, ComponentService};
 use crate::push::{AuthorizationEvent, AuthorizationPush};
+use crate::retry::{poll_until, Backoff, Poll};
 use crate::store::{
     lease, unix_now, AuthCodeStore, AuthStateStore, AuthorizerStore, ClaimState,
     ComponentTokenStore, EventOutcome, StoreError, TicketStore,
@@ -109,14 +110,17 @@ where
         let store = self.component.store();
         let appid = self.component.appid();
         let owner = lease::new_owner();
-        let deadline = tokio::time::Instant::now() + self.wait;
-        loop {
+        let owner = owner.as_str();
+        poll_until(self.wait, || async move {
             let now = unix_now();
             if store
-                .claim_auth_code(appid, auth_code, &owner, now, now + CLAIM_SECS)
+                .claim_auth_code(appid, auth_code, owner, now, now + CLAIM_SECS)
                 .await?
             {
-                return self.exchange(auth_code, &owner, event_time).await;
+                return self
+                    .exchange(auth_code, owner, event_time)
+                    .await
+                    .map(Poll::Ready);
             }
             match store.auth_code_claim(appid, auth_code).await? {
                 Some(ClaimState::Done { authorizer_appid }) => {
@@ -125,21 +129,17 @@ where
                         .authorizer(&authorizer_appid)
                         .await?
                         .ok_or(AuthError::Missing(authorizer_appid))?;
-                    return Ok(Completed {
+                    Ok(Poll::Ready(Completed {
                         authorizer,
                         exchanged_now: false,
-                    });
+                    }))
                 }
-                Some(ClaimState::Failed { reason }) => {
-                    return Err(AuthError::InvalidCode { reason })
-                }
-                Some(ClaimState::Exchanging { .. }) | None => {}
+                Some(ClaimState::Failed { reason }) => Err(AuthError::InvalidCode { reason }),
+                Some(ClaimState::Exchanging { .. }) | None => Ok(Poll::Pending),
             }
-            if tokio::time::Instant::now() >= deadline {
-                return Err(AuthError::InProgress);
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        })
+        .await?
+        .ok_or(AuthError::InProgress)
     }
 
     /// Now on WeChat's clock (see [`EventTime::Callback`]); 0 without a ticket, which cannot
@@ -289,18 +289,13 @@ where
     /// The one write after the exchange, retried briefly: nothing precedes it, so the retries fit
     /// well inside the function's timeout.
     async fn save_with_retries(&self, authorizer: &Authorizer) -> Result<EventOutcome, StoreError> {
-        let mut delay = Duration::from_millis(100);
-        for _ in 0..2 {
-            match self.authorizers.save_authorization(authorizer).await {
-                Ok(outcome) => return Ok(outcome),
-                Err(e) => {
-                    tracing::error!(authorizer_appid = authorizer.appid, error = %e, "storing the authorizer failed; retrying");
-                    tokio::time::sleep(delay).await;
-                    delay *= 4;
-                }
-            }
-        }
-        self.authorizers.save_authorization(authorizer).await
+        const SAVE: Backoff = Backoff::new(3, Duration::from_millis(100), 4);
+        SAVE.retry(
+            "storing the exchanged authorizer",
+            |_| true,
+            || self.authorizers.save_authorization(authorizer),
+        )
+        .await
     }
 
     /// Applies an `unauthorized` push: status unauthorized, tokens removed, history kept.

@@ -14,6 +14,7 @@ use secrecy::SecretString;
 use crate::authorization::AuthorizationService;
 use crate::authorizer::AuthorizerStatus;
 use crate::component::ComponentError;
+use crate::retry::{poll_until, Backoff, Poll};
 use crate::store::{
     lease, unix_now, AuthCodeStore, AuthorizerStore, ComponentTokenStore, DueAuthorizer,
     RefreshedTokens, StoreError, TicketStore,
@@ -422,28 +423,22 @@ where
             authorizer_appid: appid,
             authorizer_refresh_token: refresh_token,
         };
-        let mut delay = Duration::from_millis(200);
-        let mut attempt = 1;
-        loop {
-            match self.component().call(&request).await {
-                Err(e)
-                    if attempt < ATTEMPTS && e.wechat().is_some_and(WechatError::is_transient) =>
-                {
-                    tracing::warn!(appid, attempt, error = %e, "api_authorizer_token failed; retrying");
-                    tokio::time::sleep(delay).await;
-                    delay *= 4;
-                    attempt += 1;
-                }
-                other => return other,
-            }
-        }
+        const CALL: Backoff = Backoff::new(ATTEMPTS, Duration::from_millis(200), 4);
+        CALL.retry(
+            "api_authorizer_token",
+            |e: &ComponentError| e.wechat().is_some_and(WechatError::is_transient),
+            || self.component().call(&request),
+        )
+        .await
     }
 
     /// The authorizer's access token for a call now (code-admin): the stored one while valid for
     /// another minute, else refreshed inline under the same lease and conditional write.
     pub async fn authorizer_access_token(&self, appid: &str) -> Result<SecretString, TokenError> {
         const MARGIN: i64 = 60;
-        for _ in 0..50 {
+        // Another instance's refresh lease is waited for, as long as a component token's.
+        const WAIT: Duration = Duration::from_secs(5);
+        let token = poll_until(WAIT, || async {
             let stored = self
                 .authorizers()
                 .authorizer(appid)
@@ -454,28 +449,26 @@ where
                 (&stored.access_token, stored.access_token_expires_at)
             {
                 if expires_at > unix_now() + MARGIN {
-                    return Ok(token.clone());
+                    return Ok(Poll::Ready(token.clone()));
                 }
             }
             match self.refresh_authorizer(appid, MARGIN).await? {
+                // Read again: the token stored now is the one to use.
                 Refresh::Refreshed { .. }
                 | Refresh::Skipped(Skip::NotDue)
-                | Refresh::Skipped(Skip::Superseded) => {}
-                Refresh::Skipped(Skip::Leased) => {
-                    tokio::time::sleep(Duration::from_millis(100)).await
-                }
+                | Refresh::Skipped(Skip::Superseded) => Ok(Poll::Again),
+                Refresh::Skipped(Skip::Leased) => Ok(Poll::Pending),
                 Refresh::Skipped(Skip::NotAuthorized) | Refresh::ReauthorizationRequired => {
-                    return Err(TokenError::NotAuthorized(appid.to_owned()))
+                    Err(TokenError::NotAuthorized(appid.to_owned()))
                 }
-                Refresh::Failed { reason } => {
-                    return Err(TokenError::RefreshFailed {
-                        appid: appid.to_owned(),
-                        reason,
-                    })
-                }
+                Refresh::Failed { reason } => Err(TokenError::RefreshFailed {
+                    appid: appid.to_owned(),
+                    reason,
+                }),
             }
-        }
-        Err(TokenError::RefreshFailed {
+        })
+        .await?;
+        token.ok_or_else(|| TokenError::RefreshFailed {
             appid: appid.to_owned(),
             reason: "refresh_lease_busy".into(),
         })

@@ -12,6 +12,7 @@ use std::time::Duration;
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::config::ComponentConfig;
+use crate::retry::{poll_until, Poll};
 use crate::store::{lease, unix_now, ComponentTokenStore, StoreError, TicketStore};
 use crate::wechat::component::{ComponentToken, CreatePreauthcode, StartPushTicket};
 use crate::wechat::{Endpoint, TokenSource, WechatClient, WechatError};
@@ -106,8 +107,8 @@ impl<S: ComponentTokenStore + TicketStore + Sync> ComponentService<S> {
 
     async fn stored_or_refreshed(&self, margin: i64) -> Result<SecretString, ComponentError> {
         let owner = lease::new_owner();
-        let deadline = tokio::time::Instant::now() + self.wait;
-        loop {
+        let owner = owner.as_str();
+        poll_until(self.wait, || async move {
             let now = unix_now();
             let stored = self
                 .store
@@ -115,45 +116,46 @@ impl<S: ComponentTokenStore + TicketStore + Sync> ComponentService<S> {
                 .await?;
             if let Some(token) = stored.valid_for(now, margin) {
                 self.remember(token, stored.expires_at);
-                return Ok(token.clone());
+                return Ok(Poll::Ready(token.clone()));
             }
-            if stored.leased_by_other(&owner, now) {
+            if stored.leased_by_other(owner, now) {
                 // Someone else is refreshing: a token that is still valid will do meanwhile.
-                if let Some(token) = stored.valid_for(now, 0) {
-                    return Ok(token.clone());
-                }
-            } else if self
+                return Ok(match stored.valid_for(now, 0) {
+                    Some(token) => Poll::Ready(token.clone()),
+                    None => Poll::Pending,
+                });
+            }
+            if !self
                 .store
-                .lease_component_token(&self.config.appid, &owner, now, now + LEASE_SECS)
+                .lease_component_token(&self.config.appid, owner, now, now + LEASE_SECS)
                 .await?
             {
-                // Another instance may have stored a token and let its lease go between our read
-                // and our lease: read again under the lease, so that one token is bought, not two.
-                let fresh = self
-                    .store
-                    .stored_component_token(&self.config.appid)
+                return Ok(Poll::Pending);
+            }
+            // Another instance may have stored a token and let its lease go between our read
+            // and our lease: read again under the lease, so that one token is bought, not two.
+            let fresh = self
+                .store
+                .stored_component_token(&self.config.appid)
+                .await?;
+            if let Some(token) = fresh.valid_for(unix_now(), margin) {
+                let token = token.clone();
+                self.remember(&token, fresh.expires_at);
+                self.store
+                    .release_component_token_lease(&self.config.appid, owner)
                     .await?;
-                if let Some(token) = fresh.valid_for(unix_now(), margin) {
-                    let token = token.clone();
-                    self.remember(&token, fresh.expires_at);
-                    self.store
-                        .release_component_token_lease(&self.config.appid, &owner)
-                        .await?;
-                    return Ok(token);
-                }
-                let result = self.refresh(&owner).await;
-                if result.is_err() {
-                    self.store
-                        .release_component_token_lease(&self.config.appid, &owner)
-                        .await?;
-                }
-                return result;
+                return Ok(Poll::Ready(token));
             }
-            if tokio::time::Instant::now() >= deadline {
-                return Err(ComponentError::RefreshInProgress);
+            let result = self.refresh(owner).await;
+            if result.is_err() {
+                self.store
+                    .release_component_token_lease(&self.config.appid, owner)
+                    .await?;
             }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+            result.map(Poll::Ready)
+        })
+        .await?
+        .ok_or(ComponentError::RefreshInProgress)
     }
 
     /// With the lease held: the newest ticket buys a token, stored conditionally.
