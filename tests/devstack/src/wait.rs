@@ -16,12 +16,22 @@ pub fn deadline() -> Duration {
 
 /// Polls `probe` every 50 ms until it yields `Some`, for up to [`deadline`]; `None` if it never
 /// did.
-pub async fn poll<T, F, Fut>(mut probe: F) -> Option<T>
+pub async fn poll<T, F, Fut>(probe: F) -> Option<T>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Option<T>>,
 {
-    let until = Instant::now() + deadline();
+    poll_within(deadline(), probe).await
+}
+
+/// [`poll`] for up to `limit`: for a test whose condition must hold before something else ends
+/// (a delayed answer, a timeout), whatever [`deadline`] says.
+pub async fn poll_within<T, F, Fut>(limit: Duration, mut probe: F) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let until = Instant::now() + limit;
     loop {
         if let Some(found) = probe().await {
             return Some(found);
