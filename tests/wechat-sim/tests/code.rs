@@ -4,6 +4,7 @@
 mod common;
 
 use common::*;
+use devstack::sim::template;
 use serde_json::{json, Value};
 
 struct Mp<'a> {
@@ -43,7 +44,7 @@ impl Mp<'_> {
 
 async fn authorized<'a>(env: &'a Env, appid: &str, sets: &[i64]) -> Mp<'a> {
     let component = env.component_token().await;
-    let (token, _) = env.authorize(&component, appid, sets).await;
+    let (token, _) = env.wx_authorize(&component, appid, sets).await;
     Mp { env, token }
 }
 
@@ -59,14 +60,7 @@ async fn tokens_and_permission_set_18_are_checked() {
     );
     let mp = authorized(&env, MP, &[18]).await;
     assert_ok(&mp.get("get_category").await);
-    let r = env
-        .http
-        .post(env.url("/sim/tokens/expire"))
-        .json(&json!({ "appid": MP }))
-        .send()
-        .await
-        .unwrap();
-    assert!(r.status().is_success());
+    env.ctl.expire_tokens_of(MP).await;
     assert_errcode(&mp.get("get_category").await, 42001);
 }
 
@@ -367,8 +361,8 @@ async fn review_release_and_rollback() {
     );
 
     // The review passes after 5 simulated seconds; the result is pushed to $APPID$'s URL.
-    env.advance(5).await;
-    let push = env.inbox.wait_for("weapp_audit_success").await;
+    env.ctl.advance_clock(5).await;
+    let push = env.inbox().wait_for("weapp_audit_success").await;
     assert_eq!(push.path, format!("/mp/{MP}"));
     assert!(
         push.plaintext
@@ -397,8 +391,8 @@ async fn review_release_and_rollback() {
     // A second version, grey-released then released; rollback returns to version 1.
     mp.commit().await;
     mp.submit().await;
-    env.advance(5).await;
-    env.inbox.wait_for("weapp_audit_success").await;
+    env.ctl.advance_clock(5).await;
+    env.inbox().wait_for("weapp_audit_success").await;
     assert_errcode(
         &mp.post("grayrelease", json!({ "gray_percentage": 101 }))
             .await,
@@ -463,32 +457,27 @@ async fn scripted_rejection_delay_and_undo() {
     let env = start().await;
     let mp = authorized(&env, MP, &[18]).await;
     mp.commit().await;
-    let script = |s: Value| env.http.post(env.url("/sim/reviews")).json(&s).send();
-    assert_eq!(script(json!({ "appid": MP, "outcome": "reject", "after_secs": 60, "reason": "页面空白<br>请完善", "screenshot": "m1|m2" })).await.unwrap().status(), 204);
+    let script = |s: Value| env.ctl.script_review(s);
+    assert_eq!(script(json!({ "appid": MP, "outcome": "reject", "after_secs": 60, "reason": "页面空白<br>请完善", "screenshot": "m1|m2" })).await, 204);
     assert_eq!(
         script(json!({ "appid": MP, "outcome": "delay", "after_secs": 10, "reason": "节假日" }))
-            .await
-            .unwrap()
-            .status(),
+            .await,
         204
     );
     assert_eq!(
-        script(json!({ "appid": "wxnobody", "outcome": "pass" }))
-            .await
-            .unwrap()
-            .status(),
+        script(json!({ "appid": "wxnobody", "outcome": "pass" })).await,
         404
     );
 
     let auditid = mp.submit().await["auditid"].as_i64().unwrap();
-    env.advance(59).await;
+    env.ctl.advance_clock(59).await;
     assert_eq!(
         mp.post("get_auditstatus", json!({ "auditid": auditid }))
             .await["status"],
         2
     );
-    env.advance(1).await;
-    let push = env.inbox.wait_for("weapp_audit_fail").await;
+    env.ctl.advance_clock(1).await;
+    let push = env.inbox().wait_for("weapp_audit_fail").await;
     assert!(
         push.plaintext.contains("页面空白&lt;br&gt;请完善")
             || push.plaintext.contains("页面空白<br>请完善")
@@ -507,8 +496,8 @@ async fn scripted_rejection_delay_and_undo() {
 
     // Delayed: still pending, so no new submission; undo withdraws it.
     mp.submit().await;
-    env.advance(10).await;
-    env.inbox.wait_for("weapp_audit_delay").await;
+    env.ctl.advance_clock(10).await;
+    env.inbox().wait_for("weapp_audit_delay").await;
     assert_eq!(mp.get("get_latest_auditstatus").await["status"], 4);
     assert_errcode(&mp.submit().await, 85009);
     assert_ok(&mp.get("undocodeaudit").await);
@@ -527,15 +516,26 @@ async fn scripted_rejection_delay_and_undo() {
 async fn injected_faults_and_call_counts() {
     let env = start().await;
     let mp = authorized(&env, MP, &[18]).await;
-    let fault = |f: Value| env.http.post(env.url("/sim/faults")).json(&f).send();
-    assert_eq!(fault(json!({ "endpoint": "get_category", "count": 2, "fault": { "errcode": { "errcode": -1, "errmsg": "system error" } } })).await.unwrap().status(), 204);
+    let fault = |endpoint: &'static str, count: u32, f: Value| env.ctl.fault(endpoint, count, f);
+    assert_eq!(
+        fault(
+            "get_category",
+            2,
+            json!({ "errcode": { "errcode": -1, "errmsg": "system error" } })
+        )
+        .await,
+        204
+    );
     assert_errcode(&mp.get("get_category").await, -1);
     assert_errcode(&mp.get("get_category").await, -1);
     assert_ok(&mp.get("get_category").await);
 
-    fault(json!({ "endpoint": "get_category", "fault": { "http_status": { "status": 502 } } }))
-        .await
-        .unwrap();
+    fault(
+        "get_category",
+        1,
+        json!({ "http_status": { "status": 502 } }),
+    )
+    .await;
     assert_eq!(
         env.http
             .get(env.url(&mp.path("get_category")))
@@ -546,57 +546,41 @@ async fn injected_faults_and_call_counts() {
         502
     );
 
-    fault(json!({ "endpoint": "get_category", "fault": "drop" }))
-        .await
-        .unwrap();
+    fault("get_category", 1, json!("drop")).await;
     let dropped = match env.http.get(env.url(&mp.path("get_category"))).send().await {
         Ok(response) => response.bytes().await.is_err(),
         Err(_) => true,
     };
     assert!(dropped, "the connection should have been cut");
 
-    fault(json!({ "endpoint": "get_category", "fault": { "delay_ms": { "ms": 300 } } }))
-        .await
-        .unwrap();
+    fault("get_category", 1, json!({ "delay_ms": { "ms": 300 } })).await;
     let started = std::time::Instant::now();
     assert_ok(&mp.get("get_category").await);
     assert!(started.elapsed() >= std::time::Duration::from_millis(300));
 
-    let calls = env.get("/sim/calls").await;
+    let calls = env.ctl.all_calls().await;
     assert_eq!(calls["get_category"], 6, "{calls}");
-    assert_eq!(calls["api_query_auth"], 1);
-    assert_eq!(
-        env.http
-            .post(env.url("/sim/faults"))
-            .json(&json!({ "endpoint": "x", "count": 0, "fault": "drop" }))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        400
-    );
+    assert_eq!(env.ctl.calls("api_query_auth").await, 1);
+    let (status, _) = env
+        .ctl
+        .send(
+            "/sim/faults",
+            json!({ "endpoint": "x", "count": 0, "fault": "drop" }),
+        )
+        .await;
+    assert_eq!(status, 400);
 }
 
 #[tokio::test]
 async fn a_template_sees_ext_only_when_enabled_for_its_mini_program() {
-    let env = start_with(|config| {
-        config.templates.push(wechat_sim::config::Template {
-            template_id: 5,
-            user_version: "5.0.0".into(),
-            user_desc: "standard".into(),
-            draft_id: None,
-            pages: vec![],
-            template_type: 1,
-        })
-    })
-    .await;
+    let env = start_with(|config| config.templates.push(template(5, "5.0.0", "standard", 1))).await;
     let mp = authorized(&env, MP, &[18]).await;
     let sees = |ext_json: Value, template_id: i64| {
         let mp = &mp;
         async move {
             let body = json!({ "template_id": template_id, "ext_json": ext_json.to_string(), "user_version": "1", "user_desc": "d" });
             let answer = mp.post("commit", body).await;
-            let state = mp.env.get(&format!("/sim/mini-programs/{MP}")).await;
+            let state = mp.env.ctl.mini_program(MP).await;
             (answer, state["commit"]["ext_config"].clone())
         }
     };
@@ -608,7 +592,7 @@ async fn a_template_sees_ext_only_when_enabled_for_its_mini_program() {
     .await;
     assert_ok(&answer);
     assert_eq!(seen, json!({ "shop": "coffee" }));
-    let state = env.get(&format!("/sim/mini-programs/{MP}")).await;
+    let state = env.ctl.mini_program(MP).await;
     assert_eq!(state["commit"]["ext_json"]["extAppid"], MP, "{state}");
     // The bare ext object, not enabled, or addressed to another mini program: nothing.
     for ext_json in [

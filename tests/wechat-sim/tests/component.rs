@@ -4,6 +4,7 @@
 mod common;
 
 use common::*;
+use devstack::owner::{auth_code_of, location_of};
 use serde_json::json;
 use shared::push::{AuthorizationEvent, AuthorizationPush};
 
@@ -25,7 +26,7 @@ async fn tickets_are_pushed_encrypted_and_accepted_for_12_hours() {
         )
         .await;
     assert_ok(&r);
-    let push = env.inbox.wait_for("component_verify_ticket").await;
+    let push = env.inbox().wait_for("component_verify_ticket").await;
     assert_eq!(push.path, "/component");
     assert_eq!(push.query["encrypt_type"], "aes");
     let parsed = AuthorizationPush::parse(&push.plaintext).unwrap();
@@ -66,7 +67,7 @@ async fn tickets_are_pushed_encrypted_and_accepted_for_12_hours() {
         )
         .await;
     assert_errcode(&r, 40013);
-    env.advance(12 * 3600).await;
+    env.ctl.advance_clock(12 * 3600).await;
     assert_errcode(
         &env.post(
             "/cgi-bin/component/api_component_token",
@@ -101,12 +102,12 @@ async fn tokens_expire_on_the_simulated_clock() {
         40001,
     );
     assert_errcode(&env.post(&path(&token), json!({})).await, 41002);
-    env.advance(7199).await;
+    env.ctl.advance_clock(7199).await;
     assert!(env
         .post(&path(&token), json!({ "component_appid": APPID }))
         .await["pre_auth_code"]
         .is_string());
-    env.advance(1).await;
+    env.ctl.advance_clock(1).await;
     assert_errcode(
         &env.post(&path(&token), json!({ "component_appid": APPID }))
             .await,
@@ -114,14 +115,7 @@ async fn tokens_expire_on_the_simulated_clock() {
     );
     // Expire now through the control API.
     let fresh = env.component_token().await;
-    let r = env
-        .http
-        .post(env.url("/sim/tokens/expire"))
-        .json(&json!({ "component": true }))
-        .send()
-        .await
-        .unwrap();
-    assert!(r.status().is_success());
+    env.ctl.expire_component_tokens().await;
     assert_errcode(
         &env.post(&path(&fresh), json!({ "component_appid": APPID }))
             .await,
@@ -135,16 +129,10 @@ async fn the_owner_authorizes_on_the_page_and_the_code_is_single_use() {
     let token = env.component_token().await;
     let pre = env.pre_auth_code(&token).await;
     let page = env
-        .http
-        .get(env.url(&format!(
+        .page(&format!(
             "/cgi-bin/componentloginpage?component_appid={APPID}&pre_auth_code={pre}&redirect_uri=https%3A%2F%2Fplatform.example.com%2Fauth%2Fcallback&auth_type=2"
-        )))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+        ))
+        .await;
     assert!(
         page.contains(MP)
             && page.contains(MP2)
@@ -153,39 +141,26 @@ async fn the_owner_authorizes_on_the_page_and_the_code_is_single_use() {
     );
     // biz_appid restricts the page to one account; the mobile page is the same.
     let mobile = env
-        .http
-        .get(env.url(&format!(
+        .page(&format!(
             "/wxaopen/safe/bindcomponent?action=bindcomponent&no_scan=1&component_appid={APPID}&pre_auth_code={pre}&redirect_uri=https%3A%2F%2Fp.example.com%2Fcb&auth_type=3&biz_appid={MP2}"
-        )))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+        ))
+        .await;
     assert!(mobile.contains(MP2) && !mobile.contains(MP), "{mobile}");
 
     let response = env.owner_confirms(&pre, MP, &[17, 18]).await;
     assert_eq!(response.status(), 302);
-    let location = response.headers()["location"].to_str().unwrap().to_owned();
+    let location = location_of(&response);
     assert!(
         location
             .starts_with("https://platform.example.com/auth/callback?auth_code=queryauthcode@@@"),
         "{location}"
     );
     assert!(location.ends_with("&expires_in=600"));
-    let code = location
-        .split("auth_code=")
-        .nth(1)
-        .unwrap()
-        .split('&')
-        .next()
-        .unwrap()
-        .to_owned();
+    let code = auth_code_of(&location);
 
     // The same code arrives in the authorized push.
     let push = AuthorizationPush::parse(
-        &env.inbox
+        &env.inbox()
             .wait_for("<InfoType><![CDATA[authorized]]>")
             .await
             .plaintext,
@@ -207,14 +182,8 @@ async fn the_owner_authorizes_on_the_page_and_the_code_is_single_use() {
     assert_eq!(again.status(), 200);
     assert!(again.text().await.unwrap().contains("授权失败"));
     let bad = env
-        .http
-        .get(env.url(&format!("/cgi-bin/componentloginpage?component_appid={APPID}&pre_auth_code=nope&redirect_uri=https%3A%2F%2Fa.b")))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+        .page(&format!("/cgi-bin/componentloginpage?component_appid={APPID}&pre_auth_code=nope&redirect_uri=https%3A%2F%2Fa.b"))
+        .await;
     assert!(bad.contains("授权失败") && bad.contains("invalid"), "{bad}");
 
     let query = |code: &str| json!({ "component_appid": APPID, "authorization_code": code });
@@ -234,19 +203,8 @@ async fn the_owner_authorizes_on_the_page_and_the_code_is_single_use() {
 
     // An expired code: 61010.
     let pre = env.pre_auth_code(&token).await;
-    let location = env.owner_confirms(&pre, MP2, &[18]).await.headers()["location"]
-        .to_str()
-        .unwrap()
-        .to_owned();
-    let code = location
-        .split("auth_code=")
-        .nth(1)
-        .unwrap()
-        .split('&')
-        .next()
-        .unwrap()
-        .to_owned();
-    env.advance(601).await;
+    let code = auth_code_of(&location_of(&env.owner_confirms(&pre, MP2, &[18]).await));
+    env.ctl.advance_clock(601).await;
     let token = env.component_token().await;
     let path = format!("/cgi-bin/component/api_query_auth?component_access_token={token}");
     assert_errcode(&env.post(&path, query(&code)).await, 61010);
@@ -256,7 +214,7 @@ async fn the_owner_authorizes_on_the_page_and_the_code_is_single_use() {
 async fn authorizer_tokens_refresh_until_revoked() {
     let env = start().await;
     let token = env.component_token().await;
-    let (_, refresh) = env.authorize(&token, MP, &[17, 18]).await;
+    let (_, refresh) = env.wx_authorize(&token, MP, &[17, 18]).await;
     let path = format!("/cgi-bin/component/api_authorizer_token?component_access_token={token}");
     let body = |r: &str| json!({ "component_appid": APPID, "authorizer_appid": MP, "authorizer_refresh_token": r });
     let r = env.post(&path, body(&refresh)).await;
@@ -287,7 +245,7 @@ async fn authorizer_tokens_refresh_until_revoked() {
         .await,
         61003,
     );
-    env.authorize(&token, MP2, &[18]).await;
+    env.wx_authorize(&token, MP2, &[18]).await;
     let list_path =
         format!("/cgi-bin/component/api_get_authorizer_list?component_access_token={token}");
     let r = env
@@ -321,15 +279,9 @@ async fn authorizer_tokens_refresh_until_revoked() {
     );
 
     // Revocation: unauthorized is pushed, the refresh token dies.
-    let r = env
-        .http
-        .post(env.url(&format!("/sim/authorizations/{MP}/revoke")))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 204);
+    assert_eq!(env.ctl.revoke(MP).await, 204);
     let push =
-        AuthorizationPush::parse(&env.inbox.wait_for("unauthorized").await.plaintext).unwrap();
+        AuthorizationPush::parse(&env.inbox().wait_for("unauthorized").await.plaintext).unwrap();
     assert_eq!(push.authorizer_appid(), Some(MP));
     assert_errcode(&env.post(&path, body(&refresh)).await, 61023);
     let r = env
@@ -340,7 +292,7 @@ async fn authorizer_tokens_refresh_until_revoked() {
         .await;
     assert_eq!(r["total_count"], 1);
     // Re-authorizing gives a new refresh token and an `authorized` push again.
-    let (_, new_refresh) = env.authorize(&token, MP, &[18]).await;
+    let (_, new_refresh) = env.wx_authorize(&token, MP, &[18]).await;
     assert_ne!(new_refresh, refresh);
 }
 
@@ -348,10 +300,10 @@ async fn authorizer_tokens_refresh_until_revoked() {
 async fn changing_permissions_pushes_updateauthorized_and_keeps_the_refresh_token() {
     let env = start().await;
     let token = env.component_token().await;
-    let (_, refresh) = env.authorize(&token, MP, &[17]).await;
-    let (_, again) = env.authorize(&token, MP, &[17, 18]).await;
+    let (_, refresh) = env.wx_authorize(&token, MP, &[17]).await;
+    let (_, again) = env.wx_authorize(&token, MP, &[17, 18]).await;
     assert_eq!(refresh, again);
-    let push = env.inbox.wait_for("updateauthorized").await;
+    let push = env.inbox().wait_for("updateauthorized").await;
     assert!(push.plaintext.contains(MP));
 }
 
@@ -363,7 +315,7 @@ async fn unanswered_pushes_are_retried_up_to_three_times() {
         let env = &env;
         async move {
             devstack::wait::poll(|| async {
-                let d: serde_json::Value = env.get("/sim/pushes").await;
+                let d = env.ctl.pushes().await;
                 let ended =
                     d[n]["attempts"] == attempts && (d[n]["delivered"] == true || attempts == 4);
                 ended.then(|| d[n].clone())
@@ -372,14 +324,14 @@ async fn unanswered_pushes_are_retried_up_to_three_times() {
             .unwrap_or_else(|| panic!("push {n} did not end after {attempts} attempts"))
         }
     };
-    env.inbox.fail_next(2);
-    env.running.sim.push_ticket();
-    env.inbox.wait_for("component_verify_ticket").await;
+    env.inbox().fail_next(2);
+    env.push_ticket();
+    env.inbox().wait_for("component_verify_ticket").await;
     let first = settled(0, 3).await;
     assert_eq!(first["delivered"], true, "{first}");
 
-    env.inbox.fail_next(10);
-    env.running.sim.push_ticket();
+    env.inbox().fail_next(10);
+    env.push_ticket();
     let second = settled(1, 4).await;
     assert_eq!(
         (&second["delivered"], &second["last_status"]),
@@ -393,13 +345,15 @@ async fn tickets_are_pushed_on_a_schedule() {
     let started = std::time::Instant::now();
     let env = start_with(|c| c.push.ticket_interval_secs = 1).await;
     // The first at once, the next a second later (however long a busy machine takes).
-    env.inbox.wait_for_count("component_verify_ticket", 2).await;
+    env.inbox()
+        .wait_for_count("component_verify_ticket", 2)
+        .await;
     assert!(
         started.elapsed() >= std::time::Duration::from_millis(900),
         "the second ticket came after the interval"
     );
     let tickets: std::collections::HashSet<String> = env
-        .inbox
+        .inbox()
         .containing("component_verify_ticket")
         .into_iter()
         .map(|p| p.plaintext)
@@ -410,29 +364,23 @@ async fn tickets_are_pushed_on_a_schedule() {
 #[tokio::test]
 async fn bulk_authorizations_and_added_latency() {
     let env = start_with(|c| c.latency_ms = 150).await;
-    let r = env
-        .post(
+    let created = env.ctl.bulk_authorize("wxbulk", 600).await;
+    assert_eq!(created.len(), 600);
+    assert_eq!(created[7].0, "wxbulk000000000007");
+    let (bad, _) = env
+        .ctl
+        .send(
             "/sim/authorizations/bulk",
-            json!({ "prefix": "wxbulk", "count": 600 }),
+            json!({ "prefix": "wxbulk", "count": 0 }),
         )
         .await;
-    let created = r["authorizers"].as_array().unwrap();
-    assert_eq!(created.len(), 600);
-    assert_eq!(created[7]["appid"], "wxbulk000000000007");
-    let bad = env
-        .http
-        .post(env.url("/sim/authorizations/bulk"))
-        .json(&json!({ "prefix": "wxbulk", "count": 0 }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(bad.status(), 400);
+    assert_eq!(bad, 400);
     let token = env.component_token().await;
     let started = std::time::Instant::now();
     let r = env
         .post(
             &format!("/cgi-bin/component/api_authorizer_token?component_access_token={token}"),
-            json!({ "component_appid": APPID, "authorizer_appid": "wxbulk000000000007", "authorizer_refresh_token": created[7]["refresh_token"] }),
+            json!({ "component_appid": APPID, "authorizer_appid": "wxbulk000000000007", "authorizer_refresh_token": created[7].1 }),
         )
         .await;
     assert!(started.elapsed() >= std::time::Duration::from_millis(150));

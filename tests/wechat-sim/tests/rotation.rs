@@ -15,7 +15,7 @@ fn refresh_body(refresh_token: &str) -> Value {
 async fn without_rotation_the_refresh_token_stays_the_same() {
     let env = start().await;
     let token = env.component_token().await;
-    let (_, refresh) = env.authorize(&token, MP, &[17, 18]).await;
+    let (_, refresh) = env.wx_authorize(&token, MP, &[17, 18]).await;
     let path = format!("/cgi-bin/component/api_authorizer_token?component_access_token={token}");
     for _ in 0..3 {
         let r = env.post(&path, refresh_body(&refresh)).await;
@@ -27,13 +27,8 @@ async fn without_rotation_the_refresh_token_stays_the_same() {
 async fn rotated_refresh_tokens_replace_the_old_one_after_a_grace_period() {
     let env = start_with(|c| c.refresh_tokens.replaced_valid_secs = 300).await;
     let token = env.component_token().await;
-    let (_, first) = env.authorize(&token, MP, &[17, 18]).await;
-    let settings = env
-        .post(
-            "/sim/refresh-tokens",
-            json!({ "rotate": true, "replaced_valid_secs": 300 }),
-        )
-        .await;
+    let (_, first) = env.wx_authorize(&token, MP, &[17, 18]).await;
+    let settings = env.ctl.rotate_refresh_tokens(300).await;
     assert_eq!(settings["rotate"], true, "{settings}");
     let path = format!("/cgi-bin/component/api_authorizer_token?component_access_token={token}");
     let r = env.post(&path, refresh_body(&first)).await;
@@ -62,7 +57,7 @@ async fn rotated_refresh_tokens_replace_the_old_one_after_a_grace_period() {
         third.as_str()
     );
     // After the grace period only the current one is accepted.
-    env.advance(301).await;
+    env.ctl.advance_clock(301).await;
     let token = env.component_token().await;
     let path = format!("/cgi-bin/component/api_authorizer_token?component_access_token={token}");
     assert_errcode(&env.post(&path, refresh_body(&first)).await, 61023);
