@@ -37,90 +37,47 @@ async fn tickets_are_pushed_encrypted_and_accepted_for_12_hours() {
 
     let token_request = |ticket: &str, secret: &str| json!({ "component_appid": APPID, "component_appsecret": secret, "component_verify_ticket": ticket });
     let r = env
-        .post(
-            "/cgi-bin/component/api_component_token",
-            token_request(&ticket, SECRET),
-        )
+        .post(COMPONENT_TOKEN, token_request(&ticket, SECRET))
         .await;
     assert_eq!(r["expires_in"], 7200, "{r}");
     assert!(r.get("errcode").is_none(), "no errcode on success: {r}");
-    assert_errcode(
-        &env.post(
-            "/cgi-bin/component/api_component_token",
-            token_request(&ticket, "bad"),
-        )
-        .await,
-        40125,
-    );
-    assert_errcode(
-        &env.post(
-            "/cgi-bin/component/api_component_token",
-            token_request("ticket@@@forged", SECRET),
-        )
-        .await,
-        61006,
-    );
-    let r = env
-        .post(
-            "/cgi-bin/component/api_component_token",
-            json!({ "component_appid": "wxother", "component_appsecret": SECRET, "component_verify_ticket": ticket }),
-        )
-        .await;
-    assert_errcode(&r, 40013);
+    expect(&env, COMPONENT_TOKEN, token_request(&ticket, "bad"), 40125).await;
+    let forged = token_request("ticket@@@forged", SECRET);
+    expect(&env, COMPONENT_TOKEN, forged, 61006).await;
+    let other = json!({ "component_appid": "wxother", "component_appsecret": SECRET, "component_verify_ticket": ticket });
+    assert_errcode(&env.post(COMPONENT_TOKEN, other).await, 40013);
     env.ctl.advance_clock(12 * 3600).await;
-    assert_errcode(
-        &env.post(
-            "/cgi-bin/component/api_component_token",
-            token_request(&ticket, SECRET),
-        )
-        .await,
-        61005,
-    );
+    expect(&env, COMPONENT_TOKEN, token_request(&ticket, SECRET), 61005).await;
 }
+
+const COMPONENT_TOKEN: &str = "/cgi-bin/component/api_component_token";
 
 #[tokio::test]
 async fn tokens_expire_on_the_simulated_clock() {
     let env = start().await;
     let token = env.component_token().await;
-    let path =
-        |t: &str| format!("/cgi-bin/component/api_create_preauthcode?component_access_token={t}");
-    let r = env
-        .post(&path(&token), json!({ "component_appid": APPID }))
-        .await;
+    let path = |t: &str| component_api("api_create_preauthcode", t);
+    let ours = || json!({ "component_appid": APPID });
+    let r = env.post(&path(&token), ours()).await;
     assert_eq!(r["expires_in"], 1800, "{r}");
-    assert_errcode(
-        &env.post(
-            "/cgi-bin/component/api_create_preauthcode",
-            json!({ "component_appid": APPID }),
-        )
-        .await,
+    // No token, a wrong one, no component_appid.
+    expect(
+        &env,
+        "/cgi-bin/component/api_create_preauthcode",
+        ours(),
         41001,
-    );
-    assert_errcode(
-        &env.post(&path("not-a-token"), json!({ "component_appid": APPID }))
-            .await,
-        40001,
-    );
-    assert_errcode(&env.post(&path(&token), json!({})).await, 41002);
+    )
+    .await;
+    expect(&env, &path("not-a-token"), ours(), 40001).await;
+    expect(&env, &path(&token), json!({}), 41002).await;
     env.ctl.advance_clock(7199).await;
-    assert!(env
-        .post(&path(&token), json!({ "component_appid": APPID }))
-        .await["pre_auth_code"]
-        .is_string());
+    assert!(env.post(&path(&token), ours()).await["pre_auth_code"].is_string());
     env.ctl.advance_clock(1).await;
-    assert_errcode(
-        &env.post(&path(&token), json!({ "component_appid": APPID }))
-            .await,
-        42001,
-    );
+    expect(&env, &path(&token), ours(), 42001).await;
     // Expire now through the control API.
     let fresh = env.component_token().await;
     env.ctl.expire_component_tokens().await;
-    assert_errcode(
-        &env.post(&path(&fresh), json!({ "component_appid": APPID }))
-            .await,
-        42001,
-    );
+    expect(&env, &path(&fresh), ours(), 42001).await;
 }
 
 #[tokio::test]
@@ -187,7 +144,7 @@ async fn the_owner_authorizes_on_the_page_and_the_code_is_single_use() {
     assert!(bad.contains("授权失败") && bad.contains("invalid"), "{bad}");
 
     let query = |code: &str| json!({ "component_appid": APPID, "authorization_code": code });
-    let path = format!("/cgi-bin/component/api_query_auth?component_access_token={token}");
+    let path = component_api("api_query_auth", &token);
     let r = env.post(&path, query(&code)).await;
     let info = &r["authorization_info"];
     assert_eq!(info["authorizer_appid"], MP, "{r}");
@@ -199,32 +156,30 @@ async fn the_owner_authorizes_on_the_page_and_the_code_is_single_use() {
         .as_str()
         .unwrap()
         .starts_with("refreshtoken@@@"));
-    assert_errcode(&env.post(&path, query(&code)).await, 40029);
+    expect(&env, &path, query(&code), 40029).await;
 
     // An expired code: 61010.
     let pre = env.pre_auth_code(&token).await;
     let code = auth_code_of(&location_of(&env.owner_confirms(&pre, MP2, &[18]).await));
     env.ctl.advance_clock(601).await;
     let token = env.component_token().await;
-    let path = format!("/cgi-bin/component/api_query_auth?component_access_token={token}");
-    assert_errcode(&env.post(&path, query(&code)).await, 61010);
+    let path = component_api("api_query_auth", &token);
+    expect(&env, &path, query(&code), 61010).await;
 }
 
 #[tokio::test]
 async fn authorizer_tokens_refresh_until_revoked() {
     let env = start().await;
-    let token = env.component_token().await;
-    let (_, refresh) = env.wx_authorize(&token, MP, &[17, 18]).await;
-    let path = format!("/cgi-bin/component/api_authorizer_token?component_access_token={token}");
-    let body = |r: &str| json!({ "component_appid": APPID, "authorizer_appid": MP, "authorizer_refresh_token": r });
+    let (token, refresh) = mp_authorized(&env).await;
+    let path = component_api("api_authorizer_token", &token);
+    let body = refresh_body;
     let r = env.post(&path, body(&refresh)).await;
     assert_eq!(r["authorizer_refresh_token"], refresh.as_str(), "{r}");
     assert_eq!(r["expires_in"], 7200);
-    assert_errcode(&env.post(&path, body("refreshtoken@@@wrong")).await, 61023);
+    expect(&env, &path, body("refreshtoken@@@wrong"), 61023).await;
 
     // Info and list.
-    let info_path =
-        format!("/cgi-bin/component/api_get_authorizer_info?component_access_token={token}");
+    let info_path = component_api("api_get_authorizer_info", &token);
     let r = env
         .post(
             &info_path,
@@ -237,17 +192,15 @@ async fn authorizer_tokens_refresh_until_revoked() {
         r["authorization_info"]["authorizer_refresh_token"],
         refresh.as_str()
     );
-    assert_errcode(
-        &env.post(
-            &info_path,
-            json!({ "component_appid": APPID, "authorizer_appid": MP2 }),
-        )
-        .await,
+    expect(
+        &env,
+        &info_path,
+        json!({ "component_appid": APPID, "authorizer_appid": MP2 }),
         61003,
-    );
+    )
+    .await;
     env.wx_authorize(&token, MP2, &[18]).await;
-    let list_path =
-        format!("/cgi-bin/component/api_get_authorizer_list?component_access_token={token}");
+    let list_path = component_api("api_get_authorizer_list", &token);
     let r = env
         .post(
             &list_path,
@@ -269,21 +222,20 @@ async fn authorizer_tokens_refresh_until_revoked() {
         )
         .await;
     assert_eq!(r["list"][0]["authorizer_appid"], MP2, "{r}");
-    assert_errcode(
-        &env.post(
-            &list_path,
-            json!({ "component_appid": APPID, "offset": 0, "count": 501 }),
-        )
-        .await,
+    expect(
+        &env,
+        &list_path,
+        json!({ "component_appid": APPID, "offset": 0, "count": 501 }),
         40097,
-    );
+    )
+    .await;
 
     // Revocation: unauthorized is pushed, the refresh token dies.
     assert_eq!(env.ctl.revoke(MP).await, 204);
     let push =
         AuthorizationPush::parse(&env.inbox().wait_for("unauthorized").await.plaintext).unwrap();
     assert_eq!(push.authorizer_appid(), Some(MP));
-    assert_errcode(&env.post(&path, body(&refresh)).await, 61023);
+    expect(&env, &path, body(&refresh), 61023).await;
     let r = env
         .post(
             &list_path,
@@ -379,7 +331,7 @@ async fn bulk_authorizations_and_added_latency() {
     let started = std::time::Instant::now();
     let r = env
         .post(
-            &format!("/cgi-bin/component/api_authorizer_token?component_access_token={token}"),
+            &component_api("api_authorizer_token", &token),
             json!({ "component_appid": APPID, "authorizer_appid": "wxbulk000000000007", "authorizer_refresh_token": created[7].1 }),
         )
         .await;
@@ -387,7 +339,7 @@ async fn bulk_authorizations_and_added_latency() {
     assert!(r["authorizer_access_token"].is_string(), "{r}");
     let list = env
         .post(
-            &format!("/cgi-bin/component/api_get_authorizer_list?component_access_token={token}"),
+            &component_api("api_get_authorizer_list", &token),
             json!({ "component_appid": APPID, "offset": 500, "count": 500 }),
         )
         .await;

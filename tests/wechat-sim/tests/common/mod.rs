@@ -5,7 +5,7 @@
 
 pub use devstack::sim::Simulator as Env;
 use devstack::sim::{shop, template, Component, MiniProgramBuilder, Setup};
-use serde_json::Value;
+use serde_json::{json, Value};
 use wechat_sim::config::{Draft, SimConfig};
 
 pub const APPID: &str = "wxsimcomponent0001";
@@ -57,6 +57,34 @@ pub async fn start_with(change: impl FnOnce(&mut SimConfig)) -> Env {
         .messages_to_inbox()
         .start_sim()
         .await
+}
+
+/// The path of a component API (`/cgi-bin/component/<api>`) called with `token`.
+pub fn component_api(api: &str, token: &str) -> String {
+    format!("/cgi-bin/component/{api}?component_access_token={token}")
+}
+
+/// A component token, and MP authorized with permission sets 17 and 18: (the component token,
+/// MP's refresh token).
+pub async fn mp_authorized(env: &Env) -> (String, String) {
+    let token = env.component_token().await;
+    let (_, refresh) = env.wx_authorize(&token, MP, &[17, 18]).await;
+    (token, refresh)
+}
+
+/// api_authorizer_token's body for MP.
+pub fn refresh_body(refresh_token: &str) -> Value {
+    json!({ "component_appid": APPID, "authorizer_appid": MP, "authorizer_refresh_token": refresh_token })
+}
+
+/// POSTs `body` to `path` and asserts WeChat's errcode (0: success).
+pub async fn expect(env: &Env, path: &str, body: Value, errcode: i64) {
+    let answer = env.post(path, body).await;
+    assert_eq!(
+        answer["errcode"].as_i64(),
+        Some(errcode),
+        "{path}: {answer}"
+    );
 }
 
 /// Asserts an errcode answer.
