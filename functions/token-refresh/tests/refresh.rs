@@ -7,8 +7,9 @@ mod common;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use common::{refresher, ALL_DUE};
+use common::{assert_reconciled, reconcile, refresher, ALL_DUE};
 use devstack::sim::{mini_program, Component, MiniProgramBuilder, Setup};
+use devstack::simctl::fault;
 use devstack::world::World;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
@@ -50,6 +51,9 @@ async fn expires_soon(w: &World, appid: &str) {
         .await
         .unwrap();
 }
+
+/// The endpoint refreshing authorizer tokens.
+const TOKEN_API: &str = "api_authorizer_token";
 
 /// A token that expires within the minute is due with this margin; a fresh one (7200 s) is not.
 const DUE_SOON: i64 = 1800;
@@ -149,20 +153,9 @@ async fn ten_concurrent_refreshes_of_one_authorizer_make_one_wechat_call() {
 async fn fivexx_and_timeouts_are_retried_and_nothing_is_lost_when_they_persist() {
     let w = world("faults", 2).await;
     // One 502 and one timeout: retried, refreshed.
-    w.ctl
-        .fault(
-            "api_authorizer_token",
-            1,
-            json!({ "http_status": { "status": 502 } }),
-        )
-        .await;
-    w.ctl
-        .fault(
-            "api_authorizer_token",
-            1,
-            json!({ "delay_ms": { "ms": 5000 } }),
-        )
-        .await;
+    for once in [fault::http_status(502), fault::delay_ms(5000)] {
+        w.ctl.fault(TOKEN_API, 1, once).await;
+    }
     let summary = refresher(&w.platform, ALL_DUE, 1).refresh_all().await;
     assert_eq!(
         (summary.refreshed, summary.failures()),
@@ -172,13 +165,8 @@ async fn fivexx_and_timeouts_are_retried_and_nothing_is_lost_when_they_persist()
     assert_eq!(w.ctl.calls("api_authorizer_token").await, 4);
     // WeChat down for every attempt: nothing lost, the reason recorded, the next run succeeds.
     let before = w.authorizer(&mp(0)).await;
-    w.ctl
-        .fault(
-            "api_authorizer_token",
-            6,
-            json!({ "http_status": { "status": 503 } }),
-        )
-        .await;
+    let ctl = &w.ctl;
+    ctl.fault(TOKEN_API, 6, fault::http_status(503)).await;
     let summary = refresher(&w.platform, ALL_DUE, 1).refresh_all().await;
     assert_eq!(
         (summary.refreshed, summary.failed.get("http_503").copied()),
@@ -227,13 +215,8 @@ async fn a_refused_refresh_token_marks_the_authorizer_and_keeps_it() {
 #[tokio::test]
 async fn quota_exhaustion_stops_the_run() {
     let w = world("45009", 3).await;
-    w.ctl
-        .fault(
-            "api_authorizer_token",
-            1,
-            json!({ "errcode": { "errcode": 45009 } }),
-        )
-        .await;
+    let ctl = &w.ctl;
+    ctl.fault(TOKEN_API, 1, fault::errcode(45009)).await;
     let summary = refresher(&w.platform, ALL_DUE, 1).refresh_all().await;
     assert!(summary.quota_exhausted, "{summary:?}");
     assert_eq!(
@@ -304,18 +287,8 @@ async fn reconcile_restores_refresh_tokens_and_flags_unlisted_authorizers() {
         .send()
         .await
         .unwrap();
-    let value = token_refresh::handle(
-        &refresher(&w.platform, ALL_DUE, 4),
-        json!({ "mode": "reconcile" }),
-    )
-    .await
-    .unwrap();
-    let summary: Summary = serde_json::from_value(value).unwrap();
-    assert_eq!(
-        (summary.listed, summary.restored, summary.not_listed),
-        (Some(3), Some(2), Some(1)),
-        "{summary:?}"
-    );
+    let summary = reconcile(&w.platform).await;
+    assert_reconciled(&summary, 3, 2, 1);
     assert_eq!(summary.refreshed, 2, "{summary:?}");
     for i in [0, 1] {
         let a = w.authorizer(&mp(i)).await;

@@ -9,10 +9,9 @@
 mod common;
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use common::{refresher, ALL_DUE};
+use common::{assert_reconciled, reconcile, refresher, ALL_DUE};
 use devstack::sim::{mini_program, Component, MiniProgramBuilder, Setup};
 use devstack::world::World;
-use serde_json::json;
 use shared::authorizer::AuthorizerStatus;
 use shared::authorizer_token::Refresh;
 use shared::store::authorizers::token_shard;
@@ -41,6 +40,13 @@ async fn world(test: &str, count: usize) -> World {
     .authorized()
     .start(test)
     .await
+}
+
+/// One mini program, authorized, and WeChat rotating refresh tokens from now on.
+async fn rotating(test: &str) -> World {
+    let w = world(test, 1).await;
+    w.ctl.rotate_refresh_tokens(GRACE).await;
+    w
 }
 
 /// What a scheduled run read from the `token_expiry` index for `appid`.
@@ -88,8 +94,7 @@ async fn assert_stored_token_is_wechats(w: &World, appid: &str, context: &str) {
 
 #[tokio::test]
 async fn a_refresh_refused_because_another_saved_first_keeps_wechats_newest_token() {
-    let w = world("rotation-stale", 1).await;
-    w.ctl.rotate_refresh_tokens(GRACE).await;
+    let w = rotating("rotation-stale").await;
     let service = w.platform.authorization_service();
     // The scheduled run has read the index; meanwhile an on-demand refresh saves its answer.
     let due = due_entry(&w, &mp(0)).await;
@@ -107,10 +112,9 @@ async fn a_refresh_refused_because_another_saved_first_keeps_wechats_newest_toke
 
 #[tokio::test]
 async fn a_scheduled_refresh_refused_by_a_live_lease_keeps_its_rotated_token() {
-    let w = world("rotation-leased", 1).await;
-    w.ctl.rotate_refresh_tokens(GRACE).await;
-    let store = w.platform.authorizer_store();
+    let w = rotating("rotation-leased").await;
     let due = due_entry(&w, &mp(0)).await;
+    let store = w.platform.authorizer_store();
     // An on-demand caller takes the item's lease after the scheduled run read the index.
     let now = unix_now();
     assert!(store
@@ -133,8 +137,7 @@ async fn a_scheduled_refresh_refused_by_a_live_lease_keeps_its_rotated_token() {
 
 #[tokio::test]
 async fn concurrent_scheduled_and_on_demand_refreshes_keep_wechats_current_token() {
-    let w = world("rotation-race", 1).await;
-    w.ctl.rotate_refresh_tokens(GRACE).await;
+    let w = rotating("rotation-race").await;
     let service = w.platform.authorization_service();
     let appid = mp(0);
     for _ in 0..4 {
@@ -207,18 +210,8 @@ async fn reconcile_takes_the_listed_refresh_token_whenever_it_differs_and_restor
     .await
     .unwrap();
 
-    let value = token_refresh::handle(
-        &refresher(&w.platform, ALL_DUE, 4),
-        json!({ "mode": "reconcile" }),
-    )
-    .await
-    .unwrap();
-    let summary: token_refresh::Summary = serde_json::from_value(value).unwrap();
-    assert_eq!(
-        (summary.listed, summary.restored, summary.not_listed),
-        (Some(4), Some(3), Some(0)),
-        "{summary:?}"
-    );
+    let summary = reconcile(&w.platform).await;
+    assert_reconciled(&summary, 4, 3, 0);
     let store = w.platform.authorizer_store();
     for i in 0..4 {
         let a = store.authorizer(&mp(i)).await.unwrap().unwrap();

@@ -164,3 +164,23 @@ impl SimControl {
         self.get(&format!("/sim/mini-programs/{appid}")).await
     }
 }
+
+/// The faults `/sim/faults` arms (the simulator's `FaultKind` as JSON).
+pub mod fault {
+    use serde_json::{json, Value};
+
+    /// WeChat answers `errcode`.
+    pub fn errcode(errcode: i64) -> Value {
+        json!({ "errcode": { "errcode": errcode } })
+    }
+
+    /// WeChat answers this HTTP status (a gateway error, say).
+    pub fn http_status(status: u16) -> Value {
+        json!({ "http_status": { "status": status } })
+    }
+
+    /// WeChat answers `ms` milliseconds late.
+    pub fn delay_ms(ms: u64) -> Value {
+        json!({ "delay_ms": { "ms": ms } })
+    }
+}
