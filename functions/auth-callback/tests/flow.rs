@@ -2,8 +2,6 @@
 //! of auth-start, auth-callback and ticket-receive as Lambda calls them, the simulator's real
 //! authorization page and its encrypted pushes (recorded, then delivered in the order a test wants).
 
-use std::ops::Deref;
-
 use auth_callback::AuthCallback;
 use auth_start::AuthStart;
 use devstack::apigw::{body_text, get};
@@ -30,13 +28,7 @@ struct Flow {
     callback: AuthCallback<DynamoTicketStore, DynamoAuthorizerStore>,
 }
 
-impl Deref for Flow {
-    type Target = World;
-
-    fn deref(&self) -> &World {
-        &self.world
-    }
-}
+devstack::deref_world!(Flow);
 
 async fn flow(test: &str) -> Flow {
     flow_with(test, |_| {}).await

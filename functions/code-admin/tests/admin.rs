@@ -4,7 +4,6 @@
 //! against the router.
 
 use std::collections::BTreeSet;
-use std::ops::Deref;
 
 use code_admin::auth::token_hash;
 use code_admin::{AdminTokens, CodeAdmin, PlatformCodeAdmin};
@@ -41,13 +40,7 @@ struct Admin {
     receiver: PlatformReceiver,
 }
 
-impl Deref for Admin {
-    type Target = World;
-
-    fn deref(&self) -> &World {
-        &self.world
-    }
-}
+devstack::deref_world!(Admin);
 
 /// The mini program's original id (`gh_…`, the authorizer's user_name): one per appid.
 fn original_id(appid: &str) -> String {

@@ -5,7 +5,6 @@
 //! now and go through the default window.
 
 use std::collections::HashMap;
-use std::ops::Deref;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
@@ -36,13 +35,7 @@ struct Harness {
     file: VectorFile,
 }
 
-impl Deref for Harness {
-    type Target = World;
-
-    fn deref(&self) -> &World {
-        &self.world
-    }
-}
+devstack::deref_world!(Harness);
 
 /// Fresh tables in moto, a WeChat simulator of the vectors' component, and the production receiver.
 async fn harness(test: &str) -> Harness {
@@ -71,6 +64,12 @@ impl Harness {
     /// The component's push crypto.
     fn crypto(&self) -> MessageCrypto {
         self.component.crypto()
+    }
+
+    /// The component's tickets as stored.
+    async fn record(&self) -> VerifyTicketRecord {
+        let stored = self.store.verify_ticket(&self.file.component_appid).await;
+        stored.unwrap().expect("a ticket")
     }
 
     /// Every item of the tickets table.
@@ -210,12 +209,7 @@ async fn independent_pushes_are_stored_and_refused_ones_are_not() {
         }
     }
     // The newest ticket (ticket-unicode, CreateTime 1763700400) replaced the first one and kept it.
-    let record = h
-        .store
-        .verify_ticket(&h.file.component_appid)
-        .await
-        .unwrap()
-        .unwrap();
+    let record = h.record().await;
     assert_eq!(record.current.ticket.expose_secret(), "票据-中文-ticket");
     assert_eq!(record.current.create_time, 1763700400);
     let previous = record.previous.unwrap();
@@ -548,12 +542,7 @@ async fn concurrent_pushes_keep_the_newest_ticket_and_the_one_before() {
     for response in results {
         assert_eq!(body_text(&response.unwrap()), "success");
     }
-    let record = h
-        .store
-        .verify_ticket(&h.file.component_appid)
-        .await
-        .unwrap()
-        .unwrap();
+    let record = h.record().await;
     assert_eq!(newest(&record), ("t-12", t0 + 12));
     // The one before, if the newest replaced one (when t-12 happens to be stored first, every
     // other push is older and stale, and there is none): older, and the ticket of its own push.

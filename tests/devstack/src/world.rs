@@ -99,37 +99,58 @@ impl World {
 
     /// An update of the authorizer item `appid`, the expression set; the test adds its values.
     pub fn update_authorizer(&self, appid: &str, expression: &str) -> UpdateItemFluentBuilder {
-        self.platform
-            .dynamo
-            .update_item()
-            .table_name(&self.platform.tables.authorizers)
-            .key("authorizer_appid", AttributeValue::S(appid.into()))
+        let (dynamo, table) = self.authorizers();
+        let update = dynamo.update_item().table_name(table);
+        update
+            .set_key(Some(key(appid)))
             .update_expression(expression)
     }
 
     /// Deletes the authorizer item `appid`, as if it were lost.
     pub async fn delete_authorizer(&self, appid: &str) {
-        self.platform
-            .dynamo
+        let (dynamo, table) = self.authorizers();
+        let delete = dynamo
             .delete_item()
-            .table_name(&self.platform.tables.authorizers)
-            .key("authorizer_appid", AttributeValue::S(appid.into()))
-            .send()
-            .await
-            .expect("deleted");
+            .table_name(table)
+            .set_key(Some(key(appid)));
+        delete.send().await.expect("deleted");
     }
 
     /// The authorizer item `appid` as stored; panics if there is none.
     pub async fn authorizer_item(&self, appid: &str) -> HashMap<String, AttributeValue> {
-        let output = self
-            .platform
-            .dynamo
+        let (dynamo, table) = self.authorizers();
+        let get = dynamo
             .get_item()
-            .table_name(&self.platform.tables.authorizers)
-            .key("authorizer_appid", AttributeValue::S(appid.into()))
-            .send()
-            .await
-            .expect("the authorizers table answers");
+            .table_name(table)
+            .set_key(Some(key(appid)));
+        let output = get.send().await.expect("the authorizers table answers");
         output.item.unwrap_or_else(|| panic!("no item {appid}"))
     }
+
+    /// The DynamoDB client and the authorizers table.
+    fn authorizers(&self) -> (&aws_sdk_dynamodb::Client, &str) {
+        (&self.platform.dynamo, &self.platform.tables.authorizers)
+    }
+}
+
+/// The key of the authorizer item `appid`.
+fn key(appid: &str) -> HashMap<String, AttributeValue> {
+    HashMap::from([(
+        "authorizer_appid".to_owned(),
+        AttributeValue::S(appid.into()),
+    )])
+}
+
+/// `Deref<Target = World>` for a test's own struct that holds its world in a field `world`.
+#[macro_export]
+macro_rules! deref_world {
+    ($name:ty) => {
+        impl std::ops::Deref for $name {
+            type Target = $crate::world::World;
+
+            fn deref(&self) -> &$crate::world::World {
+                &self.world
+            }
+        }
+    };
 }
