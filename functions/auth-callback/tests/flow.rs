@@ -34,6 +34,30 @@ async fn flow(test: &str) -> Flow {
     flow_with(test, |_| {}).await
 }
 
+/// A flow whose ticket has arrived.
+async fn ticketed(test: &str) -> Flow {
+    let f = flow(test).await;
+    f.ticket_arrives().await;
+    f
+}
+
+/// A flow whose ticket has arrived and whose owner has authorized with `sets`; with WeChat's
+/// redirect to the callback.
+async fn authorized(test: &str, sets: &[i64]) -> (Flow, String) {
+    authorized_with(test, sets, |_| {}).await
+}
+
+async fn authorized_with(
+    test: &str,
+    sets: &[i64],
+    adjust: impl FnOnce(&mut SimConfig),
+) -> (Flow, String) {
+    let f = flow_with(test, adjust).await;
+    f.ticket_arrives().await;
+    let location = f.owner_authorizes(sets).await;
+    (f, location)
+}
+
 async fn flow_with(test: &str, adjust: impl FnOnce(&mut SimConfig)) -> Flow {
     let tea_house = mini_program(MP)
         .original_id("gh_flow00000001")
@@ -95,20 +119,20 @@ impl Flow {
         self.ctl.calls(endpoint).await
     }
 
+    /// GET /auth/start?query asking for JSON: its status and body.
+    async fn start_page(&self, query: &[(&str, &str)]) -> (StatusCode, String) {
+        let response = auth_start::handle(&self.start, get("/auth/start", query, true))
+            .await
+            .unwrap();
+        (response.status(), body_text(&response))
+    }
+
     /// GET /auth/start (JSON), then the owner opens the PC link, picks the mini program with the
     /// given permission sets and confirms. Returns WeChat's redirect to the callback.
     async fn owner_authorizes(&self, sets: &[i64]) -> String {
-        let response =
-            auth_start::handle(&self.start, get("/auth/start", &[("auth_type", "2")], true))
-                .await
-                .unwrap();
-        assert_eq!(
-            response.status(),
-            StatusCode::OK,
-            "{}",
-            body_text(&response)
-        );
-        let links: Value = serde_json::from_str(&body_text(&response)).unwrap();
+        let (status, body) = self.start_page(&[("auth_type", "2")]).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let links: Value = serde_json::from_str(&body).unwrap();
         let pc_url = links["pc_url"].as_str().unwrap();
         let page = self
             .http
@@ -172,8 +196,7 @@ fn url_pairs(query: &str) -> Vec<(String, String)> {
 
 #[tokio::test]
 async fn an_owner_authorizes_and_the_authorizer_is_stored_once() {
-    let f = flow("authorize").await;
-    f.ticket_arrives().await;
+    let f = ticketed("authorize").await;
     // The HTML page links to both WeChat pages.
     let html = auth_start::handle(&f.start, get("/auth/start", &[], false))
         .await
@@ -251,19 +274,17 @@ async fn an_owner_authorizes_and_the_authorizer_is_stored_once() {
 
 /// The owner authorizes with permission set 17 only and the `authorized` push is delivered
 /// before the owner's browser lands on the callback; returns the callback URL.
-async fn authorized_by_push(f: &Flow) -> String {
-    f.ticket_arrives().await;
-    let location = f.owner_authorizes(&[17]).await;
+async fn authorized_by_push(test: &str) -> (Flow, String) {
+    let (f, location) = authorized(test, &[17]).await;
     let pushed = f.inbox().wait_for("<InfoType><![CDATA[authorized]]>").await;
     f.delivered(&pushed).await;
     assert!(f.stored().await.is_some());
-    location
+    (f, location)
 }
 
 #[tokio::test]
 async fn the_push_may_arrive_before_the_callback() {
-    let f = flow("push-first").await;
-    let location = authorized_by_push(&f).await;
+    let (f, location) = authorized_by_push("push-first").await;
     // The owner lands afterwards: no error, and the missing permission set is named.
     let (status, page) = f.callback_with(&location, false).await;
     assert_eq!(status, StatusCode::OK, "{page}");
@@ -276,8 +297,7 @@ async fn the_push_may_arrive_before_the_callback() {
 
 #[tokio::test]
 async fn after_the_push_the_callback_answers_json_once() {
-    let f = flow("push-first-json").await;
-    let location = authorized_by_push(&f).await;
+    let (f, location) = authorized_by_push("push-first-json").await;
     let (_, json) = f.callback_with(&location, true).await;
     let json: Value = serde_json::from_str(&json).unwrap();
     assert_eq!(json["missing_permission_sets"], json!([18]));
@@ -304,9 +324,7 @@ fn with_state(location: &str, state: Option<&str>) -> String {
 
 #[tokio::test]
 async fn the_callback_takes_only_a_code_with_a_state_from_the_start_page() {
-    let f = flow("state").await;
-    f.ticket_arrives().await;
-    let location = f.owner_authorizes(&[17, 18]).await;
+    let (f, location) = authorized("state", &[17, 18]).await;
     let issued = url_pairs(location.split_once('?').unwrap().1)
         .into_iter()
         .find(|(k, _)| k == "state")
@@ -363,9 +381,7 @@ async fn the_callback_takes_only_a_code_with_a_state_from_the_start_page() {
 
 #[tokio::test]
 async fn callback_and_push_at_the_same_time_exchange_once() {
-    let f = flow("race").await;
-    f.ticket_arrives().await;
-    let location = f.owner_authorizes(&[17, 18]).await;
+    let (f, location) = authorized("race", &[17, 18]).await;
     let pushed = f.inbox().wait_for("<InfoType><![CDATA[authorized]]>").await;
     let ((status, page), (push_status, push_body)) =
         tokio::join!(f.callback_with(&location, false), f.deliver(&pushed));
@@ -379,9 +395,7 @@ async fn callback_and_push_at_the_same_time_exchange_once() {
 
 #[tokio::test]
 async fn revocation_removes_the_tokens_and_keeps_the_history() {
-    let f = flow("revoke").await;
-    f.ticket_arrives().await;
-    let location = f.owner_authorizes(&[17, 18]).await;
+    let (f, location) = authorized("revoke", &[17, 18]).await;
     f.callback_with(&location, false).await;
     let authorized_push = f.inbox().wait_for("<InfoType><![CDATA[authorized]]>").await;
     let unauthorized = f.owner_revokes().await;
@@ -401,12 +415,10 @@ async fn the_callback_is_placed_on_wechats_clock() {
     // WeChat's clock four minutes behind ours (pushes still fall inside the replay window). The
     // callback carries no time; taken from our clock it would be dated after the revocation that
     // follows it, and the revocation would be ignored as older.
-    let f = flow_with("clock-skew", |config| {
+    let (f, location) = authorized_with("clock-skew", &[17, 18], |config| {
         config.clock_start = Some(shared::store::unix_now() - 240)
     })
     .await;
-    f.ticket_arrives().await;
-    let location = f.owner_authorizes(&[17, 18]).await;
     let (status, page) = f.callback_with(&location, false).await;
     assert_eq!(status, StatusCode::OK, "{page}");
     let authorized = f.stored().await.unwrap();
@@ -424,9 +436,7 @@ async fn the_callback_is_placed_on_wechats_clock() {
 
 #[tokio::test]
 async fn an_expired_or_unknown_code_shows_a_clear_page() {
-    let f = flow("expired").await;
-    f.ticket_arrives().await;
-    let location = f.owner_authorizes(&[18]).await;
+    let (f, location) = authorized("expired", &[18]).await;
     f.ctl.advance_clock(601).await;
     let (status, page) = f.callback_with(&location, false).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{page}");
@@ -451,8 +461,7 @@ async fn an_expired_or_unknown_code_shows_a_clear_page() {
 
 #[tokio::test]
 async fn twenty_concurrent_token_requests_make_one_wechat_call() {
-    let f = flow("token-race").await;
-    f.ticket_arrives().await;
+    let f = ticketed("token-race").await;
     let component = f.platform.component_service();
     let tokens = futures::future::join_all((0..20).map(|_| component.token())).await;
     let tokens: Vec<String> = tokens
@@ -468,59 +477,36 @@ async fn twenty_concurrent_token_requests_make_one_wechat_call() {
 
 #[tokio::test]
 async fn a_refused_token_is_refreshed_and_the_call_retried_once() {
-    let f = flow("token-40001").await;
-    f.ticket_arrives().await;
+    let f = ticketed("token-40001").await;
     let first = f.platform.component_service().token().await.unwrap();
     let refused = || json!({ "errcode": { "errcode": 40001 } });
     assert_eq!(
         f.ctl.fault("api_create_preauthcode", 1, refused()).await,
         204
     );
-    let response = auth_start::handle(&f.start, get("/auth/start", &[], true))
-        .await
-        .unwrap();
-    assert_eq!(
-        response.status(),
-        StatusCode::OK,
-        "{}",
-        body_text(&response)
-    );
+    let (status, body) = f.start_page(&[]).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(f.calls("api_create_preauthcode").await, 2);
     assert_eq!(f.calls("api_component_token").await, 2);
     let second = f.platform.component_service().token().await.unwrap();
     assert_ne!(first.expose_secret(), second.expose_secret());
     // Two refusals in a row: the retry happens once, then the error is shown (WeChat refused: 502).
     f.ctl.fault("api_create_preauthcode", 2, refused()).await;
-    let response = auth_start::handle(&f.start, get("/auth/start", &[], true))
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::BAD_GATEWAY);
+    assert_eq!(f.start_page(&[]).await.0, StatusCode::BAD_GATEWAY);
     assert_eq!(f.calls("api_create_preauthcode").await, 4);
 }
 
 #[tokio::test]
 async fn without_a_ticket_the_start_page_says_so_and_pushing_is_restarted() {
     let f = flow("no-ticket").await;
-    let response = auth_start::handle(&f.start, get("/auth/start", &[], true))
-        .await
-        .unwrap();
-    assert_eq!(
-        response.status(),
-        StatusCode::SERVICE_UNAVAILABLE,
-        "{}",
-        body_text(&response)
-    );
-    assert!(body_text(&response).contains("api_start_push_ticket"));
+    let (status, body) = f.start_page(&[]).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert!(body.contains("api_start_push_ticket"));
     assert_eq!(f.calls("api_start_push_ticket").await, 1);
     // The simulator answered by pushing a ticket; once it is in, the page works.
     let pushed = f.inbox().wait_for("component_verify_ticket").await;
     f.deliver(&pushed).await;
-    let response = auth_start::handle(&f.start, get("/auth/start", &[("auth_type", "9")], true))
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
-    let response = auth_start::handle(&f.start, get("/auth/start", &[], true))
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
+    let unknown_type = f.start_page(&[("auth_type", "9")]).await;
+    assert_eq!(unknown_type.0, StatusCode::BAD_REQUEST);
+    assert_eq!(f.start_page(&[]).await.0, StatusCode::OK);
 }

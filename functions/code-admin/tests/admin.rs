@@ -175,6 +175,11 @@ impl Admin {
         self.call_as(Some(ADMIN), method, path, &[], body).await
     }
 
+    /// POST /admin/authorizers/{MP}/commits with `body`.
+    async fn post_commit(&self, body: Value) -> (StatusCode, Value) {
+        self.call("POST", &mp("/commits"), body).await
+    }
+
     /// Delivers a recorded message push to ticket-receive's message URL.
     async fn deliver(&self, push: &Received) -> (StatusCode, String) {
         let response = ticket_receive::handle(&self.receiver, push.request())
@@ -218,13 +223,8 @@ async fn commit(w: &Admin, version: &str) {
 #[tokio::test]
 async fn commit_review_release_and_roll_back() {
     let w = world("release").await;
-    let (status, body) = w
-        .call(
-            "PUT",
-            &mp("/ext"),
-            json!({ "ext": { "shop_id": 42, "theme": "red" } }),
-        )
-        .await;
+    let ext = json!({ "ext": { "shop_id": 42, "theme": "red" } });
+    let (status, body) = w.call("PUT", &mp("/ext"), ext).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     commit(&w, "1.0.0").await;
     let (_, authorizer) = w.call("GET", &mp(""), Value::Null).await;
@@ -622,13 +622,8 @@ async fn bad_input_is_refused_before_wechat_is_called() {
 async fn wechat_errcodes_are_mapped_once() {
     let w = world("errcodes").await;
     // No permission set 18: refused before WeChat with 403.
-    let (status, body) = w
-        .call(
-            "GET",
-            &format!("/admin/authorizers/{NO_18}/categories"),
-            Value::Null,
-        )
-        .await;
+    let categories = format!("/admin/authorizers/{NO_18}/categories");
+    let (status, body) = w.call("GET", &categories, Value::Null).await;
     assert_eq!(
         (status, body["error"].as_str()),
         (StatusCode::FORBIDDEN, Some("permission_set_missing")),
@@ -670,13 +665,8 @@ async fn wechat_errcodes_are_mapped_once() {
     let (status, body) = w.call("GET", &mp("/categories"), Value::Null).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     // Template errors come back with WeChat's meaning.
-    let (status, body) = w
-        .call(
-            "POST",
-            &mp("/commits"),
-            json!({ "template_id": 99, "user_version": "1" }),
-        )
-        .await;
+    let request = json!({ "template_id": 99, "user_version": "1" });
+    let (status, body) = w.post_commit(request).await;
     assert_eq!(
         (status, body["errcode"].as_i64(), body["meaning"].as_str()),
         (
@@ -816,13 +806,8 @@ async fn the_action_log_holds_the_validated_fields_started_then_completed() {
     assert!(commit["finished_at_ms"].as_i64() >= commit["at_ms"].as_i64());
 
     // A call WeChat refuses is completed as failed, with WeChat's errcode.
-    let (status, _) = w
-        .call(
-            "POST",
-            &mp("/commits"),
-            json!({ "template_id": 99, "user_version": "1" }),
-        )
-        .await;
+    let request = json!({ "template_id": 99, "user_version": "1" });
+    let (status, _) = w.post_commit(request).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     let failed = w
         .actions()
@@ -840,13 +825,8 @@ async fn the_action_log_holds_the_validated_fields_started_then_completed() {
         "{failed}"
     );
     // Input refused by validation: recorded as refused, naming the field, nothing else.
-    let (status, _) = w
-        .call(
-            "POST",
-            &mp("/gray-release"),
-            json!({ "gray_percentage": 150, "note": "raw-body-marker" }),
-        )
-        .await;
+    let gray = json!({ "gray_percentage": 150, "note": "raw-body-marker" });
+    let (status, _) = w.call("POST", &mp("/gray-release"), gray).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     let refused = w
         .actions()
@@ -872,13 +852,8 @@ async fn the_action_log_holds_the_validated_fields_started_then_completed() {
 #[tokio::test]
 async fn ext_json_is_built_for_the_template_and_the_path_appid() {
     let w = world("extjson").await;
-    let (status, body) = w
-        .call(
-            "POST",
-            &mp("/commits"),
-            json!({ "template_id": 1, "user_version": "1.0.0", "ext": { "shop": "coffee" }, "ext_json": { "window": { "navigationBarTitleText": "Coffee" }, "extPages": { "pages/index/index": { "navigationBarTitleText": "Menu" } } } }),
-        )
-        .await;
+    let request = json!({ "template_id": 1, "user_version": "1.0.0", "ext": { "shop": "coffee" }, "ext_json": { "window": { "navigationBarTitleText": "Coffee" }, "extPages": { "pages/index/index": { "navigationBarTitleText": "Menu" } } } });
+    let (status, body) = w.post_commit(request).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let committed = w.sim_commit().await;
     assert_eq!(
@@ -928,13 +903,8 @@ async fn ext_json_is_built_for_the_template_and_the_path_appid() {
     }
     assert_eq!(w.ctl.calls("commit").await, calls, "WeChat was called");
     // The path appid's own extAppid and extEnable: true are accepted (a pasted ext.json).
-    let (status, body) = w
-        .call(
-            "POST",
-            &mp("/commits"),
-            json!({ "template_id": 1, "user_version": "1.0.1", "ext_json": { "extEnable": true, "extAppid": MP, "ext": { "shop": "tea" } } }),
-        )
-        .await;
+    let request = json!({ "template_id": 1, "user_version": "1.0.1", "ext_json": { "extEnable": true, "extAppid": MP, "ext": { "shop": "tea" } } });
+    let (status, body) = w.post_commit(request).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(w.sim_commit().await["ext_config"], json!({ "shop": "tea" }));
 }
@@ -945,13 +915,8 @@ async fn a_standard_template_gets_only_ext_app_id_ext_and_window() {
         config.templates.push(template(2, "2.0.0", "standard", 1))
     })
     .await;
-    let (status, body) = w
-        .call(
-            "POST",
-            &mp("/commits"),
-            json!({ "template_id": 2, "user_version": "2.0.0", "ext": { "shop": "tea" }, "ext_json": { "window": { "navigationBarTitleText": "Tea" } } }),
-        )
-        .await;
+    let request = json!({ "template_id": 2, "user_version": "2.0.0", "ext": { "shop": "tea" }, "ext_json": { "window": { "navigationBarTitleText": "Tea" } } });
+    let (status, body) = w.post_commit(request).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let committed = w.sim_commit().await;
     assert_eq!(
@@ -960,13 +925,8 @@ async fn a_standard_template_gets_only_ext_app_id_ext_and_window() {
     );
     assert_eq!(committed["ext_config"], json!({ "shop": "tea" }));
     let calls = w.ctl.calls("commit").await;
-    let (status, body) = w
-        .call(
-            "POST",
-            &mp("/commits"),
-            json!({ "template_id": 2, "user_version": "2.0.1", "ext_json": { "tabBar": { "list": [] } } }),
-        )
-        .await;
+    let request = json!({ "template_id": 2, "user_version": "2.0.1", "ext_json": { "tabBar": { "list": [] } } });
+    let (status, body) = w.post_commit(request).await;
     assert_eq!(
         (status, body["field"].as_str()),
         (StatusCode::BAD_REQUEST, Some("ext_json")),

@@ -42,3 +42,10 @@ where
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// Waits (up to [`deadline`]) until the clock's Unix second is past `second`: a retry made
+/// after this is dated later than anything written at `second`.
+pub async fn until_after_second(second: i64) {
+    let later = poll(|| async { (shared::store::unix_now() > second).then_some(()) }).await;
+    later.expect("the clock moved on");
+}

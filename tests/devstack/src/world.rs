@@ -2,7 +2,7 @@
 //! functions build it (fresh moto tables, WeChat at the simulator), with the ticket stored and
 //! the mini programs authorized when the [`Setup`] asks for it.
 //!
-//! ```ignore
+//! ```text
 //! let w = Setup::new(&COMPONENT).mini_program(mini_program(MP)).authorized().start("test").await;
 //! assert_eq!(w.ctl.calls("api_query_auth").await, 1);
 //! ```
