@@ -80,10 +80,6 @@ fn official_open_platform_vector_a() {
 fn official_mini_program_vector_b() {
     let c = crypto("AAAAA", KEY_A, "wxba5fad812f8e6fb9");
     let encrypt = "+qdx1OKCy+5JPCBFWw70tm0fJGb2Jmeia4FCB7kao+/Q5c/ohsOzQHi8khUOb05JCpj0JB4RvQMkUyus8TPxLKJGQqcvZqzDpVzazhZv6JsXUnnR8XGT740XgXZUXQ7vJVnAG+tE8NUd4yFyjPy7GgiaviNrlCTj+l5kdfMuFUPpRSrfMZuMcp3Fn2Pede2IuQrKEYwKSqFIZoNqJ4M8EajAsjLY2km32IIjdf8YL/P50F7mStwntrA2cPDrM1kb6mOcfBgRtWygb3VIYnSeOBrebufAlr7F9mFUPAJGj04=";
-    assert_eq!(
-        c.signature("1714112445", "415670741"),
-        "6c5c811b55cc85e0e1b54100749188c20beb3f5d"
-    );
     let (msg, _) = c
         .open(
             "046e02f8204d34f8ba5fa3b1db94908f3df2e9b3",
@@ -95,6 +91,11 @@ fn official_mini_program_vector_b() {
     assert_eq!(
         msg,
         r#"{"ToUserName":"gh_97417a04a28d","FromUserName":"o9AgO5Kd5ggOC-bXrbNODIiE3bGY","CreateTime":1714112445,"MsgType":"event","Event":"debug_demo","debug_str":"hello world"}"#
+    );
+    // The plain signature of the same timestamp and nonce.
+    assert_eq!(
+        c.signature("1714112445", "415670741"),
+        "6c5c811b55cc85e0e1b54100749188c20beb3f5d"
     );
     assert_eq!(
         c.encrypt_with(KeyUsed::Current, &random("a8eedb185eb2fecf"), &msg)
@@ -121,14 +122,24 @@ fn official_mini_program_vector_b() {
 #[test]
 fn official_plain_signatures_c() {
     let c = crypto("AAAAA", KEY_A, "wx");
-    assert_eq!(
-        c.signature("1714036504", "1514711492"),
-        "f464b24fc39322e44b38aa78f5edd27bd1441696"
-    );
-    assert_eq!(
-        c.signature("1714037059", "486452656"),
-        "899cf89e464efb63f54ddac96b0a0a235f53aa78"
-    );
+    for (timestamp, nonce, signature) in [
+        (
+            "1714036504",
+            "1514711492",
+            "f464b24fc39322e44b38aa78f5edd27bd1441696",
+        ),
+        (
+            "1714037059",
+            "486452656",
+            "899cf89e464efb63f54ddac96b0a0a235f53aa78",
+        ),
+    ] {
+        assert_eq!(
+            c.signature(timestamp, nonce),
+            signature,
+            "{timestamp} {nonce}"
+        );
+    }
 }
 
 #[test]

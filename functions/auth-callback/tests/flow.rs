@@ -4,110 +4,95 @@
 
 use auth_callback::AuthCallback;
 use auth_start::AuthStart;
-use devstack::apigw::{body_text, get, push};
-use devstack::inbox::{Inbox, Received};
+use devstack::apigw::{body_text, get};
+use devstack::inbox::Received;
+use devstack::owner::location_of;
+use devstack::sim::{mini_program, Component, MiniProgramBuilder, Setup};
+use devstack::world::World;
 use lambda_http::http::StatusCode;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{json, Value};
 use shared::authorizer::AuthorizerStatus;
-use shared::crypto::MessageCrypto;
-use shared::platform::Platform;
-use shared::store::AuthorizerStore;
+use shared::store::{DynamoAuthorizerStore, DynamoTicketStore};
 use ticket_receive::PlatformReceiver;
-use wechat_sim::config::{Category, MiniProgram, ReviewScript};
-use wechat_sim::{RunningSim, Sim, SimConfig};
+use wechat_sim::SimConfig;
 
 const APPID: &str = "wxflowcomponent001";
-const SECRET: &str = "flow-secret";
-const TOKEN: &str = "flowtoken";
-const KEY: &str = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG";
 const MP: &str = "wxflowminiprogram1";
-const CALLBACK: &str = "https://platform.example.com/auth/callback";
+const CALLBACK: &str = devstack::owner::REDIRECT_URI;
 
 struct Flow {
-    sim: RunningSim,
-    inbox: Inbox,
-    platform: Platform,
+    world: World,
     receiver: PlatformReceiver,
-    start: AuthStart<shared::store::DynamoTicketStore>,
-    callback: AuthCallback<shared::store::DynamoTicketStore, shared::store::DynamoAuthorizerStore>,
-    browser: reqwest::Client,
+    start: AuthStart<DynamoTicketStore>,
+    callback: AuthCallback<DynamoTicketStore, DynamoAuthorizerStore>,
 }
+
+devstack::deref_world!(Flow);
 
 async fn flow(test: &str) -> Flow {
     flow_with(test, |_| {}).await
 }
 
+/// A flow whose ticket has arrived.
+async fn ticketed(test: &str) -> Flow {
+    let f = flow(test).await;
+    f.ticket_arrives().await;
+    f
+}
+
+/// A flow whose ticket has arrived and whose owner has authorized with `sets`; with WeChat's
+/// redirect to the callback.
+async fn authorized(test: &str, sets: &[i64]) -> (Flow, String) {
+    authorized_with(test, sets, |_| {}).await
+}
+
+async fn authorized_with(
+    test: &str,
+    sets: &[i64],
+    adjust: impl FnOnce(&mut SimConfig),
+) -> (Flow, String) {
+    let f = flow_with(test, adjust).await;
+    f.ticket_arrives().await;
+    let location = f.owner_authorizes(sets).await;
+    (f, location)
+}
+
 async fn flow_with(test: &str, adjust: impl FnOnce(&mut SimConfig)) -> Flow {
-    let crypto = MessageCrypto::new(SecretString::from(TOKEN), APPID, KEY, None).unwrap();
-    let inbox = Inbox::start(crypto).await;
-    let mut config = SimConfig::for_component(APPID, SECRET, TOKEN, KEY);
-    config.push.authorization_event_url = Some(inbox.component_url());
-    config.mini_programs.push(MiniProgram {
-        appid: MP.into(),
-        original_id: "gh_flow00000001".into(),
-        nickname: "Flow Tea House".into(),
-        principal_name: "Flow Tea Ltd.".into(),
-        head_img: String::new(),
-        categories: vec![Category {
-            first_class: "餐饮".into(),
-            second_class: "点餐".into(),
-            third_class: None,
-            first_id: 220,
-            second_id: 221,
-            third_id: None,
-        }],
-        pages: vec!["pages/index/index".into()],
-        testers_limit: 5,
-        permission_sets: vec![17, 18, 19],
-        review: ReviewScript::Pass { after_secs: 5 },
-    });
-    adjust(&mut config);
-    let sim = Sim::new(config)
-        .unwrap()
-        .serve("127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap();
-    let platform = devstack::test_platform(
-        test,
-        devstack::component_config(APPID, SECRET, TOKEN, KEY),
-        &sim.base_url(),
-    )
-    .await;
-    let receiver = PlatformReceiver::from_platform(&platform).unwrap();
-    let start = AuthStart::from_platform(&platform, CALLBACK.into());
-    let callback = AuthCallback::from_platform(&platform);
-    let browser = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
+    let tea_house = mini_program(MP)
+        .original_id("gh_flow00000001")
+        .named("Flow Tea House", "Flow Tea Ltd.")
+        .category(("餐饮", 220), ("点餐", 221))
+        .pages(&["pages/index/index"])
+        .sets(&[17, 18, 19]);
+    let world = Setup::new(&Component::new(APPID, "flow-secret", "flowtoken"))
+        .mini_program(tea_house)
+        .configure(adjust)
+        .pushes_to_inbox()
+        .start(test)
+        .await;
+    let platform = &world.platform;
     Flow {
-        sim,
-        inbox,
-        platform,
-        receiver,
-        start,
-        callback,
-        browser,
+        receiver: PlatformReceiver::from_platform(platform).unwrap(),
+        start: AuthStart::from_platform(platform, CALLBACK.into()),
+        callback: AuthCallback::from_platform(platform),
+        world,
     }
 }
 
 impl Flow {
     /// Delivers a recorded push to ticket-receive, as WeChat would.
     async fn deliver(&self, received: &Received) -> (StatusCode, String) {
-        let response = ticket_receive::handle(
-            &self.receiver,
-            push(&received.query_pairs(), &received.body),
-        )
-        .await
-        .unwrap();
+        let response = ticket_receive::handle(&self.receiver, received.request())
+            .await
+            .unwrap();
         (response.status(), body_text(&response))
     }
 
     /// The simulator pushes a ticket; ticket-receive stores it.
     async fn ticket_arrives(&self) {
-        let ticket = self.sim.sim.push_ticket();
-        let pushed = self.inbox.wait_for(&ticket).await;
+        let ticket = self.push_ticket();
+        let pushed = self.inbox().wait_for(&ticket).await;
         self.delivered(&pushed).await;
     }
 
@@ -121,58 +106,36 @@ impl Flow {
 
     /// The stored authorizer of the flow's mini program.
     async fn stored(&self) -> Option<shared::authorizer::Authorizer> {
-        self.platform
-            .authorizer_store()
-            .authorizer(MP)
-            .await
-            .unwrap()
+        self.world.stored(MP).await
     }
 
     /// The owner revokes the authorization on WeChat; returns the `unauthorized` push.
     async fn owner_revokes(&self) -> Received {
-        let revoked = self
-            .browser
-            .post(format!(
-                "{}/sim/authorizations/{MP}/revoke",
-                self.sim.base_url()
-            ))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(revoked.status(), 204);
-        self.inbox.wait_for("unauthorized").await
+        assert_eq!(self.ctl.revoke(MP).await, 204);
+        self.inbox().wait_for("unauthorized").await
     }
 
     async fn calls(&self, endpoint: &str) -> u64 {
-        let calls: Value = self
-            .browser
-            .get(format!("{}/sim/calls", self.sim.base_url()))
-            .send()
-            .await
-            .unwrap()
-            .json()
+        self.ctl.calls(endpoint).await
+    }
+
+    /// GET /auth/start?query asking for JSON: its status and body.
+    async fn start_page(&self, query: &[(&str, &str)]) -> (StatusCode, String) {
+        let response = auth_start::handle(&self.start, get("/auth/start", query, true))
             .await
             .unwrap();
-        calls[endpoint].as_u64().unwrap_or(0)
+        (response.status(), body_text(&response))
     }
 
     /// GET /auth/start (JSON), then the owner opens the PC link, picks the mini program with the
     /// given permission sets and confirms. Returns WeChat's redirect to the callback.
     async fn owner_authorizes(&self, sets: &[i64]) -> String {
-        let response =
-            auth_start::handle(&self.start, get("/auth/start", &[("auth_type", "2")], true))
-                .await
-                .unwrap();
-        assert_eq!(
-            response.status(),
-            StatusCode::OK,
-            "{}",
-            body_text(&response)
-        );
-        let links: Value = serde_json::from_str(&body_text(&response)).unwrap();
+        let (status, body) = self.start_page(&[("auth_type", "2")]).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let links: Value = serde_json::from_str(&body).unwrap();
         let pc_url = links["pc_url"].as_str().unwrap();
         let page = self
-            .browser
+            .http
             .get(pc_url)
             .send()
             .await
@@ -198,27 +161,14 @@ impl Flow {
             "{}",
             field("redirect_uri")
         );
-        let mut form = vec![
-            ("pre_auth_code".to_owned(), field("pre_auth_code")),
-            ("redirect_uri".to_owned(), field("redirect_uri")),
-            ("appid".to_owned(), MP.to_owned()),
+        let (pre_auth_code, redirect_uri) = (field("pre_auth_code"), field("redirect_uri"));
+        let form = [
+            ("pre_auth_code", pre_auth_code.as_str()),
+            ("redirect_uri", redirect_uri.as_str()),
         ];
-        form.extend(
-            sets.iter()
-                .map(|s| ("permission".to_owned(), s.to_string())),
-        );
-        let confirm = self
-            .browser
-            .post(format!(
-                "{}/cgi-bin/componentloginpage/confirm",
-                self.sim.base_url()
-            ))
-            .form(&form)
-            .send()
-            .await
-            .unwrap();
+        let confirm = devstack::owner::confirm(&self.base_url(), &form, MP, sets).await;
         assert_eq!(confirm.status(), 302);
-        confirm.headers()["location"].to_str().unwrap().to_owned()
+        location_of(&confirm)
     }
 
     /// The owner's browser lands on /auth/callback (the query of WeChat's redirect).
@@ -246,8 +196,7 @@ fn url_pairs(query: &str) -> Vec<(String, String)> {
 
 #[tokio::test]
 async fn an_owner_authorizes_and_the_authorizer_is_stored_once() {
-    let f = flow("authorize").await;
-    f.ticket_arrives().await;
+    let f = ticketed("authorize").await;
     // The HTML page links to both WeChat pages.
     let html = auth_start::handle(&f.start, get("/auth/start", &[], false))
         .await
@@ -304,7 +253,7 @@ async fn an_owner_authorizes_and_the_authorizer_is_stored_once() {
         .contains("点餐"));
 
     // The authorized push carrying the same code arrives afterwards: success, no second exchange.
-    let pushed = f.inbox.wait_for("<InfoType><![CDATA[authorized]]>").await;
+    let pushed = f.inbox().wait_for("<InfoType><![CDATA[authorized]]>").await;
     f.delivered(&pushed).await;
     assert_eq!(f.calls("api_query_auth").await, 1);
     assert_eq!(f.calls("api_component_token").await, 1);
@@ -325,19 +274,17 @@ async fn an_owner_authorizes_and_the_authorizer_is_stored_once() {
 
 /// The owner authorizes with permission set 17 only and the `authorized` push is delivered
 /// before the owner's browser lands on the callback; returns the callback URL.
-async fn authorized_by_push(f: &Flow) -> String {
-    f.ticket_arrives().await;
-    let location = f.owner_authorizes(&[17]).await;
-    let pushed = f.inbox.wait_for("<InfoType><![CDATA[authorized]]>").await;
+async fn authorized_by_push(test: &str) -> (Flow, String) {
+    let (f, location) = authorized(test, &[17]).await;
+    let pushed = f.inbox().wait_for("<InfoType><![CDATA[authorized]]>").await;
     f.delivered(&pushed).await;
     assert!(f.stored().await.is_some());
-    location
+    (f, location)
 }
 
 #[tokio::test]
 async fn the_push_may_arrive_before_the_callback() {
-    let f = flow("push-first").await;
-    let location = authorized_by_push(&f).await;
+    let (f, location) = authorized_by_push("push-first").await;
     // The owner lands afterwards: no error, and the missing permission set is named.
     let (status, page) = f.callback_with(&location, false).await;
     assert_eq!(status, StatusCode::OK, "{page}");
@@ -350,8 +297,7 @@ async fn the_push_may_arrive_before_the_callback() {
 
 #[tokio::test]
 async fn after_the_push_the_callback_answers_json_once() {
-    let f = flow("push-first-json").await;
-    let location = authorized_by_push(&f).await;
+    let (f, location) = authorized_by_push("push-first-json").await;
     let (_, json) = f.callback_with(&location, true).await;
     let json: Value = serde_json::from_str(&json).unwrap();
     assert_eq!(json["missing_permission_sets"], json!([18]));
@@ -378,9 +324,7 @@ fn with_state(location: &str, state: Option<&str>) -> String {
 
 #[tokio::test]
 async fn the_callback_takes_only_a_code_with_a_state_from_the_start_page() {
-    let f = flow("state").await;
-    f.ticket_arrives().await;
-    let location = f.owner_authorizes(&[17, 18]).await;
+    let (f, location) = authorized("state", &[17, 18]).await;
     let issued = url_pairs(location.split_once('?').unwrap().1)
         .into_iter()
         .find(|(k, _)| k == "state")
@@ -437,10 +381,8 @@ async fn the_callback_takes_only_a_code_with_a_state_from_the_start_page() {
 
 #[tokio::test]
 async fn callback_and_push_at_the_same_time_exchange_once() {
-    let f = flow("race").await;
-    f.ticket_arrives().await;
-    let location = f.owner_authorizes(&[17, 18]).await;
-    let pushed = f.inbox.wait_for("<InfoType><![CDATA[authorized]]>").await;
+    let (f, location) = authorized("race", &[17, 18]).await;
+    let pushed = f.inbox().wait_for("<InfoType><![CDATA[authorized]]>").await;
     let ((status, page), (push_status, push_body)) =
         tokio::join!(f.callback_with(&location, false), f.deliver(&pushed));
     assert_eq!(
@@ -453,11 +395,9 @@ async fn callback_and_push_at_the_same_time_exchange_once() {
 
 #[tokio::test]
 async fn revocation_removes_the_tokens_and_keeps_the_history() {
-    let f = flow("revoke").await;
-    f.ticket_arrives().await;
-    let location = f.owner_authorizes(&[17, 18]).await;
+    let (f, location) = authorized("revoke", &[17, 18]).await;
     f.callback_with(&location, false).await;
-    let authorized_push = f.inbox.wait_for("<InfoType><![CDATA[authorized]]>").await;
+    let authorized_push = f.inbox().wait_for("<InfoType><![CDATA[authorized]]>").await;
     let unauthorized = f.owner_revokes().await;
     f.delivered(&unauthorized).await;
     let stored = f.stored().await.unwrap();
@@ -475,16 +415,14 @@ async fn the_callback_is_placed_on_wechats_clock() {
     // WeChat's clock four minutes behind ours (pushes still fall inside the replay window). The
     // callback carries no time; taken from our clock it would be dated after the revocation that
     // follows it, and the revocation would be ignored as older.
-    let f = flow_with("clock-skew", |config| {
+    let (f, location) = authorized_with("clock-skew", &[17, 18], |config| {
         config.clock_start = Some(shared::store::unix_now() - 240)
     })
     .await;
-    f.ticket_arrives().await;
-    let location = f.owner_authorizes(&[17, 18]).await;
     let (status, page) = f.callback_with(&location, false).await;
     assert_eq!(status, StatusCode::OK, "{page}");
     let authorized = f.stored().await.unwrap();
-    let wechat_now = f.sim.sim.state().now();
+    let wechat_now = f.now();
     assert!(
         authorized.last_event_time <= wechat_now,
         "the callback is dated {} on WeChat's clock, now {wechat_now}",
@@ -498,17 +436,8 @@ async fn the_callback_is_placed_on_wechats_clock() {
 
 #[tokio::test]
 async fn an_expired_or_unknown_code_shows_a_clear_page() {
-    let f = flow("expired").await;
-    f.ticket_arrives().await;
-    let location = f.owner_authorizes(&[18]).await;
-    let clock = f
-        .browser
-        .post(format!("{}/sim/clock/advance", f.sim.base_url()))
-        .json(&json!({ "seconds": 601 }))
-        .send()
-        .await
-        .unwrap();
-    assert!(clock.status().is_success());
+    let (f, location) = authorized("expired", &[18]).await;
+    f.ctl.advance_clock(601).await;
     let (status, page) = f.callback_with(&location, false).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{page}");
     assert!(
@@ -532,8 +461,7 @@ async fn an_expired_or_unknown_code_shows_a_clear_page() {
 
 #[tokio::test]
 async fn twenty_concurrent_token_requests_make_one_wechat_call() {
-    let f = flow("token-race").await;
-    f.ticket_arrives().await;
+    let f = ticketed("token-race").await;
     let component = f.platform.component_service();
     let tokens = futures::future::join_all((0..20).map(|_| component.token())).await;
     let tokens: Vec<String> = tokens
@@ -549,69 +477,36 @@ async fn twenty_concurrent_token_requests_make_one_wechat_call() {
 
 #[tokio::test]
 async fn a_refused_token_is_refreshed_and_the_call_retried_once() {
-    let f = flow("token-40001").await;
-    f.ticket_arrives().await;
+    let f = ticketed("token-40001").await;
     let first = f.platform.component_service().token().await.unwrap();
-    let fault = json!({ "endpoint": "api_create_preauthcode", "count": 1, "fault": { "errcode": { "errcode": 40001 } } });
-    let r = f
-        .browser
-        .post(format!("{}/sim/faults", f.sim.base_url()))
-        .json(&fault)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 204);
-    let response = auth_start::handle(&f.start, get("/auth/start", &[], true))
-        .await
-        .unwrap();
+    let refused = || json!({ "errcode": { "errcode": 40001 } });
     assert_eq!(
-        response.status(),
-        StatusCode::OK,
-        "{}",
-        body_text(&response)
+        f.ctl.fault("api_create_preauthcode", 1, refused()).await,
+        204
     );
+    let (status, body) = f.start_page(&[]).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(f.calls("api_create_preauthcode").await, 2);
     assert_eq!(f.calls("api_component_token").await, 2);
     let second = f.platform.component_service().token().await.unwrap();
     assert_ne!(first.expose_secret(), second.expose_secret());
     // Two refusals in a row: the retry happens once, then the error is shown (WeChat refused: 502).
-    let twice = json!({ "endpoint": "api_create_preauthcode", "count": 2, "fault": { "errcode": { "errcode": 40001 } } });
-    f.browser
-        .post(format!("{}/sim/faults", f.sim.base_url()))
-        .json(&twice)
-        .send()
-        .await
-        .unwrap();
-    let response = auth_start::handle(&f.start, get("/auth/start", &[], true))
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::BAD_GATEWAY);
+    f.ctl.fault("api_create_preauthcode", 2, refused()).await;
+    assert_eq!(f.start_page(&[]).await.0, StatusCode::BAD_GATEWAY);
     assert_eq!(f.calls("api_create_preauthcode").await, 4);
 }
 
 #[tokio::test]
 async fn without_a_ticket_the_start_page_says_so_and_pushing_is_restarted() {
     let f = flow("no-ticket").await;
-    let response = auth_start::handle(&f.start, get("/auth/start", &[], true))
-        .await
-        .unwrap();
-    assert_eq!(
-        response.status(),
-        StatusCode::SERVICE_UNAVAILABLE,
-        "{}",
-        body_text(&response)
-    );
-    assert!(body_text(&response).contains("api_start_push_ticket"));
+    let (status, body) = f.start_page(&[]).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert!(body.contains("api_start_push_ticket"));
     assert_eq!(f.calls("api_start_push_ticket").await, 1);
     // The simulator answered by pushing a ticket; once it is in, the page works.
-    let pushed = f.inbox.wait_for("component_verify_ticket").await;
+    let pushed = f.inbox().wait_for("component_verify_ticket").await;
     f.deliver(&pushed).await;
-    let response = auth_start::handle(&f.start, get("/auth/start", &[("auth_type", "9")], true))
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
-    let response = auth_start::handle(&f.start, get("/auth/start", &[], true))
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
+    let unknown_type = f.start_page(&[("auth_type", "9")]).await;
+    assert_eq!(unknown_type.0, StatusCode::BAD_REQUEST);
+    assert_eq!(f.start_page(&[]).await.0, StatusCode::OK);
 }

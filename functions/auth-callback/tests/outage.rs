@@ -4,12 +4,12 @@
 use auth_callback::AuthCallback;
 use auth_start::AuthStart;
 use devstack::apigw::{body_text, get};
+use devstack::sim::Component;
 use lambda_http::http::StatusCode;
 use serde_json::Value;
 use shared::store::unix_now;
 
 const APPID: &str = "wxoutagecomponent1";
-const KEY: &str = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG";
 
 fn assert_withholds_detail(status: StatusCode, body: &str, port: u16) {
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
@@ -28,7 +28,7 @@ async fn the_public_pages_answer_an_outage_without_internal_detail() {
     drop(closed);
     let platform = devstack::platform_with_dynamodb_at(
         &format!("http://127.0.0.1:{port}"),
-        devstack::component_config(APPID, "secret", "token", KEY),
+        Component::new(APPID, "secret", "token").config(),
     )
     .await;
 

@@ -3,128 +3,135 @@
 //! undo, the pending and release guards, 401s, validation and errcode mapping; the OpenAPI file
 //! against the router.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 
 use code_admin::auth::token_hash;
-use code_admin::{AdminTokens, PlatformCodeAdmin};
+use code_admin::{AdminTokens, CodeAdmin, PlatformCodeAdmin};
 use devstack::apigw::{body_text, request};
-use devstack::inbox::{Inbox, Received};
+use devstack::inbox::Received;
+use devstack::sim::{shop, template, Component, MiniProgramBuilder, Setup};
+use devstack::world::World;
 use lambda_http::http::StatusCode;
-use secrecy::SecretString;
+use lambda_http::{Body, Response};
 use serde_json::{json, Value};
-use shared::crypto::MessageCrypto;
-use shared::platform::Platform;
-use shared::push::message_envelope_xml;
 use shared::store::attr::{n, s};
 use shared::store::{
     unix_now, Action, ActionKey, ActionLog, ActionOutcome, AuditStore, DynamoActionLog,
-    DynamoAuditStore, StoreError,
+    DynamoAuditStore, DynamoAuthorizerStore, DynamoTicketStore, StoreError,
 };
 use ticket_receive::PlatformReceiver;
-use wechat_sim::config::{Category, MiniProgram, ReviewScript, Template};
-use wechat_sim::{RunningSim, Sim, SimConfig};
+use wechat_sim::config::{MiniProgram, SimConfig};
 
 const APPID: &str = "wxadmincomponent01";
-const SECRET: &str = "admin-component-secret";
-const TOKEN: &str = "admintoken";
-const KEY: &str = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG";
 const MP: &str = "wxadminminiprog001";
 const NO_18: &str = "wxadminminiprog002";
 /// 256 bits, as `admin-token` prints them (43 base64url characters).
 const ADMIN: &str = "q8Zb1sKk2mB0v9yXcH4tR7wLpE3nUaJ6fG5dS1oQiTz";
 
-struct World {
-    sim: RunningSim,
-    inbox: Inbox,
-    platform: Platform,
+fn component() -> Component {
+    Component::new(APPID, "admin-component-secret", "admintoken")
+}
+
+/// The world, the code-admin of its platform (the `ops` token is [`ADMIN`]) and ticket-receive,
+/// where the simulator's review results are delivered.
+struct Admin {
+    world: World,
     admin: PlatformCodeAdmin,
     receiver: PlatformReceiver,
-    http: reqwest::Client,
 }
+
+devstack::deref_world!(Admin);
 
 /// The mini program's original id (`gh_…`, the authorizer's user_name): one per appid.
 fn original_id(appid: &str) -> String {
     format!("gh_{}", &appid[appid.len() - 12..])
 }
 
-fn mini_program(appid: &str, sets: Vec<i64>) -> MiniProgram {
-    MiniProgram {
-        appid: appid.into(),
-        original_id: original_id(appid),
-        nickname: format!("Shop {appid}"),
-        principal_name: "Admin Test Ltd.".into(),
-        head_img: String::new(),
-        categories: vec![Category {
-            first_class: "工具".into(),
-            second_class: "效率".into(),
-            third_class: None,
-            first_id: 287,
-            second_id: 612,
-            third_id: None,
-        }],
-        pages: vec!["pages/index/index".into(), "pages/about/about".into()],
-        testers_limit: 5,
-        permission_sets: sets,
-        review: ReviewScript::Pass { after_secs: 5 },
-    }
+fn mini_program(appid: &str, sets: &[i64]) -> MiniProgram {
+    shop(appid)
+        .original_id(&original_id(appid))
+        .named(&format!("Shop {appid}"), "Admin Test Ltd.")
+        .sets(sets)
 }
 
-async fn world(test: &str) -> World {
+async fn world(test: &str) -> Admin {
     world_with(test, |_| {}).await
 }
 
-async fn world_with(test: &str, change: impl FnOnce(&mut SimConfig)) -> World {
-    let crypto = MessageCrypto::new(SecretString::from(TOKEN), APPID, KEY, None).unwrap();
-    let inbox = Inbox::start(crypto).await;
-    let mut config = SimConfig::for_component(APPID, SECRET, TOKEN, KEY);
-    config.push.message_url = Some(inbox.message_url());
-    config.component.server_domains = vec!["example.com".into()];
-    config.mini_programs = vec![
-        mini_program(MP, vec![17, 18]),
-        mini_program(NO_18, vec![17]),
-    ];
-    config.templates = vec![Template {
-        template_id: 1,
-        user_version: "1.0.0".into(),
-        user_desc: "shop".into(),
-        draft_id: None,
-        pages: vec![],
-        template_type: 0,
-    }];
-    change(&mut config);
-    let sim = Sim::new(config)
-        .unwrap()
-        .serve("127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap();
-    let platform = devstack::test_platform(
-        test,
-        devstack::component_config(APPID, SECRET, TOKEN, KEY),
-        &sim.base_url(),
-    )
-    .await;
-    let tokens = AdminTokens::parse(&format!("ops:{}", token_hash(ADMIN))).unwrap();
-    let admin = PlatformCodeAdmin::from_platform(&platform, tokens);
-    let receiver = PlatformReceiver::from_platform(&platform).unwrap();
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let w = World {
-        sim,
-        inbox,
-        platform,
-        admin,
-        receiver,
-        http,
-    };
-    devstack::owner::store_ticket(&w.platform, w.sim.sim.push_ticket()).await;
-    devstack::owner::authorize(&w.platform, &w.sim.base_url(), MP, &[17, 18]).await;
-    devstack::owner::authorize(&w.platform, &w.sim.base_url(), NO_18, &[17]).await;
-    w
+/// MP (permission sets 17 and 18) and NO_18 (17 only) authorized, template 1 in the library,
+/// review results pushed to the message URL.
+async fn world_with(test: &str, change: impl FnOnce(&mut SimConfig)) -> Admin {
+    let world = Setup::new(&component())
+        .mini_programs([mini_program(MP, &[17, 18]), mini_program(NO_18, &[17])])
+        .configure(|config| {
+            config.component.server_domains = vec!["example.com".into()];
+            config.templates = vec![template(1, "1.0.0", "shop", 0)];
+        })
+        .configure(change)
+        .messages_to_inbox()
+        .authorized()
+        .start(test)
+        .await;
+    Admin {
+        admin: PlatformCodeAdmin::from_platform(&world.platform, tokens(&ops())),
+        receiver: PlatformReceiver::from_platform(&world.platform).unwrap(),
+        world,
+    }
 }
 
-impl World {
+/// The configured tokens: [`ADMIN`] labelled `ops`.
+fn ops() -> String {
+    format!("ops:{}", token_hash(ADMIN))
+}
+
+fn tokens(spec: &str) -> AdminTokens {
+    AdminTokens::parse(spec).unwrap()
+}
+
+/// A code-admin of the world's platform whose action log is `actions`.
+fn admin_with<L: ActionLog + Sync>(
+    w: &World,
+    actions: L,
+    tokens: AdminTokens,
+) -> CodeAdmin<DynamoTicketStore, DynamoAuthorizerStore, DynamoAuditStore, L> {
+    let platform = &w.platform;
+    let audits = DynamoAuditStore::new(platform.dynamo.clone(), &platform.tables.audits);
+    CodeAdmin::new(platform.authorization_service(), audits, actions, tokens)
+}
+
+/// The action log of the world's platform, or of a table of another name.
+fn action_log(w: &World, table: Option<&str>) -> DynamoActionLog {
+    let table = table.unwrap_or(&w.platform.tables.actions);
+    DynamoActionLog::new(w.platform.dynamo.clone(), table)
+}
+
+/// `method path?query` with a JSON `body` sent to `admin`, with `token` as the Bearer token.
+async fn send<L: ActionLog + Sync>(
+    admin: &CodeAdmin<DynamoTicketStore, DynamoAuthorizerStore, DynamoAuditStore, L>,
+    token: Option<&str>,
+    (method, path, query): (&str, &str, &[(&str, &str)]),
+    body: &str,
+) -> Response<Body> {
+    let auth = token.map(|t| format!("Bearer {t}"));
+    let mut headers = vec![("content-type", "application/json")];
+    if let Some(auth) = &auth {
+        headers.push(("authorization", auth.as_str()));
+    }
+    code_admin::handle(admin, request(method, path, query, &headers, body))
+        .await
+        .unwrap()
+}
+
+/// The status and JSON (or text) of an answer.
+fn answer_of(response: &Response<Body>) -> (StatusCode, Value) {
+    let text = body_text(response);
+    (
+        response.status(),
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+impl Admin {
     async fn call_as(
         &self,
         token: Option<&str>,
@@ -133,72 +140,29 @@ impl World {
         query: &[(&str, &str)],
         body: Value,
     ) -> (StatusCode, Value) {
-        let auth = token.map(|t| format!("Bearer {t}"));
-        let mut headers = vec![("content-type", "application/json")];
-        if let Some(auth) = &auth {
-            headers.push(("authorization", auth.as_str()));
-        }
         let body = if body.is_null() {
             String::new()
         } else {
             body.to_string()
         };
-        let response =
-            code_admin::handle(&self.admin, request(method, path, query, &headers, &body))
-                .await
-                .unwrap();
-        let status = response.status();
-        let text = body_text(&response);
-        (
-            status,
-            serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        )
+        answer_of(&send(&self.admin, token, (method, path, query), &body).await)
     }
 
     /// A call to another code-admin (e.g. one whose action log is broken).
-    async fn call_other(
+    async fn call_other<L: ActionLog + Sync>(
         &self,
-        admin: &PlatformCodeAdmin,
+        admin: &CodeAdmin<DynamoTicketStore, DynamoAuthorizerStore, DynamoAuditStore, L>,
         method: &str,
         path: &str,
         body: &str,
     ) -> (StatusCode, Value) {
-        let auth = format!("Bearer {ADMIN}");
-        let headers = [
-            ("content-type", "application/json"),
-            ("authorization", auth.as_str()),
-        ];
-        let response = code_admin::handle(admin, request(method, path, &[], &headers, body))
-            .await
-            .unwrap();
-        let text = body_text(&response);
-        (
-            response.status(),
-            serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        )
-    }
-
-    /// WeChat calls of `endpoint` so far (the simulator's count).
-    fn sim_calls(&self, endpoint: &str) -> u64 {
-        self.sim
-            .sim
-            .state()
-            .calls
-            .get(endpoint)
-            .copied()
-            .unwrap_or(0)
+        answer_of(&send(admin, Some(ADMIN), (method, path, &[]), body).await)
     }
 
     /// The simulator's last commit of MP: `ext_json` as received, `ext_config` as its template
-    /// reads it (what `GET /sim/mini-programs/{appid}` shows).
-    fn sim_commit(&self) -> Value {
-        json!(self
-            .sim
-            .sim
-            .state()
-            .code
-            .get(MP)
-            .and_then(|c| c.commit.clone()))
+    /// reads it.
+    async fn sim_commit(&self) -> Value {
+        self.ctl.mini_program(MP).await["commit"].clone()
     }
 
     async fn actions(&self) -> Vec<Value> {
@@ -211,28 +175,16 @@ impl World {
         self.call_as(Some(ADMIN), method, path, &[], body).await
     }
 
-    async fn advance(&self, seconds: i64) {
-        let r = self
-            .http
-            .post(format!("{}/sim/clock/advance", self.sim.base_url()))
-            .json(&json!({ "seconds": seconds }))
-            .send()
-            .await
-            .unwrap();
-        assert!(r.status().is_success());
+    /// POST /admin/authorizers/{MP}/commits with `body`.
+    async fn post_commit(&self, body: Value) -> (StatusCode, Value) {
+        self.call("POST", &mp("/commits"), body).await
     }
 
     /// Delivers a recorded message push to ticket-receive's message URL.
     async fn deliver(&self, push: &Received) -> (StatusCode, String) {
-        let appid = push.path.trim_start_matches("/mp/");
-        let event = request(
-            "POST",
-            &format!("/wechat/authorizer/{appid}/notify"),
-            &push.query_pairs(),
-            &[("content-type", "text/xml")],
-            &push.body,
-        );
-        let response = ticket_receive::handle(&self.receiver, event).await.unwrap();
+        let response = ticket_receive::handle(&self.receiver, push.request())
+            .await
+            .unwrap();
         (response.status(), body_text(&response))
     }
 
@@ -251,25 +203,11 @@ impl World {
 
     /// The next review's outcome (the simulator's `/sim/reviews`).
     async fn script_review(&self, script: Value) {
-        let r = self
-            .http
-            .post(format!("{}/sim/reviews", self.sim.base_url()))
-            .json(&script)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 204);
+        assert_eq!(self.ctl.script_review(script).await, 204);
     }
 
     async fn fault(&self, endpoint: &str, fault: Value) {
-        let r = self
-            .http
-            .post(format!("{}/sim/faults", self.sim.base_url()))
-            .json(&json!({ "endpoint": endpoint, "fault": fault }))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 204);
+        assert_eq!(self.ctl.fault(endpoint, 1, fault).await, 204);
     }
 }
 
@@ -277,7 +215,7 @@ fn mp(path: &str) -> String {
     format!("/admin/authorizers/{MP}{path}")
 }
 
-async fn commit(w: &World, version: &str) {
+async fn commit(w: &Admin, version: &str) {
     let (status, body) = w.call("POST", &mp("/commits"), json!({ "template_id": 1, "user_version": version, "user_desc": "d", "ext": { "theme": "blue" } })).await;
     assert_eq!(status, StatusCode::OK, "{body}");
 }
@@ -285,13 +223,8 @@ async fn commit(w: &World, version: &str) {
 #[tokio::test]
 async fn commit_review_release_and_roll_back() {
     let w = world("release").await;
-    let (status, body) = w
-        .call(
-            "PUT",
-            &mp("/ext"),
-            json!({ "ext": { "shop_id": 42, "theme": "red" } }),
-        )
-        .await;
+    let ext = json!({ "ext": { "shop_id": 42, "theme": "red" } });
+    let (status, body) = w.call("PUT", &mp("/ext"), ext).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     commit(&w, "1.0.0").await;
     let (_, authorizer) = w.call("GET", &mp(""), Value::Null).await;
@@ -310,18 +243,12 @@ async fn commit_review_release_and_roll_back() {
     );
 
     // The trial QR code is an image.
-    let response = code_admin::handle(
-        &w.admin,
-        request(
-            "GET",
-            &mp("/qrcode"),
-            &[("path", "pages/index/index?from=admin")],
-            &[("authorization", &format!("Bearer {ADMIN}"))],
-            "",
-        ),
-    )
-    .await
-    .unwrap();
+    let qrcode = (
+        "GET",
+        mp("/qrcode"),
+        [("path", "pages/index/index?from=admin")],
+    );
+    let response = send(&w.admin, Some(ADMIN), (qrcode.0, &qrcode.1, &qrcode.2), "").await;
     assert_eq!(
         (
             response.status(),
@@ -348,8 +275,8 @@ async fn commit_review_release_and_roll_back() {
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
 
     // The review passes; the result is pushed to the message URL and lands in the audits table.
-    w.advance(5).await;
-    let push = w.inbox.wait_for("weapp_audit_success").await;
+    w.ctl.advance_clock(5).await;
+    let push = w.inbox().wait_for("weapp_audit_success").await;
     assert_eq!(w.deliver(&push).await, (StatusCode::OK, "success".into()));
     assert_eq!(w.audit_status(auditid).await, "passed");
     // A repeated push changes nothing; a late delay never moves the record back.
@@ -378,7 +305,7 @@ async fn commit_review_release_and_roll_back() {
     // A second version, released; then rolled back.
     commit(&w, "1.1.0").await;
     let second = w.call("POST", &mp("/audits"), json!({ "item_list": [{ "address": "pages/about/about", "first_id": 287, "second_id": 612, "first_class": "工具", "second_class": "效率", "title": "About", "tag": "shop" }] })).await.1["auditid"].as_i64().unwrap();
-    w.advance(5).await;
+    w.ctl.advance_clock(5).await;
     let (_, latest) = w.call("GET", &mp("/audits/latest"), Value::Null).await;
     assert_eq!(
         (
@@ -451,8 +378,8 @@ async fn rejection_undo_and_speedup() {
         .0,
         StatusCode::OK
     );
-    w.advance(10).await;
-    let push = w.inbox.wait_for("weapp_audit_fail").await;
+    w.ctl.advance_clock(10).await;
+    let push = w.inbox().wait_for("weapp_audit_fail").await;
     assert_eq!(w.deliver(&push).await.0, StatusCode::OK);
     let (_, one) = w
         .call("GET", &mp(&format!("/audits/{auditid}")), Value::Null)
@@ -495,24 +422,9 @@ async fn rejection_undo_and_speedup() {
 /// A review result signed now with the component's settings, as WeChat would post it to the
 /// message URL of `appid`.
 fn signed_message(appid: &str, plaintext: &str, nonce: &str) -> Received {
-    let crypto = MessageCrypto::new(SecretString::from(TOKEN), APPID, KEY, None).unwrap();
-    let encrypt = crypto.encrypt(plaintext).unwrap();
-    let timestamp = unix_now().to_string();
-    let query = HashMap::from([
-        ("timestamp".to_owned(), timestamp.clone()),
-        ("nonce".to_owned(), nonce.to_owned()),
-        ("encrypt_type".to_owned(), "aes".to_owned()),
-        (
-            "msg_signature".to_owned(),
-            crypto.msg_signature(&timestamp, nonce, &encrypt),
-        ),
-    ]);
-    Received {
-        path: format!("/mp/{appid}"),
-        query,
-        body: message_envelope_xml(&original_id(appid), &encrypt),
-        plaintext: plaintext.to_owned(),
-    }
+    let crypto = component().crypto();
+    let to = (appid, original_id(appid));
+    Received::signed_message(&crypto, (to.0, &to.1), plaintext, unix_now(), nonce)
 }
 
 fn audit_success_xml(to_user_name: &str, create_time: i64, succ_time: i64) -> String {
@@ -556,8 +468,8 @@ async fn review_results_apply_only_to_their_own_mini_program_and_review() {
     assert_eq!(w.audit_status(auditid).await, "pending");
 
     // WeChat's real rejection applies.
-    w.advance(10).await;
-    let push = w.inbox.wait_for("weapp_audit_fail").await;
+    w.ctl.advance_clock(10).await;
+    let push = w.inbox().wait_for("weapp_audit_fail").await;
     assert_eq!(w.deliver(&push).await, (StatusCode::OK, "success".into()));
     assert_eq!(w.audit_status(auditid).await, "rejected");
 
@@ -617,15 +529,7 @@ async fn admin_calls_need_a_valid_token() {
 #[tokio::test]
 async fn bad_input_is_refused_before_wechat_is_called() {
     let w = world("validation").await;
-    let calls_before: Value = w
-        .http
-        .get(format!("{}/sim/calls", w.sim.base_url()))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let calls_before = w.ctl.all_calls().await;
     let cases = [
         (
             "POST",
@@ -692,29 +596,11 @@ async fn bad_input_is_refused_before_wechat_is_called() {
             "{path}: {answer}"
         );
     }
-    let (status, answer) = code_admin::handle(
-        &w.admin,
-        request(
-            "POST",
-            &mp("/commits"),
-            &[],
-            &[("authorization", &format!("Bearer {ADMIN}"))],
-            "not json",
-        ),
-    )
-    .await
-    .map(|r| (r.status(), body_text(&r)))
-    .unwrap();
+    let (status, answer) = w
+        .call_other(&w.admin, "POST", &mp("/commits"), "not json")
+        .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
-    let calls_after: Value = w
-        .http
-        .get(format!("{}/sim/calls", w.sim.base_url()))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let calls_after = w.ctl.all_calls().await;
     for endpoint in [
         "commit",
         "modify_domain",
@@ -736,13 +622,8 @@ async fn bad_input_is_refused_before_wechat_is_called() {
 async fn wechat_errcodes_are_mapped_once() {
     let w = world("errcodes").await;
     // No permission set 18: refused before WeChat with 403.
-    let (status, body) = w
-        .call(
-            "GET",
-            &format!("/admin/authorizers/{NO_18}/categories"),
-            Value::Null,
-        )
-        .await;
+    let categories = format!("/admin/authorizers/{NO_18}/categories");
+    let (status, body) = w.call("GET", &categories, Value::Null).await;
     assert_eq!(
         (status, body["error"].as_str()),
         (StatusCode::FORBIDDEN, Some("permission_set_missing")),
@@ -780,24 +661,12 @@ async fn wechat_errcodes_are_mapped_once() {
         assert!(body["meaning"].is_string(), "{body}");
     }
     // An expired authorizer token is refreshed once and the call goes through.
-    let r = w
-        .http
-        .post(format!("{}/sim/tokens/expire", w.sim.base_url()))
-        .json(&json!({ "appid": MP }))
-        .send()
-        .await
-        .unwrap();
-    assert!(r.status().is_success());
+    w.ctl.expire_tokens_of(MP).await;
     let (status, body) = w.call("GET", &mp("/categories"), Value::Null).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     // Template errors come back with WeChat's meaning.
-    let (status, body) = w
-        .call(
-            "POST",
-            &mp("/commits"),
-            json!({ "template_id": 99, "user_version": "1" }),
-        )
-        .await;
+    let request = json!({ "template_id": 99, "user_version": "1" });
+    let (status, body) = w.post_commit(request).await;
     assert_eq!(
         (status, body["errcode"].as_i64(), body["meaning"].as_str()),
         (
@@ -852,7 +721,7 @@ async fn an_oversized_body_is_refused_before_anything_happens() {
         (StatusCode::PAYLOAD_TOO_LARGE, Some("body_too_large")),
         "{body}"
     );
-    assert_eq!(w.sim_calls("commit"), 0, "WeChat was called");
+    assert_eq!(w.ctl.calls("commit").await, 0, "WeChat was called");
     assert!(w.actions().await.is_empty(), "nothing is logged");
     // 64 KiB is the limit, whatever the route.
     let (status, _) = w
@@ -869,11 +738,10 @@ async fn an_oversized_body_is_refused_before_anything_happens() {
 #[tokio::test]
 async fn a_call_whose_action_record_cannot_be_written_is_not_made() {
     let w = world("logdown").await;
-    let broken = PlatformCodeAdmin::new(
-        w.platform.authorization_service(),
-        DynamoAuditStore::new(w.platform.dynamo.clone(), &w.platform.tables.audits),
-        DynamoActionLog::new(w.platform.dynamo.clone(), "no-such-actions-table"),
-        AdminTokens::parse(&format!("ops:{}", token_hash(ADMIN))).unwrap(),
+    let broken = admin_with(
+        &w,
+        action_log(&w, Some("no-such-actions-table")),
+        tokens(&ops()),
     );
     let commit = json!({ "template_id": 1, "user_version": "1.0.0", "ext": { "shop": "coffee" } });
     let (status, body) = w
@@ -891,11 +759,11 @@ async fn a_call_whose_action_record_cannot_be_written_is_not_made() {
         !body.to_string().contains("no-such-actions-table"),
         "no internal detail: {body}"
     );
-    assert_eq!(w.sim_calls("commit"), 0, "WeChat was called");
+    assert_eq!(w.ctl.calls("commit").await, 0, "WeChat was called");
     let (status, _) = w.call_other(&broken, "POST", &mp("/release"), "").await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
-    assert_eq!(w.sim_calls("get_latest_auditstatus"), 0);
-    assert_eq!(w.sim_calls("release"), 0);
+    assert_eq!(w.ctl.calls("get_latest_auditstatus").await, 0);
+    assert_eq!(w.ctl.calls("release").await, 0);
     // Reads do not need the action log.
     let (status, _) = w.call_other(&broken, "GET", &mp("/categories"), "").await;
     assert_eq!(status, StatusCode::OK);
@@ -938,13 +806,8 @@ async fn the_action_log_holds_the_validated_fields_started_then_completed() {
     assert!(commit["finished_at_ms"].as_i64() >= commit["at_ms"].as_i64());
 
     // A call WeChat refuses is completed as failed, with WeChat's errcode.
-    let (status, _) = w
-        .call(
-            "POST",
-            &mp("/commits"),
-            json!({ "template_id": 99, "user_version": "1" }),
-        )
-        .await;
+    let request = json!({ "template_id": 99, "user_version": "1" });
+    let (status, _) = w.post_commit(request).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     let failed = w
         .actions()
@@ -962,13 +825,8 @@ async fn the_action_log_holds_the_validated_fields_started_then_completed() {
         "{failed}"
     );
     // Input refused by validation: recorded as refused, naming the field, nothing else.
-    let (status, _) = w
-        .call(
-            "POST",
-            &mp("/gray-release"),
-            json!({ "gray_percentage": 150, "note": "raw-body-marker" }),
-        )
-        .await;
+    let gray = json!({ "gray_percentage": 150, "note": "raw-body-marker" });
+    let (status, _) = w.call("POST", &mp("/gray-release"), gray).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     let refused = w
         .actions()
@@ -994,15 +852,10 @@ async fn the_action_log_holds_the_validated_fields_started_then_completed() {
 #[tokio::test]
 async fn ext_json_is_built_for_the_template_and_the_path_appid() {
     let w = world("extjson").await;
-    let (status, body) = w
-        .call(
-            "POST",
-            &mp("/commits"),
-            json!({ "template_id": 1, "user_version": "1.0.0", "ext": { "shop": "coffee" }, "ext_json": { "window": { "navigationBarTitleText": "Coffee" }, "extPages": { "pages/index/index": { "navigationBarTitleText": "Menu" } } } }),
-        )
-        .await;
+    let request = json!({ "template_id": 1, "user_version": "1.0.0", "ext": { "shop": "coffee" }, "ext_json": { "window": { "navigationBarTitleText": "Coffee" }, "extPages": { "pages/index/index": { "navigationBarTitleText": "Menu" } } } });
+    let (status, body) = w.post_commit(request).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let committed = w.sim_commit();
+    let committed = w.sim_commit().await;
     assert_eq!(
         committed["ext_config"],
         json!({ "shop": "coffee" }),
@@ -1018,7 +871,7 @@ async fn ext_json_is_built_for_the_template_and_the_path_appid() {
             "extPages": { "pages/index/index": { "navigationBarTitleText": "Menu" } },
         })
     );
-    let calls = w.sim_calls("commit");
+    let calls = w.ctl.calls("commit").await;
     for (body, field) in [
         (
             json!({ "template_id": 1, "user_version": "1", "ext_json": { "extAppid": NO_18 } }),
@@ -1048,60 +901,38 @@ async fn ext_json_is_built_for_the_template_and_the_path_appid() {
             "{body}: {answer}"
         );
     }
-    assert_eq!(w.sim_calls("commit"), calls, "WeChat was called");
+    assert_eq!(w.ctl.calls("commit").await, calls, "WeChat was called");
     // The path appid's own extAppid and extEnable: true are accepted (a pasted ext.json).
-    let (status, body) = w
-        .call(
-            "POST",
-            &mp("/commits"),
-            json!({ "template_id": 1, "user_version": "1.0.1", "ext_json": { "extEnable": true, "extAppid": MP, "ext": { "shop": "tea" } } }),
-        )
-        .await;
+    let request = json!({ "template_id": 1, "user_version": "1.0.1", "ext_json": { "extEnable": true, "extAppid": MP, "ext": { "shop": "tea" } } });
+    let (status, body) = w.post_commit(request).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(w.sim_commit()["ext_config"], json!({ "shop": "tea" }));
+    assert_eq!(w.sim_commit().await["ext_config"], json!({ "shop": "tea" }));
 }
 
 #[tokio::test]
 async fn a_standard_template_gets_only_ext_app_id_ext_and_window() {
     let w = world_with("standard", |config| {
-        config.templates.push(Template {
-            template_id: 2,
-            user_version: "2.0.0".into(),
-            user_desc: "standard".into(),
-            draft_id: None,
-            pages: vec![],
-            template_type: 1,
-        })
+        config.templates.push(template(2, "2.0.0", "standard", 1))
     })
     .await;
-    let (status, body) = w
-        .call(
-            "POST",
-            &mp("/commits"),
-            json!({ "template_id": 2, "user_version": "2.0.0", "ext": { "shop": "tea" }, "ext_json": { "window": { "navigationBarTitleText": "Tea" } } }),
-        )
-        .await;
+    let request = json!({ "template_id": 2, "user_version": "2.0.0", "ext": { "shop": "tea" }, "ext_json": { "window": { "navigationBarTitleText": "Tea" } } });
+    let (status, body) = w.post_commit(request).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let committed = w.sim_commit();
+    let committed = w.sim_commit().await;
     assert_eq!(
         committed["ext_json"],
         json!({ "extAppid": MP, "ext": { "shop": "tea" }, "window": { "navigationBarTitleText": "Tea" } })
     );
     assert_eq!(committed["ext_config"], json!({ "shop": "tea" }));
-    let calls = w.sim_calls("commit");
-    let (status, body) = w
-        .call(
-            "POST",
-            &mp("/commits"),
-            json!({ "template_id": 2, "user_version": "2.0.1", "ext_json": { "tabBar": { "list": [] } } }),
-        )
-        .await;
+    let calls = w.ctl.calls("commit").await;
+    let request = json!({ "template_id": 2, "user_version": "2.0.1", "ext_json": { "tabBar": { "list": [] } } });
+    let (status, body) = w.post_commit(request).await;
     assert_eq!(
         (status, body["field"].as_str()),
         (StatusCode::BAD_REQUEST, Some("ext_json")),
         "{body}"
     );
-    assert_eq!(w.sim_calls("commit"), calls, "WeChat was called");
+    assert_eq!(w.ctl.calls("commit").await, calls, "WeChat was called");
 }
 
 /// The status of `GET /admin/authorizers` with `token`, every token of `configured` accepted by hash.
@@ -1111,21 +942,9 @@ async fn status_with_token(w: &World, configured: &[&str], token: &str) -> Statu
         .enumerate()
         .map(|(i, t)| format!("admin{i}:{}", token_hash(t)))
         .collect();
-    let admin = PlatformCodeAdmin::new(
-        w.platform.authorization_service(),
-        DynamoAuditStore::new(w.platform.dynamo.clone(), &w.platform.tables.audits),
-        DynamoActionLog::new(w.platform.dynamo.clone(), &w.platform.tables.actions),
-        AdminTokens::parse(&spec.join(",")).unwrap(),
-    );
-    let auth = format!("Bearer {token}");
-    let event = request(
-        "GET",
-        "/admin/authorizers",
-        &[],
-        &[("authorization", &auth)],
-        "",
-    );
-    code_admin::handle(&admin, event).await.unwrap().status()
+    let admin = admin_with(w, action_log(w, None), tokens(&spec.join(",")));
+    let list = ("GET", "/admin/authorizers", &[][..]);
+    send(&admin, Some(token), list, "").await.status()
 }
 
 #[tokio::test]
@@ -1179,35 +998,16 @@ impl ActionLog for LosesOutcomes {
 #[tokio::test]
 async fn a_call_whose_outcome_is_lost_stays_started_in_the_log() {
     let w = world("outcomelost").await;
-    let admin = code_admin::CodeAdmin::new(
-        w.platform.authorization_service(),
-        DynamoAuditStore::new(w.platform.dynamo.clone(), &w.platform.tables.audits),
-        LosesOutcomes(DynamoActionLog::new(
-            w.platform.dynamo.clone(),
-            &w.platform.tables.actions,
-        )),
-        AdminTokens::parse(&format!("ops:{}", token_hash(ADMIN))).unwrap(),
-    );
-    let auth = format!("Bearer {ADMIN}");
+    let admin = admin_with(&w, LosesOutcomes(action_log(&w, None)), tokens(&ops()));
     let body = json!({ "template_id": 1, "user_version": "3.0.0" }).to_string();
-    let response = code_admin::handle(
-        &admin,
-        request(
-            "POST",
-            &mp("/commits"),
-            &[],
-            &[("authorization", &auth)],
-            &body,
-        ),
-    )
-    .await
-    .unwrap();
+    let commit = ("POST", mp("/commits"), []);
+    let response = send(&admin, Some(ADMIN), (commit.0, &commit.1, &commit.2), &body).await;
     assert_eq!(
         response.status(),
         StatusCode::OK,
         "WeChat committed: the answer says so"
     );
-    assert_eq!(w.sim_calls("commit"), 1);
+    assert_eq!(w.ctl.calls("commit").await, 1);
     let actions = w.actions().await;
     assert_eq!(actions.len(), 1, "{actions:?}");
     assert_eq!(

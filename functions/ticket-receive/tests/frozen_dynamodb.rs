@@ -4,15 +4,14 @@
 
 use std::time::{Duration, Instant};
 
+use devstack::inbox::Received;
+use devstack::sim::Component;
 use lambda_http::http::StatusCode;
-use secrecy::SecretString;
-use shared::crypto::MessageCrypto;
+use shared::push::verify_ticket_xml;
 use shared::store::unix_now;
 use ticket_receive::{handle, PlatformReceiver};
 
 const APPID: &str = "wxfrozencomponent1";
-const TOKEN: &str = "frozentoken";
-const KEY: &str = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG";
 
 #[tokio::test]
 async fn a_frozen_dynamodb_is_answered_503_within_wechats_five_seconds() {
@@ -25,35 +24,15 @@ async fn a_frozen_dynamodb_is_answered_503_within_wechats_five_seconds() {
             held.push(stream);
         }
     });
-    let platform = devstack::platform_with_dynamodb_at(
-        &format!("http://{address}"),
-        devstack::component_config(APPID, "secret", TOKEN, KEY),
-    )
-    .await;
+    let component = Component::new(APPID, "secret", "frozentoken");
+    let platform =
+        devstack::platform_with_dynamodb_at(&format!("http://{address}"), component.config()).await;
     let receiver = PlatformReceiver::from_platform(&platform).unwrap();
 
-    let crypto = MessageCrypto::new(SecretString::from(TOKEN), APPID, KEY, None).unwrap();
     let now = unix_now();
-    let plaintext = format!(
-        "<xml><AppId><![CDATA[{APPID}]]></AppId><CreateTime>{now}</CreateTime>\
-         <InfoType><![CDATA[component_verify_ticket]]></InfoType>\
-         <ComponentVerifyTicket><![CDATA[ticket@@@frozen]]></ComponentVerifyTicket></xml>"
-    );
-    let encrypt = crypto.encrypt(&plaintext).unwrap();
-    let timestamp = now.to_string();
-    let nonce = format!("frozen{now}");
-    let signature = crypto.msg_signature(&timestamp, &nonce, &encrypt);
-    let request = devstack::apigw::push(
-        &[
-            ("timestamp", &timestamp),
-            ("nonce", &nonce),
-            ("encrypt_type", "aes"),
-            ("msg_signature", &signature),
-        ],
-        &format!(
-            "<xml><AppId><![CDATA[{APPID}]]></AppId><Encrypt><![CDATA[{encrypt}]]></Encrypt></xml>"
-        ),
-    );
+    let ticket = verify_ticket_xml(APPID, now, "ticket@@@frozen");
+    let request =
+        Received::signed(&component.crypto(), &ticket, now, &format!("frozen{now}")).request();
 
     let started = Instant::now();
     // Bounded here too, so that without the SDK's timeouts this test fails instead of hanging.

@@ -8,79 +8,73 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
+use devstack::inbox::Received;
+use devstack::sim::{Component, Setup};
 use devstack::vectors::{push_crypto as vectors, Vector, VectorFile};
+use devstack::world::World;
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Response};
 use secrecy::{ExposeSecret, SecretString};
 use shared::authorizer::AuthorizerStatus;
-use shared::config::{map_lookup, TableNames};
+use shared::config::map_lookup;
 use shared::crypto::MessageCrypto;
-use shared::platform::Platform;
 use shared::push::{component_envelope_xml, verify_ticket_xml};
 use shared::store::{
     unix_now, AuthorizerStore, DynamoAuditStore, DynamoTicketStore, PushStore, TicketStore,
     VerifyTicket, VerifyTicketRecord,
 };
 use ticket_receive::{handle, PlatformReceiver, ReceiveSettings, Receiver};
-use wechat_sim::{RunningSim, Sim, SimConfig};
-
-fn crypto(file: &VectorFile, previous: Option<&str>) -> MessageCrypto {
-    MessageCrypto::new(
-        SecretString::from(file.token.as_str()),
-        &file.component_appid,
-        &file.encoding_aes_key,
-        previous,
-    )
-    .unwrap()
-}
 
 struct Harness {
-    client: Client,
-    tables: TableNames,
+    world: World,
     store: DynamoTicketStore,
-    platform: Platform,
     /// The default settings: pushes signed now.
     receiver: PlatformReceiver,
     /// A replay window reaching back to the vectors' timestamps.
     vector_receiver: PlatformReceiver,
     file: VectorFile,
-    _sim: RunningSim,
 }
+
+devstack::deref_world!(Harness);
 
 /// Fresh tables in moto, a WeChat simulator of the vectors' component, and the production receiver.
 async fn harness(test: &str) -> Harness {
     let file = vectors();
-    let secret = "vector-component-secret";
-    let sim = Sim::new(SimConfig::for_component(
+    let component = Component::with_key(
         &file.component_appid,
-        secret,
-        &file.token,
-        &file.encoding_aes_key,
-    ))
-    .unwrap()
-    .serve("127.0.0.1:0".parse().unwrap())
-    .await
-    .unwrap();
-    let config = devstack::component_config(
-        &file.component_appid,
-        secret,
+        "vector-component-secret",
         &file.token,
         &file.encoding_aes_key,
     );
-    let platform = devstack::test_platform(test, config, &sim.base_url()).await;
-    let receiver = PlatformReceiver::from_platform(&platform).unwrap();
-    let vector_receiver = PlatformReceiver::from_platform(&platform)
+    let world = Setup::new(&component).start(test).await;
+    let receiver = PlatformReceiver::from_platform(&world.platform).unwrap();
+    let vector_receiver = PlatformReceiver::from_platform(&world.platform)
         .unwrap()
         .with_settings(vector_settings(&file));
     Harness {
-        client: platform.dynamo.clone(),
-        tables: platform.tables.clone(),
-        store: platform.ticket_store(),
-        platform,
+        store: world.platform.ticket_store(),
+        world,
         receiver,
         vector_receiver,
         file,
-        _sim: sim,
+    }
+}
+
+impl Harness {
+    /// The component's push crypto.
+    fn crypto(&self) -> MessageCrypto {
+        self.component.crypto()
+    }
+
+    /// The component's tickets as stored.
+    async fn record(&self) -> VerifyTicketRecord {
+        let stored = self.store.verify_ticket(&self.file.component_appid).await;
+        stored.unwrap().expect("a ticket")
+    }
+
+    /// Every item of the tickets table.
+    async fn tickets(&self) -> Vec<HashMap<String, AttributeValue>> {
+        all_items(&self.platform.dynamo, &self.platform.tables.tickets).await
     }
 }
 
@@ -112,51 +106,19 @@ fn vector_event(v: &Vector) -> lambda_http::Request {
 }
 
 /// A push made here: `plaintext` encrypted and signed (`timestamp`, `nonce`) with the vectors'
-/// component settings, as WeChat posts it (and posts it again when retrying).
-struct SignedPush {
-    query: Vec<(&'static str, String)>,
-    body: String,
-}
-
-impl SignedPush {
-    fn new(c: &MessageCrypto, plaintext: &str, timestamp: i64, nonce: &str) -> Self {
-        let encrypt = c.encrypt(plaintext).unwrap();
-        let timestamp = timestamp.to_string();
-        let signature = c.msg_signature(&timestamp, nonce, &encrypt);
-        Self {
-            query: vec![
-                ("timestamp", timestamp),
-                ("nonce", nonce.to_owned()),
-                ("encrypt_type", "aes".to_owned()),
-                ("msg_signature", signature),
-            ],
-            body: component_envelope_xml(c.appid(), &encrypt),
-        }
-    }
-
-    fn request(&self) -> lambda_http::Request {
-        let query: Vec<(&str, &str)> = self.query.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        event(&query, &self.body)
-    }
-}
-
+/// component settings, as WeChat posts it.
 fn signed_event(
     c: &MessageCrypto,
     plaintext: &str,
     timestamp: i64,
     nonce: &str,
 ) -> lambda_http::Request {
-    SignedPush::new(c, plaintext, timestamp, nonce).request()
+    Received::signed(c, plaintext, timestamp, nonce).request()
 }
 
 /// A ticket push signed now, its nonce named after the ticket.
 fn signed_ticket_event(c: &MessageCrypto, create_time: i64, ticket: &str) -> lambda_http::Request {
-    signed_event(
-        c,
-        &verify_ticket_xml(c.appid(), create_time, ticket),
-        unix_now(),
-        &format!("nonce-{ticket}"),
-    )
+    Received::signed_ticket(c, create_time, ticket).request()
 }
 
 use devstack::apigw::body_text;
@@ -212,7 +174,7 @@ async fn all_items(client: &Client, table: &str) -> Vec<HashMap<String, Attribut
 async fn independent_pushes_are_stored_and_refused_ones_are_not() {
     let h = harness("vectors").await;
     for v in &h.file.vectors {
-        let before = all_items(&h.client, &h.tables.tickets).await.len();
+        let before = h.tickets().await.len();
         let response = handle(&h.vector_receiver, vector_event(v)).await.unwrap();
         if v.expect == "reject" {
             assert!(
@@ -230,7 +192,7 @@ async fn independent_pushes_are_stored_and_refused_ones_are_not() {
                 v.name
             );
             assert_eq!(
-                all_items(&h.client, &h.tables.tickets).await.len(),
+                h.tickets().await.len(),
                 before,
                 "{} stored something",
                 v.name
@@ -247,12 +209,7 @@ async fn independent_pushes_are_stored_and_refused_ones_are_not() {
         }
     }
     // The newest ticket (ticket-unicode, CreateTime 1763700400) replaced the first one and kept it.
-    let record = h
-        .store
-        .verify_ticket(&h.file.component_appid)
-        .await
-        .unwrap()
-        .unwrap();
+    let record = h.record().await;
     assert_eq!(record.current.ticket.expose_secret(), "票据-中文-ticket");
     assert_eq!(record.current.create_time, 1763700400);
     let previous = record.previous.unwrap();
@@ -283,7 +240,7 @@ async fn independent_pushes_are_stored_and_refused_ones_are_not() {
     // Acting on them: the vectors' tickets are a year old, so no component token can be had and the
     // codes cannot be exchanged (recorded as failed, answered success: a retry cannot help);
     // unauthorized is applied.
-    let items = all_items(&h.client, &h.tables.tickets).await;
+    let items = h.tickets().await;
     let status_of = |info_type: &str| {
         let item = items
             .iter()
@@ -314,8 +271,7 @@ async fn independent_pushes_are_stored_and_refused_ones_are_not() {
 #[tokio::test]
 async fn an_older_ticket_never_replaces_a_newer_one() {
     let h = harness("order").await;
-    let c = crypto(&h.file, None);
-    let appid = h.file.component_appid.clone();
+    let c = h.crypto();
     let t0 = unix_now() - 3000;
     for (create_time, ticket) in [(t0 + 1000, "t-2000"), (t0, "t-1000"), (t0 + 500, "t-1500")] {
         let response = handle(&h.receiver, signed_ticket_event(&c, create_time, ticket))
@@ -323,7 +279,7 @@ async fn an_older_ticket_never_replaces_a_newer_one() {
             .unwrap();
         assert_eq!(body_text(&response), "success");
     }
-    let record = h.store.verify_ticket(&appid).await.unwrap().unwrap();
+    let record = h.record().await;
     assert_eq!(newest(&record), ("t-2000", t0 + 1000));
     assert!(
         record.previous.is_none(),
@@ -333,7 +289,7 @@ async fn an_older_ticket_never_replaces_a_newer_one() {
     handle(&h.receiver, signed_ticket_event(&c, t0 + 1600, "t-2600"))
         .await
         .unwrap();
-    let record = h.store.verify_ticket(&appid).await.unwrap().unwrap();
+    let record = h.record().await;
     assert_eq!(record.current.ticket.expose_secret(), "t-2600");
     let previous = record.previous.unwrap();
     assert_eq!(
@@ -358,8 +314,9 @@ async fn a_retried_push_is_answered_success_and_changes_nothing() {
             "success"
         );
     }
-    let items_before = all_items(&h.client, &h.tables.tickets).await;
-    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let items_before = h.tickets().await;
+    // The retries come a second later: anything they rewrote (received_at) would differ.
+    devstack::wait::until_after_second(unix_now()).await;
     for v in [ticket, authorized] {
         let response = handle(&h.vector_receiver, vector_event(v)).await.unwrap();
         assert_eq!(
@@ -367,7 +324,7 @@ async fn a_retried_push_is_answered_success_and_changes_nothing() {
             (StatusCode::OK, "success")
         );
     }
-    let items_after = all_items(&h.client, &h.tables.tickets).await;
+    let items_after = h.tickets().await;
     // The ticket, the push, the component token record its action created (no token: the
     // vectors' ticket is too old), and the two nonces.
     assert_eq!(items_before.len(), 5);
@@ -492,7 +449,7 @@ async fn bad_input_gets_a_clear_4xx_and_nothing_is_stored() {
         assert_eq!(error_code(&response), code, "{name}");
     }
     // Correctly signed but undecryptable: not base64, and valid base64 of the wrong length.
-    let c = crypto(&h.file, None);
+    let c = h.crypto();
     let now = unix_now().to_string();
     for (name, garbage) in [("bad base64", "!!!!"), ("wrong length", "QUJDREVGR0g=")] {
         let signature = c.msg_signature(&now, "n", garbage);
@@ -511,7 +468,7 @@ async fn bad_input_gets_a_clear_4xx_and_nothing_is_stored() {
             "{name}"
         );
     }
-    assert_eq!(all_items(&h.client, &h.tables.tickets).await.len(), 0);
+    assert_eq!(h.tickets().await.len(), 0);
 }
 
 #[tokio::test]
@@ -519,9 +476,9 @@ async fn pushes_encrypted_with_the_previous_key_are_accepted_after_rotation() {
     let h = harness("rotation").await;
     let rotated = Receiver::new(
         crypto_with_new_key(&h.file),
-        DynamoTicketStore::new(h.client.clone(), &h.tables.tickets),
+        DynamoTicketStore::new(h.platform.dynamo.clone(), &h.platform.tables.tickets),
         h.platform.authorization_service(),
-        DynamoAuditStore::new(h.client.clone(), &h.tables.audits),
+        DynamoAuditStore::new(h.platform.dynamo.clone(), &h.platform.tables.audits),
         h.platform.authorizer_store(),
     )
     .with_settings(vector_settings(&h.file));
@@ -552,10 +509,10 @@ fn crypto_with_new_key(file: &VectorFile) -> MessageCrypto {
 async fn storage_failure_is_a_5xx_so_wechat_retries() {
     let h = harness("outage").await;
     let broken = Receiver::new(
-        crypto(&h.file, None),
-        DynamoTicketStore::new(h.client.clone(), "no-such-table"),
+        h.crypto(),
+        DynamoTicketStore::new(h.platform.dynamo.clone(), "no-such-table"),
         h.platform.authorization_service(),
-        DynamoAuditStore::new(h.client.clone(), &h.tables.audits),
+        DynamoAuditStore::new(h.platform.dynamo.clone(), &h.platform.tables.audits),
         h.platform.authorizer_store(),
     )
     .with_settings(vector_settings(&h.file));
@@ -575,7 +532,7 @@ async fn storage_failure_is_a_5xx_so_wechat_retries() {
 #[tokio::test]
 async fn concurrent_pushes_keep_the_newest_ticket_and_the_one_before() {
     let h = harness("race").await;
-    let c = crypto(&h.file, None);
+    let c = h.crypto();
     let t0 = unix_now() - 1000;
     let requests: Vec<_> = (1..=12)
         .map(|i| signed_ticket_event(&c, t0 + i, &format!("t-{i}")))
@@ -585,12 +542,7 @@ async fn concurrent_pushes_keep_the_newest_ticket_and_the_one_before() {
     for response in results {
         assert_eq!(body_text(&response.unwrap()), "success");
     }
-    let record = h
-        .store
-        .verify_ticket(&h.file.component_appid)
-        .await
-        .unwrap()
-        .unwrap();
+    let record = h.record().await;
     assert_eq!(newest(&record), ("t-12", t0 + 12));
     // The one before, if the newest replaced one (when t-12 happens to be stored first, every
     // other push is older and stale, and there is none): older, and the ticket of its own push.
@@ -606,7 +558,7 @@ async fn concurrent_pushes_keep_the_newest_ticket_and_the_one_before() {
 #[tokio::test]
 async fn timestamps_outside_the_replay_window_are_refused() {
     let h = harness("window").await;
-    let c = crypto(&h.file, None);
+    let c = h.crypto();
     // The vectors, signed in 2025, are replays to the default window.
     for v in h.file.vectors.iter().filter(|v| v.expect != "reject") {
         assert_eq!(
@@ -644,7 +596,7 @@ async fn timestamps_outside_the_replay_window_are_refused() {
         answer(&h.receiver, request).await,
         refused(StatusCode::BAD_REQUEST, "bad_timestamp")
     );
-    assert_eq!(all_items(&h.client, &h.tables.tickets).await.len(), 0);
+    assert_eq!(h.tickets().await.len(), 0);
     // Within the window (a retry some seconds later, a clock a little behind) is accepted.
     assert_eq!(
         answer(
@@ -659,25 +611,24 @@ async fn timestamps_outside_the_replay_window_are_refused() {
 #[tokio::test]
 async fn a_reused_nonce_is_refused_and_a_retry_of_the_same_push_is_not() {
     let h = harness("nonce").await;
-    let c = crypto(&h.file, None);
-    let appid = h.file.component_appid.clone();
+    let c = h.crypto();
     let now = unix_now();
     let first = verify_ticket_xml(c.appid(), now - 10, "t-first");
-    let push = SignedPush::new(&c, &first, now, "nonce-1");
+    let push = Received::signed(&c, &first, now, "nonce-1");
     assert_eq!(answer(&h.receiver, push.request()).await, success());
-    let items = all_items(&h.client, &h.tables.tickets).await;
+    let items = h.tickets().await;
     // WeChat's retry is the same request (same timestamp, nonce, msg_signature): success,
     // nothing changes.
     assert_eq!(answer(&h.receiver, push.request()).await, success());
-    assert_eq!(all_items(&h.client, &h.tables.tickets).await, items);
+    assert_eq!(h.tickets().await, items);
     // The same nonce on another push (a newer ticket): refused, nothing stored.
     let other = verify_ticket_xml(c.appid(), now, "t-other");
     assert_eq!(
         answer(&h.receiver, signed_event(&c, &other, now, "nonce-1")).await,
         refused(StatusCode::UNAUTHORIZED, "replayed_nonce")
     );
-    assert_eq!(all_items(&h.client, &h.tables.tickets).await, items);
-    let record = h.store.verify_ticket(&appid).await.unwrap().unwrap();
+    assert_eq!(h.tickets().await, items);
+    let record = h.record().await;
     assert_eq!(record.current.ticket.expose_secret(), "t-first");
     // The nonce is kept until the push's timestamp leaves the window, then purged by TTL.
     let nonce = items
@@ -690,7 +641,7 @@ async fn a_reused_nonce_is_refused_and_a_retry_of_the_same_push_is_not() {
 #[tokio::test]
 async fn a_ticket_dated_in_the_future_is_refused_and_never_freezes_the_ticket() {
     let h = harness("future").await;
-    let c = crypto(&h.file, None);
+    let c = h.crypto();
     let appid = h.file.component_appid.clone();
     let now = unix_now();
     for (name, create_time) in [
@@ -704,7 +655,7 @@ async fn a_ticket_dated_in_the_future_is_refused_and_never_freezes_the_ticket() 
             "{name}"
         );
     }
-    assert_eq!(all_items(&h.client, &h.tables.tickets).await.len(), 0);
+    assert_eq!(h.tickets().await.len(), 0);
     // A future-dated ticket stored before CreateTime was bounded wins nothing: the next genuine
     // ticket replaces it, and it is not kept as the previous one.
     h.store
@@ -722,7 +673,7 @@ async fn a_ticket_dated_in_the_future_is_refused_and_never_freezes_the_ticket() 
         answer(&h.receiver, signed_ticket_event(&c, now, "t-now")).await,
         success()
     );
-    let record = h.store.verify_ticket(&appid).await.unwrap().unwrap();
+    let record = h.record().await;
     assert_eq!(newest(&record), ("t-now", now));
     assert!(record.previous.is_none(), "{:?}", record.previous);
 }
@@ -730,7 +681,7 @@ async fn a_ticket_dated_in_the_future_is_refused_and_never_freezes_the_ticket() 
 #[tokio::test]
 async fn different_pushes_of_the_same_second_are_both_stored() {
     let h = harness("same-second").await;
-    let c = crypto(&h.file, None);
+    let c = h.crypto();
     let now = unix_now();
     let unknown = |task: &str| {
         format!(

@@ -10,14 +10,13 @@ use std::time::{Duration, Instant};
 use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
-use serde_json::{json, Value};
+use devstack::sim::{Component, Setup};
+use serde_json::json;
 use shared::store::authorizers::token_shard;
-use shared::store::{unix_now, TicketStore, VerifyTicket};
-use token_refresh::{RefreshSettings, Refresher};
-use wechat_sim::{Sim, SimConfig};
+use shared::store::unix_now;
 
-const APPID: &str = "wxbenchcomponent01";
-const KEY: &str = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG";
+#[path = "../tests/common/mod.rs"]
+mod common;
 
 /// Counts every request the DynamoDB client sends.
 #[derive(Debug, Clone, Default)]
@@ -55,33 +54,19 @@ async fn main() {
     let latency = env_number("BENCH_LATENCY_MS", 20);
     let concurrency = env_number("REFRESH_CONCURRENCY", 16) as usize;
 
-    let mut config = SimConfig::for_component(APPID, "bench-secret", "benchtoken", KEY);
-    config.latency_ms = latency;
-    let sim = Sim::new(config)
-        .unwrap()
-        .serve("127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap();
-    let http = reqwest::Client::new();
-    let bulk: Value = http
-        .post(format!("{}/sim/authorizations/bulk", sim.base_url()))
-        .json(&json!({ "prefix": "wxbench", "count": count }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-
-    let mut platform = devstack::test_platform(
-        "bench",
-        devstack::component_config(APPID, "bench-secret", "benchtoken", KEY),
-        &sim.base_url(),
-    )
+    let mut w = Setup::new(&Component::new(
+        "wxbenchcomponent01",
+        "bench-secret",
+        "benchtoken",
+    ))
+    .configure(|config| config.latency_ms = latency)
+    .start("bench")
     .await;
+    let bulk = w.ctl.bulk_authorize("wxbench", count).await;
+
     let counter = RequestCounter::default();
     let sdk = devstack::local_sdk_config().await;
-    platform.dynamo = aws_sdk_dynamodb::Client::from_conf(
+    w.platform.dynamo = aws_sdk_dynamodb::Client::from_conf(
         aws_sdk_dynamodb::config::Builder::from(&sdk)
             .interceptor(counter.clone())
             .build(),
@@ -90,12 +75,9 @@ async fn main() {
     // Seed: every authorizer's token expires in a minute.
     let seeding = Instant::now();
     let now = unix_now();
-    let items: Vec<WriteRequest> = bulk["authorizers"]
-        .as_array()
-        .unwrap()
+    let items: Vec<WriteRequest> = bulk
         .iter()
-        .map(|a| {
-            let appid = a["appid"].as_str().unwrap();
+        .map(|(appid, refresh_token)| {
             let put = PutRequest::builder()
                 .item("authorizer_appid", AttributeValue::S(appid.into()))
                 .item("status", AttributeValue::S("authorized".into()))
@@ -111,10 +93,7 @@ async fn main() {
                     "token_shard",
                     AttributeValue::N(token_shard(appid).to_string()),
                 )
-                .item(
-                    "refresh_token",
-                    AttributeValue::S(a["refresh_token"].as_str().unwrap().into()),
-                )
+                .item("refresh_token", AttributeValue::S(refresh_token.clone()))
                 .item("token_version", AttributeValue::N("1".into()))
                 .item("last_event_time", AttributeValue::N(now.to_string()))
                 .build()
@@ -125,56 +104,32 @@ async fn main() {
     for chunk in items.chunks(25) {
         let mut pending = Some(chunk.to_vec());
         while let Some(batch) = pending.take().filter(|b| !b.is_empty()) {
-            let out = platform
+            let out = w
+                .platform
                 .dynamo
                 .batch_write_item()
-                .request_items(&platform.tables.authorizers, batch)
+                .request_items(&w.platform.tables.authorizers, batch)
                 .send()
                 .await
                 .unwrap();
             pending = out
                 .unprocessed_items
-                .and_then(|mut u| u.remove(&platform.tables.authorizers));
+                .and_then(|mut u| u.remove(&w.platform.tables.authorizers));
         }
     }
-    let ticket = sim.sim.push_ticket();
-    platform
-        .ticket_store()
-        .save_verify_ticket(
-            APPID,
-            VerifyTicket {
-                ticket: ticket.into(),
-                create_time: now,
-                received_at: now,
-            },
-        )
-        .await
-        .unwrap();
+    w.store_ticket().await;
     eprintln!(
         "seeded {count} authorizers in {:.1} s",
         seeding.elapsed().as_secs_f64()
     );
 
-    let settings = RefreshSettings {
-        margin_secs: 1800,
-        component_margin_secs: 1800,
-        concurrency,
-        ticket_watchdog_secs: 1800,
-    };
-    let refresher = Refresher::from_platform(&platform, settings);
+    let refresher = common::refresher(&w.platform, 1800, concurrency);
     let requests_before = counter.0.load(Ordering::Relaxed);
     let started = Instant::now();
     let summary = refresher.refresh_all().await;
     let wall = started.elapsed();
     let requests = counter.0.load(Ordering::Relaxed) - requests_before;
-    let calls: Value = http
-        .get(format!("{}/sim/calls", sim.base_url()))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let calls = w.ctl.all_calls().await;
 
     assert_eq!(summary.refreshed as usize, count, "{summary:?}");
     let per_authorizer = requests as f64 / summary.refreshed as f64;

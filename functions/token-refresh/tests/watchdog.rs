@@ -3,32 +3,21 @@
 //! WeChat then pushes, received by ticket-receive, replaces it.
 
 use devstack::apigw::body_text;
-use devstack::inbox::Inbox;
+use devstack::sim::{Component, Setup};
 use secrecy::{ExposeSecret, SecretString};
-use shared::crypto::MessageCrypto;
 use shared::store::{unix_now, TicketStore, VerifyTicket};
 use ticket_receive::PlatformReceiver;
 use token_refresh::{RefreshSettings, Refresher};
-use wechat_sim::{RunningSim, SimConfig};
 
 const APPID: &str = "wxwatchdogcomponen";
-const SECRET: &str = "watchdog-secret";
-const TOKEN: &str = "watchdogtoken";
-const KEY: &str = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG";
 
 #[tokio::test]
 async fn a_ticket_dated_in_the_future_is_replaced_by_the_next_pushed_one() {
-    let crypto = MessageCrypto::new(SecretString::from(TOKEN), APPID, KEY, None).unwrap();
-    let inbox = Inbox::start(crypto).await;
-    let mut config = SimConfig::for_component(APPID, SECRET, TOKEN, KEY);
-    config.push.authorization_event_url = Some(inbox.component_url());
-    let sim = RunningSim::on_loopback(config).await;
-    let platform = devstack::test_platform(
-        "watchdog-future",
-        devstack::component_config(APPID, SECRET, TOKEN, KEY),
-        &sim.base_url(),
-    )
-    .await;
+    let w = Setup::new(&Component::new(APPID, "watchdog-secret", "watchdogtoken"))
+        .pushes_to_inbox()
+        .start("watchdog-future")
+        .await;
+    let platform = &w.platform;
     let now = unix_now();
     platform
         .ticket_store()
@@ -43,19 +32,16 @@ async fn a_ticket_dated_in_the_future_is_replaced_by_the_next_pushed_one() {
         .await
         .unwrap();
     let settings = RefreshSettings::from_lookup(|_| None).unwrap();
-    let refresher = Refresher::from_platform(&platform, settings);
+    let refresher = Refresher::from_platform(platform, settings);
 
     let summary = refresher.refresh_all().await;
     assert!(summary.ticket.starts_with("restarted"), "{summary:?}");
 
-    let pushed = inbox.wait_for("component_verify_ticket").await;
-    let receiver = PlatformReceiver::from_platform(&platform).unwrap();
-    let response = ticket_receive::handle(
-        &receiver,
-        devstack::apigw::push(&pushed.query_pairs(), &pushed.body),
-    )
-    .await
-    .unwrap();
+    let pushed = w.inbox().wait_for("component_verify_ticket").await;
+    let receiver = PlatformReceiver::from_platform(platform).unwrap();
+    let response = ticket_receive::handle(&receiver, pushed.request())
+        .await
+        .unwrap();
     assert_eq!(body_text(&response), "success");
     let record = platform
         .ticket_store()

@@ -42,13 +42,16 @@ pub fn request(
 
 /// The authorization event URL's POST, as WeChat sends a push.
 pub fn push(query: &[(&str, &str)], body: &str) -> lambda_http::Request {
-    request(
-        "POST",
-        "/wechat/component/notify",
-        query,
-        &[("content-type", "text/xml")],
-        body,
-    )
+    xml_post("/wechat/component/notify", query, body)
+}
+
+/// The message URL's POST of `appid`, as WeChat sends a push.
+pub fn message_push(appid: &str, query: &[(&str, &str)], body: &str) -> lambda_http::Request {
+    xml_post(&format!("/wechat/authorizer/{appid}/notify"), query, body)
+}
+
+fn xml_post(path: &str, query: &[(&str, &str)], body: &str) -> lambda_http::Request {
+    request("POST", path, query, &[("content-type", "text/xml")], body)
 }
 
 /// A GET, optionally asking for JSON.

@@ -10,7 +10,8 @@ use axum::http::StatusCode;
 use axum::routing::post;
 use axum::Router;
 use shared::crypto::MessageCrypto;
-use shared::push::Envelope;
+use shared::push::{component_envelope_xml, message_envelope_xml, verify_ticket_xml, Envelope};
+use shared::store::unix_now;
 
 /// One push as received.
 #[derive(Debug, Clone)]
@@ -23,12 +24,84 @@ pub struct Received {
 }
 
 impl Received {
+    /// A push made here, as WeChat posts it to the authorization event URL: `plaintext`
+    /// encrypted and signed (`timestamp`, `nonce`) with `crypto`.
+    pub fn signed(crypto: &MessageCrypto, plaintext: &str, timestamp: i64, nonce: &str) -> Self {
+        let encrypt = crypto.encrypt(plaintext).expect("encrypted");
+        let body = component_envelope_xml(crypto.appid(), &encrypt);
+        Self::signed_envelope(
+            crypto,
+            "/component".into(),
+            &encrypt,
+            body,
+            plaintext,
+            timestamp,
+            nonce,
+        )
+    }
+
+    /// A push made here, as WeChat posts it to the message URL of `appid`, whose original id
+    /// (`gh_…`) is `original_id`.
+    pub fn signed_message(
+        crypto: &MessageCrypto,
+        (appid, original_id): (&str, &str),
+        plaintext: &str,
+        timestamp: i64,
+        nonce: &str,
+    ) -> Self {
+        let encrypt = crypto.encrypt(plaintext).expect("encrypted");
+        let body = message_envelope_xml(original_id, &encrypt);
+        let path = format!("/mp/{appid}");
+        Self::signed_envelope(crypto, path, &encrypt, body, plaintext, timestamp, nonce)
+    }
+
+    /// A component_verify_ticket push of `ticket` (CreateTime `create_time`) signed now, its
+    /// nonce named after the ticket.
+    pub fn signed_ticket(crypto: &MessageCrypto, create_time: i64, ticket: &str) -> Self {
+        let plaintext = verify_ticket_xml(crypto.appid(), create_time, ticket);
+        Self::signed(crypto, &plaintext, unix_now(), &format!("nonce-{ticket}"))
+    }
+
+    fn signed_envelope(
+        crypto: &MessageCrypto,
+        path: String,
+        encrypt: &str,
+        body: String,
+        plaintext: &str,
+        timestamp: i64,
+        nonce: &str,
+    ) -> Self {
+        let timestamp = timestamp.to_string();
+        let signature = crypto.msg_signature(&timestamp, nonce, encrypt);
+        let query = [
+            ("timestamp", timestamp),
+            ("nonce", nonce.to_owned()),
+            ("encrypt_type", "aes".to_owned()),
+            ("msg_signature", signature),
+        ];
+        Self {
+            path,
+            query: query.map(|(k, v)| (k.to_owned(), v)).into(),
+            body,
+            plaintext: plaintext.to_owned(),
+        }
+    }
+
     /// The query as pairs, for replaying the push elsewhere.
     pub fn query_pairs(&self) -> Vec<(&str, &str)> {
         self.query
             .iter()
             .map(|(k, v)| (k.as_str(), v.as_str()))
             .collect()
+    }
+
+    /// The push as API Gateway hands it to ticket-receive: to the authorization event URL, or to
+    /// the message URL of its mini program.
+    pub fn request(&self) -> lambda_http::Request {
+        match self.path.strip_prefix("/mp/") {
+            Some(appid) => crate::apigw::message_push(appid, &self.query_pairs(), &self.body),
+            None => crate::apigw::push(&self.query_pairs(), &self.body),
+        }
     }
 }
 

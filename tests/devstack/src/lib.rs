@@ -1,16 +1,23 @@
-//! The local stack's tables, created from the one definition in template.yaml.
+//! The local stack and the tests' shared world.
 //!
-//! template.yaml is read (its `AWS::DynamoDB::Table` resources and the `*_TABLE` variables of the
-//! functions' Globals that reference them) and each table is created in the DynamoDB endpoint the
-//! SDK is pointed at (`AWS_ENDPOINT_URL_DYNAMODB`, moto locally), with the same keys, indexes,
-//! billing mode, TTL and point-in-time recovery.
+//! The tables are created from the one definition in template.yaml: its `AWS::DynamoDB::Table`
+//! resources and the `*_TABLE` variables of the functions' Globals that reference them, each
+//! created in the DynamoDB endpoint the SDK is pointed at (`AWS_ENDPOINT_URL_DYNAMODB`, moto
+//! locally), with the same keys, indexes, billing mode, TTL and point-in-time recovery.
+//!
+//! A test starts its world with [`sim::Setup`]: the WeChat simulator of a component and its mini
+//! programs, and (`Setup::start`) the platform on fresh tables next to it ([`world::World`]),
+//! with the ticket stored and the mini programs authorized. It controls the simulator through
+//! [`simctl::SimControl`] and waits with [`wait`].
 
 pub mod apigw;
 pub mod inbox;
 pub mod owner;
+pub mod sim;
 pub mod simctl;
 pub mod vectors;
 pub mod wait;
+pub mod world;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -427,19 +434,22 @@ pub async fn test_platform(
     wechat_api_base: &str,
 ) -> shared::platform::Platform {
     let (dynamo, tables) = test_tables(test).await;
-    let endpoints = shared::wechat::WechatEndpoints {
-        api_base: wechat_api_base.to_owned(),
-        mp_base: wechat_api_base.to_owned(),
-        open_base: wechat_api_base.to_owned(),
-    };
-    let wechat = shared::wechat::WechatClient::new(endpoints, std::time::Duration::from_secs(5))
-        .expect("HTTP client");
     shared::platform::Platform {
         config,
         tables,
         dynamo,
-        wechat,
+        wechat: wechat_client(wechat_api_base, std::time::Duration::from_secs(5)),
     }
+}
+
+/// A WeChat client of every WeChat host at `base` (a simulator), waiting up to `timeout`.
+pub fn wechat_client(base: &str, timeout: std::time::Duration) -> shared::wechat::WechatClient {
+    let endpoints = shared::wechat::WechatEndpoints {
+        api_base: base.to_owned(),
+        mp_base: base.to_owned(),
+        open_base: base.to_owned(),
+    };
+    shared::wechat::WechatClient::new(endpoints, timeout).expect("HTTP client")
 }
 
 /// A platform whose DynamoDB is at `dynamodb_url` (a port that refuses or never answers) and
@@ -463,12 +473,6 @@ pub async fn platform_with_dynamodb_at(
         std::env::remove_var(name);
     }
     let sdk = shared::config::aws_sdk_config().await;
-    let unreachable = "http://127.0.0.1:9".to_owned();
-    let endpoints = shared::wechat::WechatEndpoints {
-        api_base: unreachable.clone(),
-        mp_base: unreachable.clone(),
-        open_base: unreachable,
-    };
     let tables = |name: &str| format!("unreachable-{name}");
     shared::platform::Platform {
         config,
@@ -479,8 +483,7 @@ pub async fn platform_with_dynamodb_at(
             actions: tables("actions"),
         },
         dynamo: Client::new(&sdk),
-        wechat: shared::wechat::WechatClient::new(endpoints, std::time::Duration::from_secs(5))
-            .expect("HTTP client"),
+        wechat: wechat_client("http://127.0.0.1:9", std::time::Duration::from_secs(5)),
     }
 }
 

@@ -19,6 +19,50 @@ pub async fn store_ticket(platform: &Platform, ticket: String) {
         .expect("ticket stored");
 }
 
+/// The callback URL the owner's confirmation is redirected to in these tests.
+pub const REDIRECT_URI: &str = "https://platform.example.com/auth/callback";
+
+/// A browser: follows no redirect, so that WeChat's `Location` can be read.
+pub fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+}
+
+/// The owner confirms `appid` with `sets` on the simulator's page (the form of `pre_auth_code`,
+/// `redirect_uri`, `appid` and the permission sets); answers WeChat's response.
+pub async fn confirm(
+    sim_base: &str,
+    form: &[(&str, &str)],
+    appid: &str,
+    sets: &[i64],
+) -> reqwest::Response {
+    let mut form: Vec<(String, String)> = form
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    form.push(("appid".to_owned(), appid.to_owned()));
+    form.extend(
+        sets.iter()
+            .map(|s| ("permission".to_owned(), s.to_string())),
+    );
+    browser()
+        .post(format!("{sim_base}/cgi-bin/componentloginpage/confirm"))
+        .form(&form)
+        .send()
+        .await
+        .expect("the simulator answers")
+}
+
+/// WeChat's redirect (`Location`) of a confirmation.
+pub fn location_of(response: &reqwest::Response) -> String {
+    response.headers()["location"]
+        .to_str()
+        .expect("a redirect")
+        .to_owned()
+}
+
 /// The owner confirms `appid` with `sets` on the simulator's page; returns WeChat's redirect.
 pub async fn confirm_on_page(
     sim_base: &str,
@@ -26,32 +70,11 @@ pub async fn confirm_on_page(
     appid: &str,
     sets: &[i64],
 ) -> String {
-    let mut form = vec![
-        ("pre_auth_code".to_owned(), pre_auth_code.to_owned()),
-        (
-            "redirect_uri".to_owned(),
-            "https://platform.example.com/auth/callback".to_owned(),
-        ),
-        ("appid".to_owned(), appid.to_owned()),
+    let form = [
+        ("pre_auth_code", pre_auth_code),
+        ("redirect_uri", REDIRECT_URI),
     ];
-    form.extend(
-        sets.iter()
-            .map(|s| ("permission".to_owned(), s.to_string())),
-    );
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("client");
-    let response = client
-        .post(format!("{sim_base}/cgi-bin/componentloginpage/confirm"))
-        .form(&form)
-        .send()
-        .await
-        .expect("the simulator answers");
-    response.headers()["location"]
-        .to_str()
-        .expect("a redirect")
-        .to_owned()
+    location_of(&confirm(sim_base, &form, appid, sets).await)
 }
 
 /// The `auth_code` of a callback URL.

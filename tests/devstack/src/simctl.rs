@@ -1,6 +1,8 @@
-//! The simulator's control API (`/sim/…`) as tests use it: call counts, faults, the clock,
-//! refresh-token rotation and what WeChat currently holds for an authorization.
+//! The simulator's control API (`/sim/…`) as tests use it: call counts, faults, the clock, token
+//! expiry, review scripts, refresh-token rotation, revocation, pushes on demand and what WeChat
+//! currently holds. Every test reaches the control API through this client.
 
+use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 /// A client of one running simulator.
@@ -18,8 +20,8 @@ impl SimControl {
         }
     }
 
-    /// POSTs `body` to a control path; panics unless it succeeds. Answers the JSON body (or null).
-    pub async fn post(&self, path: &str, body: Value) -> Value {
+    /// POSTs `body` to a control path, whatever the answer: its status and JSON body (or null).
+    pub async fn send(&self, path: &str, body: Value) -> (StatusCode, Value) {
         let response = self
             .http
             .post(format!("{}{path}", self.base))
@@ -27,15 +29,24 @@ impl SimControl {
             .send()
             .await
             .expect("the simulator answers");
-        assert!(
-            response.status().is_success(),
-            "{path}: {}",
-            response.status()
-        );
-        response.json().await.unwrap_or(Value::Null)
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
     }
 
-    async fn get(&self, path: &str) -> Value {
+    /// POSTs `body` to a control path; panics unless it succeeds. Answers the JSON body (or null).
+    pub async fn post(&self, path: &str, body: Value) -> Value {
+        self.post_status(path, body).await.1
+    }
+
+    /// [`Self::post`], answering the (successful) status too.
+    async fn post_status(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        let (status, answer) = self.send(path, body).await;
+        assert!(status.is_success(), "{path}: {status} {answer}");
+        (status, answer)
+    }
+
+    /// GETs a control path's JSON.
+    pub async fn get(&self, path: &str) -> Value {
         self.http
             .get(format!("{}{path}", self.base))
             .send()
@@ -48,46 +59,91 @@ impl SimControl {
 
     /// How many times an endpoint (its last path segment) was called.
     pub async fn calls(&self, endpoint: &str) -> u64 {
-        self.get("/sim/calls").await[endpoint].as_u64().unwrap_or(0)
+        self.all_calls().await[endpoint].as_u64().unwrap_or(0)
     }
 
-    /// Arms `fault` (the JSON of `/sim/faults`) for the next `count` calls of `endpoint`.
-    pub async fn fault(&self, endpoint: &str, count: u32, fault: Value) {
-        self.post(
-            "/sim/faults",
-            json!({ "endpoint": endpoint, "count": count, "fault": fault }),
-        )
-        .await;
+    /// Every endpoint's call count (`/sim/calls`).
+    pub async fn all_calls(&self) -> Value {
+        self.get("/sim/calls").await
     }
 
-    pub async fn advance_clock(&self, seconds: i64) {
-        self.post("/sim/clock/advance", json!({ "seconds": seconds }))
+    /// Arms `fault` (the JSON of `/sim/faults`) for the next `count` calls of `endpoint`; answers
+    /// the (successful) status.
+    pub async fn fault(&self, endpoint: &str, count: u32, fault: Value) -> StatusCode {
+        let request = json!({ "endpoint": endpoint, "count": count, "fault": fault });
+        self.post_status("/sim/faults", request).await.0
+    }
+
+    /// Moves WeChat's clock forward; answers its new time.
+    pub async fn advance_clock(&self, seconds: i64) -> i64 {
+        let clock = self
+            .post("/sim/clock/advance", json!({ "seconds": seconds }))
+            .await;
+        clock["now"].as_i64().expect("the clock's time")
+    }
+
+    /// WeChat drops every component access token now.
+    pub async fn expire_component_tokens(&self) {
+        self.post("/sim/tokens/expire", json!({ "component": true }))
             .await;
     }
 
+    /// WeChat drops the access tokens of `appid` now.
+    pub async fn expire_tokens_of(&self, appid: &str) {
+        self.post("/sim/tokens/expire", json!({ "appid": appid }))
+            .await;
+    }
+
+    /// Scripts the next review's outcome (the JSON of `/sim/reviews`), whatever the answer.
+    pub async fn script_review(&self, script: Value) -> StatusCode {
+        self.send("/sim/reviews", script).await.0
+    }
+
     /// From now on every api_authorizer_token answers a new refresh token; the replaced one is
-    /// accepted for `replaced_valid_secs` more.
-    pub async fn rotate_refresh_tokens(&self, replaced_valid_secs: i64) {
+    /// accepted for `replaced_valid_secs` more. Answers the settings now in force.
+    pub async fn rotate_refresh_tokens(&self, replaced_valid_secs: i64) -> Value {
         self.post(
             "/sim/refresh-tokens",
             json!({ "rotate": true, "replaced_valid_secs": replaced_valid_secs }),
         )
-        .await;
+        .await
+    }
+
+    /// What WeChat holds for every authorization (`/sim/authorizations`).
+    pub async fn authorizations(&self) -> Value {
+        self.get("/sim/authorizations").await
     }
 
     /// The refresh token WeChat holds as current for `appid` (None: not authorized).
     pub async fn current_refresh_token(&self, appid: &str) -> Option<String> {
-        let authorizations = self.get("/sim/authorizations").await;
+        let authorizations = self.authorizations().await;
         let a = &authorizations[appid];
         (a["status"] == "authorized")
             .then(|| a["refresh_token"].as_str().map(str::to_owned))
             .flatten()
     }
 
-    /// The owner revokes the authorization on WeChat's side.
-    pub async fn revoke(&self, appid: &str) {
-        self.post(&format!("/sim/authorizations/{appid}/revoke"), Value::Null)
+    /// The owner revokes the authorization on WeChat's side; answers the (successful) status.
+    pub async fn revoke(&self, appid: &str) -> StatusCode {
+        let path = format!("/sim/authorizations/{appid}/revoke");
+        self.post_status(&path, Value::Null).await.0
+    }
+
+    /// `count` mini programs `prefix…` authorized at once: their (appid, refresh token).
+    pub async fn bulk_authorize(&self, prefix: &str, count: usize) -> Vec<(String, String)> {
+        let bulk = self
+            .post(
+                "/sim/authorizations/bulk",
+                json!({ "prefix": prefix, "count": count }),
+            )
             .await;
+        let field = |a: &Value, name: &str| a[name].as_str().expect(name).to_owned();
+        bulk["authorizers"]
+            .as_array()
+            .expect("authorizers")
+            .iter()
+            .map(|a| (field(a, "appid"), field(a, "refresh_token")))
+            .collect()
     }
 
     /// Pushes a ticket now; answers it.
@@ -96,5 +152,35 @@ impl SimControl {
             .as_str()
             .expect("a ticket")
             .to_owned()
+    }
+
+    /// Every push the simulator made and how its delivery went (`/sim/pushes`).
+    pub async fn pushes(&self) -> Value {
+        self.get("/sim/pushes").await
+    }
+
+    /// The code state WeChat holds for a mini program (`/sim/mini-programs/{appid}`).
+    pub async fn mini_program(&self, appid: &str) -> Value {
+        self.get(&format!("/sim/mini-programs/{appid}")).await
+    }
+}
+
+/// The faults `/sim/faults` arms (the simulator's `FaultKind` as JSON).
+pub mod fault {
+    use serde_json::{json, Value};
+
+    /// WeChat answers `errcode`.
+    pub fn errcode(errcode: i64) -> Value {
+        json!({ "errcode": { "errcode": errcode } })
+    }
+
+    /// WeChat answers this HTTP status (a gateway error, say).
+    pub fn http_status(status: u16) -> Value {
+        json!({ "http_status": { "status": status } })
+    }
+
+    /// WeChat answers `ms` milliseconds late.
+    pub fn delay_ms(ms: u64) -> Value {
+        json!({ "delay_ms": { "ms": ms } })
     }
 }

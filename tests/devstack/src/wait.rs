@@ -16,12 +16,22 @@ pub fn deadline() -> Duration {
 
 /// Polls `probe` every 50 ms until it yields `Some`, for up to [`deadline`]; `None` if it never
 /// did.
-pub async fn poll<T, F, Fut>(mut probe: F) -> Option<T>
+pub async fn poll<T, F, Fut>(probe: F) -> Option<T>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Option<T>>,
 {
-    let until = Instant::now() + deadline();
+    poll_within(deadline(), probe).await
+}
+
+/// [`poll`] for up to `limit`: for a test whose condition must hold before something else ends
+/// (a delayed answer, a timeout), whatever [`deadline`] says.
+pub async fn poll_within<T, F, Fut>(limit: Duration, mut probe: F) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let until = Instant::now() + limit;
     loop {
         if let Some(found) = probe().await {
             return Some(found);
@@ -31,4 +41,11 @@ where
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// Waits (up to [`deadline`]) until the clock's Unix second is past `second`: a retry made
+/// after this is dated later than anything written at `second`.
+pub async fn until_after_second(second: i64) {
+    let later = poll(|| async { (shared::store::unix_now() > second).then_some(()) }).await;
+    later.expect("the clock moved on");
 }

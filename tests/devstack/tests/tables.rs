@@ -123,12 +123,14 @@ async fn tables_created_locally_match_the_template() {
             })
             .collect();
         assert_eq!(indexes, expected, "{name} indexes");
-        let ttl = client
-            .describe_time_to_live()
-            .table_name(&name)
-            .send()
-            .await
-            .unwrap();
+        let (ttl, backups) = tokio::join!(
+            client.describe_time_to_live().table_name(&name).send(),
+            client
+                .describe_continuous_backups()
+                .table_name(&name)
+                .send()
+        );
+        let (ttl, backups) = (ttl.unwrap(), backups.unwrap());
         let ttl = ttl.time_to_live_description().unwrap();
         match &spec.ttl_attribute {
             Some(attribute) => {
@@ -145,12 +147,6 @@ async fn tables_created_locally_match_the_template() {
                 "{name} ttl"
             ),
         }
-        let backups = client
-            .describe_continuous_backups()
-            .table_name(&name)
-            .send()
-            .await
-            .unwrap();
         let pitr = backups
             .continuous_backups_description()
             .and_then(|d| d.point_in_time_recovery_description())

@@ -4,6 +4,7 @@
 mod common;
 
 use common::*;
+use devstack::sim::template;
 use serde_json::{json, Value};
 
 struct Mp<'a> {
@@ -24,6 +25,11 @@ impl Mp<'_> {
         self.env.get(&self.path(api)).await
     }
 
+    /// POSTs `body` to `api` and asserts WeChat's errcode (0: success).
+    async fn expect(&self, api: &str, body: Value, errcode: i64) {
+        expect(self.env, &self.path(api), body, errcode).await;
+    }
+
     async fn commit(&self) -> Value {
         self.post(
             "commit",
@@ -41,9 +47,19 @@ impl Mp<'_> {
     }
 }
 
+/// POSTs `body` to `path` and asserts WeChat's errcode (0: success).
+async fn expect(env: &Env, path: &str, body: Value, errcode: i64) {
+    let answer = env.post(path, body).await;
+    assert_eq!(
+        answer["errcode"].as_i64(),
+        Some(errcode),
+        "{path}: {answer}"
+    );
+}
+
 async fn authorized<'a>(env: &'a Env, appid: &str, sets: &[i64]) -> Mp<'a> {
     let component = env.component_token().await;
-    let (token, _) = env.authorize(&component, appid, sets).await;
+    let (token, _) = env.wx_authorize(&component, appid, sets).await;
     Mp { env, token }
 }
 
@@ -59,14 +75,7 @@ async fn tokens_and_permission_set_18_are_checked() {
     );
     let mp = authorized(&env, MP, &[18]).await;
     assert_ok(&mp.get("get_category").await);
-    let r = env
-        .http
-        .post(env.url("/sim/tokens/expire"))
-        .json(&json!({ "appid": MP }))
-        .send()
-        .await
-        .unwrap();
-    assert!(r.status().is_success());
+    env.ctl.expire_tokens_of(MP).await;
     assert_errcode(&mp.get("get_category").await, 42001);
 }
 
@@ -80,59 +89,34 @@ async fn domains_and_testers() {
         json!(["https://api.example.com"]),
         "{r}"
     );
-    assert_errcode(
-        &mp.post(
-            "modify_domain",
-            json!({ "action": "add", "requestdomain": ["https://api.example.com"] }),
-        )
-        .await,
-        85017,
-    );
-    assert_errcode(
-        &mp.post(
-            "modify_domain",
-            json!({ "action": "add", "requestdomain": ["https://evil.test"] }),
-        )
-        .await,
-        85018,
-    );
+    let add = |domains: &[&str]| json!({ "action": "add", "requestdomain": domains });
+    mp.expect("modify_domain", add(&["https://api.example.com"]), 85017)
+        .await;
+    mp.expect("modify_domain", add(&["https://evil.test"]), 85018)
+        .await;
     let many: Vec<String> = (0..201)
         .map(|i| format!("https://d{i}.example.com"))
         .collect();
-    assert_errcode(
-        &mp.post(
-            "modify_domain",
-            json!({ "action": "set", "requestdomain": many }),
-        )
-        .await,
+    mp.expect(
+        "modify_domain",
+        json!({ "action": "set", "requestdomain": many }),
         85016,
-    );
+    )
+    .await;
     let r = mp.post("modify_domain", json!({ "action": "get" })).await;
     assert_eq!(r["wsrequestdomain"], json!(["wss://ws.example.com"]), "{r}");
 
-    assert_ok(
-        &mp.post(
-            "setwebviewdomain",
-            json!({ "action": "add", "webviewdomain": ["https://h5.example.com"] }),
-        )
-        .await,
-    );
-    assert_errcode(
-        &mp.post(
-            "setwebviewdomain",
-            json!({ "action": "add", "webviewdomain": ["https://h5.example.com"] }),
-        )
-        .await,
+    let webview = |domains: &[&str]| json!({ "action": "add", "webviewdomain": domains });
+    mp.expect("setwebviewdomain", webview(&["https://h5.example.com"]), 0)
+        .await;
+    mp.expect(
+        "setwebviewdomain",
+        webview(&["https://h5.example.com"]),
         89019,
-    );
-    assert_errcode(
-        &mp.post(
-            "setwebviewdomain",
-            json!({ "action": "add", "webviewdomain": ["https://other.test"] }),
-        )
-        .await,
-        89021,
-    );
+    )
+    .await;
+    mp.expect("setwebviewdomain", webview(&["https://other.test"]), 89021)
+        .await;
     assert_eq!(
         mp.post("setwebviewdomain", json!({ "action": "get" }))
             .await["webviewdomain"],
@@ -146,47 +130,27 @@ async fn domains_and_testers() {
         .as_str()
         .unwrap_or_else(|| panic!("{r}"))
         .to_owned();
-    assert_errcode(
-        &mp.post("bind_tester", json!({ "wechatid": "alice_01" }))
-            .await,
-        85004,
-    );
-    assert_errcode(
-        &mp.post("bind_tester", json!({ "wechatid": "nobody_here" }))
-            .await,
-        85001,
-    );
-    assert_ok(
-        &mp.post("bind_tester", json!({ "wechatid": "bob_0002" }))
-            .await,
-    );
-    assert_errcode(
-        &mp.post("bind_tester", json!({ "wechatid": "carol_03" }))
-            .await,
-        85002,
-    );
-    assert_errcode(
-        &mp.post("memberauth", json!({ "action": "get_everyone" }))
-            .await,
-        40097,
-    );
+    // Bound already, no such WeChat user, a second tester, then one over the limit of two.
+    let tester = |wechatid: &str| json!({ "wechatid": wechatid });
+    for (wechatid, errcode) in [
+        ("alice_01", 85004),
+        ("nobody_here", 85001),
+        ("bob_0002", 0),
+        ("carol_03", 85002),
+    ] {
+        mp.expect("bind_tester", tester(wechatid), errcode).await;
+    }
+    mp.expect("memberauth", json!({ "action": "get_everyone" }), 40097)
+        .await;
     let members = mp
         .post("memberauth", json!({ "action": "get_experiencer" }))
         .await;
     assert_eq!(members["members"].as_array().unwrap().len(), 2, "{members}");
-    assert_ok(
-        &mp.post("unbind_tester", json!({ "userstr": userstr }))
-            .await,
-    );
-    assert_errcode(
-        &mp.post("unbind_tester", json!({ "wechatid": "alice_01" }))
-            .await,
-        85001,
-    );
-    assert_ok(
-        &mp.post("unbind_tester", json!({ "wechatid": "bob_0002" }))
-            .await,
-    );
+    // By userstr, then by WeChat id (no longer a tester, still one).
+    let by_userstr = json!({ "userstr": userstr });
+    mp.expect("unbind_tester", by_userstr, 0).await;
+    mp.expect("unbind_tester", tester("alice_01"), 85001).await;
+    mp.expect("unbind_tester", tester("bob_0002"), 0).await;
 }
 
 #[tokio::test]
@@ -204,31 +168,13 @@ async fn commit_qrcode_pages_and_templates() {
     assert_errcode(&before.json().await.unwrap(), 86001);
 
     let ext_object = json!({ "template_id": 1, "ext_json": { "extAppid": "wx" }, "user_version": "1", "user_desc": "d" });
-    assert_errcode(&mp.post("commit", ext_object).await, 47001);
-    assert_errcode(
-        &mp.post(
-            "commit",
-            json!({ "template_id": 99, "ext_json": "{}", "user_version": "1" }),
-        )
-        .await,
-        85014,
-    );
-    assert_errcode(
-        &mp.post(
-            "commit",
-            json!({ "template_id": "1", "ext_json": "{}", "user_version": "1" }),
-        )
-        .await,
-        85014,
-    );
-    assert_errcode(
-        &mp.post(
-            "commit",
-            json!({ "template_id": 1, "ext_json": "{not json", "user_version": "1" }),
-        )
-        .await,
-        85048,
-    );
+    mp.expect("commit", ext_object, 47001).await;
+    let commit =
+        |id: Value, ext: &str| json!({ "template_id": id, "ext_json": ext, "user_version": "1" });
+    mp.expect("commit", commit(json!(99), "{}"), 85014).await;
+    mp.expect("commit", commit(json!("1"), "{}"), 85014).await;
+    mp.expect("commit", commit(json!(1), "{not json"), 85048)
+        .await;
     assert_ok(&mp.commit().await);
     assert_eq!(
         mp.get("get_page").await["page_list"],
@@ -260,18 +206,9 @@ async fn commit_qrcode_pages_and_templates() {
         env.get(&t("gettemplatedraftlist")).await["draft_list"][0]["draft_id"],
         7
     );
-    assert_errcode(
-        &env.post(&t("addtotemplate"), json!({ "draft_id": 404 }))
-            .await,
-        85064,
-    );
-    assert_ok(
-        &env.post(
-            &t("addtotemplate"),
-            json!({ "draft_id": 7, "template_type": 0 }),
-        )
-        .await,
-    );
+    expect(&env, &t("addtotemplate"), json!({ "draft_id": 404 }), 85064).await;
+    let draft = json!({ "draft_id": 7, "template_type": 0 });
+    expect(&env, &t("addtotemplate"), draft, 0).await;
     let list = env.get(&t("gettemplatelist")).await;
     let ids: Vec<i64> = list["template_list"]
         .as_array()
@@ -280,24 +217,15 @@ async fn commit_qrcode_pages_and_templates() {
         .map(|t| t["template_id"].as_i64().unwrap())
         .collect();
     assert_eq!(ids, [1, 2], "{list}");
-    assert_ok(
-        &env.post(&t("addtotemplate"), json!({ "draft_id": 7 }))
-            .await,
-    );
-    assert_errcode(
-        &env.post(&t("addtotemplate"), json!({ "draft_id": 7 }))
-            .await,
-        85065,
-    );
-    assert_ok(
-        &env.post(&t("deletetemplate"), json!({ "template_id": 2 }))
-            .await,
-    );
-    assert_errcode(
-        &env.post(&t("deletetemplate"), json!({ "template_id": 2 }))
-            .await,
-        85064,
-    );
+    // A draft added twice; a template deleted twice.
+    for (api, body, errcode) in [
+        ("addtotemplate", json!({ "draft_id": 7 }), 0),
+        ("addtotemplate", json!({ "draft_id": 7 }), 85065),
+        ("deletetemplate", json!({ "template_id": 2 }), 0),
+        ("deletetemplate", json!({ "template_id": 2 }), 85064),
+    ] {
+        expect(&env, &t(api), body, errcode).await;
+    }
     // An authorizer token is not a component token.
     assert_errcode(
         &env.get(&format!("/wxa/gettemplatelist?access_token={}", mp.token))
@@ -312,18 +240,16 @@ async fn review_release_and_rollback() {
     let mp = authorized(&env, MP, &[18]).await;
     assert_errcode(&mp.submit().await, 85086);
     assert_errcode(&mp.get("get_latest_auditstatus").await, 85058);
-    assert_errcode(&mp.post("release", json!({})).await, 85019);
+    mp.expect("release", json!({}), 85019).await;
     mp.commit().await;
-    assert_errcode(
-        &mp.post("submit_audit", json!({ "item_list": [] })).await,
-        85023,
-    );
+    mp.expect("submit_audit", json!({ "item_list": [] }), 85023)
+        .await;
     let wrong_category =
         json!({ "item_list": [{ "address": "pages/index/index", "first_id": 1, "second_id": 2 }] });
-    assert_errcode(&mp.post("submit_audit", wrong_category).await, 85077);
+    mp.expect("submit_audit", wrong_category, 85077).await;
     let wrong_page =
         json!({ "item_list": [{ "address": "pages/none", "first_id": 287, "second_id": 612 }] });
-    assert_errcode(&mp.post("submit_audit", wrong_page).await, 85007);
+    mp.expect("submit_audit", wrong_page, 85007).await;
     let r = mp.submit().await;
     let auditid = r["auditid"].as_i64().unwrap_or_else(|| panic!("{r}"));
     assert_errcode(&mp.submit().await, 85009);
@@ -332,11 +258,9 @@ async fn review_release_and_rollback() {
             .await["status"],
         2
     );
-    assert_errcode(
-        &mp.post("get_auditstatus", json!({ "auditid": 1 })).await,
-        85012,
-    );
-    assert_errcode(&mp.post("release", json!({})).await, 85020);
+    mp.expect("get_auditstatus", json!({ "auditid": 1 }), 85012)
+        .await;
+    mp.expect("release", json!({}), 85020).await;
     assert_errcode(
         &env.http
             .post(env.url(&mp.path("release")))
@@ -350,15 +274,10 @@ async fn review_release_and_rollback() {
     );
 
     // Speed-up: once, then 89404; the platform quota is 1.
-    assert_ok(&mp.post("speedupaudit", json!({ "auditid": auditid })).await);
-    assert_errcode(
-        &mp.post("speedupaudit", json!({ "auditid": auditid })).await,
-        89404,
-    );
-    assert_errcode(
-        &mp.post("speedupaudit", json!({ "auditid": 5 })).await,
-        89402,
-    );
+    for (audit, errcode) in [(auditid, 0), (auditid, 89404), (5, 89402)] {
+        mp.expect("speedupaudit", json!({ "auditid": audit }), errcode)
+            .await;
+    }
     let quota = mp.get("queryquota").await;
     assert_eq!(
         (quota["rest"].as_i64(), quota["speedup_rest"].as_i64()),
@@ -367,8 +286,8 @@ async fn review_release_and_rollback() {
     );
 
     // The review passes after 5 simulated seconds; the result is pushed to $APPID$'s URL.
-    env.advance(5).await;
-    let push = env.inbox.wait_for("weapp_audit_success").await;
+    env.ctl.advance_clock(5).await;
+    let push = env.inbox().wait_for("weapp_audit_success").await;
     assert_eq!(push.path, format!("/mp/{MP}"));
     assert!(
         push.plaintext
@@ -384,38 +303,24 @@ async fn review_release_and_rollback() {
         "{latest}"
     );
 
-    assert_errcode(
-        &mp.post("grayrelease", json!({ "gray_percentage": 10 }))
-            .await,
-        85079,
-    );
+    mp.expect("grayrelease", json!({ "gray_percentage": 10 }), 85079)
+        .await;
     assert_errcode(&mp.get("revertgrayrelease").await, 85079);
-    assert_ok(&mp.post("release", json!({})).await);
-    assert_errcode(&mp.post("release", json!({})).await, 85052);
+    mp.expect("release", json!({}), 0).await;
+    mp.expect("release", json!({}), 85052).await;
     assert_errcode(&mp.get("revertcoderelease").await, 87012);
 
     // A second version, grey-released then released; rollback returns to version 1.
     mp.commit().await;
     mp.submit().await;
-    env.advance(5).await;
-    env.inbox.wait_for("weapp_audit_success").await;
-    assert_errcode(
-        &mp.post("grayrelease", json!({ "gray_percentage": 101 }))
-            .await,
-        85081,
-    );
-    assert_ok(
-        &mp.post(
-            "grayrelease",
-            json!({ "gray_percentage": 10, "support_debuger_first": true }),
-        )
-        .await,
-    );
-    assert_errcode(
-        &mp.post("grayrelease", json!({ "gray_percentage": 5 }))
-            .await,
-        85082,
-    );
+    env.ctl.advance_clock(5).await;
+    env.inbox().wait_for("weapp_audit_success").await;
+    mp.expect("grayrelease", json!({ "gray_percentage": 101 }), 85081)
+        .await;
+    let debugger_first = json!({ "gray_percentage": 10, "support_debuger_first": true });
+    mp.expect("grayrelease", debugger_first, 0).await;
+    mp.expect("grayrelease", json!({ "gray_percentage": 5 }), 85082)
+        .await;
     assert_eq!(
         mp.get("getgrayreleaseplan").await["gray_release_plan"]["gray_percentage"],
         10
@@ -426,7 +331,7 @@ async fn review_release_and_rollback() {
         mp.get("getgrayreleaseplan").await["gray_release_plan"]["status"],
         4
     );
-    assert_ok(&mp.post("release", json!({})).await);
+    mp.expect("release", json!({}), 0).await;
     let history = env
         .get(&format!(
             "{}&action=get_history_version",
@@ -441,20 +346,11 @@ async fn review_release_and_rollback() {
     assert_ok(&mp.get("revertcoderelease").await);
     assert_errcode(&mp.get("revertcoderelease").await, 87012);
 
-    assert_errcode(
-        &mp.post("change_visitstatus", json!({ "action": "pause" }))
-            .await,
-        85022,
-    );
-    assert_ok(
-        &mp.post("change_visitstatus", json!({ "action": "close" }))
-            .await,
-    );
-    assert_errcode(
-        &mp.post("change_visitstatus", json!({ "action": "close" }))
-            .await,
-        85021,
-    );
+    // Pausing what is not closed; closing once.
+    let visit = |action: &str| json!({ "action": action });
+    mp.expect("change_visitstatus", visit("pause"), 85022).await;
+    mp.expect("change_visitstatus", visit("close"), 0).await;
+    mp.expect("change_visitstatus", visit("close"), 85021).await;
     assert_eq!(mp.post("getvisitstatus", json!({})).await["status"], 0);
 }
 
@@ -463,32 +359,27 @@ async fn scripted_rejection_delay_and_undo() {
     let env = start().await;
     let mp = authorized(&env, MP, &[18]).await;
     mp.commit().await;
-    let script = |s: Value| env.http.post(env.url("/sim/reviews")).json(&s).send();
-    assert_eq!(script(json!({ "appid": MP, "outcome": "reject", "after_secs": 60, "reason": "页面空白<br>请完善", "screenshot": "m1|m2" })).await.unwrap().status(), 204);
+    let script = |s: Value| env.ctl.script_review(s);
+    assert_eq!(script(json!({ "appid": MP, "outcome": "reject", "after_secs": 60, "reason": "页面空白<br>请完善", "screenshot": "m1|m2" })).await, 204);
     assert_eq!(
         script(json!({ "appid": MP, "outcome": "delay", "after_secs": 10, "reason": "节假日" }))
-            .await
-            .unwrap()
-            .status(),
+            .await,
         204
     );
     assert_eq!(
-        script(json!({ "appid": "wxnobody", "outcome": "pass" }))
-            .await
-            .unwrap()
-            .status(),
+        script(json!({ "appid": "wxnobody", "outcome": "pass" })).await,
         404
     );
 
     let auditid = mp.submit().await["auditid"].as_i64().unwrap();
-    env.advance(59).await;
+    env.ctl.advance_clock(59).await;
     assert_eq!(
         mp.post("get_auditstatus", json!({ "auditid": auditid }))
             .await["status"],
         2
     );
-    env.advance(1).await;
-    let push = env.inbox.wait_for("weapp_audit_fail").await;
+    env.ctl.advance_clock(1).await;
+    let push = env.inbox().wait_for("weapp_audit_fail").await;
     assert!(
         push.plaintext.contains("页面空白&lt;br&gt;请完善")
             || push.plaintext.contains("页面空白<br>请完善")
@@ -507,8 +398,8 @@ async fn scripted_rejection_delay_and_undo() {
 
     // Delayed: still pending, so no new submission; undo withdraws it.
     mp.submit().await;
-    env.advance(10).await;
-    env.inbox.wait_for("weapp_audit_delay").await;
+    env.ctl.advance_clock(10).await;
+    env.inbox().wait_for("weapp_audit_delay").await;
     assert_eq!(mp.get("get_latest_auditstatus").await["status"], 4);
     assert_errcode(&mp.submit().await, 85009);
     assert_ok(&mp.get("undocodeaudit").await);
@@ -527,15 +418,26 @@ async fn scripted_rejection_delay_and_undo() {
 async fn injected_faults_and_call_counts() {
     let env = start().await;
     let mp = authorized(&env, MP, &[18]).await;
-    let fault = |f: Value| env.http.post(env.url("/sim/faults")).json(&f).send();
-    assert_eq!(fault(json!({ "endpoint": "get_category", "count": 2, "fault": { "errcode": { "errcode": -1, "errmsg": "system error" } } })).await.unwrap().status(), 204);
+    let fault = |endpoint: &'static str, count: u32, f: Value| env.ctl.fault(endpoint, count, f);
+    assert_eq!(
+        fault(
+            "get_category",
+            2,
+            json!({ "errcode": { "errcode": -1, "errmsg": "system error" } })
+        )
+        .await,
+        204
+    );
     assert_errcode(&mp.get("get_category").await, -1);
     assert_errcode(&mp.get("get_category").await, -1);
     assert_ok(&mp.get("get_category").await);
 
-    fault(json!({ "endpoint": "get_category", "fault": { "http_status": { "status": 502 } } }))
-        .await
-        .unwrap();
+    fault(
+        "get_category",
+        1,
+        json!({ "http_status": { "status": 502 } }),
+    )
+    .await;
     assert_eq!(
         env.http
             .get(env.url(&mp.path("get_category")))
@@ -546,57 +448,41 @@ async fn injected_faults_and_call_counts() {
         502
     );
 
-    fault(json!({ "endpoint": "get_category", "fault": "drop" }))
-        .await
-        .unwrap();
+    fault("get_category", 1, json!("drop")).await;
     let dropped = match env.http.get(env.url(&mp.path("get_category"))).send().await {
         Ok(response) => response.bytes().await.is_err(),
         Err(_) => true,
     };
     assert!(dropped, "the connection should have been cut");
 
-    fault(json!({ "endpoint": "get_category", "fault": { "delay_ms": { "ms": 300 } } }))
-        .await
-        .unwrap();
+    fault("get_category", 1, json!({ "delay_ms": { "ms": 300 } })).await;
     let started = std::time::Instant::now();
     assert_ok(&mp.get("get_category").await);
     assert!(started.elapsed() >= std::time::Duration::from_millis(300));
 
-    let calls = env.get("/sim/calls").await;
+    let calls = env.ctl.all_calls().await;
     assert_eq!(calls["get_category"], 6, "{calls}");
-    assert_eq!(calls["api_query_auth"], 1);
-    assert_eq!(
-        env.http
-            .post(env.url("/sim/faults"))
-            .json(&json!({ "endpoint": "x", "count": 0, "fault": "drop" }))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        400
-    );
+    assert_eq!(env.ctl.calls("api_query_auth").await, 1);
+    let (status, _) = env
+        .ctl
+        .send(
+            "/sim/faults",
+            json!({ "endpoint": "x", "count": 0, "fault": "drop" }),
+        )
+        .await;
+    assert_eq!(status, 400);
 }
 
 #[tokio::test]
 async fn a_template_sees_ext_only_when_enabled_for_its_mini_program() {
-    let env = start_with(|config| {
-        config.templates.push(wechat_sim::config::Template {
-            template_id: 5,
-            user_version: "5.0.0".into(),
-            user_desc: "standard".into(),
-            draft_id: None,
-            pages: vec![],
-            template_type: 1,
-        })
-    })
-    .await;
+    let env = start_with(|config| config.templates.push(template(5, "5.0.0", "standard", 1))).await;
     let mp = authorized(&env, MP, &[18]).await;
     let sees = |ext_json: Value, template_id: i64| {
         let mp = &mp;
         async move {
             let body = json!({ "template_id": template_id, "ext_json": ext_json.to_string(), "user_version": "1", "user_desc": "d" });
             let answer = mp.post("commit", body).await;
-            let state = mp.env.get(&format!("/sim/mini-programs/{MP}")).await;
+            let state = mp.env.ctl.mini_program(MP).await;
             (answer, state["commit"]["ext_config"].clone())
         }
     };
@@ -608,7 +494,7 @@ async fn a_template_sees_ext_only_when_enabled_for_its_mini_program() {
     .await;
     assert_ok(&answer);
     assert_eq!(seen, json!({ "shop": "coffee" }));
-    let state = env.get(&format!("/sim/mini-programs/{MP}")).await;
+    let state = env.ctl.mini_program(MP).await;
     assert_eq!(state["commit"]["ext_json"]["extAppid"], MP, "{state}");
     // The bare ext object, not enabled, or addressed to another mini program: nothing.
     for ext_json in [

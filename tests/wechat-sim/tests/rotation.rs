@@ -4,19 +4,16 @@
 
 mod common;
 
-use common::{assert_errcode, start, start_with, APPID, MP};
-use serde_json::{json, Value};
-
-fn refresh_body(refresh_token: &str) -> Value {
-    json!({ "component_appid": APPID, "authorizer_appid": MP, "authorizer_refresh_token": refresh_token })
-}
+use common::{
+    assert_errcode, component_api, mp_authorized, refresh_body, start, start_with, APPID, MP,
+};
+use serde_json::json;
 
 #[tokio::test]
 async fn without_rotation_the_refresh_token_stays_the_same() {
     let env = start().await;
-    let token = env.component_token().await;
-    let (_, refresh) = env.authorize(&token, MP, &[17, 18]).await;
-    let path = format!("/cgi-bin/component/api_authorizer_token?component_access_token={token}");
+    let (token, refresh) = mp_authorized(&env).await;
+    let path = component_api("api_authorizer_token", &token);
     for _ in 0..3 {
         let r = env.post(&path, refresh_body(&refresh)).await;
         assert_eq!(r["authorizer_refresh_token"], refresh.as_str(), "{r}");
@@ -26,16 +23,10 @@ async fn without_rotation_the_refresh_token_stays_the_same() {
 #[tokio::test]
 async fn rotated_refresh_tokens_replace_the_old_one_after_a_grace_period() {
     let env = start_with(|c| c.refresh_tokens.replaced_valid_secs = 300).await;
-    let token = env.component_token().await;
-    let (_, first) = env.authorize(&token, MP, &[17, 18]).await;
-    let settings = env
-        .post(
-            "/sim/refresh-tokens",
-            json!({ "rotate": true, "replaced_valid_secs": 300 }),
-        )
-        .await;
+    let (token, first) = mp_authorized(&env).await;
+    let settings = env.ctl.rotate_refresh_tokens(300).await;
     assert_eq!(settings["rotate"], true, "{settings}");
-    let path = format!("/cgi-bin/component/api_authorizer_token?component_access_token={token}");
+    let path = component_api("api_authorizer_token", &token);
     let r = env.post(&path, refresh_body(&first)).await;
     let second = r["authorizer_refresh_token"].as_str().unwrap().to_owned();
     assert_ne!(second, first, "{r}");
@@ -46,14 +37,14 @@ async fn rotated_refresh_tokens_replace_the_old_one_after_a_grace_period() {
     // WeChat's list and info name the current one.
     let list = env
         .post(
-            &format!("/cgi-bin/component/api_get_authorizer_list?component_access_token={token}"),
+            &component_api("api_get_authorizer_list", &token),
             json!({ "component_appid": APPID, "offset": 0, "count": 500 }),
         )
         .await;
     assert_eq!(list["list"][0]["refresh_token"], third.as_str(), "{list}");
     let info = env
         .post(
-            &format!("/cgi-bin/component/api_get_authorizer_info?component_access_token={token}"),
+            &component_api("api_get_authorizer_info", &token),
             json!({ "component_appid": APPID, "authorizer_appid": MP }),
         )
         .await;
@@ -62,9 +53,9 @@ async fn rotated_refresh_tokens_replace_the_old_one_after_a_grace_period() {
         third.as_str()
     );
     // After the grace period only the current one is accepted.
-    env.advance(301).await;
+    env.ctl.advance_clock(301).await;
     let token = env.component_token().await;
-    let path = format!("/cgi-bin/component/api_authorizer_token?component_access_token={token}");
+    let path = component_api("api_authorizer_token", &token);
     assert_errcode(&env.post(&path, refresh_body(&first)).await, 61023);
     assert_errcode(&env.post(&path, refresh_body(&second)).await, 61023);
     let r = env.post(&path, refresh_body(&third)).await;

@@ -41,19 +41,15 @@ async fn run(args: &[String]) -> Result<(), String> {
             Ok(())
         }
         [cmd, table] if cmd == "dump" => {
-            let items = client
-                .scan()
-                .table_name(table)
-                .into_paginator()
-                .items()
-                .send()
-                .collect::<Result<Vec<_>, _>>()
-                .await
-                .map_err(|e| aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string())?;
-            for item in items {
-                let object: Map<String, Value> =
-                    item.iter().map(|(k, v)| (k.clone(), to_json(v))).collect();
-                println!("{}", Value::Object(object));
+            let mut pages = client.scan().table_name(table).into_paginator().send();
+            while let Some(page) = pages.next().await {
+                let page =
+                    page.map_err(|e| aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string())?;
+                for item in page.items() {
+                    let object: Map<String, Value> =
+                        item.iter().map(|(k, v)| (k.clone(), to_json(v))).collect();
+                    println!("{}", Value::Object(object));
+                }
             }
             Ok(())
         }
