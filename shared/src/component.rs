@@ -101,7 +101,8 @@ impl<S: ComponentTokenStore + TicketStore + Sync> ComponentService<S> {
                 return Ok(token.clone());
             }
         }
-        let token = self.stored_or_refreshed(margin).await?;
+        // Boxed: the lease poll is a deep future, and it runs only on a cache miss.
+        let token = Box::pin(self.stored_or_refreshed(margin)).await?;
         Ok(token)
     }
 
