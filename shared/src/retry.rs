@@ -113,8 +113,8 @@ mod tests {
         }
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn retries_only_what_is_retryable_and_at_most_the_attempts() {
+    /// Retries an operation that always fails with `error`; returns the calls made.
+    async fn calls_failing_with(error: &str) -> u32 {
         let backoff = Backoff::new(3, Duration::from_millis(10), 2);
         let calls = AtomicU32::new(0);
         let result: Result<(), String> = backoff
@@ -123,29 +123,18 @@ mod tests {
                 |e: &String| e == "busy",
                 || async {
                     calls.fetch_add(1, Ordering::SeqCst);
-                    Err("busy".to_owned())
+                    Err(error.to_owned())
                 },
             )
             .await;
-        assert_eq!(
-            (result, calls.load(Ordering::SeqCst)),
-            (Err("busy".into()), 3)
-        );
-        calls.store(0, Ordering::SeqCst);
-        let result: Result<(), String> = backoff
-            .retry(
-                "test",
-                |e: &String| e == "busy",
-                || async {
-                    calls.fetch_add(1, Ordering::SeqCst);
-                    Err("refused".to_owned())
-                },
-            )
-            .await;
-        assert_eq!(
-            (result, calls.load(Ordering::SeqCst)),
-            (Err("refused".into()), 1)
-        );
+        assert_eq!(result, Err(error.to_owned()), "the last error is returned");
+        calls.load(Ordering::SeqCst)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn retries_only_what_is_retryable_and_at_most_the_attempts() {
+        assert_eq!(calls_failing_with("busy").await, 3);
+        assert_eq!(calls_failing_with("refused").await, 1);
     }
 
     #[tokio::test(start_paused = true)]

@@ -186,12 +186,16 @@ impl Flow {
     }
 }
 
+/// The query's pairs, decoded as API Gateway decodes them for the handler.
 fn url_pairs(query: &str) -> Vec<(String, String)> {
-    query
-        .split('&')
-        .filter_map(|p| p.split_once('='))
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    url::form_urlencoded::parse(query.as_bytes())
+        .into_owned()
         .collect()
+}
+
+/// A state the platform itself signed, valid from `issued` for `lifetime` seconds.
+fn platform_state(f: &Flow, issued: i64, lifetime: i64) -> String {
+    f.platform.state_signer().issue(issued, issued + lifetime)
 }
 
 #[tokio::test]
@@ -334,8 +338,11 @@ async fn the_callback_takes_only_a_code_with_a_state_from_the_start_page() {
         shared::auth_state::StateSigner::new(APPID, &SecretString::from("another"))
             .issue(shared::store::unix_now(), shared::store::unix_now() + 1800);
     let tampered = issued.replacen("s1.", "s1.1", 1);
+    let now = shared::store::unix_now();
+    let expired = platform_state(&f, now - 4000, 1800);
     let refused: Vec<(String, &str)> = vec![
         (with_state(&location, None), "invalid_state"),
+        (with_state(&location, Some(&expired)), "invalid_state"),
         (
             with_state(&location, Some("s1.9999999999.AAAA.AAAA")),
             "invalid_state",
@@ -376,6 +383,52 @@ async fn the_callback_takes_only_a_code_with_a_state_from_the_start_page() {
     // The link's own state still works.
     let (status, page) = f.callback_with(&location, false).await;
     assert_eq!(status, StatusCode::OK, "{page}");
+    assert_eq!(f.calls("api_query_auth").await, 1);
+    // It is now this code's: another code under it is refused, unclaimed and not exchanged.
+    let other_code = "queryauthcode@@@another0000000000000000";
+    let (status, json) = f
+        .callback_with(
+            &format!("x?state={issued}&auth_code={other_code}&expires_in=600"),
+            true,
+        )
+        .await;
+    assert_eq!(
+        (status, json.contains("\"invalid_state\"")),
+        (StatusCode::BAD_REQUEST, true),
+        "{json}"
+    );
+    assert_eq!(f.calls("api_query_auth").await, 1);
+    assert_eq!(
+        f.platform
+            .ticket_store()
+            .auth_code_claim(APPID, other_code)
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+#[tokio::test]
+async fn two_loads_of_one_callback_url_show_the_details_once() {
+    let (f, location) = authorized("double-load", &[17, 18]).await;
+    let (first, second) = tokio::join!(
+        f.callback_with(&location, true),
+        f.callback_with(&location, true)
+    );
+    let answers = [first, second];
+    assert!(
+        answers.iter().all(|(status, _)| *status == StatusCode::OK),
+        "{answers:?}"
+    );
+    let shown = answers
+        .iter()
+        .filter(|(_, body)| body.contains("Flow Tea"))
+        .count();
+    let already = answers
+        .iter()
+        .filter(|(_, body)| body.contains("already_shown"))
+        .count();
+    assert_eq!((shown, already), (1, 1), "{answers:?}");
     assert_eq!(f.calls("api_query_auth").await, 1);
 }
 
@@ -447,10 +500,16 @@ async fn an_expired_or_unknown_code_shows_a_clear_page() {
     let (status, json) = f.callback_with(&location, true).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(json.contains("\"invalid_auth_code\""), "{json}");
-    let (status, _) = f
-        .callback_with("x?auth_code=queryauthcode@@@forged&expires_in=600", true)
+    // A code WeChat does not know, with a state of its own: WeChat's 40029 says so.
+    let state = platform_state(&f, shared::store::unix_now(), 600);
+    let (status, json) = f
+        .callback_with(
+            &format!("x?state={state}&auth_code=queryauthcode@@@forged&expires_in=600"),
+            true,
+        )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(json.contains("\"invalid_auth_code\""), "{json}");
     let (status, json) = f.callback_with("x?expires_in=600", true).await;
     assert_eq!(
         (status, json.contains("missing_auth_code")),

@@ -95,7 +95,7 @@ where
                     .set_admin_attribute(appid, AdminAttribute::ExtSettings, &ext.to_string())
                     .await?
                 {
-                    return Err(AdminError::NotAuthorized(appid.to_owned()));
+                    return Err(AdminError::not_authorized(appid));
                 }
                 json(json!({ "ext": ext }))
             }

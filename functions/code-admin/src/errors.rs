@@ -20,12 +20,9 @@ pub enum AdminError {
     NotFound { method: String, path: String },
     #[error("{field}: {rule}")]
     Invalid { field: &'static str, rule: String },
-    #[error("authorizer {0} is not authorized (or must authorize again)")]
-    NotAuthorized(String),
-    #[error("authorizer {0} did not grant permission set 18 (mini program code management)")]
-    NoCodeManagement(String),
-    #[error("{0}")]
-    Conflict(String),
+    /// Not authorized, no permission set 18, or a conflict with the review's state.
+    #[error(transparent)]
+    Refused(CodeError),
     #[error(transparent)]
     Wechat(#[from] WechatError),
     #[error("WeChat could not be called: {0}")]
@@ -57,9 +54,9 @@ impl From<ComponentError> for AdminError {
 impl From<CodeError> for AdminError {
     fn from(err: CodeError) -> Self {
         match err {
-            CodeError::NotAuthorized(appid) => Self::NotAuthorized(appid),
-            CodeError::NoCodeManagement(appid) => Self::NoCodeManagement(appid),
-            CodeError::Conflict(message) => Self::Conflict(message),
+            refused @ (CodeError::NotAuthorized(_)
+            | CodeError::NoCodeManagement(_)
+            | CodeError::Conflict(_)) => Self::Refused(refused),
             CodeError::Invalid { field, rule } => Self::Invalid { field, rule },
             CodeError::Wechat(e) => Self::Wechat(e),
             CodeError::Component(e) => e.into(),
@@ -73,7 +70,7 @@ impl From<CodeError> for AdminError {
 impl From<TokenError> for AdminError {
     fn from(err: TokenError) -> Self {
         match err {
-            TokenError::NotAuthorized(appid) => Self::NotAuthorized(appid),
+            TokenError::NotAuthorized(appid) => Self::not_authorized(appid),
             TokenError::Store(e) => Self::Store(e),
             TokenError::QuotaExhausted => Self::Wechat(WechatError::Api {
                 errcode: Errcode::DailyQuotaReached,
@@ -87,15 +84,19 @@ impl From<TokenError> for AdminError {
 }
 
 impl AdminError {
+    pub fn not_authorized(appid: impl Into<String>) -> Self {
+        Self::Refused(CodeError::NotAuthorized(appid.into()))
+    }
+
     pub fn status(&self) -> StatusCode {
         match self {
             Self::Unauthorized | Self::TokenTooWeak => StatusCode::UNAUTHORIZED,
             Self::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::NotFound { .. } => StatusCode::NOT_FOUND,
             Self::Invalid { .. } => StatusCode::BAD_REQUEST,
-            Self::NotAuthorized(_) => StatusCode::NOT_FOUND,
-            Self::NoCodeManagement(_) => StatusCode::FORBIDDEN,
-            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::Refused(CodeError::NoCodeManagement(_)) => StatusCode::FORBIDDEN,
+            Self::Refused(CodeError::Conflict(_)) => StatusCode::CONFLICT,
+            Self::Refused(_) => StatusCode::NOT_FOUND,
             Self::Wechat(e) => wechat_status(e),
             Self::Component(_) | Self::Store(_) | Self::ActionLog(_) => {
                 StatusCode::SERVICE_UNAVAILABLE
@@ -109,9 +110,9 @@ impl AdminError {
             Self::BodyTooLarge { .. } => "body_too_large",
             Self::NotFound { .. } => "not_found",
             Self::Invalid { .. } => "invalid_request",
-            Self::NotAuthorized(_) => "authorizer_not_authorized",
-            Self::NoCodeManagement(_) => "permission_set_missing",
-            Self::Conflict(_) => "conflict",
+            Self::Refused(CodeError::NoCodeManagement(_)) => "permission_set_missing",
+            Self::Refused(CodeError::Conflict(_)) => "conflict",
+            Self::Refused(_) => "authorizer_not_authorized",
             Self::Wechat(WechatError::Api { .. }) => "wechat_error",
             Self::Wechat(_) | Self::Component(_) => "wechat_unavailable",
             Self::Store(_) => "storage_unavailable",
