@@ -52,12 +52,55 @@ impl RefreshSettings {
     }
 }
 
+/// Which run: the scheduled refresh, or the daily reconcile against WeChat's list.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    #[default]
+    Refresh,
+    Reconcile,
+}
+
+/// The event EventBridge sends: `{"mode":"reconcile"}`, or anything else for a refresh.
+#[derive(Debug, Default, Deserialize)]
+struct Event {
+    #[serde(default)]
+    mode: Mode,
+}
+
+/// What the ticket watchdog found.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum TicketState {
+    /// Not looked at (reconcile).
+    #[default]
+    Unchecked,
+    /// A ticket recent enough.
+    Ok,
+    /// None, too old or dated in the future: api_start_push_ticket was called.
+    Restarted { newest_age_secs: Option<i64> },
+    /// The tickets table could not be read.
+    Unknown { error: String },
+}
+
+/// Whether the run had a component token (authorizer tokens are bought with it).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ComponentTokenState {
+    #[default]
+    Unchecked,
+    Valid,
+    Failed {
+        error: String,
+    },
+}
+
 /// What a run did.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Summary {
-    pub mode: String,
-    pub ticket: String,
-    pub component_token: String,
+    pub mode: Mode,
+    pub ticket: TicketState,
+    pub component_token: ComponentTokenState,
     pub due: u64,
     pub refreshed: u64,
     pub reauthorization_required: u64,
@@ -129,7 +172,7 @@ where
     /// Restarts ticket pushing when the newest ticket is older than the watchdog allows, or dated
     /// in the future (stored before ticket-receive bounded CreateTime; the ticket store lets the
     /// next pushed ticket replace it).
-    async fn ticket_watchdog(&self) -> Result<String, StoreError> {
+    async fn ticket_watchdog(&self) -> Result<TicketState, StoreError> {
         let component = self.service.component();
         let newest = component.store().verify_ticket(component.appid()).await?;
         let now = unix_now();
@@ -139,15 +182,14 @@ where
                 if age <= self.settings.ticket_watchdog_secs
                     && !is_future_dated(now - age, now) =>
             {
-                Ok("ok".into())
+                Ok(TicketState::Ok)
             }
             _ => {
                 tracing::warn!(age_secs = ?age, "component_verify_ticket is missing or stale; restarting ticket pushes");
                 component.restart_ticket_push().await;
-                Ok(format!(
-                    "restarted (newest ticket age: {})",
-                    age.map_or("none".into(), |a| format!("{a} s"))
-                ))
+                Ok(TicketState::Restarted {
+                    newest_age_secs: age,
+                })
             }
         }
     }
@@ -245,30 +287,34 @@ where
     pub async fn refresh_all(&self) -> Summary {
         let started = Instant::now();
         let mut summary = Summary {
-            mode: "refresh".into(),
+            mode: Mode::Refresh,
             ..Summary::default()
         };
         summary.ticket = self
             .ticket_watchdog()
             .await
-            .unwrap_or_else(|e| format!("unknown: {e}"));
+            .unwrap_or_else(|e| TicketState::Unknown {
+                error: e.to_string(),
+            });
         match self
             .service
             .component()
             .token_with_margin(self.settings.component_margin_secs)
             .await
         {
-            Ok(_) => summary.component_token = "valid".into(),
+            Ok(_) => summary.component_token = ComponentTokenState::Valid,
             Err(e) => {
                 tracing::error!(error = %e, "no component token: authorizer tokens cannot be refreshed this run");
-                summary.component_token = format!("failed: {e}");
+                summary.component_token = ComponentTokenState::Failed {
+                    error: e.to_string(),
+                };
             }
         }
         let owner = lease::new_owner();
         match self.lease_and_read_due(&owner, &mut summary).await {
             Ok((due, held)) => {
                 summary.due = due.len() as u64;
-                if summary.component_token == "valid" {
+                if summary.component_token == ComponentTokenState::Valid {
                     self.refresh_each(due.into_iter().map(Work::Due).collect(), &mut summary)
                         .await;
                 } else if !due.is_empty() {
@@ -294,7 +340,7 @@ where
     pub async fn reconcile(&self) -> Summary {
         let started = Instant::now();
         let mut summary = Summary {
-            mode: "reconcile".into(),
+            mode: Mode::Reconcile,
             ..Summary::default()
         };
         let listed = match self.service.component().authorizer_list().await {
@@ -450,7 +496,7 @@ fn finish(mut summary: Summary, started: Instant) -> Summary {
     let json = serde_json::to_string(&summary).unwrap_or_default();
     if summary.failures() > 0
         || summary.quota_exhausted
-        || summary.component_token.starts_with("failed")
+        || matches!(summary.component_token, ComponentTokenState::Failed { .. })
     {
         tracing::warn!(summary = %json, failures = summary.failures(), "token refresh summary");
     } else {
@@ -465,9 +511,15 @@ where
     S: ComponentTokenStore + TicketStore + AuthCodeStore + RefreshShardLease + Sync,
     A: AuthorizerStore + Sync,
 {
-    let summary = match event.get("mode").and_then(Value::as_str) {
-        Some("reconcile") => refresher.reconcile().await,
-        _ => refresher.refresh_all().await,
+    let mode = serde_json::from_value::<Event>(event)
+        .unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "event not understood: refreshing");
+            Event::default()
+        })
+        .mode;
+    let summary = match mode {
+        Mode::Reconcile => refresher.reconcile().await,
+        Mode::Refresh => refresher.refresh_all().await,
     };
     Ok(serde_json::to_value(summary)?)
 }
