@@ -1,4 +1,4 @@
-//! Code reviews (audits) of a mini program (reference §5.7, §5.8, §3): their states and the
+//! Code reviews (audits) of a mini program ("提交代码审核" (submit_audit), "查询审核单状态" (get_auditstatus), "代码审核结果推送" (audit_event)): their states and the
 //! transitions a late or repeated pushed result may not undo (WeChat's own answer to
 //! get_auditstatus / get_latest_auditstatus may: it is authoritative).
 
@@ -69,7 +69,7 @@ impl AuditStatus {
     }
 }
 
-/// A review result pushed to the message URL (reference §3).
+/// A review result pushed to the message URL ("代码审核结果推送" (audit_event)).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditEvent {
     pub status: AuditStatus,

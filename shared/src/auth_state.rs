@@ -136,7 +136,7 @@ impl StateSigner {
 }
 
 /// True when `code` looks like an authorization code: WeChat's are `queryauthcode@@@` and
-/// URL-safe characters (reference §4.4 example); anything with spaces, quotes, control characters
+/// URL-safe characters ("授权流程技术说明" (Authorization_Process_Technical_Description) example); anything with spaces, quotes, control characters
 /// or of an unlikely length is refused before it costs a claim item or a WeChat call.
 pub fn is_plausible_auth_code(code: &str) -> bool {
     (16..=512).contains(&code.len())

@@ -1,4 +1,4 @@
-//! Authorizers: the mini programs that authorized the platform (reference §4.5–4.7).
+//! Authorizers: the mini programs that authorized the platform ("使用授权码获取授权信息", "获取/刷新接口调用令牌", "获取授权方的帐号基本信息").
 
 use secrecy::SecretString;
 use serde::Deserialize;

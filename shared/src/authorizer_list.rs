@@ -1,4 +1,4 @@
-//! WeChat's own record of who authorized the platform (api_get_authorizer_list, reference §4.8):
+//! WeChat's own record of who authorized the platform ("拉取所有已授权的帐号信息", api_get_authorizer_list):
 //! the authority on an authorizer's current refresh token, used to recover one we lost or that
 //! WeChat rotated behind our back (reconcile, 61023, a refused save of a rotated token).
 

@@ -1,6 +1,6 @@
 //! Authorizer access tokens, refreshed with conditional writes (a version check, and no live lease
 //! of anyone else), so that overlapping runs or on-demand refreshes never replace a newer token with
-//! an older one or drop a rotated refresh token (reference §4.6).
+//! an older one or drop a rotated refresh token ("获取/刷新接口调用令牌" (api_authorizer_token)).
 //!
 //! * On demand (and reconcile): the item's lease, which returns the item, then the save: two
 //!   requests, and concurrent callers make one WeChat call.
@@ -259,7 +259,7 @@ where
     ///
     /// If WeChat answered the refresh token it was given, dropping the answer loses nothing: the
     /// stored state stands. If it answered a new one (a rotation: the old one then works only a few
-    /// minutes, reference §4.6), that token must not be dropped:
+    /// minutes, "获取/刷新接口调用令牌" (api_authorizer_token)), that token must not be dropped:
     /// * the stored refresh token is still the one we sent: ours was derived from it, so it is
     ///   newer; store ours, conditionally on the stored one being still the one we sent;
     /// * the stored one is ours: nothing to do;

@@ -1,4 +1,4 @@
-//! The component's own APIs (reference §4) and the component access token service.
+//! The component's own APIs ("令牌与授权" (ThirdParty/token)) and the component access token service.
 //!
 //! The token lives in the tickets table. A caller uses it while it is valid beyond a margin;
 //! otherwise it takes a lease (conditional write with an expiry, so a crashed holder blocks nobody),
@@ -17,7 +17,7 @@ use crate::store::{lease, unix_now, ComponentTokenStore, StoreError, TicketStore
 use crate::wechat::component::{ComponentToken, CreatePreauthcode, StartPushTicket};
 use crate::wechat::{Endpoint, TokenSource, WechatClient, WechatError};
 
-/// A ticket older than this cannot buy a token (reference §7).
+/// A ticket older than this cannot buy a token ("验证票据" (component_verify_ticket): valid 12 hours).
 pub const TICKET_LIFETIME_SECS: i64 = 12 * 3600;
 const LEASE_SECS: i64 = 20;
 

@@ -1,11 +1,11 @@
-//! WeChat message crypto (WXBizMsgCrypt scheme), reference §1.
+//! WeChat message crypto (WXBizMsgCrypt scheme), WeChat's "消息加解密技术方案" (Technical_Plan).
 //!
-//! * signatures: SHA-1 hex over the sorted strings (§1.3), compared in constant time;
-//! * the AES key and IV from the 43-character EncodingAESKey (§1.4);
-//! * AES-256-CBC with PKCS#7 padding to 32-byte blocks (§1.6);
-//! * the plaintext layout `random(16) || len(4, BE) || msg || appid` (§1.5);
-//! * the encrypted reply envelope (§1.7);
-//! * key rotation: a previous EncodingAESKey tried when the current one fails (§1.4).
+//! * signatures: SHA-1 hex over the sorted strings ("消息加解密技术方案"), compared in constant time;
+//! * the AES key and IV from the 43-character EncodingAESKey ("消息加解密技术方案");
+//! * AES-256-CBC with PKCS#7 padding to 32-byte blocks ("消息加解密技术方案");
+//! * the plaintext layout `random(16) || len(4, BE) || msg || appid` ("消息加解密技术方案");
+//! * the encrypted reply envelope ("消息加解密技术方案");
+//! * key rotation: a previous EncodingAESKey tried when the current one fails ("消息加解密技术方案").
 
 use aes::cipher::{block_padding::NoPadding, BlockDecryptMut, BlockEncryptMut, KeyIvInit};
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -176,7 +176,7 @@ pub struct Decrypted {
     pub appid: String,
 }
 
-/// Lower-case hex SHA-1 of the strings sorted and concatenated (§1.3).
+/// Lower-case hex SHA-1 of the strings sorted and concatenated ("消息加解密技术方案").
 pub fn sha1_sorted(parts: &[&str]) -> String {
     let mut sorted = parts.to_vec();
     sorted.sort_unstable();
@@ -342,7 +342,7 @@ impl MessageCrypto {
         self.encrypt_with(KeyUsed::Current, &random_prefix(), msg)
     }
 
-    /// The encrypted reply envelope of §1.7 for `msg`, signed with `timestamp` and `nonce`.
+    /// The encrypted reply envelope of "消息加解密技术方案" for `msg`, signed with `timestamp` and `nonce`.
     pub fn reply_envelope(
         &self,
         key: KeyUsed,

@@ -1,4 +1,4 @@
-//! Push formats: the encrypted envelope (§1.7) and the decrypted authorization-event pushes (§2).
+//! Push formats: the encrypted envelope ("消息加解密技术方案") and the decrypted authorization-event pushes ("授权事件接收URL" (authorize_event)).
 
 use crate::xml::{self, Element, XmlError};
 
@@ -60,7 +60,7 @@ impl Envelope {
 pub struct AuthorizationGrant {
     pub authorizer_appid: String,
     pub authorization_code: String,
-    /// Absolute Unix seconds (reference §2: treated as an absolute timestamp).
+    /// Absolute Unix seconds ("授权事件接收URL" (authorize_event): treated as an absolute timestamp).
     pub authorization_code_expired_time: Option<i64>,
     pub pre_auth_code: Option<String>,
 }

@@ -1,4 +1,4 @@
-//! The crypto against vectors made by others: WeChat's official samples (reference §1.8) and
+//! The crypto against vectors made by others: WeChat's official samples (the samples of "消息加解密技术方案" and "消息推送") and
 //! pushes encrypted by wechatpy (../shared/vectors/push-crypto.json, copied to tests/data).
 
 use base64::Engine;
@@ -17,7 +17,7 @@ fn random(text: &str) -> [u8; 16] {
 
 const KEY_A: &str = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
 
-// §1.8-A: the official open-platform push (component appid trailer, XML message).
+// the "消息推送" page's sample: the official open-platform push (component appid trailer, XML message).
 const A_ENCRYPT: &str = "D7yzvUNAL930rd28wf21s4hvXhz0L6Uit/p2Di6C5DHyYGpEgdBRnKjBec34JwoQXicwaZC7fOVihW80F4VtsdvE//1vr7oAbqjDv8KenVp+ajKYpJnyQ4zMRhIC+a31fCVOMC03FfzV/QuC94kBP55a+Za3sJgvAn+ZbsNqZI5DkyuzkhQN8OBqCzFhizGmy0xpM0MEA4agpvE+RuNO1rhHTtuJB5yltw1FiYzecSXJ+y/D2r81VkRn2eYjh2ltsoyfbDR7Is6ookXIFxTfyeNyeHxMeT4KN5WpCDmSbTcUYrbBUlkGLJ9n/rU8YOywma6G7aTb7KZKOqCxgfoUlYEZPk4FUL/TK7ShriFDMVCLyjQJ15Ob++agDWtcxhfUfe6HIoIpRW8mKNBQiY/Jd1svvuskA1wLef1RTtzKfMpagSCX/laZINmdnX4zrF6kIaR9P4xQrWXbsTFHTYe0Mg==";
 
 #[test]

@@ -20,7 +20,7 @@ use shared::web::{
 };
 use shared::wechat::WechatEndpoints;
 
-/// Accepted `auth_type` values (reference §4.4: 1 official accounts, 2 mini programs, 3 both; newer
+/// Accepted `auth_type` values ("授权流程技术说明" (Authorization_Process_Technical_Description): 1 official accounts, 2 mini programs, 3 both; newer
 /// kinds 4, 5, 6, 8).
 const AUTH_TYPES: &[i64] = &[1, 2, 3, 4, 5, 6, 8];
 
@@ -85,7 +85,7 @@ impl LinkOptions {
     }
 }
 
-/// The two authorization page URLs (reference §4.4).
+/// The two authorization page URLs ("授权流程技术说明" (Authorization_Process_Technical_Description)).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthorizationLinks {
     pub pc_url: String,

@@ -144,7 +144,7 @@ const DOMAIN_LISTS: [(&str, &str); 6] = [
     ("tcpdomain", "tcp"),
 ];
 
-/// modify_domain's body (reference §5.1).
+/// modify_domain's body ("配置小程序服务器域名" (modify_domain)).
 pub fn domains(body: &Value) -> Result<Value, AdminError> {
     let action = action(body, &["add", "delete", "set", "get"], false)?.unwrap_or("get");
     let mut out = Map::new();
@@ -177,7 +177,7 @@ fn field_name(field: &str) -> &'static str {
         .unwrap_or("domain")
 }
 
-/// setwebviewdomain's body (reference §5.2): https, no port.
+/// setwebviewdomain's body ("配置小程序业务域名" (setwebviewdomain)): https, no port.
 pub fn webview_domains(body: &Value) -> Result<Value, AdminError> {
     let action = action(body, &["add", "delete", "set", "get"], true)?;
     let list = string_list(body, "webviewdomain", 100)?;

@@ -117,7 +117,7 @@ impl NotifyError {
     }
 }
 
-/// The query WeChat sends with a push (§1.2).
+/// The query WeChat sends with a push ("消息加解密技术方案").
 #[derive(Debug, Clone, Default)]
 pub struct PushQuery {
     pub timestamp: Option<String>,
@@ -283,7 +283,7 @@ where
     Z: AuthorizerStore,
 {
     /// Checks the query and the envelope, verifies `msg_signature`, bounds the signed `timestamp`
-    /// and decrypts (the trailer must be the component appid, on both URLs: reference §1.1).
+    /// and decrypts (the trailer must be the component appid, on both URLs: "消息加解密技术方案").
     fn open<'q>(
         &self,
         query: &'q PushQuery,

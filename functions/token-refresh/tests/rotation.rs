@@ -1,4 +1,4 @@
-//! Refresh tokens WeChat rotates are never lost (reference §4.6: a rotated refresh token replaces
+//! Refresh tokens WeChat rotates are never lost ("获取/刷新接口调用令牌" (api_authorizer_token): a rotated refresh token replaces
 //! the old one, which keeps working only a few minutes): a scheduled and an on-demand refresh
 //! calling api_authorizer_token with the same refresh token, a save refused by a live lease, and
 //! a stored refresh token WeChat no longer accepts (61023) while its list names another one.

@@ -1,4 +1,4 @@
-//! WeChat errcodes (reference §6) as typed variants.
+//! WeChat errcodes ("全局返回码说明" and the code management pages' errcodes) as typed variants.
 
 /// An errcode WeChat answered. Codes the platform acts on have their own variant; the rest keep
 /// their number in `Other`.
@@ -136,7 +136,7 @@ impl Errcode {
             .map(|(_, _, m)| *m)
     }
 
-    /// 40001 / 40014 / 42001: the token was refused; refresh it and retry once (reference §0).
+    /// 40001 / 40014 / 42001: the token was refused; refresh it and retry once (wechatpy's "_handle_result"; WeChat's "全局返回码说明").
     pub fn is_token_invalid(self) -> bool {
         matches!(
             self,

@@ -14,7 +14,7 @@ use serde_json::Value;
 pub use endpoint::{call, Endpoint, TokenSource};
 pub use errcode::Errcode;
 
-/// Where WeChat is: the API host and the two authorization page hosts (reference §4.4).
+/// Where WeChat is: the API host and the two authorization page hosts ("授权流程技术说明" (Authorization_Process_Technical_Description)).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WechatEndpoints {
     /// `WECHAT_API_BASE`, default `https://api.weixin.qq.com`.
@@ -125,7 +125,7 @@ fn transport(err: reqwest::Error) -> WechatError {
     WechatError::Transport(err.without_url().to_string())
 }
 
-/// Error iff `errcode` is present and non-zero (reference §0).
+/// Error iff `errcode` is present and non-zero (wechatpy's "_handle_result"; WeChat's "全局返回码说明").
 fn check_errcode(value: &Value) -> Result<(), WechatError> {
     match value.get("errcode").and_then(Value::as_i64) {
         None | Some(0) => Ok(()),

@@ -1,4 +1,4 @@
-//! Mini-program code management, part 2 (reference §5.7–5.14): review, release, rollback, grey
+//! Mini-program code management, part 2 ("代码管理": submit_audit … query_quota): review, release, rollback, grey
 //! release, visit status, speed-up and quota. Reviews end on the simulated clock as scripted
 //! (per mini program, or per /sim/reviews), and their results are pushed to the message URL.
 

@@ -1,4 +1,4 @@
-//! Mini-program code management, part 1 (reference §5.1–5.6): domains, testers, commit, the
+//! Mini-program code management, part 1 ("代码管理": modify_domain … get_page): domains, testers, commit, the
 //! trial QR code, categories and pages. Token: the authorizer access token, permission set 18.
 
 use std::collections::HashMap;

@@ -228,7 +228,7 @@ fn default_replaced_refresh_token_secs() -> i64 {
     300
 }
 
-/// What api_authorizer_token does with the refresh token it is given (reference §4.6: WeChat
+/// What api_authorizer_token does with the refresh token it is given ("获取/刷新接口调用令牌" (api_authorizer_token): WeChat
 /// normally answers the same one; if it answers a new one, the old one keeps working for about
 /// 5 minutes).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

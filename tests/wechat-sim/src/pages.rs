@@ -1,4 +1,4 @@
-//! The owner's authorization pages (reference §4.4): componentloginpage (PC) and bindcomponent
+//! The owner's authorization pages ("授权流程技术说明" (Authorization_Process_Technical_Description)): componentloginpage (PC) and bindcomponent
 //! (mobile). The owner picks a mini program and the permission sets and confirms; the browser is
 //! redirected to `redirect_uri?auth_code=…&expires_in=600` and the authorized push is sent.
 

@@ -1,4 +1,4 @@
-//! Pushes to the platform's two URLs, encrypted with the official scheme (reference §1, §2, §3),
+//! Pushes to the platform's two URLs, encrypted with the official scheme (WeChat's "消息加解密技术方案" (Technical_Plan), "授权事件接收URL" (authorize_event), "代码审核结果推送" (audit_event)),
 //! retried like WeChat: a push not answered `success` in time is sent again, up to `retries` times.
 
 use std::time::Duration;

@@ -96,7 +96,7 @@ pub struct Authorization {
     /// The current refresh token: the one api_query_auth, api_get_authorizer_info and
     /// api_get_authorizer_list answer.
     pub refresh_token: String,
-    /// Refresh tokens replaced by rotation, accepted a little longer (reference §4.6).
+    /// Refresh tokens replaced by rotation, accepted a little longer ("获取/刷新接口调用令牌" (api_authorizer_token)).
     pub replaced_refresh_tokens: Vec<ReplacedRefreshToken>,
     pub permission_sets: Vec<i64>,
     pub status: AuthorizationStatus,
@@ -159,7 +159,7 @@ pub struct Commit {
     pub commit_time: i64,
 }
 
-/// WeChat's audit status codes (§5.8).
+/// WeChat's audit status codes ("查询审核单状态" (get_auditstatus)).
 pub mod audit_status {
     pub const PASSED: i64 = 0;
     pub const REJECTED: i64 = 1;

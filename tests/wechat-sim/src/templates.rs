@@ -1,4 +1,4 @@
-//! The platform's template library (reference §5.15); token: the component access token.
+//! The platform's template library ("模板库管理" (code_template)); token: the component access token.
 
 use std::collections::HashMap;
 

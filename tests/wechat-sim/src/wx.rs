@@ -1,4 +1,4 @@
-//! WeChat's API conventions: JSON bodies, errors as HTTP 200 `{"errcode","errmsg"}` (reference §0).
+//! WeChat's API conventions: JSON bodies, errors as HTTP 200 `{"errcode","errmsg"}` (wechatpy's "_handle_result"; WeChat's "全局返回码说明").
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};

@@ -1,4 +1,4 @@
-//! The simulator's mini-program APIs (reference §5): each success path and documented errors,
+//! The simulator's mini-program APIs ("代码管理" (Third-party_Platforms/2.0/api/code)): each success path and documented errors,
 //! reviews ended on the simulated clock and pushed to the message URL, faults and call counts.
 
 mod common;

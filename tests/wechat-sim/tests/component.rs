@@ -1,5 +1,5 @@
 //! The simulator's component APIs, authorization pages and pushes: each success path and its
-//! documented errors (reference §2, §4).
+//! documented errors ("授权事件接收URL" (authorize_event), "令牌与授权" (ThirdParty/token)).
 
 mod common;
 

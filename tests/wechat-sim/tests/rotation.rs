@@ -1,4 +1,4 @@
-//! Refresh-token rotation (reference §4.6): by default api_authorizer_token answers the refresh
+//! Refresh-token rotation ("获取/刷新接口调用令牌" (api_authorizer_token)): by default api_authorizer_token answers the refresh
 //! token it was given; with rotation on, a new one each time, the replaced one accepted for a grace
 //! period, and WeChat's list and info answering the current one.
 
