@@ -1,36 +1,33 @@
-//! One admin operation → one service call or typed WeChat endpoint. A state-changing operation
-//! gets its validated fields (record.rs); a read gets `{}` and reads only its path and query.
+//! One admin operation → one service call or typed WeChat endpoint: a read from its path and
+//! query ([`CodeAdmin::read`]), a state-changing call from its validated fields alone
+//! ([`CodeAdmin::change`], through the action log of record.rs).
 
 use std::collections::{HashMap, HashSet};
 
-use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 use shared::store::{
     ActionLog, AdminAttribute, AuditRecord, AuditStore, AuthCodeStore, AuthorizerStore,
     ComponentTokenStore, TicketStore,
 };
 use shared::wechat::code::{
-    BindTester, ChangeVisitStatus, Fields, GetCategory, GetGrayReleasePlan, GetHistoryVersion,
-    GetPage, GetQrcode, GrayRelease, ListTesters, ModifyDomain, QueryQuota, RevertCodeRelease,
-    RevertGrayRelease, SetWebviewDomain, SpeedupAudit, UnbindTester,
+    GetCategory, GetGrayReleasePlan, GetHistoryVersion, GetPage, GetQrcode, ListTesters,
+    ModifyDomain, QueryQuota, RevertGrayRelease, SetWebviewDomain, UnbindTester,
 };
 use shared::wechat::endpoint::Passthrough;
-use shared::wechat::templates::{
-    AddToTemplate, DeleteTemplate, GetTemplateDraftList, GetTemplateList,
-};
+use shared::wechat::templates::{GetTemplateDraftList, GetTemplateList};
 
 use crate::errors::{invalid, AdminError};
 use crate::routes::Op;
-use crate::{validate, Answer, CodeAdmin};
+use crate::validate::{self, CommitFields, Validated};
+use crate::{Answer, CodeAdmin};
 
-/// Validated fields as the request type they were validated for.
-fn typed<T: DeserializeOwned>(fields: &Value) -> Result<T, AdminError> {
-    serde_json::from_value(fields.clone())
-        .map_err(|e| AdminError::Component(format!("validated fields do not fit the request: {e}")))
-}
-
-fn fields(fields: &Value) -> Fields {
-    Fields(fields.as_object().cloned().unwrap_or_default())
+/// The path's `{appid}`, checked.
+fn path_appid(params: &HashMap<String, String>) -> Result<&str, AdminError> {
+    params
+        .get("appid")
+        .map(|a| validate::appid(a))
+        .transpose()
+        .map(Option::unwrap_or_default)
 }
 
 fn passthrough(answer: Passthrough) -> Result<Answer, AdminError> {
@@ -48,20 +45,14 @@ where
     U: AuditStore + Sync,
     L: ActionLog + Sync,
 {
-    pub(crate) async fn route(
+    /// A read: its path and query only.
+    pub(crate) async fn read(
         &self,
         op: Op,
         params: &HashMap<String, String>,
         query: &HashMap<String, String>,
-        fields_in: &Value,
     ) -> Result<Answer, AdminError> {
-        let appid = || {
-            params
-                .get("appid")
-                .map(|a| validate::appid(a))
-                .transpose()
-                .map(Option::unwrap_or_default)
-        };
+        let appid = || path_appid(params);
         let code = &self.code;
         match op {
             Op::ListAuthorizers => {
@@ -86,37 +77,7 @@ where
             Op::GetAuthorizer => {
                 json(json!({ "authorizer": code.authorizer(appid()?).await?.to_admin_json() }))
             }
-            Op::PutExt => {
-                let appid = appid()?;
-                let ext = &fields_in["ext"];
-                if !code
-                    .authorization()
-                    .authorizers()
-                    .set_admin_attribute(appid, AdminAttribute::ExtSettings, &ext.to_string())
-                    .await?
-                {
-                    return Err(AdminError::not_authorized(appid));
-                }
-                json(json!({ "ext": ext }))
-            }
-            Op::Domains => passthrough(
-                code.call(appid()?, &ModifyDomain(fields(fields_in)))
-                    .await?,
-            ),
-            Op::WebviewDomains => passthrough(
-                code.call(appid()?, &SetWebviewDomain(fields(fields_in)))
-                    .await?,
-            ),
             Op::ListTesters => passthrough(code.call(appid()?, &ListTesters::default()).await?),
-            Op::AddTester => passthrough(
-                code.call(appid()?, &typed::<BindTester>(fields_in)?)
-                    .await?,
-            ),
-            Op::RemoveTester => passthrough(
-                code.call(appid()?, &UnbindTester(fields(fields_in)))
-                    .await?,
-            ),
-            Op::Commit => json(self.commit(appid()?, fields_in).await?),
             Op::Qrcode => {
                 let path = validate::qrcode_path(query.get("path").map(String::as_str))?;
                 let image = code.call(appid()?, &GetQrcode { path }).await?;
@@ -131,12 +92,6 @@ where
                 let mut seen = HashSet::new();
                 pages.page_list.retain(|p| seen.insert(p.clone()));
                 json(json!(pages))
-            }
-            Op::SubmitAudit => {
-                let mut extras = fields_in.as_object().cloned().unwrap_or_default();
-                let item_list = extras.remove("item_list");
-                let (auditid, item_list) = code.submit_audit(appid()?, item_list, extras).await?;
-                json(json!({ "auditid": auditid, "item_list": item_list }))
             }
             Op::ListAudits => {
                 let audits = code.audits().audits(appid()?, 50).await?;
@@ -160,38 +115,10 @@ where
                 let (wechat, record) = code.audit_status(appid()?, auditid).await?;
                 json(json!({ "wechat": wechat, "audit": record.map(|r| r.to_json()) }))
             }
-            Op::UndoAudit => json(json!({ "withdrawn": code.undo_audit(appid()?).await? })),
-            Op::SpeedupAudit => passthrough(
-                code.call(appid()?, &typed::<SpeedupAudit>(fields_in)?)
-                    .await?,
-            ),
-            Op::Release => {
-                let released = code.release(appid()?).await?;
-                json(json!({ "released": released.auditid, "user_version": released.user_version }))
-            }
-            Op::Revert => {
-                let request = RevertCodeRelease {
-                    app_version: fields_in["app_version"].as_i64(),
-                };
-                passthrough(code.call(appid()?, &request).await?)
-            }
             Op::Versions => passthrough(code.call(appid()?, &GetHistoryVersion::default()).await?),
-            Op::StartGrayRelease => passthrough(
-                code.call(appid()?, &typed::<GrayRelease>(fields_in)?)
-                    .await?,
-            ),
             Op::GrayReleasePlan => passthrough(code.call(appid()?, &GetGrayReleasePlan {}).await?),
-            Op::CancelGrayRelease => passthrough(code.call(appid()?, &RevertGrayRelease {}).await?),
-            Op::VisitStatus => passthrough(
-                code.call(appid()?, &typed::<ChangeVisitStatus>(fields_in)?)
-                    .await?,
-            ),
             Op::Actions => json(json!({ "actions": self.actions.actions(appid()?, 100).await? })),
             Op::TemplateDrafts => passthrough(code.template_call(&GetTemplateDraftList {}).await?),
-            Op::AddTemplate => passthrough(
-                code.template_call(&typed::<AddToTemplate>(fields_in)?)
-                    .await?,
-            ),
             Op::ListTemplates => {
                 let template_type = match query.get("template_type").map(String::as_str) {
                     None => None,
@@ -204,10 +131,6 @@ where
                         .await?
                 ))
             }
-            Op::DeleteTemplate => passthrough(
-                code.template_call(&typed::<DeleteTemplate>(fields_in)?)
-                    .await?,
-            ),
             Op::Quota => {
                 let appid = query.get("appid").ok_or_else(|| {
                     invalid(
@@ -217,18 +140,74 @@ where
                 })?;
                 passthrough(code.call(validate::appid(appid)?, &QueryQuota {}).await?)
             }
+            // The state-changing operations go through `change` with their validated fields.
+            other => Err(AdminError::NotFound {
+                method: "GET".into(),
+                path: format!("{other:?} is not a read"),
+            }),
         }
     }
 
-    /// Commits with a commit's validated fields (validate::commit), the ext_json shaped for the
-    /// template's type.
-    async fn commit(&self, appid: &str, fields: &Value) -> Result<Value, AdminError> {
-        let standard = match fields["template_id"].as_i64() {
-            Some(id) => self.code.is_standard_template(id).await?,
-            None => false,
-        };
+    /// A state-changing call, with nothing but its validated fields.
+    pub(crate) async fn change(
+        &self,
+        params: &HashMap<String, String>,
+        fields: Validated,
+    ) -> Result<Answer, AdminError> {
+        let appid = path_appid(params);
+        let code = &self.code;
+        match fields {
+            Validated::PutExt { ext } => {
+                let appid = appid?;
+                if !code
+                    .authorization()
+                    .authorizers()
+                    .set_admin_attribute(appid, AdminAttribute::ExtSettings, &ext.to_string())
+                    .await?
+                {
+                    return Err(AdminError::not_authorized(appid));
+                }
+                json(json!({ "ext": ext }))
+            }
+            Validated::Domains(fields) => {
+                passthrough(code.call(appid?, &ModifyDomain(fields)).await?)
+            }
+            Validated::WebviewDomains(fields) => {
+                passthrough(code.call(appid?, &SetWebviewDomain(fields)).await?)
+            }
+            Validated::AddTester(request) => passthrough(code.call(appid?, &request).await?),
+            Validated::RemoveTester(fields) => {
+                passthrough(code.call(appid?, &UnbindTester(fields)).await?)
+            }
+            Validated::Commit(fields) => json(self.commit(appid?, &fields).await?),
+            Validated::SubmitAudit(fields) => {
+                let (auditid, item_list) = code
+                    .submit_audit(appid?, fields.item_list, fields.extras)
+                    .await?;
+                json(json!({ "auditid": auditid, "item_list": item_list }))
+            }
+            Validated::UndoAudit {} => json(json!({ "withdrawn": code.undo_audit(appid?).await? })),
+            Validated::SpeedupAudit(request) => passthrough(code.call(appid?, &request).await?),
+            Validated::Release {} => {
+                let released = code.release(appid?).await?;
+                json(json!({ "released": released.auditid, "user_version": released.user_version }))
+            }
+            Validated::Revert(request) => passthrough(code.call(appid?, &request).await?),
+            Validated::StartGrayRelease(request) => passthrough(code.call(appid?, &request).await?),
+            Validated::CancelGrayRelease {} => {
+                passthrough(code.call(appid?, &RevertGrayRelease {}).await?)
+            }
+            Validated::VisitStatus(request) => passthrough(code.call(appid?, &request).await?),
+            Validated::AddTemplate(request) => passthrough(code.template_call(&request).await?),
+            Validated::DeleteTemplate(request) => passthrough(code.template_call(&request).await?),
+        }
+    }
+
+    /// Commits with a commit's validated fields, the ext_json shaped for the template's type.
+    async fn commit(&self, appid: &str, fields: &CommitFields) -> Result<Value, AdminError> {
+        let standard = self.code.is_standard_template(fields.template_id).await?;
         let request = validate::commit_request(fields, standard)?;
         let snapshot = self.code.commit(appid, &request).await?;
-        Ok(json!({ "committed": snapshot, "ext": fields["ext_json"]["ext"] }))
+        Ok(json!({ "committed": snapshot, "ext": fields.ext_json.get("ext") }))
     }
 }

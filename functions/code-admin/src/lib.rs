@@ -164,7 +164,7 @@ where
     let result = if changes_state(&method) {
         admin.act(&label, op, &params, &query, &body).await
     } else {
-        admin.route(op, &params, &query, &json!({})).await
+        admin.read(op, &params, &query).await
     };
     Ok(match result {
         Ok(Answer::Json(value)) => {

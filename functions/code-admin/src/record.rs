@@ -10,9 +10,13 @@ use shared::store::{
     ComponentTokenStore, TicketStore,
 };
 
+use shared::wechat::code::{BindTester, RevertCodeRelease, SpeedupAudit};
+use shared::wechat::templates::DeleteTemplate;
+
 use crate::errors::AdminError;
 use crate::routes::Op;
-use crate::{validate, Answer, CodeAdmin};
+use crate::validate::{self, Validated};
+use crate::{Answer, CodeAdmin};
 
 impl<S, A, U, L> CodeAdmin<S, A, U, L>
 where
@@ -21,14 +25,13 @@ where
     U: AuditStore + Sync,
     L: ActionLog + Sync,
 {
-    /// The validated fields of a state-changing call: what the action log records, and all that
-    /// executing it reads (the raw body goes no further than here).
+    /// The validated fields of a state-changing call (None for a read).
     async fn validated_fields(
         &self,
         op: Op,
         params: &HashMap<String, String>,
         body: &Value,
-    ) -> Result<Value, AdminError> {
+    ) -> Result<Option<Validated>, AdminError> {
         let appid = params
             .get("appid")
             .map(|a| validate::appid(a))
@@ -37,14 +40,18 @@ where
         let path_int = |name: &'static str| {
             validate::positive_int(params.get(name).map(String::as_str).unwrap_or(""), name)
         };
-        Ok(match op {
-            Op::PutExt => json!({ "ext": validate::ext_settings(body)? }),
-            Op::Domains => validate::domains(body)?,
-            Op::WebviewDomains => validate::webview_domains(body)?,
-            Op::AddTester => json!({ "wechatid": validate::wechatid(body)? }),
-            Op::RemoveTester => {
-                validate::tester(params.get("tester").map(String::as_str).unwrap_or(""))?
-            }
+        Ok(Some(match op {
+            Op::PutExt => Validated::PutExt {
+                ext: validate::ext_settings(body)?,
+            },
+            Op::Domains => Validated::Domains(validate::domains(body)?),
+            Op::WebviewDomains => Validated::WebviewDomains(validate::webview_domains(body)?),
+            Op::AddTester => Validated::AddTester(BindTester {
+                wechatid: validate::wechatid(body)?,
+            }),
+            Op::RemoveTester => Validated::RemoveTester(validate::tester(
+                params.get("tester").map(String::as_str).unwrap_or(""),
+            )?),
             Op::Commit => {
                 let stored = self
                     .code
@@ -52,19 +59,24 @@ where
                     .await?
                     .ext_settings
                     .and_then(|e| serde_json::from_str::<Value>(&e).ok());
-                validate::commit(body, appid, stored.as_ref())?
+                Validated::Commit(validate::commit(body, appid, stored.as_ref())?)
             }
-            Op::SubmitAudit => validate::submit_audit(body)?,
-            Op::SpeedupAudit => json!({ "auditid": path_int("auditid")? }),
-            Op::Revert => match validate::app_version(body)? {
-                Some(version) => json!({ "app_version": version }),
-                None => json!({}),
-            },
-            Op::StartGrayRelease => validate::gray_release(body)?,
-            Op::VisitStatus => validate::visit_status(body)?,
-            Op::AddTemplate => validate::add_template(body)?,
-            Op::DeleteTemplate => json!({ "template_id": path_int("template_id")? }),
-            Op::UndoAudit | Op::Release | Op::CancelGrayRelease => json!({}),
+            Op::SubmitAudit => Validated::SubmitAudit(validate::submit_audit(body)?),
+            Op::SpeedupAudit => Validated::SpeedupAudit(SpeedupAudit {
+                auditid: path_int("auditid")?,
+            }),
+            Op::Revert => Validated::Revert(RevertCodeRelease {
+                app_version: validate::app_version(body)?,
+            }),
+            Op::StartGrayRelease => Validated::StartGrayRelease(validate::gray_release(body)?),
+            Op::VisitStatus => Validated::VisitStatus(validate::visit_status(body)?),
+            Op::AddTemplate => Validated::AddTemplate(validate::add_template(body)?),
+            Op::DeleteTemplate => Validated::DeleteTemplate(DeleteTemplate {
+                template_id: path_int("template_id")?,
+            }),
+            Op::UndoAudit => Validated::UndoAudit {},
+            Op::Release => Validated::Release {},
+            Op::CancelGrayRelease => Validated::CancelGrayRelease {},
             // Reads take nothing from the body.
             Op::ListAuthorizers
             | Op::GetAuthorizer
@@ -80,8 +92,8 @@ where
             | Op::Actions
             | Op::TemplateDrafts
             | Op::ListTemplates
-            | Op::Quota => json!({}),
-        })
+            | Op::Quota => return Ok(None),
+        }))
     }
 
     /// A state-changing call: validated (a refusal is recorded as such), recorded as started, and
@@ -105,7 +117,8 @@ where
             at_ms: unix_ms(),
         };
         let fields = match self.validated_fields(op, params, body).await {
-            Ok(fields) => fields,
+            Ok(Some(fields)) => fields,
+            Ok(None) => return self.read(op, params, query).await,
             Err(err) => {
                 let parameters = match &err {
                     AdminError::Invalid { field, .. } => json!({ "field": field }),
@@ -120,13 +133,15 @@ where
         };
         let key = self
             .actions
-            .start(&action(fields.clone()))
+            .start(&action(
+                serde_json::to_value(&fields).expect("validated fields serialize"),
+            ))
             .await
             .map_err(|e| {
                 tracing::error!(error = %e, ?op, "action log unavailable: the call is not made");
                 AdminError::ActionLog(e)
             })?;
-        let result = self.route(op, params, query, &fields).await;
+        let result = self.change(params, fields).await;
         let done = match &result {
             Ok(_) => outcome(ActionStatus::Succeeded, None),
             Err(e) => outcome(ActionStatus::Failed, Some(e)),

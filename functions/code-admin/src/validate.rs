@@ -2,9 +2,54 @@
 
 use serde_json::{json, Map, Value};
 
-use shared::wechat::code::Commit;
+use serde::Serialize;
+use shared::wechat::code::{
+    BindTester, ChangeVisitStatus, Commit, Fields, GrayRelease, RevertCodeRelease, SpeedupAudit,
+};
+use shared::wechat::templates::{AddToTemplate, DeleteTemplate};
 
 use crate::errors::{invalid, AdminError};
+
+/// A state-changing call's validated fields: what the action log records, and all that making
+/// the call reads (the raw body goes no further than validation). Serialized as the fields alone.
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub enum Validated {
+    PutExt { ext: Value },
+    Domains(Fields),
+    WebviewDomains(Fields),
+    AddTester(BindTester),
+    RemoveTester(Fields),
+    Commit(CommitFields),
+    SubmitAudit(SubmitFields),
+    SpeedupAudit(SpeedupAudit),
+    Revert(RevertCodeRelease),
+    StartGrayRelease(GrayRelease),
+    VisitStatus(ChangeVisitStatus),
+    AddTemplate(AddToTemplate),
+    DeleteTemplate(DeleteTemplate),
+    UndoAudit {},
+    Release {},
+    CancelGrayRelease {},
+}
+
+/// A commit's validated fields ([`commit`]).
+#[derive(Debug, Clone, Serialize)]
+pub struct CommitFields {
+    pub template_id: i64,
+    pub user_version: String,
+    pub user_desc: String,
+    pub ext_json: Map<String, Value>,
+}
+
+/// submit_audit's validated fields ([`submit_audit`]).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SubmitFields {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub item_list: Option<Value>,
+    #[serde(flatten)]
+    pub extras: Map<String, Value>,
+}
 
 pub fn appid(value: &str) -> Result<&str, AdminError> {
     let ok = value.len() == 18
@@ -145,7 +190,7 @@ const DOMAIN_LISTS: [(&str, &str); 6] = [
 ];
 
 /// modify_domain's body ("配置小程序服务器域名" (modify_domain)).
-pub fn domains(body: &Value) -> Result<Value, AdminError> {
+pub fn domains(body: &Value) -> Result<Fields, AdminError> {
     let action = action(body, &["add", "delete", "set", "get"], false)?.unwrap_or("get");
     let mut out = Map::new();
     out.insert("action".into(), json!(action));
@@ -166,7 +211,7 @@ pub fn domains(body: &Value) -> Result<Value, AdminError> {
             "at least one domain list is needed for add, delete or set",
         ));
     }
-    Ok(Value::Object(out))
+    Ok(Fields(out))
 }
 
 fn field_name(field: &str) -> &'static str {
@@ -178,7 +223,7 @@ fn field_name(field: &str) -> &'static str {
 }
 
 /// setwebviewdomain's body ("配置小程序业务域名" (setwebviewdomain)): https, no port.
-pub fn webview_domains(body: &Value) -> Result<Value, AdminError> {
+pub fn webview_domains(body: &Value) -> Result<Fields, AdminError> {
     let action = action(body, &["add", "delete", "set", "get"], true)?;
     let list = string_list(body, "webviewdomain", 100)?;
     if let Some(bad) = list
@@ -200,7 +245,7 @@ pub fn webview_domains(body: &Value) -> Result<Value, AdminError> {
     } else if matches!(action, Some("add" | "delete" | "set")) {
         return Err(invalid("webviewdomain", "required for add, delete or set"));
     }
-    Ok(Value::Object(out))
+    Ok(Fields(out))
 }
 
 pub fn wechatid(body: &Value) -> Result<String, AdminError> {
@@ -211,7 +256,7 @@ pub fn wechatid(body: &Value) -> Result<String, AdminError> {
 }
 
 /// unbind_tester's body: a WeChat id (6–20 characters) or a userstr (anything longer).
-pub fn tester(value: &str) -> Result<Value, AdminError> {
+pub fn tester(value: &str) -> Result<Fields, AdminError> {
     if value.is_empty()
         || value.len() > 128
         || !value
@@ -220,11 +265,12 @@ pub fn tester(value: &str) -> Result<Value, AdminError> {
     {
         return Err(invalid("tester", "a WeChat id or a userstr"));
     }
-    Ok(if value.len() > 20 {
-        json!({ "userstr": value })
+    let key = if value.len() > 20 {
+        "userstr"
     } else {
-        json!({ "wechatid": value })
-    })
+        "wechatid"
+    };
+    Ok(Fields(Map::from_iter([(key.to_owned(), json!(value))])))
 }
 
 /// The largest ext settings object `PUT …/ext` stores, serialized (it lives in the authorizer's
@@ -311,7 +357,11 @@ pub fn ext_settings(body: &Value) -> Result<Value, AdminError> {
 /// object built for the path's mini program: `extEnable: true`, `extAppid: appid`, `ext` (the
 /// stored ext settings, overlaid by `ext_json.ext`, then by `ext`) and the other allowed keys of
 /// the request's `ext_json`. A foreign `extAppid` or an unknown key is refused.
-pub fn commit(body: &Value, appid: &str, stored_ext: Option<&Value>) -> Result<Value, AdminError> {
+pub fn commit(
+    body: &Value,
+    appid: &str,
+    stored_ext: Option<&Value>,
+) -> Result<CommitFields, AdminError> {
     let template_id = required_int(body, "template_id", 1..=i64::MAX)?;
     let user_version = match text_field(body, "user_version", 64)? {
         Some(v) if !v.trim().is_empty() => v,
@@ -374,25 +424,27 @@ pub fn commit(body: &Value, appid: &str, stored_ext: Option<&Value>) -> Result<V
     ext_json.insert("extEnable".into(), json!(true));
     ext_json.insert("extAppid".into(), json!(appid));
     ext_json.insert("ext".into(), Value::Object(ext));
-    let ext_json = Value::Object(ext_json);
-    if ext_json.to_string().len() > MAX_EXT_JSON_BYTES {
+    if Value::Object(ext_json.clone()).to_string().len() > MAX_EXT_JSON_BYTES {
         return Err(invalid(
             "ext_json",
             format!("at most {MAX_EXT_JSON_BYTES} bytes as JSON, ext settings included"),
         ));
     }
-    Ok(json!({
-        "template_id": template_id,
-        "user_version": user_version,
-        "user_desc": user_desc,
-        "ext_json": ext_json,
-    }))
+    Ok(CommitFields {
+        template_id,
+        user_version: user_version.to_owned(),
+        user_desc: user_desc.to_owned(),
+        ext_json,
+    })
 }
 
 /// The commit's WeChat body from its validated fields: ext_json as the string WeChat requires
 /// (an object is 47001), reduced to extAppid, ext and window for a standard template.
-pub fn commit_request(fields: &Value, standard_template: bool) -> Result<Commit, AdminError> {
-    let mut ext_json = fields["ext_json"].as_object().cloned().unwrap_or_default();
+pub fn commit_request(
+    fields: &CommitFields,
+    standard_template: bool,
+) -> Result<Commit, AdminError> {
+    let mut ext_json = fields.ext_json.clone();
     if standard_template {
         ext_json.remove("extEnable");
         if let Some(key) = ext_json
@@ -405,23 +457,22 @@ pub fn commit_request(fields: &Value, standard_template: bool) -> Result<Commit,
             ));
         }
     }
-    let text = |name: &str| fields[name].as_str().unwrap_or_default().to_owned();
     Ok(Commit {
-        template_id: fields["template_id"].as_i64().unwrap_or_default(),
+        template_id: fields.template_id,
         ext_json: Value::Object(ext_json).to_string(),
-        user_version: text("user_version"),
-        user_desc: text("user_desc"),
+        user_version: fields.user_version.clone(),
+        user_desc: fields.user_desc.clone(),
     })
 }
 
 /// submit_audit's validated fields: `item_list` if given, and the optional fields passed through.
-pub fn submit_audit(body: &Value) -> Result<Value, AdminError> {
-    let mut fields = Map::new();
-    if let Some(items) = item_list(body)? {
-        fields.insert("item_list".into(), items);
-    }
-    audit_extras(body, &mut fields)?;
-    Ok(Value::Object(fields))
+pub fn submit_audit(body: &Value) -> Result<SubmitFields, AdminError> {
+    let mut fields = SubmitFields {
+        item_list: item_list(body)?,
+        ..SubmitFields::default()
+    };
+    audit_extras(body, &mut fields.extras)?;
+    Ok(fields)
 }
 
 /// item_list as given (1–5 items; title ≤ 32; ≤ 10 tags of ≤ 20 characters).
@@ -501,7 +552,7 @@ pub fn audit_extras(body: &Value, out: &mut Map<String, Value>) -> Result<(), Ad
     Ok(())
 }
 
-pub fn gray_release(body: &Value) -> Result<Value, AdminError> {
+pub fn gray_release(body: &Value) -> Result<GrayRelease, AdminError> {
     let percentage = required_int(body, "gray_percentage", 0..=100)?;
     let flag = |name: &'static str| match body.get(name) {
         None | Some(Value::Null) => Ok(false),
@@ -518,20 +569,27 @@ pub fn gray_release(body: &Value) -> Result<Value, AdminError> {
             "0 needs support_experiencer_first or support_debuger_first",
         ));
     }
-    Ok(
-        json!({ "gray_percentage": percentage, "support_experiencer_first": experiencer, "support_debuger_first": debuger }),
-    )
+    Ok(GrayRelease {
+        gray_percentage: percentage,
+        support_experiencer_first: experiencer,
+        support_debuger_first: debuger,
+    })
 }
 
-pub fn visit_status(body: &Value) -> Result<Value, AdminError> {
+pub fn visit_status(body: &Value) -> Result<ChangeVisitStatus, AdminError> {
     let action = action(body, &["open", "close"], false)?.unwrap_or("open");
-    Ok(json!({ "action": action }))
+    Ok(ChangeVisitStatus {
+        action: action.to_owned(),
+    })
 }
 
-pub fn add_template(body: &Value) -> Result<Value, AdminError> {
+pub fn add_template(body: &Value) -> Result<AddToTemplate, AdminError> {
     let draft_id = required_int(body, "draft_id", 0..=i64::MAX)?;
     let template_type = int_field(body, "template_type", 0..=1)?.unwrap_or(0);
-    Ok(json!({ "draft_id": draft_id, "template_type": template_type }))
+    Ok(AddToTemplate {
+        draft_id,
+        template_type,
+    })
 }
 
 pub fn app_version(body: &Value) -> Result<Option<i64>, AdminError> {
@@ -563,7 +621,7 @@ mod tests {
     #[test]
     fn domains_need_their_scheme_and_no_ip_or_path() {
         let ok = domains(&json!({ "action": "add", "requestdomain": ["https://api.example.com"], "wsrequestdomain": ["wss://ws.example.com:8443"] })).unwrap();
-        assert_eq!(ok["requestdomain"][0], "https://api.example.com");
+        assert_eq!(ok.0["requestdomain"][0], "https://api.example.com");
         for (body, field) in [
             (
                 json!({ "action": "add", "requestdomain": ["http://api.example.com"] }),
@@ -609,7 +667,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            fields["ext_json"],
+            Value::Object(fields.ext_json.clone()),
             json!({
                 "extEnable": true,
                 "extAppid": MP,
@@ -620,7 +678,7 @@ mod tests {
         let request = commit_request(&fields, false).unwrap();
         assert_eq!(
             serde_json::from_str::<Value>(&request.ext_json).unwrap(),
-            fields["ext_json"],
+            Value::Object(fields.ext_json.clone()),
             "sent as a string"
         );
         let standard = commit_request(&fields, true).unwrap();
@@ -741,11 +799,11 @@ mod tests {
         );
         assert_eq!(field_of(appid("wx123").unwrap_err()), "appid");
         assert_eq!(
-            tester("alice_01").unwrap(),
+            Value::Object(tester("alice_01").unwrap().0),
             json!({ "wechatid": "alice_01" })
         );
         assert_eq!(
-            tester(&"a".repeat(40)).unwrap(),
+            Value::Object(tester(&"a".repeat(40)).unwrap().0),
             json!({ "userstr": "a".repeat(40) })
         );
     }
