@@ -10,7 +10,7 @@ use std::future::Future;
 use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::Client;
 
-use super::attr::{get_n, get_s, n, opt_n, opt_s, s, Item};
+use super::attr::{from_item, n, s, Item};
 use super::conditional;
 use super::StoreError;
 use crate::audit::AuditStatus;
@@ -51,28 +51,10 @@ impl AuditRecord {
     }
 }
 
-impl TryFrom<&Item> for AuditRecord {
-    type Error = StoreError;
-
-    fn try_from(item: &Item) -> Result<Self, StoreError> {
-        let status = get_s(item, "status")?;
-        Ok(Self {
-            appid: get_s(item, "appid")?,
-            auditid: get_n(item, "auditid")?,
-            template_id: opt_n(item, "template_id")?,
-            user_version: opt_s(item, "user_version")?,
-            user_desc: opt_s(item, "user_desc")?,
-            ext_json: opt_s(item, "ext_json")?,
-            status: AuditStatus::parse(&status)
-                .ok_or_else(|| StoreError::Malformed(format!("audit status {status}")))?,
-            reason: opt_s(item, "reason")?,
-            screenshot: opt_s(item, "screenshot")?,
-            submitted_at: opt_n(item, "submitted_at")?,
-            result_at: opt_n(item, "result_at")?,
-            released_at: opt_n(item, "released_at")?,
-        })
-    }
-}
+from_item! { AuditRecord {
+    appid, auditid, template_id, user_version, user_desc, ext_json, status, reason, screenshot,
+    submitted_at, result_at, released_at
+} }
 
 /// A status change: the new status, WeChat's reason and screenshot ids, and when it happened.
 #[derive(Debug, Clone, PartialEq, Eq)]

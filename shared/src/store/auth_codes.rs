@@ -8,7 +8,7 @@ use std::future::Future;
 
 use sha1::{Digest, Sha1};
 
-use super::attr::{n, opt_n, opt_s, s};
+use super::attr::{get, get_or_default, n, s, Item};
 use super::conditional;
 use super::tickets::DynamoTicketStore;
 use super::StoreError;
@@ -25,6 +25,30 @@ pub fn claim_record(auth_code: &str) -> String {
             .map(|b| format!("{b:02x}"))
             .collect::<String>()
     )
+}
+
+/// `claim_state` of a claim item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClaimStatus {
+    Exchanging,
+    Done,
+    Failed,
+}
+
+impl ClaimStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Exchanging => "exchanging",
+            Self::Done => "done",
+            Self::Failed => "failed",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        [Self::Exchanging, Self::Done, Self::Failed]
+            .into_iter()
+            .find(|s| s.as_str() == text)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,6 +102,26 @@ pub trait AuthCodeStore {
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 }
 
+impl TryFrom<&Item> for ClaimState {
+    type Error = StoreError;
+
+    fn try_from(item: &Item) -> Result<Self, StoreError> {
+        // No claim_state, or one unknown to this version, reads as an exchange (as it always has).
+        let state: Option<String> = get(item, "claim_state")?;
+        Ok(match state.as_deref().and_then(ClaimStatus::parse) {
+            Some(ClaimStatus::Done) => Self::Done {
+                authorizer_appid: get_or_default(item, "authorizer_appid")?,
+            },
+            Some(ClaimStatus::Failed) => Self::Failed {
+                reason: get_or_default(item, "reason")?,
+            },
+            Some(ClaimStatus::Exchanging) | None => Self::Exchanging {
+                lease_until: get_or_default(item, "lease_until")?,
+            },
+        })
+    }
+}
+
 impl AuthCodeStore for DynamoTicketStore {
     async fn claim_auth_code(
         &self,
@@ -88,7 +132,7 @@ impl AuthCodeStore for DynamoTicketStore {
         until: i64,
     ) -> Result<bool, StoreError> {
         let mut item = Self::key(component_appid, &claim_record(auth_code));
-        item.insert("claim_state".into(), s("exchanging"));
+        item.insert("claim_state".into(), s(ClaimStatus::Exchanging.as_str()));
         item.insert("lease_owner".into(), s(owner));
         item.insert("lease_until".into(), n(until));
         item.insert("purge_at".into(), n(now + CLAIM_RETENTION_SECS));
@@ -101,7 +145,7 @@ impl AuthCodeStore for DynamoTicketStore {
                 "attribute_not_exists(#sk) OR (claim_state = :exchanging AND lease_until < :now)",
             )
             .expression_attribute_names("#sk", super::tickets::SK)
-            .expression_attribute_values(":exchanging", s("exchanging"))
+            .expression_attribute_values(":exchanging", s(ClaimStatus::Exchanging.as_str()))
             .expression_attribute_values(":now", n(now))
             .send()
             .await;
@@ -122,21 +166,7 @@ impl AuthCodeStore for DynamoTicketStore {
             .send()
             .await
             .map_err(|e| StoreError::backend("GetItem", e))?;
-        let Some(item) = out.item else {
-            return Ok(None);
-        };
-        let state = match opt_s(&item, "claim_state")?.as_deref() {
-            Some("done") => ClaimState::Done {
-                authorizer_appid: opt_s(&item, "authorizer_appid")?.unwrap_or_default(),
-            },
-            Some("failed") => ClaimState::Failed {
-                reason: opt_s(&item, "reason")?.unwrap_or_default(),
-            },
-            _ => ClaimState::Exchanging {
-                lease_until: opt_n(&item, "lease_until")?.unwrap_or(0),
-            },
-        };
-        Ok(Some(state))
+        out.item.as_ref().map(ClaimState::try_from).transpose()
     }
 
     async fn finish_auth_code(
@@ -148,9 +178,9 @@ impl AuthCodeStore for DynamoTicketStore {
     ) -> Result<(), StoreError> {
         let (state, field, value) = match outcome {
             ClaimState::Done { authorizer_appid } => {
-                ("done", "authorizer_appid", authorizer_appid.as_str())
+                (ClaimStatus::Done, "authorizer_appid", authorizer_appid)
             }
-            ClaimState::Failed { reason } => ("failed", "reason", reason.as_str()),
+            ClaimState::Failed { reason } => (ClaimStatus::Failed, "reason", reason),
             ClaimState::Exchanging { .. } => return Ok(()),
         };
         let result = self
@@ -162,7 +192,7 @@ impl AuthCodeStore for DynamoTicketStore {
                 "SET claim_state = :state, {field} = :value REMOVE lease_owner, lease_until"
             ))
             .condition_expression("lease_owner = :owner")
-            .expression_attribute_values(":state", s(state))
+            .expression_attribute_values(":state", s(state.as_str()))
             .expression_attribute_values(":value", s(value))
             .expression_attribute_values(":owner", s(owner))
             .send()
@@ -201,7 +231,7 @@ impl AuthCodeStore for DynamoTicketStore {
             .set_key(Some(Self::key(component_appid, &claim_record(auth_code))))
             .update_expression("SET shown_at = :now")
             .condition_expression("claim_state = :done AND attribute_not_exists(shown_at)")
-            .expression_attribute_values(":done", s("done"))
+            .expression_attribute_values(":done", s(ClaimStatus::Done.as_str()))
             .expression_attribute_values(":now", n(now))
             .send()
             .await;

@@ -11,7 +11,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
 use secrecy::{ExposeSecret, SecretString};
 
-use super::attr::{get_n, get_s, n, opt_n, opt_s, s, Item};
+use super::attr::{from_item, get, n, s, Item};
 use super::conditional;
 use super::tickets::is_condition_failure;
 use super::StoreError;
@@ -35,50 +35,13 @@ pub enum EventOutcome {
     Stale,
 }
 
-impl TryFrom<&Item> for Authorizer {
-    type Error = StoreError;
-
-    fn try_from(item: &Item) -> Result<Self, StoreError> {
-        let status = get_s(item, "status")?;
-        let permission_sets = match item.get("permission_sets") {
-            Some(AttributeValue::L(list)) => list
-                .iter()
-                .map(|v| match v {
-                    AttributeValue::N(x) => x
-                        .parse()
-                        .map_err(|_| StoreError::Malformed(format!("permission set {x}"))),
-                    _ => Err(StoreError::Malformed(
-                        "permission_sets holds a non-number".into(),
-                    )),
-                })
-                .collect::<Result<Vec<i64>, _>>()?,
-            _ => Vec::new(),
-        };
-        Ok(Self {
-            appid: get_s(item, PK)?,
-            status: AuthorizerStatus::parse(&status)
-                .ok_or_else(|| StoreError::Malformed(format!("status {status}")))?,
-            access_token: opt_s(item, "access_token")?.map(SecretString::from),
-            access_token_expires_at: opt_n(item, "access_token_expires_at")?,
-            refresh_token: opt_s(item, "refresh_token")?.map(SecretString::from),
-            token_version: opt_n(item, "token_version")?.unwrap_or(0),
-            permission_sets,
-            nick_name: opt_s(item, "nick_name")?.unwrap_or_default(),
-            head_img: opt_s(item, "head_img")?.unwrap_or_default(),
-            user_name: opt_s(item, "user_name")?.unwrap_or_default(),
-            principal_name: opt_s(item, "principal_name")?.unwrap_or_default(),
-            service_type: opt_n(item, "service_type")?,
-            verify_type: opt_n(item, "verify_type")?,
-            qrcode_url: opt_s(item, "qrcode_url")?.unwrap_or_default(),
-            mini_program_info: opt_s(item, "mini_program_info")?,
-            authorized_at: opt_n(item, "authorized_at")?,
-            unauthorized_at: opt_n(item, "unauthorized_at")?,
-            last_event_time: get_n(item, "last_event_time")?,
-            ext_settings: opt_s(item, "ext_settings")?,
-            last_commit: opt_s(item, "last_commit")?,
-        })
-    }
-}
+from_item! { Authorizer {
+    appid = PK, status, access_token, access_token_expires_at, refresh_token, permission_sets,
+    service_type, verify_type, mini_program_info, authorized_at, unauthorized_at,
+    last_event_time, ext_settings, last_commit;
+    default: token_version, nick_name, head_img, user_name, principal_name,
+    qrcode_url
+} }
 
 pub trait AuthorizerStore {
     fn authorizer(
@@ -238,19 +201,10 @@ pub struct DueAuthorizer {
     pub lease_until: Option<i64>,
 }
 
-impl TryFrom<&Item> for DueAuthorizer {
-    type Error = StoreError;
-
-    fn try_from(item: &Item) -> Result<Self, StoreError> {
-        Ok(Self {
-            appid: get_s(item, PK)?,
-            access_token_expires_at: get_n(item, "access_token_expires_at")?,
-            refresh_token: opt_s(item, "refresh_token")?.map(SecretString::from),
-            token_version: opt_n(item, "token_version")?.unwrap_or(0),
-            lease_until: opt_n(item, "lease_until")?,
-        })
-    }
-}
+from_item! { DueAuthorizer {
+    appid = PK, access_token_expires_at, refresh_token, lease_until;
+    default: token_version
+} }
 
 /// Tokens from api_authorizer_token.
 #[derive(Debug, Clone)]
@@ -673,7 +627,7 @@ impl AuthorizerStore for DynamoAuthorizerStore {
             Ok(out) => Ok(Some(
                 out.attributes
                     .as_ref()
-                    .map(|a| get_n(a, "token_version"))
+                    .map(|a| get(a, "token_version"))
                     .transpose()?
                     .unwrap_or(0),
             )),
@@ -736,7 +690,7 @@ impl AuthorizerStore for DynamoAuthorizerStore {
             .send()
             .await
             .map_err(|e| StoreError::backend("Scan", e))?;
-        let next = out.last_evaluated_key().map(|k| get_s(k, PK)).transpose()?;
+        let next = out.last_evaluated_key().map(|k| get(k, PK)).transpose()?;
         let page = out
             .items()
             .iter()

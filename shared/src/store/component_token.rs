@@ -5,7 +5,7 @@ use std::future::Future;
 
 use secrecy::{ExposeSecret, SecretString};
 
-use super::attr::{n, opt_n, opt_s, s, Item};
+use super::attr::{from_item, n, s};
 use super::conditional;
 use super::tickets::DynamoTicketStore;
 use super::{lease, StoreError};
@@ -36,18 +36,7 @@ impl StoredComponentToken {
     }
 }
 
-impl TryFrom<&Item> for StoredComponentToken {
-    type Error = StoreError;
-
-    fn try_from(item: &Item) -> Result<Self, StoreError> {
-        Ok(Self {
-            token: opt_s(item, "token")?.map(SecretString::from),
-            expires_at: opt_n(item, "expires_at")?.unwrap_or(0),
-            lease_owner: opt_s(item, "lease_owner")?,
-            lease_until: opt_n(item, "lease_until")?,
-        })
-    }
-}
+from_item! { StoredComponentToken { token, lease_owner, lease_until; default: expires_at } }
 
 pub trait ComponentTokenStore {
     fn stored_component_token(

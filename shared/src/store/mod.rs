@@ -13,7 +13,7 @@ pub mod tickets;
 
 pub use actions::{Action, ActionKey, ActionLog, ActionOutcome, ActionStatus, DynamoActionLog};
 pub use audits::{AuditRecord, AuditStore, DynamoAuditStore, StatusChange};
-pub use auth_codes::{AuthCodeStore, ClaimState};
+pub use auth_codes::{AuthCodeStore, ClaimState, ClaimStatus};
 pub use authorizers::{
     AdminAttribute, AuthorizerStore, DueAuthorizer, DynamoAuthorizerStore, EventOutcome,
     RefreshedTokens,

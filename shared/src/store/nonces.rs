@@ -10,7 +10,7 @@
 
 use std::future::Future;
 
-use super::attr::{n, opt_n, s};
+use super::attr::{get, n, s};
 use super::tickets::{is_condition_failure, DynamoTicketStore, SK};
 use super::StoreError;
 
@@ -79,7 +79,9 @@ impl NonceStore for DynamoTicketStore {
         match result {
             Ok(out) => {
                 let live_before = match out.attributes() {
-                    Some(old) => opt_n(old, "purge_at")?.is_some_and(|t| t >= nonce.now),
+                    Some(old) => {
+                        get::<Option<i64>>(old, "purge_at")?.is_some_and(|t| t >= nonce.now)
+                    }
                     None => false,
                 };
                 Ok(if live_before {

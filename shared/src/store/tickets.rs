@@ -14,7 +14,7 @@ use aws_sdk_dynamodb::Client;
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 
-use super::attr::{get_n, get_s, n, opt_n, opt_s, s, Item};
+use super::attr::{from_item, get, get_or_default, n, s, Item};
 use super::conditional;
 use super::StoreError;
 use crate::push::is_future_dated;
@@ -55,19 +55,20 @@ impl TryFrom<&Item> for VerifyTicketRecord {
     type Error = StoreError;
 
     fn try_from(item: &Item) -> Result<Self, StoreError> {
-        let previous = match opt_s(item, "previous_ticket")? {
+        let previous = match get(item, "previous_ticket")? {
             Some(ticket) => Some(VerifyTicket {
-                ticket: ticket.into(),
-                create_time: get_n(item, "previous_create_time")?,
-                received_at: opt_n(item, "previous_received_at")?.unwrap_or_default(),
+                ticket,
+                create_time: get(item, "previous_create_time")?,
+                // Not written by the first versions.
+                received_at: get_or_default(item, "previous_received_at")?,
             }),
             None => None,
         };
         Ok(Self {
             current: VerifyTicket {
-                ticket: get_s(item, "ticket")?.into(),
-                create_time: get_n(item, "create_time")?,
-                received_at: get_n(item, "received_at")?,
+                ticket: get(item, "ticket")?,
+                create_time: get(item, "create_time")?,
+                received_at: get(item, "received_at")?,
             },
             previous,
         })
@@ -129,20 +130,9 @@ impl ReceivedPush {
     }
 }
 
-impl TryFrom<&Item> for ReceivedPush {
-    type Error = StoreError;
-
-    fn try_from(item: &Item) -> Result<Self, StoreError> {
-        Ok(Self {
-            component_appid: get_s(item, PK)?,
-            info_type: get_s(item, "info_type")?,
-            authorizer_appid: opt_s(item, "authorizer_appid")?,
-            create_time: get_n(item, "create_time")?,
-            received_at: get_n(item, "received_at")?,
-            plaintext: get_s(item, "plaintext")?,
-        })
-    }
-}
+from_item! { ReceivedPush {
+    component_appid = PK, info_type, authorizer_appid, create_time, received_at, plaintext
+} }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PushOutcome {
