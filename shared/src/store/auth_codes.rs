@@ -9,9 +9,9 @@ use std::future::Future;
 use sha1::{Digest, Sha1};
 
 use super::attr::{get, get_or_default, n, s, Item};
-use super::conditional;
-use super::tickets::DynamoTicketStore;
-use super::StoreError;
+use super::expr::{Condition, Update};
+use super::tickets::{DynamoTicketStore, SK};
+use super::{lease, StoreError};
 
 const CLAIM_RETENTION_SECS: i64 = 24 * 3600;
 
@@ -131,25 +131,24 @@ impl AuthCodeStore for DynamoTicketStore {
         now: i64,
         until: i64,
     ) -> Result<bool, StoreError> {
-        let mut item = Self::key(component_appid, &claim_record(auth_code));
-        item.insert("claim_state".into(), s(ClaimStatus::Exchanging.as_str()));
-        item.insert("lease_owner".into(), s(owner));
-        item.insert("lease_until".into(), n(until));
-        item.insert("purge_at".into(), n(now + CLAIM_RETENTION_SECS));
-        let result = self
-            .client()
-            .put_item()
-            .table_name(self.table())
-            .set_item(Some(item))
-            .condition_expression(
-                "attribute_not_exists(#sk) OR (claim_state = :exchanging AND lease_until < :now)",
-            )
-            .expression_attribute_names("#sk", super::tickets::SK)
-            .expression_attribute_values(":exchanging", s(ClaimStatus::Exchanging.as_str()))
-            .expression_attribute_values(":now", n(now))
-            .send()
-            .await;
-        conditional(result, "PutItem")
+        let attributes = [
+            ("claim_state", s(ClaimStatus::Exchanging.as_str())),
+            ("lease_owner", s(owner)),
+            ("lease_until", n(until)),
+            ("purge_at", n(now + CLAIM_RETENTION_SECS)),
+        ];
+        let condition = Condition::new(format!(
+            "attribute_not_exists(#{SK}) OR (#claim_state = :exchanging AND #lease_until < :now)"
+        ))
+        .value(":exchanging", s(ClaimStatus::Exchanging.as_str()))
+        .value(":now", n(now));
+        self.put_record(
+            component_appid,
+            &claim_record(auth_code),
+            attributes,
+            &condition,
+        )
+        .await
     }
 
     async fn auth_code_claim(
@@ -157,16 +156,8 @@ impl AuthCodeStore for DynamoTicketStore {
         component_appid: &str,
         auth_code: &str,
     ) -> Result<Option<ClaimState>, StoreError> {
-        let out = self
-            .client()
-            .get_item()
-            .table_name(self.table())
-            .set_key(Some(Self::key(component_appid, &claim_record(auth_code))))
-            .consistent_read(true)
-            .send()
+        self.read_record(component_appid, &claim_record(auth_code))
             .await
-            .map_err(|e| StoreError::backend("GetItem", e))?;
-        out.item.as_ref().map(ClaimState::try_from).transpose()
     }
 
     async fn finish_auth_code(
@@ -183,21 +174,14 @@ impl AuthCodeStore for DynamoTicketStore {
             ClaimState::Failed { reason } => (ClaimStatus::Failed, "reason", reason),
             ClaimState::Exchanging { .. } => return Ok(()),
         };
-        let result = self
-            .client()
-            .update_item()
-            .table_name(self.table())
-            .set_key(Some(Self::key(component_appid, &claim_record(auth_code))))
-            .update_expression(format!(
-                "SET claim_state = :state, {field} = :value REMOVE lease_owner, lease_until"
-            ))
-            .condition_expression("lease_owner = :owner")
-            .expression_attribute_values(":state", s(state.as_str()))
-            .expression_attribute_values(":value", s(value))
-            .expression_attribute_values(":owner", s(owner))
-            .send()
-            .await;
-        conditional(result, "UpdateItem").map(|_| ())
+        let update = Update::new()
+            .set("claim_state", s(state.as_str()))
+            .set(field, s(value))
+            .free_lease(owner)
+            .condition(lease::HELD);
+        self.update_record(component_appid, &claim_record(auth_code), &update)
+            .await
+            .map(|_| ())
     }
 
     async fn release_auth_code(
@@ -206,16 +190,9 @@ impl AuthCodeStore for DynamoTicketStore {
         auth_code: &str,
         owner: &str,
     ) -> Result<(), StoreError> {
-        let result = self
-            .client()
-            .delete_item()
-            .table_name(self.table())
-            .set_key(Some(Self::key(component_appid, &claim_record(auth_code))))
-            .condition_expression("lease_owner = :owner")
-            .expression_attribute_values(":owner", s(owner))
-            .send()
-            .await;
-        conditional(result, "DeleteItem").map(|_| ())
+        let key = Self::key(component_appid, &claim_record(auth_code));
+        let held = Condition::new(lease::HELD).value(":owner", s(owner));
+        self.table().delete(key, &held).await.map(|_| ())
     }
 
     async fn mark_auth_code_shown(
@@ -224,17 +201,11 @@ impl AuthCodeStore for DynamoTicketStore {
         auth_code: &str,
         now: i64,
     ) -> Result<bool, StoreError> {
-        let result = self
-            .client()
-            .update_item()
-            .table_name(self.table())
-            .set_key(Some(Self::key(component_appid, &claim_record(auth_code))))
-            .update_expression("SET shown_at = :now")
-            .condition_expression("claim_state = :done AND attribute_not_exists(shown_at)")
-            .expression_attribute_values(":done", s(ClaimStatus::Done.as_str()))
-            .expression_attribute_values(":now", n(now))
-            .send()
-            .await;
-        conditional(result, "UpdateItem")
+        let update = Update::new()
+            .set("shown_at", n(now))
+            .condition("#claim_state = :done AND attribute_not_exists(#shown_at)")
+            .value(":done", s(ClaimStatus::Done.as_str()));
+        self.update_record(component_appid, &claim_record(auth_code), &update)
+            .await
     }
 }

@@ -12,9 +12,7 @@ use aws_sdk_dynamodb::Client;
 use secrecy::{ExposeSecret, SecretString};
 
 use super::attr::{from_item, get, n, s, Item};
-use super::conditional;
-use super::tickets::is_condition_failure;
-use super::StoreError;
+use super::{conditional, is_condition_failure, StoreError};
 use crate::authorizer::{Authorizer, AuthorizerInfo, AuthorizerStatus};
 
 pub const PK: &str = "authorizer_appid";

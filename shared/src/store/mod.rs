@@ -6,9 +6,11 @@ pub mod audits;
 pub mod auth_codes;
 pub mod authorizers;
 pub mod component_token;
+mod expr;
 pub mod lease;
 pub mod nonces;
 pub mod refresh_shards;
+mod table;
 pub mod tickets;
 
 pub use actions::{Action, ActionKey, ActionLog, ActionOutcome, ActionStatus, DynamoActionLog};
@@ -21,6 +23,7 @@ pub use authorizers::{
 pub use component_token::{ComponentTokenStore, StoredComponentToken};
 pub use nonces::{NonceOutcome, NonceStore, PushNonce};
 pub use refresh_shards::RefreshShardLease;
+pub use table::is_condition_failure;
 pub use tickets::{
     DynamoTicketStore, PushOutcome, PushStore, ReceivedPush, TicketOutcome, TicketStore,
     VerifyTicket, VerifyTicketRecord,
@@ -64,7 +67,7 @@ where
 {
     match result {
         Ok(_) => Ok(true),
-        Err(e) if tickets::is_condition_failure(&e) => Ok(false),
+        Err(e) if is_condition_failure(&e) => Ok(false),
         Err(e) => Err(StoreError::backend(operation, e)),
     }
 }
