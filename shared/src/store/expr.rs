@@ -14,7 +14,10 @@ use aws_sdk_dynamodb::operation::put_item::builders::PutItemFluentBuilder;
 use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 
-use super::attr::Item;
+use super::attr::{n, Item};
+
+/// The attribute every token write or status change of an authorizer moves on by one.
+pub const TOKEN_VERSION: &str = "token_version";
 
 /// What every conditional write carries besides its item or key: the condition, the placeholders
 /// (of the condition and of an update expression), and the attributes it answers with.
@@ -83,6 +86,12 @@ macro_rules! binding_steps {
                 self.parts.value(placeholder, value);
                 self
             }
+
+            /// The attributes the write answers with (DynamoDB's ReturnValues).
+            pub fn returning(mut self, returning: ReturnValue) -> Self {
+                self.parts.returning = Some(returning);
+                self
+            }
         }
     )*};
 }
@@ -105,12 +114,6 @@ impl Condition {
     /// `attribute_not_exists(#<attribute>)`: on a key attribute, the item is absent.
     pub fn absent(attribute: &str) -> Self {
         Self::new(format!("attribute_not_exists(#{attribute})"))
-    }
-
-    /// The attributes the put answers with (DynamoDB's ReturnValues).
-    pub fn returning(mut self, returning: ReturnValue) -> Self {
-        self.parts.returning = Some(returning);
-        self
     }
 
     pub(super) fn put(&self, request: PutItemFluentBuilder) -> PutItemFluentBuilder {
@@ -141,6 +144,18 @@ impl Update {
             .value(&format!(":{attribute}"), value)
     }
 
+    /// `SET` for each attribute and value.
+    pub fn set_all(
+        self,
+        attributes: impl IntoIterator<Item = (&'static str, AttributeValue)>,
+    ) -> Self {
+        attributes
+            .into_iter()
+            .fold(self, |update, (attribute, value)| {
+                update.set(attribute, value)
+            })
+    }
+
     /// `SET` the value, or `REMOVE` the attribute when there is none.
     pub fn set_or_remove(self, attribute: &str, value: Option<AttributeValue>) -> Self {
         match value {
@@ -162,6 +177,16 @@ impl Update {
         attributes.iter().fold(self, |update, a| update.remove(a))
     }
 
+    /// `token_version` one up, from 0 when the item has none.
+    pub fn bump_version(self) -> Self {
+        self.set_expression(format!(
+            "#{TOKEN_VERSION} = if_not_exists(#{TOKEN_VERSION}, :version_zero) + :version_step"
+        ))
+        .value(":version_zero", n(0))
+        .value(":version_step", n(1))
+    }
+
+    /// A `SET` action of its own (its values bound with [`Self::value`]).
     fn set_expression(mut self, action: String) -> Self {
         self.parts.names_in(&action);
         self.sets.push(action);
@@ -193,28 +218,29 @@ impl Update {
 
 #[cfg(test)]
 mod tests {
-    use super::super::attr::{n, s};
+    use super::super::attr::s;
     use super::*;
 
     #[test]
     fn sets_then_removes_with_their_placeholders() {
         let update = Update::new()
             .set("token", s("t"))
-            .set("expires_at", n(7))
+            .bump_version()
             .remove_all(&["lease_owner", "lease_until"])
             .condition("lease_owner = :owner")
             .value(":owner", s("me"));
         assert_eq!(
             update.expression(),
-            "SET #token = :token, #expires_at = :expires_at REMOVE #lease_owner, #lease_until"
+            "SET #token = :token, #token_version = if_not_exists(#token_version, :version_zero) \
+             + :version_step REMOVE #lease_owner, #lease_until"
         );
         let names = update.parts.names().unwrap();
         assert_eq!(names.len(), 4);
         assert_eq!(names["#lease_until"], "lease_until");
         let values = update.parts.values().unwrap();
-        assert_eq!(values.len(), 3);
+        assert_eq!(values.len(), 4);
         assert_eq!(values[":owner"], s("me"));
-        assert_eq!(values[":expires_at"], n(7));
+        assert_eq!(values[":version_step"], n(1));
     }
 
     #[test]

@@ -3,6 +3,8 @@
 
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
+use aws_sdk_dynamodb::operation::scan::builders::ScanFluentBuilder;
+use aws_sdk_dynamodb::operation::scan::ScanOutput;
 use aws_sdk_dynamodb::Client;
 
 use super::attr::{FromItem, Item};
@@ -102,10 +104,29 @@ impl Table {
         self.client.query().table_name(&self.name)
     }
 
+    /// A scan of this table, to be completed by the caller.
+    pub fn scan(&self) -> ScanFluentBuilder {
+        self.client.scan().table_name(&self.name)
+    }
+
+    /// One page of `scan` (as many items as its limit).
+    pub async fn scan_page(scan: ScanFluentBuilder) -> Result<ScanOutput, StoreError> {
+        Box::pin(scan.send())
+            .await
+            .map_err(|e| StoreError::backend("Scan", e))
+    }
+
     /// Every item `query` finds, page after page.
     pub async fn query_all(query: QueryFluentBuilder) -> Result<Vec<Item>, StoreError> {
         let items = query.into_paginator().items().send();
         let items = Box::pin(items.collect::<Result<Vec<_>, _>>()).await;
         items.map_err(|e| StoreError::backend("Query", e))
+    }
+
+    /// Every item `scan` finds, page after page.
+    pub async fn scan_all(scan: ScanFluentBuilder) -> Result<Vec<Item>, StoreError> {
+        let items = scan.into_paginator().items().send();
+        let items = Box::pin(items.collect::<Result<Vec<_>, _>>()).await;
+        items.map_err(|e| StoreError::backend("Scan", e))
     }
 }
