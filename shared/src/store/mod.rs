@@ -1,4 +1,8 @@
-//! Storage behind small traits; the DynamoDB implementations live in their own modules.
+//! Storage behind small traits; the DynamoDB implementations live in their own modules, one type
+//! per table ([`DynamoTicketStore`], [`DynamoAuthorizerStore`], [`DynamoAuditStore`],
+//! [`DynamoActionLog`]), each over a `table::Table` (every request, and the one place where a
+//! write refused by its condition is told apart from a failure), writing with the `expr` builders
+//! and reading with [`attr::get`] and `attr::from_item!`.
 
 pub mod actions;
 pub mod attr;
@@ -53,22 +57,6 @@ impl StoreError {
             operation,
             message: aws_sdk_dynamodb::error::DisplayErrorContext(err).to_string(),
         }
-    }
-}
-
-/// The result of a conditional write: true when written, false when its condition refused it.
-pub(crate) fn conditional<T, E, R>(
-    result: Result<T, aws_sdk_dynamodb::error::SdkError<E, R>>,
-    operation: &'static str,
-) -> Result<bool, StoreError>
-where
-    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
-{
-    match result {
-        Ok(_) => Ok(true),
-        Err(e) if is_condition_failure(&e) => Ok(false),
-        Err(e) => Err(StoreError::backend(operation, e)),
     }
 }
 

@@ -3,6 +3,7 @@
 
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
+use aws_sdk_dynamodb::operation::query::QueryOutput;
 use aws_sdk_dynamodb::operation::scan::builders::ScanFluentBuilder;
 use aws_sdk_dynamodb::operation::scan::ScanOutput;
 use aws_sdk_dynamodb::Client;
@@ -107,6 +108,13 @@ impl Table {
     /// A scan of this table, to be completed by the caller.
     pub fn scan(&self) -> ScanFluentBuilder {
         self.client.scan().table_name(&self.name)
+    }
+
+    /// One page of `query` (as many items as its limit).
+    pub async fn query_page(query: QueryFluentBuilder) -> Result<QueryOutput, StoreError> {
+        Box::pin(query.send())
+            .await
+            .map_err(|e| StoreError::backend("Query", e))
     }
 
     /// One page of `scan` (as many items as its limit).
