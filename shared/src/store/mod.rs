@@ -33,6 +33,21 @@ pub use tickets::{
     VerifyTicket, VerifyTicketRecord,
 };
 
+/// What the component's services need of the tickets table: its verify ticket and the component
+/// access token. A bound `S: ComponentTokenStore + TicketStore + Sync` can be written
+/// `S: ComponentRecords`.
+pub trait ComponentRecords: ComponentTokenStore + TicketStore + Sync {}
+
+impl<T: ComponentTokenStore + TicketStore + Sync> ComponentRecords for T {}
+
+/// [`ComponentRecords`] and the claims on authorization codes: what authorizing, the callback, the
+/// token refresh and the admin API need of the tickets table. A bound
+/// `S: ComponentTokenStore + TicketStore + AuthCodeStore + Sync` can be written
+/// `S: AuthorizationRecords` (`+ RefreshShardLease` in token-refresh).
+pub trait AuthorizationRecords: ComponentRecords + AuthCodeStore {}
+
+impl<T: ComponentRecords + AuthCodeStore> AuthorizationRecords for T {}
+
 /// A storage failure. Callers answer WeChat with a 5xx so the push is retried.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -66,4 +81,26 @@ pub fn unix_now() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What a caller bounded by the alias may call (compiled, not run).
+    #[allow(dead_code)]
+    async fn through_the_aliases<S: AuthorizationRecords + RefreshShardLease>(store: &S) {
+        let _ = store.verify_ticket("c").await;
+        let _ = store.stored_component_token("c").await;
+        let _ = store.auth_code_claim("c", "code").await;
+        let _ = store.release_refresh_shard("c", 0, "o").await;
+    }
+
+    #[test]
+    fn the_ticket_store_meets_both_aliases() {
+        fn component<S: ComponentRecords>() {}
+        fn authorization<S: AuthorizationRecords>() {}
+        component::<DynamoTicketStore>();
+        authorization::<DynamoTicketStore>();
+    }
 }
