@@ -8,11 +8,14 @@
 
 use std::future::Future;
 
+use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
 use serde_json::Value;
 
 use super::attr::{n, s, Item};
-use super::{conditional, StoreError};
+use super::expr::{Condition, Update};
+use super::table::Table;
+use super::StoreError;
 
 /// Where a recorded call stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,15 +100,13 @@ pub trait ActionLog {
 
 #[derive(Debug, Clone)]
 pub struct DynamoActionLog {
-    client: Client,
-    table: String,
+    table: Table,
 }
 
 impl DynamoActionLog {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         Self {
-            client,
-            table: table.into(),
+            table: Table::new(client, table),
         }
     }
 
@@ -134,18 +135,18 @@ impl DynamoActionLog {
                 None => {
                     item.insert("status".into(), s(ActionStatus::Started.as_str()));
                 }
-                Some(outcome) => item.extend(outcome_attributes(outcome)),
+                Some(outcome) => item.extend(
+                    outcome_attributes(outcome)
+                        .into_iter()
+                        .map(|(name, value)| (name.to_owned(), value)),
+                ),
             }
-            let result = self
-                .client
-                .put_item()
-                .table_name(&self.table)
-                .set_item(Some(item))
-                .condition_expression("attribute_not_exists(#scope)")
-                .expression_attribute_names("#scope", "scope")
-                .send()
-                .await;
-            if conditional(result, "PutItem")? {
+            if self
+                .table
+                .put(item, &Condition::absent("scope"))
+                .await?
+                .is_some()
+            {
                 return Ok(key);
             }
         }
@@ -156,16 +157,17 @@ impl DynamoActionLog {
     }
 }
 
-fn outcome_attributes(outcome: &ActionOutcome) -> Item {
-    let mut item = Item::new();
-    item.insert("status".into(), s(outcome.status.as_str()));
-    item.insert("result".into(), s(&outcome.result));
-    item.insert("http_status".into(), n(outcome.http_status as i64));
-    item.insert("finished_at_ms".into(), n(outcome.at_ms));
+fn outcome_attributes(outcome: &ActionOutcome) -> Vec<(&'static str, AttributeValue)> {
+    let mut attributes = vec![
+        ("status", s(outcome.status.as_str())),
+        ("result", s(&outcome.result)),
+        ("http_status", n(outcome.http_status as i64)),
+        ("finished_at_ms", n(outcome.at_ms)),
+    ];
     if let Some(errcode) = outcome.errcode {
-        item.insert("errcode".into(), n(errcode));
+        attributes.push(("errcode", n(errcode)));
     }
-    item
+    attributes
 }
 
 impl ActionLog for DynamoActionLog {
@@ -174,27 +176,15 @@ impl ActionLog for DynamoActionLog {
     }
 
     async fn finish(&self, key: &ActionKey, outcome: &ActionOutcome) -> Result<bool, StoreError> {
-        let mut update = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("scope", s(&key.scope))
-            .key("at", s(&key.at))
-            .condition_expression("#status = :started")
-            .expression_attribute_values(":started", s(ActionStatus::Started.as_str()));
-        let mut sets = Vec::new();
-        for (name, value) in outcome_attributes(outcome) {
-            sets.push(format!("#{name} = :{name}"));
-            update = update
-                .expression_attribute_names(format!("#{name}"), &name)
-                .expression_attribute_values(format!(":{name}"), value);
-        }
-        sets.sort();
-        let result = update
-            .update_expression(format!("SET {}", sets.join(", ")))
-            .send()
-            .await;
-        conditional(result, "UpdateItem")
+        let key = Item::from([
+            ("scope".to_owned(), s(&key.scope)),
+            ("at".to_owned(), s(&key.at)),
+        ]);
+        let update = Update::new()
+            .set_all(outcome_attributes(outcome))
+            .condition("#status = :started")
+            .value(":started", s(ActionStatus::Started.as_str()));
+        Ok(self.table.update(key, &update).await?.is_some())
     }
 
     async fn refuse(&self, action: &Action, outcome: &ActionOutcome) -> Result<(), StoreError> {
@@ -202,18 +192,16 @@ impl ActionLog for DynamoActionLog {
     }
 
     async fn actions(&self, scope: &str, limit: i32) -> Result<Vec<Value>, StoreError> {
-        let out = self
-            .client
+        let query = self
+            .table
             .query()
-            .table_name(&self.table)
             .key_condition_expression("#scope = :scope")
             .expression_attribute_names("#scope", "scope")
             .expression_attribute_values(":scope", s(scope))
             .scan_index_forward(false)
-            .limit(limit)
-            .send()
-            .await
-            .map_err(|e| StoreError::backend("Query", e))?;
+            .limit(limit);
+        let out = Table::query_page(query).await?;
+        // Passed through leniently: an attribute missing or of another type shows as null.
         Ok(out
             .items()
             .iter()

@@ -7,11 +7,11 @@
 
 use std::future::Future;
 
-use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::Client;
 
-use super::attr::{get_n, get_s, n, opt_n, opt_s, s, Item};
-use super::conditional;
+use super::attr::{from_item, n, s, Item};
+use super::expr::{Condition, Update};
+use super::table::Table;
 use super::StoreError;
 use crate::audit::AuditStatus;
 
@@ -51,28 +51,10 @@ impl AuditRecord {
     }
 }
 
-impl TryFrom<&Item> for AuditRecord {
-    type Error = StoreError;
-
-    fn try_from(item: &Item) -> Result<Self, StoreError> {
-        let status = get_s(item, "status")?;
-        Ok(Self {
-            appid: get_s(item, "appid")?,
-            auditid: get_n(item, "auditid")?,
-            template_id: opt_n(item, "template_id")?,
-            user_version: opt_s(item, "user_version")?,
-            user_desc: opt_s(item, "user_desc")?,
-            ext_json: opt_s(item, "ext_json")?,
-            status: AuditStatus::parse(&status)
-                .ok_or_else(|| StoreError::Malformed(format!("audit status {status}")))?,
-            reason: opt_s(item, "reason")?,
-            screenshot: opt_s(item, "screenshot")?,
-            submitted_at: opt_n(item, "submitted_at")?,
-            result_at: opt_n(item, "result_at")?,
-            released_at: opt_n(item, "released_at")?,
-        })
-    }
-}
+from_item! { AuditRecord {
+    appid, auditid, template_id, user_version, user_desc, ext_json, status, reason, screenshot,
+    submitted_at, result_at, released_at
+} }
 
 /// A status change: the new status, WeChat's reason and screenshot ids, and when it happened.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -136,15 +118,13 @@ pub trait AuditStore {
 
 #[derive(Debug, Clone)]
 pub struct DynamoAuditStore {
-    client: Client,
-    table: String,
+    table: Table,
 }
 
 impl DynamoAuditStore {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         Self {
-            client,
-            table: table.into(),
+            table: Table::new(client, table),
         }
     }
 
@@ -156,18 +136,15 @@ impl DynamoAuditStore {
     }
 
     async fn query(&self, appid: &str, limit: i32) -> Result<Vec<AuditRecord>, StoreError> {
-        let out = self
-            .client
+        let query = self
+            .table
             .query()
-            .table_name(&self.table)
             .key_condition_expression("appid = :appid")
             .expression_attribute_values(":appid", s(appid))
             .scan_index_forward(false)
             .limit(limit)
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| StoreError::backend("Query", e))?;
+            .consistent_read(true);
+        let out = Table::query_page(query).await?;
         out.items().iter().map(AuditRecord::try_from).collect()
     }
 }
@@ -194,15 +171,8 @@ impl AuditStore for DynamoAuditStore {
                 item.insert(name.into(), n(v));
             }
         }
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(auditid)")
-            .send()
-            .await;
-        conditional(result, "PutItem")
+        let written = self.table.put(item, &Condition::absent("auditid")).await?;
+        Ok(written.is_some())
     }
 
     async fn latest_audit(&self, appid: &str) -> Result<Option<AuditRecord>, StoreError> {
@@ -214,16 +184,7 @@ impl AuditStore for DynamoAuditStore {
     }
 
     async fn audit(&self, appid: &str, auditid: i64) -> Result<Option<AuditRecord>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(Self::key(appid, auditid)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| StoreError::backend("GetItem", e))?;
-        out.item.as_ref().map(AuditRecord::try_from).transpose()
+        self.table.read(Self::key(appid, auditid)).await
     }
 
     async fn apply_status(
@@ -232,24 +193,28 @@ impl AuditStore for DynamoAuditStore {
         auditid: i64,
         change: &StatusChange,
     ) -> Result<bool, StoreError> {
-        let mut forward = "attribute_not_exists(status_rank) OR status_rank < :rank".to_owned();
+        let mut forward =
+            "attribute_not_exists(#status_rank) OR #status_rank < :status_rank".to_owned();
         if Self::time_field(change.status) == Some("result_at") {
             forward.push_str(
-                " OR (status_rank = :rank AND (attribute_not_exists(result_at) OR result_at < :at))",
+                " OR (#status_rank = :status_rank \
+                 AND (attribute_not_exists(#result_at) OR #result_at < :result_at))",
             );
         }
-        let result = self
-            .status_update(appid, auditid, change)
-            .condition_expression(format!(
-                "({forward}) AND (attribute_not_exists(submitted_at) OR submitted_at <= :latest_submission)"
+        let update = Self::status_update(change)
+            .condition(format!(
+                "({forward}) AND (attribute_not_exists(#submitted_at) \
+                 OR #submitted_at <= :latest_submission)"
             ))
-            .expression_attribute_values(
+            .value(
                 ":latest_submission",
                 n(change.at.saturating_add(SUBMISSION_SKEW_SECS)),
-            )
-            .send()
-            .await;
-        conditional(result, "UpdateItem")
+            );
+        Ok(self
+            .table
+            .update(Self::key(appid, auditid), &update)
+            .await?
+            .is_some())
     }
 
     async fn correct_status(
@@ -259,8 +224,8 @@ impl AuditStore for DynamoAuditStore {
         change: &StatusChange,
     ) -> Result<bool, StoreError> {
         let seen = self.audit(appid, auditid).await?;
-        let request = self.status_update(appid, auditid, change);
-        let request = match &seen {
+        let update = Self::status_update(change);
+        let update = match &seen {
             Some(seen)
                 if seen.status == change.status
                     || (seen.status == AuditStatus::Released
@@ -268,12 +233,16 @@ impl AuditStore for DynamoAuditStore {
             {
                 return Ok(false)
             }
-            Some(seen) => request
-                .condition_expression("#status = :seen")
-                .expression_attribute_values(":seen", s(seen.status.as_str())),
-            None => request.condition_expression("attribute_not_exists(auditid)"),
+            Some(seen) => update
+                .condition("#status = :seen")
+                .value(":seen", s(seen.status.as_str())),
+            None => update.condition("attribute_not_exists(#auditid)"),
         };
-        conditional(request.send().await, "UpdateItem")
+        Ok(self
+            .table
+            .update(Self::key(appid, auditid), &update)
+            .await?
+            .is_some())
     }
 }
 
@@ -289,51 +258,21 @@ impl DynamoAuditStore {
 
     /// The update writing `change`: status, rank and time; a result's reason and screenshot (or
     /// their removal: they belong to the result they came with). Released keeps the review's.
-    fn status_update(
-        &self,
-        appid: &str,
-        auditid: i64,
-        change: &StatusChange,
-    ) -> UpdateItemFluentBuilder {
-        let mut sets = vec![
-            "#status = :status".to_owned(),
-            "status_rank = :rank".to_owned(),
-        ];
-        let mut removes = Vec::new();
-        let mut request = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(Self::key(appid, auditid)))
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":status", s(change.status.as_str()))
-            .expression_attribute_values(":rank", n(change.status.rank()));
-        match Self::time_field(change.status) {
-            Some(field) => {
-                sets.push(format!("{field} = :at"));
-                request = request.expression_attribute_values(":at", n(change.at));
-            }
+    fn status_update(change: &StatusChange) -> Update {
+        let update = Update::new()
+            .set("status", s(change.status.as_str()))
+            .set("status_rank", n(change.status.rank()));
+        let update = match Self::time_field(change.status) {
+            Some(field) => update.set(field, n(change.at)),
             // Back to pending (WeChat's answer after a wrongly stored result): no result yet.
-            None => removes.push("result_at"),
+            None => update.remove("result_at"),
+        };
+        if change.status == AuditStatus::Released {
+            return update;
         }
-        if change.status != AuditStatus::Released {
-            for (name, value) in [
-                ("reason", &change.reason),
-                ("screenshot", &change.screenshot),
-            ] {
-                match value {
-                    Some(value) => {
-                        sets.push(format!("{name} = :{name}"));
-                        request = request.expression_attribute_values(format!(":{name}"), s(value));
-                    }
-                    None => removes.push(name),
-                }
-            }
-        }
-        let mut expression = format!("SET {}", sets.join(", "));
-        if !removes.is_empty() {
-            expression.push_str(&format!(" REMOVE {}", removes.join(", ")));
-        }
-        request.update_expression(expression)
+        let text = |value: &Option<String>| value.as_deref().map(s);
+        update
+            .set_or_remove("reason", text(&change.reason))
+            .set_or_remove("screenshot", text(&change.screenshot))
     }
 }

@@ -8,10 +8,10 @@ use std::future::Future;
 
 use sha1::{Digest, Sha1};
 
-use super::attr::{n, opt_n, opt_s, s};
-use super::conditional;
-use super::tickets::DynamoTicketStore;
-use super::StoreError;
+use super::attr::{get, get_or_default, n, s, Item};
+use super::expr::{Condition, Update};
+use super::tickets::{DynamoTicketStore, SK};
+use super::{lease, StoreError};
 
 const CLAIM_RETENTION_SECS: i64 = 24 * 3600;
 
@@ -25,6 +25,30 @@ pub fn claim_record(auth_code: &str) -> String {
             .map(|b| format!("{b:02x}"))
             .collect::<String>()
     )
+}
+
+/// `claim_state` of a claim item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClaimStatus {
+    Exchanging,
+    Done,
+    Failed,
+}
+
+impl ClaimStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Exchanging => "exchanging",
+            Self::Done => "done",
+            Self::Failed => "failed",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        [Self::Exchanging, Self::Done, Self::Failed]
+            .into_iter()
+            .find(|s| s.as_str() == text)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,6 +102,26 @@ pub trait AuthCodeStore {
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 }
 
+impl TryFrom<&Item> for ClaimState {
+    type Error = StoreError;
+
+    fn try_from(item: &Item) -> Result<Self, StoreError> {
+        // No claim_state, or one unknown to this version, reads as an exchange (as it always has).
+        let state: Option<String> = get(item, "claim_state")?;
+        Ok(match state.as_deref().and_then(ClaimStatus::parse) {
+            Some(ClaimStatus::Done) => Self::Done {
+                authorizer_appid: get_or_default(item, "authorizer_appid")?,
+            },
+            Some(ClaimStatus::Failed) => Self::Failed {
+                reason: get_or_default(item, "reason")?,
+            },
+            Some(ClaimStatus::Exchanging) | None => Self::Exchanging {
+                lease_until: get_or_default(item, "lease_until")?,
+            },
+        })
+    }
+}
+
 impl AuthCodeStore for DynamoTicketStore {
     async fn claim_auth_code(
         &self,
@@ -87,25 +131,24 @@ impl AuthCodeStore for DynamoTicketStore {
         now: i64,
         until: i64,
     ) -> Result<bool, StoreError> {
-        let mut item = Self::key(component_appid, &claim_record(auth_code));
-        item.insert("claim_state".into(), s("exchanging"));
-        item.insert("lease_owner".into(), s(owner));
-        item.insert("lease_until".into(), n(until));
-        item.insert("purge_at".into(), n(now + CLAIM_RETENTION_SECS));
-        let result = self
-            .client()
-            .put_item()
-            .table_name(self.table())
-            .set_item(Some(item))
-            .condition_expression(
-                "attribute_not_exists(#sk) OR (claim_state = :exchanging AND lease_until < :now)",
-            )
-            .expression_attribute_names("#sk", super::tickets::SK)
-            .expression_attribute_values(":exchanging", s("exchanging"))
-            .expression_attribute_values(":now", n(now))
-            .send()
-            .await;
-        conditional(result, "PutItem")
+        let attributes = [
+            ("claim_state", s(ClaimStatus::Exchanging.as_str())),
+            ("lease_owner", s(owner)),
+            ("lease_until", n(until)),
+            ("purge_at", n(now + CLAIM_RETENTION_SECS)),
+        ];
+        let condition = Condition::new(format!(
+            "attribute_not_exists(#{SK}) OR (#claim_state = :exchanging AND #lease_until < :now)"
+        ))
+        .value(":exchanging", s(ClaimStatus::Exchanging.as_str()))
+        .value(":now", n(now));
+        self.put_record(
+            component_appid,
+            &claim_record(auth_code),
+            attributes,
+            &condition,
+        )
+        .await
     }
 
     async fn auth_code_claim(
@@ -113,30 +156,8 @@ impl AuthCodeStore for DynamoTicketStore {
         component_appid: &str,
         auth_code: &str,
     ) -> Result<Option<ClaimState>, StoreError> {
-        let out = self
-            .client()
-            .get_item()
-            .table_name(self.table())
-            .set_key(Some(Self::key(component_appid, &claim_record(auth_code))))
-            .consistent_read(true)
-            .send()
+        self.read_record(component_appid, &claim_record(auth_code))
             .await
-            .map_err(|e| StoreError::backend("GetItem", e))?;
-        let Some(item) = out.item else {
-            return Ok(None);
-        };
-        let state = match opt_s(&item, "claim_state")?.as_deref() {
-            Some("done") => ClaimState::Done {
-                authorizer_appid: opt_s(&item, "authorizer_appid")?.unwrap_or_default(),
-            },
-            Some("failed") => ClaimState::Failed {
-                reason: opt_s(&item, "reason")?.unwrap_or_default(),
-            },
-            _ => ClaimState::Exchanging {
-                lease_until: opt_n(&item, "lease_until")?.unwrap_or(0),
-            },
-        };
-        Ok(Some(state))
     }
 
     async fn finish_auth_code(
@@ -148,26 +169,19 @@ impl AuthCodeStore for DynamoTicketStore {
     ) -> Result<(), StoreError> {
         let (state, field, value) = match outcome {
             ClaimState::Done { authorizer_appid } => {
-                ("done", "authorizer_appid", authorizer_appid.as_str())
+                (ClaimStatus::Done, "authorizer_appid", authorizer_appid)
             }
-            ClaimState::Failed { reason } => ("failed", "reason", reason.as_str()),
+            ClaimState::Failed { reason } => (ClaimStatus::Failed, "reason", reason),
             ClaimState::Exchanging { .. } => return Ok(()),
         };
-        let result = self
-            .client()
-            .update_item()
-            .table_name(self.table())
-            .set_key(Some(Self::key(component_appid, &claim_record(auth_code))))
-            .update_expression(format!(
-                "SET claim_state = :state, {field} = :value REMOVE lease_owner, lease_until"
-            ))
-            .condition_expression("lease_owner = :owner")
-            .expression_attribute_values(":state", s(state))
-            .expression_attribute_values(":value", s(value))
-            .expression_attribute_values(":owner", s(owner))
-            .send()
-            .await;
-        conditional(result, "UpdateItem").map(|_| ())
+        let update = Update::new()
+            .set("claim_state", s(state.as_str()))
+            .set(field, s(value))
+            .free_lease(owner)
+            .condition(lease::HELD);
+        self.update_record(component_appid, &claim_record(auth_code), &update)
+            .await
+            .map(|_| ())
     }
 
     async fn release_auth_code(
@@ -176,16 +190,9 @@ impl AuthCodeStore for DynamoTicketStore {
         auth_code: &str,
         owner: &str,
     ) -> Result<(), StoreError> {
-        let result = self
-            .client()
-            .delete_item()
-            .table_name(self.table())
-            .set_key(Some(Self::key(component_appid, &claim_record(auth_code))))
-            .condition_expression("lease_owner = :owner")
-            .expression_attribute_values(":owner", s(owner))
-            .send()
-            .await;
-        conditional(result, "DeleteItem").map(|_| ())
+        let key = Self::key(component_appid, &claim_record(auth_code));
+        let held = Condition::new(lease::HELD).value(":owner", s(owner));
+        self.table().delete(key, &held).await.map(|_| ())
     }
 
     async fn mark_auth_code_shown(
@@ -194,17 +201,10 @@ impl AuthCodeStore for DynamoTicketStore {
         auth_code: &str,
         now: i64,
     ) -> Result<bool, StoreError> {
-        let result = self
-            .client()
-            .update_item()
-            .table_name(self.table())
-            .set_key(Some(Self::key(component_appid, &claim_record(auth_code))))
-            .update_expression("SET shown_at = :now")
-            .condition_expression("attribute_exists(#sk) AND attribute_not_exists(shown_at)")
-            .expression_attribute_names("#sk", super::tickets::SK)
-            .expression_attribute_values(":now", n(now))
-            .send()
-            .await;
-        conditional(result, "UpdateItem")
+        let update = Update::new().set("shown_at", n(now)).condition(format!(
+            "attribute_exists(#{SK}) AND attribute_not_exists(#shown_at)"
+        ));
+        self.update_record(component_appid, &claim_record(auth_code), &update)
+            .await
     }
 }

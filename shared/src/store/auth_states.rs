@@ -6,8 +6,8 @@ use std::future::Future;
 
 use super::attr::{n, s};
 use super::auth_codes::claim_record;
-use super::conditional;
-use super::tickets::DynamoTicketStore;
+use super::expr::Condition;
+use super::tickets::{DynamoTicketStore, SK};
 use super::StoreError;
 
 pub trait AuthStateStore {
@@ -31,19 +31,13 @@ impl AuthStateStore for DynamoTicketStore {
         purge_at: i64,
     ) -> Result<bool, StoreError> {
         let code = claim_record(auth_code);
-        let mut item = Self::key(component_appid, &format!("auth_state#{nonce}"));
-        item.insert("code_record".into(), s(&code));
-        item.insert("purge_at".into(), n(purge_at));
-        let result = self
-            .client()
-            .put_item()
-            .table_name(self.table())
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(#sk) OR code_record = :code")
-            .expression_attribute_names("#sk", super::tickets::SK)
-            .expression_attribute_values(":code", s(&code))
-            .send()
-            .await;
-        conditional(result, "PutItem")
+        let attributes = [("code_record", s(&code)), ("purge_at", n(purge_at))];
+        let condition = Condition::new(format!(
+            "attribute_not_exists(#{SK}) OR #code_record = :code"
+        ))
+        .value(":code", s(&code));
+        let record = format!("auth_state#{nonce}");
+        self.put_record(component_appid, &record, attributes, &condition)
+            .await
     }
 }

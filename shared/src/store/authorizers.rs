@@ -7,14 +7,14 @@
 
 use std::future::Future;
 
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use aws_sdk_dynamodb::Client;
 use secrecy::{ExposeSecret, SecretString};
 
-use super::attr::{get_n, get_s, n, opt_n, opt_s, s, Item};
-use super::conditional;
-use super::tickets::is_condition_failure;
-use super::StoreError;
+use super::attr::{from_item, get, n, s, Item};
+use super::expr::{Update, TOKEN_VERSION};
+use super::table::Table;
+use super::{lease, unix_now, StoreError};
 use crate::authorizer::{Authorizer, AuthorizerInfo, AuthorizerStatus};
 
 pub const PK: &str = "authorizer_appid";
@@ -35,50 +35,13 @@ pub enum EventOutcome {
     Stale,
 }
 
-impl TryFrom<&Item> for Authorizer {
-    type Error = StoreError;
-
-    fn try_from(item: &Item) -> Result<Self, StoreError> {
-        let status = get_s(item, "status")?;
-        let permission_sets = match item.get("permission_sets") {
-            Some(AttributeValue::L(list)) => list
-                .iter()
-                .map(|v| match v {
-                    AttributeValue::N(x) => x
-                        .parse()
-                        .map_err(|_| StoreError::Malformed(format!("permission set {x}"))),
-                    _ => Err(StoreError::Malformed(
-                        "permission_sets holds a non-number".into(),
-                    )),
-                })
-                .collect::<Result<Vec<i64>, _>>()?,
-            _ => Vec::new(),
-        };
-        Ok(Self {
-            appid: get_s(item, PK)?,
-            status: AuthorizerStatus::parse(&status)
-                .ok_or_else(|| StoreError::Malformed(format!("status {status}")))?,
-            access_token: opt_s(item, "access_token")?.map(SecretString::from),
-            access_token_expires_at: opt_n(item, "access_token_expires_at")?,
-            refresh_token: opt_s(item, "refresh_token")?.map(SecretString::from),
-            token_version: opt_n(item, "token_version")?.unwrap_or(0),
-            permission_sets,
-            nick_name: opt_s(item, "nick_name")?.unwrap_or_default(),
-            head_img: opt_s(item, "head_img")?.unwrap_or_default(),
-            user_name: opt_s(item, "user_name")?.unwrap_or_default(),
-            principal_name: opt_s(item, "principal_name")?.unwrap_or_default(),
-            service_type: opt_n(item, "service_type")?,
-            verify_type: opt_n(item, "verify_type")?,
-            qrcode_url: opt_s(item, "qrcode_url")?.unwrap_or_default(),
-            mini_program_info: opt_s(item, "mini_program_info")?,
-            authorized_at: opt_n(item, "authorized_at")?,
-            unauthorized_at: opt_n(item, "unauthorized_at")?,
-            last_event_time: get_n(item, "last_event_time")?,
-            ext_settings: opt_s(item, "ext_settings")?,
-            last_commit: opt_s(item, "last_commit")?,
-        })
-    }
-}
+from_item! { Authorizer {
+    appid = PK, status, access_token, access_token_expires_at, refresh_token, permission_sets,
+    service_type, verify_type, mini_program_info, authorized_at, unauthorized_at,
+    last_event_time, ext_settings, last_commit;
+    default: token_version = TOKEN_VERSION, nick_name, head_img, user_name, principal_name,
+    qrcode_url
+} }
 
 pub trait AuthorizerStore {
     fn authorizer(
@@ -238,19 +201,10 @@ pub struct DueAuthorizer {
     pub lease_until: Option<i64>,
 }
 
-impl TryFrom<&Item> for DueAuthorizer {
-    type Error = StoreError;
-
-    fn try_from(item: &Item) -> Result<Self, StoreError> {
-        Ok(Self {
-            appid: get_s(item, PK)?,
-            access_token_expires_at: get_n(item, "access_token_expires_at")?,
-            refresh_token: opt_s(item, "refresh_token")?.map(SecretString::from),
-            token_version: opt_n(item, "token_version")?.unwrap_or(0),
-            lease_until: opt_n(item, "lease_until")?,
-        })
-    }
-}
+from_item! { DueAuthorizer {
+    appid = PK, access_token_expires_at, refresh_token, lease_until;
+    default: token_version = TOKEN_VERSION
+} }
 
 /// Tokens from api_authorizer_token.
 #[derive(Debug, Clone)]
@@ -263,22 +217,78 @@ pub struct RefreshedTokens {
 
 const INDEX: &str = "token_expiry";
 
+/// The condition of every write but a new authorization's and an event's: the item exists.
+const EXISTS: &str = "attribute_exists(#authorizer_appid)";
+
+/// The condition of an authorization event (with the `last_event_time` it sets): no newer event
+/// is applied.
+const IN_EVENT_ORDER: &str =
+    "attribute_not_exists(#authorizer_appid) OR #last_event_time <= :last_event_time";
+
 #[derive(Debug, Clone)]
 pub struct DynamoAuthorizerStore {
-    client: Client,
-    table: String,
+    table: Table,
 }
 
 impl DynamoAuthorizerStore {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         Self {
-            client,
-            table: table.into(),
+            table: Table::new(client, table),
         }
     }
 
     fn key(appid: &str) -> Item {
         Item::from([(PK.to_owned(), s(appid))])
+    }
+
+    /// Applies `update` to the authorizer; false when its condition did not hold.
+    async fn update(&self, appid: &str, update: &Update) -> Result<bool, StoreError> {
+        Ok(self.table.update(Self::key(appid), update).await?.is_some())
+    }
+
+    /// Applies `update` to the authorizer if it exists; false when it does not.
+    async fn update_existing(&self, appid: &str, update: Update) -> Result<bool, StoreError> {
+        self.update(appid, &update.condition(EXISTS)).await
+    }
+
+    /// An authorization event (see [`IN_EVENT_ORDER`]).
+    async fn apply_event(&self, appid: &str, update: Update) -> Result<EventOutcome, StoreError> {
+        let update = update.condition(IN_EVENT_ORDER);
+        Ok(if self.update(appid, &update).await? {
+            EventOutcome::Applied
+        } else {
+            EventOutcome::Stale
+        })
+    }
+}
+
+impl Update {
+    /// The access token and its expiry, in the `token_expiry` index (`token_shard`).
+    fn set_access_token(self, appid: &str, token: &SecretString, expires_at: i64) -> Self {
+        self.set("access_token", s(token.expose_secret()))
+            .set("access_token_expires_at", n(expires_at))
+            .set("token_shard", n(token_shard(appid)))
+    }
+
+    /// No access token, and so out of the `token_expiry` index.
+    fn remove_access_token(self) -> Self {
+        self.remove_all(&["access_token", "access_token_expires_at", "token_shard"])
+    }
+
+    /// Tokens refreshed (a new version; the last refresh error forgotten). The index is left as it
+    /// is.
+    fn refreshed(self, tokens: &RefreshedTokens) -> Self {
+        self.set("access_token", s(tokens.access_token.expose_secret()))
+            .set("access_token_expires_at", n(tokens.expires_at))
+            .set("refresh_token", s(tokens.refresh_token.expose_secret()))
+            .set("refreshed_at", n(tokens.refreshed_at))
+            .bump_version()
+            .remove("last_refresh_error")
+    }
+
+    /// The condition placeholder `:authorized` (the status).
+    fn authorized_value(self) -> Self {
+        self.value(":authorized", s(AuthorizerStatus::Authorized.as_str()))
     }
 }
 
@@ -327,91 +337,29 @@ fn detail_attributes(info: &AuthorizerInfo) -> Vec<(&'static str, AttributeValue
     out
 }
 
-impl DynamoAuthorizerStore {
-    async fn update_ignoring_condition(
-        request: aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder,
-    ) -> Result<bool, StoreError> {
-        conditional(request.send().await, "UpdateItem")
-    }
-
-    fn update(
-        &self,
-        appid: &str,
-    ) -> aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder {
-        self.client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(Self::key(appid)))
-    }
-}
-
 impl AuthorizerStore for DynamoAuthorizerStore {
     async fn authorizer(&self, appid: &str) -> Result<Option<Authorizer>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(Self::key(appid)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| StoreError::backend("GetItem", e))?;
-        out.item.as_ref().map(Authorizer::try_from).transpose()
+        self.table.read(Self::key(appid)).await
     }
 
     async fn save_authorization(&self, a: &Authorizer) -> Result<EventOutcome, StoreError> {
-        let mut sets: Vec<String> = Vec::new();
-        let mut removes: Vec<&str> = vec!["unauthorized_at", "reauthorization_required_at"];
-        let mut request = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(Self::key(&a.appid)));
-        let mut set = |name: &str, value: AttributeValue, request: aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder| {
-            sets.push(format!("#{name} = :{name}"));
-            request.expression_attribute_names(format!("#{name}"), name).expression_attribute_values(format!(":{name}"), value)
-        };
-        request = set("status", s(a.status.as_str()), request);
-        for (name, value) in permission_attributes(&a.permission_sets) {
-            request = set(name, value, request);
-        }
-        request = set("last_event_time", n(a.last_event_time), request);
-        request = set("updated_at", n(super::unix_now()), request);
+        let mut update = Update::new()
+            .set("status", s(a.status.as_str()))
+            .set_all(permission_attributes(&a.permission_sets))
+            .set("last_event_time", n(a.last_event_time))
+            .set("updated_at", n(unix_now()))
+            .bump_version()
+            .remove_all(&["unauthorized_at", "reauthorization_required_at"]);
         if let Some(at) = a.authorized_at {
-            request = set("authorized_at", n(at), request);
+            update = update.set("authorized_at", n(at));
         }
-        match (&a.access_token, a.access_token_expires_at) {
-            (Some(token), Some(expires_at)) => {
-                request = set("access_token", s(token.expose_secret()), request);
-                request = set("access_token_expires_at", n(expires_at), request);
-                request = set("token_shard", n(token_shard(&a.appid)), request);
-            }
-            _ => removes.extend(["access_token", "access_token_expires_at", "token_shard"]),
-        }
-        match &a.refresh_token {
-            Some(token) => request = set("refresh_token", s(token.expose_secret()), request),
-            None => removes.push("refresh_token"),
-        }
-        let expression = format!(
-            "SET {}, token_version = if_not_exists(token_version, :zero) + :one REMOVE {}",
-            sets.join(", "),
-            removes.join(", ")
-        );
-        let result = request
-            .update_expression(expression)
-            .condition_expression(
-                "attribute_not_exists(#pk) OR #last_event_time <= :last_event_time",
-            )
-            .expression_attribute_names("#pk", PK)
-            .expression_attribute_values(":zero", n(0))
-            .expression_attribute_values(":one", n(1))
-            .send()
-            .await;
-        Ok(if conditional(result, "UpdateItem")? {
-            EventOutcome::Applied
-        } else {
-            EventOutcome::Stale
-        })
+        update = match (&a.access_token, a.access_token_expires_at) {
+            (Some(token), Some(expires_at)) => update.set_access_token(&a.appid, token, expires_at),
+            _ => update.remove_access_token(),
+        };
+        let refresh_token = a.refresh_token.as_ref().map(|t| s(t.expose_secret()));
+        let update = update.set_or_remove("refresh_token", refresh_token);
+        self.apply_event(&a.appid, update).await
     }
 
     async fn mark_unauthorized(
@@ -419,31 +367,15 @@ impl AuthorizerStore for DynamoAuthorizerStore {
         appid: &str,
         event_time: i64,
     ) -> Result<EventOutcome, StoreError> {
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(Self::key(appid)))
-            .update_expression(
-                "SET #status = :status, unauthorized_at = :t, last_event_time = :t, updated_at = :now, \
-                 token_version = if_not_exists(token_version, :zero) + :one \
-                 REMOVE access_token, access_token_expires_at, token_shard, refresh_token",
-            )
-            .condition_expression("attribute_not_exists(#pk) OR last_event_time <= :t")
-            .expression_attribute_names("#pk", PK)
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":status", s(AuthorizerStatus::Unauthorized.as_str()))
-            .expression_attribute_values(":t", n(event_time))
-            .expression_attribute_values(":now", n(super::unix_now()))
-            .expression_attribute_values(":zero", n(0))
-            .expression_attribute_values(":one", n(1))
-            .send()
-            .await;
-        Ok(if conditional(result, "UpdateItem")? {
-            EventOutcome::Applied
-        } else {
-            EventOutcome::Stale
-        })
+        let update = Update::new()
+            .set("status", s(AuthorizerStatus::Unauthorized.as_str()))
+            .set("unauthorized_at", n(event_time))
+            .set("last_event_time", n(event_time))
+            .set("updated_at", n(unix_now()))
+            .bump_version()
+            .remove_access_token()
+            .remove("refresh_token");
+        self.apply_event(appid, update).await
     }
 
     async fn lease_authorizer(
@@ -453,28 +385,12 @@ impl AuthorizerStore for DynamoAuthorizerStore {
         now: i64,
         until: i64,
     ) -> Result<Option<Authorizer>, StoreError> {
-        let result = self
-            .update(appid)
-            .update_expression("SET lease_owner = :owner, lease_until = :until")
-            .condition_expression(
-                "attribute_exists(#pk) AND (attribute_not_exists(lease_until) OR lease_until < :now OR lease_owner = :owner)",
-            )
-            .expression_attribute_names("#pk", PK)
-            .expression_attribute_values(":owner", s(owner))
-            .expression_attribute_values(":until", n(until))
-            .expression_attribute_values(":now", n(now))
-            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
-            .send()
-            .await;
-        match result {
-            Ok(out) => out
-                .attributes
-                .as_ref()
-                .map(Authorizer::try_from)
-                .transpose(),
-            Err(e) if is_condition_failure(&e) => Ok(None),
-            Err(e) => Err(StoreError::backend("UpdateItem", e)),
-        }
+        let update = Update::new()
+            .take_lease(owner, now, until)
+            .condition(format!("{EXISTS} AND ({})", lease::FREE))
+            .returning(ReturnValue::AllNew);
+        let leased = self.table.update(Self::key(appid), &update).await?;
+        leased.as_ref().map(Authorizer::try_from).transpose()
     }
 
     async fn save_tokens(
@@ -484,36 +400,23 @@ impl AuthorizerStore for DynamoAuthorizerStore {
         owner: Option<&str>,
         tokens: &RefreshedTokens,
     ) -> Result<bool, StoreError> {
-        // Every change of status also moves token_version, so the version check covers it.
-        let request = match owner {
+        // Every change of status also moves token_version, so the version check covers it (and
+        // makes the bump expected_version + 1).
+        let update = Update::new()
+            .refreshed(tokens)
+            .value(":expected", n(expected_version));
+        let update = match owner {
             // Under the item's lease: also (re)joins the expiry index and frees the lease.
-            Some(owner) => self
-                .update(appid)
-                .update_expression(
-                    "SET access_token = :access, access_token_expires_at = :expires, refresh_token = :refresh, \
-                     token_version = :next, refreshed_at = :at, token_shard = :shard \
-                     REMOVE lease_owner, lease_until, last_refresh_error",
-                )
-                .condition_expression("token_version = :expected AND lease_owner = :owner")
-                .expression_attribute_values(":shard", n(token_shard(appid)))
-                .expression_attribute_values(":owner", s(owner)),
+            Some(owner) => update
+                .set("token_shard", n(token_shard(appid)))
+                .free_lease(owner)
+                .condition(format!("#{TOKEN_VERSION} = :expected AND {}", lease::HELD)),
             // Scheduled: found in the index, so already in it; refused while anyone holds a lease.
-            None => self
-                .update(appid)
-                .update_expression(
-                    "SET access_token = :access, access_token_expires_at = :expires, refresh_token = :refresh, \
-                     token_version = :next, refreshed_at = :at REMOVE last_refresh_error",
-                )
-                .condition_expression("token_version = :expected AND NOT lease_until >= :at"),
+            None => update.condition(format!(
+                "#{TOKEN_VERSION} = :expected AND NOT #lease_until >= :refreshed_at"
+            )),
         };
-        let request = request
-            .expression_attribute_values(":access", s(tokens.access_token.expose_secret()))
-            .expression_attribute_values(":expires", n(tokens.expires_at))
-            .expression_attribute_values(":refresh", s(tokens.refresh_token.expose_secret()))
-            .expression_attribute_values(":next", n(expected_version + 1))
-            .expression_attribute_values(":expected", n(expected_version))
-            .expression_attribute_values(":at", n(tokens.refreshed_at));
-        Self::update_ignoring_condition(request).await
+        self.update(appid, &update).await
     }
 
     async fn save_rotated_tokens(
@@ -522,35 +425,18 @@ impl AuthorizerStore for DynamoAuthorizerStore {
         sent: &SecretString,
         tokens: &RefreshedTokens,
     ) -> Result<bool, StoreError> {
-        let request = self
-            .update(appid)
-            .update_expression(
-                "SET access_token = :access, access_token_expires_at = :expires, refresh_token = :refresh, \
-                 token_version = if_not_exists(token_version, :zero) + :one, refreshed_at = :at, \
-                 token_shard = :shard REMOVE last_refresh_error",
-            )
-            .condition_expression("#status = :authorized AND refresh_token = :sent")
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":authorized", s(AuthorizerStatus::Authorized.as_str()))
-            .expression_attribute_values(":sent", s(sent.expose_secret()))
-            .expression_attribute_values(":access", s(tokens.access_token.expose_secret()))
-            .expression_attribute_values(":expires", n(tokens.expires_at))
-            .expression_attribute_values(":refresh", s(tokens.refresh_token.expose_secret()))
-            .expression_attribute_values(":at", n(tokens.refreshed_at))
-            .expression_attribute_values(":shard", n(token_shard(appid)))
-            .expression_attribute_values(":zero", n(0))
-            .expression_attribute_values(":one", n(1));
-        Self::update_ignoring_condition(request).await
+        let update = Update::new()
+            .refreshed(tokens)
+            .set("token_shard", n(token_shard(appid)))
+            .condition("#status = :authorized AND #refresh_token = :sent")
+            .authorized_value()
+            .value(":sent", s(sent.expose_secret()));
+        self.update(appid, &update).await
     }
 
     async fn record_refresh_error(&self, appid: &str, error: &str) -> Result<(), StoreError> {
-        let request = self
-            .update(appid)
-            .update_expression("SET last_refresh_error = :error")
-            .condition_expression("attribute_exists(#pk)")
-            .expression_attribute_names("#pk", PK)
-            .expression_attribute_values(":error", s(error));
-        Self::update_ignoring_condition(request).await.map(|_| ())
+        let update = Update::new().set("last_refresh_error", s(error));
+        self.update_existing(appid, update).await.map(|_| ())
     }
 
     async fn release_authorizer_lease(
@@ -559,19 +445,11 @@ impl AuthorizerStore for DynamoAuthorizerStore {
         owner: &str,
         error: Option<&str>,
     ) -> Result<(), StoreError> {
-        let request = self
-            .update(appid)
-            .condition_expression("lease_owner = :owner")
-            .expression_attribute_values(":owner", s(owner));
-        let request = match error {
-            Some(error) => request
-                .update_expression(
-                    "SET last_refresh_error = :error REMOVE lease_owner, lease_until",
-                )
-                .expression_attribute_values(":error", s(error)),
-            None => request.update_expression("REMOVE lease_owner, lease_until"),
-        };
-        Self::update_ignoring_condition(request).await.map(|_| ())
+        let mut update = Update::new().free_lease(owner).condition(lease::HELD);
+        if let Some(error) = error {
+            update = update.set("last_refresh_error", s(error));
+        }
+        self.update(appid, &update).await.map(|_| ())
     }
 
     async fn mark_reauthorization_required(
@@ -580,22 +458,20 @@ impl AuthorizerStore for DynamoAuthorizerStore {
         refused: &SecretString,
         at: i64,
     ) -> Result<bool, StoreError> {
-        let request = self
-            .update(appid)
-            .update_expression(
-                "SET #status = :status, reauthorization_required_at = :at, updated_at = :at, \
-                 token_version = if_not_exists(token_version, :zero) + :one \
-                 REMOVE access_token, access_token_expires_at, token_shard, lease_owner, lease_until",
+        let update = Update::new()
+            .set(
+                "status",
+                s(AuthorizerStatus::ReauthorizationRequired.as_str()),
             )
-            .condition_expression("#status = :authorized AND refresh_token = :refused")
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":status", s(AuthorizerStatus::ReauthorizationRequired.as_str()))
-            .expression_attribute_values(":authorized", s(AuthorizerStatus::Authorized.as_str()))
-            .expression_attribute_values(":refused", s(refused.expose_secret()))
-            .expression_attribute_values(":at", n(at))
-            .expression_attribute_values(":zero", n(0))
-            .expression_attribute_values(":one", n(1));
-        Self::update_ignoring_condition(request).await
+            .set("reauthorization_required_at", n(at))
+            .set("updated_at", n(at))
+            .bump_version()
+            .remove_access_token()
+            .remove_all(&["lease_owner", "lease_until"])
+            .condition("#status = :authorized AND #refresh_token = :refused")
+            .authorized_value()
+            .value(":refused", s(refused.expose_secret()));
+        self.update(appid, &update).await
     }
 
     async fn due_authorizers(
@@ -603,35 +479,19 @@ impl AuthorizerStore for DynamoAuthorizerStore {
         shard: i64,
         until: i64,
     ) -> Result<Vec<DueAuthorizer>, StoreError> {
-        let items = self
-            .client
+        let query = self
+            .table
             .query()
-            .table_name(&self.table)
             .index_name(INDEX)
             .key_condition_expression("token_shard = :shard AND access_token_expires_at < :until")
             .expression_attribute_values(":shard", n(shard))
-            .expression_attribute_values(":until", n(until))
-            .into_paginator()
-            .items()
-            .send()
-            .collect::<Result<Vec<_>, _>>()
-            .await
-            .map_err(|e| StoreError::backend("Query", e))?;
+            .expression_attribute_values(":until", n(until));
+        let items = Table::query_all(query).await?;
         items.iter().map(DueAuthorizer::try_from).collect()
     }
 
     async fn all_authorizers(&self) -> Result<Vec<Authorizer>, StoreError> {
-        let items = self
-            .client
-            .scan()
-            .table_name(&self.table)
-            .consistent_read(true)
-            .into_paginator()
-            .items()
-            .send()
-            .collect::<Result<Vec<_>, _>>()
-            .await
-            .map_err(|e| StoreError::backend("Scan", e))?;
+        let items = Table::scan_all(self.table.scan().consistent_read(true)).await?;
         items.iter().map(Authorizer::try_from).collect()
     }
 
@@ -642,44 +502,28 @@ impl AuthorizerStore for DynamoAuthorizerStore {
         listed: &SecretString,
         at: i64,
     ) -> Result<Option<i64>, StoreError> {
-        let request = self
-            .update(appid)
-            .update_expression(
-                "SET refresh_token = :listed, refresh_token_restored_at = :at, updated_at = :at, \
-                 #status = :authorized, token_version = if_not_exists(token_version, :zero) + :one \
-                 REMOVE reauthorization_required_at",
-            )
-            .expression_attribute_names("#pk", PK)
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":listed", s(listed.expose_secret()))
-            .expression_attribute_values(":authorized", s(AuthorizerStatus::Authorized.as_str()))
-            .expression_attribute_values(
+        let update = Update::new()
+            .set("refresh_token", s(listed.expose_secret()))
+            .set("refresh_token_restored_at", n(at))
+            .set("updated_at", n(at))
+            .set("status", s(AuthorizerStatus::Authorized.as_str()))
+            .bump_version()
+            .remove("reauthorization_required_at")
+            .authorized_value()
+            .value(
                 ":reauth",
                 s(AuthorizerStatus::ReauthorizationRequired.as_str()),
             )
-            .expression_attribute_values(":at", n(at))
-            .expression_attribute_values(":zero", n(0))
-            .expression_attribute_values(":one", n(1))
-            .return_values(aws_sdk_dynamodb::types::ReturnValue::UpdatedNew);
-        let status = "attribute_exists(#pk) AND #status IN (:authorized, :reauth)";
-        let request = match expected {
-            Some(expected) => request
-                .condition_expression(format!("{status} AND refresh_token = :expected"))
-                .expression_attribute_values(":expected", s(expected.expose_secret())),
-            None => request
-                .condition_expression(format!("{status} AND attribute_not_exists(refresh_token)")),
+            .returning(ReturnValue::UpdatedNew);
+        let status = format!("{EXISTS} AND #status IN (:authorized, :reauth)");
+        let update = match expected {
+            Some(expected) => update
+                .condition(format!("{status} AND #refresh_token = :expected"))
+                .value(":expected", s(expected.expose_secret())),
+            None => update.condition(format!("{status} AND attribute_not_exists(#refresh_token)")),
         };
-        match request.send().await {
-            Ok(out) => Ok(Some(
-                out.attributes
-                    .as_ref()
-                    .map(|a| get_n(a, "token_version"))
-                    .transpose()?
-                    .unwrap_or(0),
-            )),
-            Err(e) if is_condition_failure(&e) => Ok(None),
-            Err(e) => Err(StoreError::backend("UpdateItem", e)),
-        }
+        let updated = self.table.update(Self::key(appid), &update).await?;
+        updated.map(|new| get(&new, TOKEN_VERSION)).transpose()
     }
 
     async fn save_details(
@@ -688,38 +532,23 @@ impl AuthorizerStore for DynamoAuthorizerStore {
         info: &AuthorizerInfo,
         permission_sets: Option<&[i64]>,
     ) -> Result<bool, StoreError> {
-        let mut attributes = detail_attributes(info);
-        if let Some(sets) = permission_sets {
-            attributes.extend(permission_attributes(sets));
-        }
-        attributes.push(("updated_at", n(super::unix_now())));
-        let expression: Vec<String> = attributes
-            .iter()
-            .map(|(name, _)| format!("#{name} = :{name}"))
-            .collect();
-        let mut request = self
-            .update(appid)
-            .update_expression(format!("SET {}", expression.join(", ")))
-            .condition_expression("attribute_exists(#pk) AND #status = :authorized")
-            .expression_attribute_names("#pk", PK)
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":authorized", s(AuthorizerStatus::Authorized.as_str()));
-        for (name, value) in attributes {
-            request = request
-                .expression_attribute_names(format!("#{name}"), name)
-                .expression_attribute_values(format!(":{name}"), value);
-        }
-        Self::update_ignoring_condition(request).await
+        let update = Update::new()
+            .set_all(detail_attributes(info))
+            .set_all(
+                permission_sets
+                    .map(permission_attributes)
+                    .into_iter()
+                    .flatten(),
+            )
+            .set("updated_at", n(unix_now()))
+            .condition(format!("{EXISTS} AND #status = :authorized"))
+            .authorized_value();
+        self.update(appid, &update).await
     }
 
     async fn flag_not_listed(&self, appid: &str, at: i64) -> Result<(), StoreError> {
-        let request = self
-            .update(appid)
-            .update_expression("SET not_listed_by_wechat_at = :at")
-            .condition_expression("attribute_exists(#pk)")
-            .expression_attribute_names("#pk", PK)
-            .expression_attribute_values(":at", n(at));
-        Self::update_ignoring_condition(request).await.map(|_| ())
+        let update = Update::new().set("not_listed_by_wechat_at", n(at));
+        self.update_existing(appid, update).await.map(|_| ())
     }
 
     async fn authorizer_page(
@@ -727,16 +556,13 @@ impl AuthorizerStore for DynamoAuthorizerStore {
         after: Option<&str>,
         limit: i32,
     ) -> Result<(Vec<Authorizer>, Option<String>), StoreError> {
-        let out = self
-            .client
+        let scan = self
+            .table
             .scan()
-            .table_name(&self.table)
             .limit(limit)
-            .set_exclusive_start_key(after.map(Self::key))
-            .send()
-            .await
-            .map_err(|e| StoreError::backend("Scan", e))?;
-        let next = out.last_evaluated_key().map(|k| get_s(k, PK)).transpose()?;
+            .set_exclusive_start_key(after.map(Self::key));
+        let out = Table::scan_page(scan).await?;
+        let next = out.last_evaluated_key().map(|k| get(k, PK)).transpose()?;
         let page = out
             .items()
             .iter()
@@ -751,14 +577,9 @@ impl AuthorizerStore for DynamoAuthorizerStore {
         name: AdminAttribute,
         json: &str,
     ) -> Result<bool, StoreError> {
-        let request = self
-            .update(appid)
-            .update_expression("SET #name = :value, updated_at = :now")
-            .condition_expression("attribute_exists(#pk)")
-            .expression_attribute_names("#pk", PK)
-            .expression_attribute_names("#name", name.name())
-            .expression_attribute_values(":value", s(json))
-            .expression_attribute_values(":now", n(super::unix_now()));
-        Self::update_ignoring_condition(request).await
+        let update = Update::new()
+            .set(name.name(), s(json))
+            .set("updated_at", n(unix_now()));
+        self.update_existing(appid, update).await
     }
 }

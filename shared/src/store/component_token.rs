@@ -5,8 +5,8 @@ use std::future::Future;
 
 use secrecy::{ExposeSecret, SecretString};
 
-use super::attr::{n, opt_n, opt_s, s, Item};
-use super::conditional;
+use super::attr::{from_item, n, s};
+use super::expr::Update;
 use super::tickets::DynamoTicketStore;
 use super::{lease, StoreError};
 
@@ -36,18 +36,7 @@ impl StoredComponentToken {
     }
 }
 
-impl TryFrom<&Item> for StoredComponentToken {
-    type Error = StoreError;
-
-    fn try_from(item: &Item) -> Result<Self, StoreError> {
-        Ok(Self {
-            token: opt_s(item, "token")?.map(SecretString::from),
-            expires_at: opt_n(item, "expires_at")?.unwrap_or(0),
-            lease_owner: opt_s(item, "lease_owner")?,
-            lease_until: opt_n(item, "lease_until")?,
-        })
-    }
-}
+from_item! { StoredComponentToken { token, lease_owner, lease_until; default: expires_at } }
 
 pub trait ComponentTokenStore {
     fn stored_component_token(
@@ -92,20 +81,10 @@ impl ComponentTokenStore for DynamoTicketStore {
         &self,
         component_appid: &str,
     ) -> Result<StoredComponentToken, StoreError> {
-        let out = self
-            .client()
-            .get_item()
-            .table_name(self.table())
-            .set_key(Some(Self::key(component_appid, COMPONENT_TOKEN_RECORD)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| StoreError::backend("GetItem", e))?;
-        out.item
-            .as_ref()
-            .map(StoredComponentToken::try_from)
-            .transpose()
-            .map(Option::unwrap_or_default)
+        let stored = self
+            .read_record(component_appid, COMPONENT_TOKEN_RECORD)
+            .await?;
+        Ok(stored.unwrap_or_default())
     }
 
     async fn lease_component_token(
@@ -115,15 +94,8 @@ impl ComponentTokenStore for DynamoTicketStore {
         now: i64,
         until: i64,
     ) -> Result<bool, StoreError> {
-        lease::acquire(
-            self.client(),
-            self.table(),
-            Self::key(component_appid, COMPONENT_TOKEN_RECORD),
-            owner,
-            now,
-            until,
-        )
-        .await
+        let key = Self::key(component_appid, COMPONENT_TOKEN_RECORD);
+        lease::acquire(self.table(), key, owner, now, until).await
     }
 
     async fn save_component_token(
@@ -133,24 +105,16 @@ impl ComponentTokenStore for DynamoTicketStore {
         token: &SecretString,
         expires_at: i64,
     ) -> Result<bool, StoreError> {
-        let result = self
-            .client()
-            .update_item()
-            .table_name(self.table())
-            .set_key(Some(Self::key(component_appid, COMPONENT_TOKEN_RECORD)))
-            .update_expression(
-                "SET #token = :token, expires_at = :expires REMOVE lease_owner, lease_until",
-            )
-            .condition_expression(
-                "lease_owner = :owner OR attribute_not_exists(expires_at) OR expires_at < :expires",
-            )
-            .expression_attribute_names("#token", "token")
-            .expression_attribute_values(":token", s(token.expose_secret()))
-            .expression_attribute_values(":expires", n(expires_at))
-            .expression_attribute_values(":owner", s(owner))
-            .send()
-            .await;
-        conditional(result, "UpdateItem")
+        let update = Update::new()
+            .set("token", s(token.expose_secret()))
+            .set("expires_at", n(expires_at))
+            .free_lease(owner)
+            .condition(format!(
+                "{} OR attribute_not_exists(#expires_at) OR #expires_at < :expires_at",
+                lease::HELD
+            ));
+        self.update_record(component_appid, COMPONENT_TOKEN_RECORD, &update)
+            .await
     }
 
     async fn release_component_token_lease(
@@ -158,13 +122,8 @@ impl ComponentTokenStore for DynamoTicketStore {
         component_appid: &str,
         owner: &str,
     ) -> Result<(), StoreError> {
-        lease::release(
-            self.client(),
-            self.table(),
-            Self::key(component_appid, COMPONENT_TOKEN_RECORD),
-            owner,
-        )
-        .await
+        let key = Self::key(component_appid, COMPONENT_TOKEN_RECORD);
+        lease::release(self.table(), key, owner).await
     }
 
     async fn invalidate_component_token(
@@ -172,18 +131,11 @@ impl ComponentTokenStore for DynamoTicketStore {
         component_appid: &str,
         failed: &SecretString,
     ) -> Result<bool, StoreError> {
-        let result = self
-            .client()
-            .update_item()
-            .table_name(self.table())
-            .set_key(Some(Self::key(component_appid, COMPONENT_TOKEN_RECORD)))
-            .update_expression("SET expires_at = :zero")
-            .condition_expression("#token = :failed")
-            .expression_attribute_names("#token", "token")
-            .expression_attribute_values(":failed", s(failed.expose_secret()))
-            .expression_attribute_values(":zero", n(0))
-            .send()
-            .await;
-        conditional(result, "UpdateItem")
+        let update = Update::new()
+            .set("expires_at", n(0))
+            .condition("#token = :failed")
+            .value(":failed", s(failed.expose_secret()));
+        self.update_record(component_appid, COMPONENT_TOKEN_RECORD, &update)
+            .await
     }
 }

@@ -1,4 +1,8 @@
-//! Storage behind small traits; the DynamoDB implementations live in their own modules.
+//! Storage behind small traits; the DynamoDB implementations live in their own modules, one type
+//! per table ([`DynamoTicketStore`], [`DynamoAuthorizerStore`], [`DynamoAuditStore`],
+//! [`DynamoActionLog`]), each over a `table::Table` (every request, and the one place where a
+//! write refused by its condition is told apart from a failure), writing with the `expr` builders
+//! and reading with [`attr::get`] and `attr::from_item!`.
 
 pub mod actions;
 pub mod attr;
@@ -7,14 +11,16 @@ pub mod auth_codes;
 pub mod auth_states;
 pub mod authorizers;
 pub mod component_token;
+mod expr;
 pub mod lease;
 pub mod nonces;
 pub mod refresh_shards;
+mod table;
 pub mod tickets;
 
 pub use actions::{Action, ActionKey, ActionLog, ActionOutcome, ActionStatus, DynamoActionLog};
 pub use audits::{AuditRecord, AuditStore, DynamoAuditStore, StatusChange};
-pub use auth_codes::{AuthCodeStore, ClaimState};
+pub use auth_codes::{AuthCodeStore, ClaimState, ClaimStatus};
 pub use auth_states::AuthStateStore;
 pub use authorizers::{
     AdminAttribute, AuthorizerStore, DueAuthorizer, DynamoAuthorizerStore, EventOutcome,
@@ -23,10 +29,26 @@ pub use authorizers::{
 pub use component_token::{ComponentTokenStore, StoredComponentToken};
 pub use nonces::{NonceOutcome, NonceStore, PushNonce};
 pub use refresh_shards::RefreshShardLease;
+pub use table::is_condition_failure;
 pub use tickets::{
     DynamoTicketStore, PushOutcome, PushStore, ReceivedPush, TicketOutcome, TicketStore,
     VerifyTicket, VerifyTicketRecord,
 };
+
+/// What the component's services need of the tickets table: its verify ticket and the component
+/// access token. A bound `S: ComponentTokenStore + TicketStore + Sync` can be written
+/// `S: ComponentRecords`.
+pub trait ComponentRecords: ComponentTokenStore + TicketStore + Sync {}
+
+impl<T: ComponentTokenStore + TicketStore + Sync> ComponentRecords for T {}
+
+/// [`ComponentRecords`] and the claims on authorization codes: what authorizing, the callback, the
+/// token refresh and the admin API need of the tickets table. A bound
+/// `S: ComponentTokenStore + TicketStore + AuthCodeStore + Sync` can be written
+/// `S: AuthorizationRecords` (`+ RefreshShardLease` in token-refresh).
+pub trait AuthorizationRecords: ComponentRecords + AuthCodeStore {}
+
+impl<T: ComponentRecords + AuthCodeStore> AuthorizationRecords for T {}
 
 /// A storage failure. Callers answer WeChat with a 5xx so the push is retried.
 #[derive(Debug, thiserror::Error)]
@@ -55,26 +77,32 @@ impl StoreError {
     }
 }
 
-/// The result of a conditional write: true when written, false when its condition refused it.
-pub(crate) fn conditional<T, E, R>(
-    result: Result<T, aws_sdk_dynamodb::error::SdkError<E, R>>,
-    operation: &'static str,
-) -> Result<bool, StoreError>
-where
-    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
-{
-    match result {
-        Ok(_) => Ok(true),
-        Err(e) if tickets::is_condition_failure(&e) => Ok(false),
-        Err(e) => Err(StoreError::backend(operation, e)),
-    }
-}
-
 /// Current Unix time in seconds.
 pub fn unix_now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What a caller bounded by the alias may call (compiled, not run).
+    #[allow(dead_code)]
+    async fn through_the_aliases<S: AuthorizationRecords + RefreshShardLease>(store: &S) {
+        let _ = store.verify_ticket("c").await;
+        let _ = store.stored_component_token("c").await;
+        let _ = store.auth_code_claim("c", "code").await;
+        let _ = store.release_refresh_shard("c", 0, "o").await;
+    }
+
+    #[test]
+    fn the_ticket_store_meets_both_aliases() {
+        fn component<S: ComponentRecords>() {}
+        fn authorization<S: AuthorizationRecords>() {}
+        component::<DynamoTicketStore>();
+        authorization::<DynamoTicketStore>();
+    }
 }

@@ -10,8 +10,11 @@
 
 use std::future::Future;
 
-use super::attr::{n, opt_n, s};
-use super::tickets::{is_condition_failure, DynamoTicketStore, SK};
+use aws_sdk_dynamodb::types::ReturnValue;
+
+use super::attr::{get, n, s};
+use super::expr::Condition;
+use super::tickets::{DynamoTicketStore, SK};
 use super::StoreError;
 
 /// One push's nonce as received.
@@ -58,38 +61,27 @@ pub trait NonceStore {
 impl NonceStore for DynamoTicketStore {
     async fn claim_nonce(&self, nonce: &PushNonce<'_>) -> Result<NonceOutcome, StoreError> {
         let mut item = Self::key(nonce.component_appid, &nonce.record_key());
-        item.insert("msg_signature".into(), s(nonce.msg_signature));
-        item.insert("push_url".into(), s(nonce.url));
-        item.insert("purge_at".into(), n(nonce.purge_at));
-        let result = self
-            .client()
-            .put_item()
-            .table_name(self.table())
-            .set_item(Some(item))
-            .condition_expression(
-                "attribute_not_exists(#sk) OR purge_at < :now OR (msg_signature = :sig AND push_url = :url)",
-            )
-            .expression_attribute_names("#sk", SK)
-            .expression_attribute_values(":now", n(nonce.now))
-            .expression_attribute_values(":sig", s(nonce.msg_signature))
-            .expression_attribute_values(":url", s(nonce.url))
-            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
-            .send()
-            .await;
-        match result {
-            Ok(out) => {
-                let live_before = match out.attributes() {
-                    Some(old) => opt_n(old, "purge_at")?.is_some_and(|t| t >= nonce.now),
-                    None => false,
-                };
-                Ok(if live_before {
-                    NonceOutcome::Retry
-                } else {
-                    NonceOutcome::First
-                })
-            }
-            Err(e) if is_condition_failure(&e) => Ok(NonceOutcome::Reused),
-            Err(e) => Err(StoreError::backend("PutItem", e)),
-        }
+        item.extend([
+            ("msg_signature".to_owned(), s(nonce.msg_signature)),
+            ("push_url".to_owned(), s(nonce.url)),
+            ("purge_at".to_owned(), n(nonce.purge_at)),
+        ]);
+        let condition = Condition::new(format!(
+            "attribute_not_exists(#{SK}) OR #purge_at < :now \
+             OR (#msg_signature = :sig AND #push_url = :url)"
+        ))
+        .value(":now", n(nonce.now))
+        .value(":sig", s(nonce.msg_signature))
+        .value(":url", s(nonce.url))
+        .returning(ReturnValue::AllOld);
+        let Some(old) = self.table().put(item, &condition).await? else {
+            return Ok(NonceOutcome::Reused);
+        };
+        let live_before = get::<Option<i64>>(&old, "purge_at")?.is_some_and(|t| t >= nonce.now);
+        Ok(if live_before {
+            NonceOutcome::Retry
+        } else {
+            NonceOutcome::First
+        })
     }
 }

@@ -38,15 +38,8 @@ impl RefreshShardLease for DynamoTicketStore {
         now: i64,
         until: i64,
     ) -> Result<bool, StoreError> {
-        lease::acquire(
-            self.client(),
-            self.table(),
-            Self::key(component_appid, &record(shard)),
-            owner,
-            now,
-            until,
-        )
-        .await
+        let key = Self::key(component_appid, &record(shard));
+        lease::acquire(self.table(), key, owner, now, until).await
     }
 
     async fn release_refresh_shard(
@@ -55,12 +48,7 @@ impl RefreshShardLease for DynamoTicketStore {
         shard: i64,
         owner: &str,
     ) -> Result<(), StoreError> {
-        lease::release(
-            self.client(),
-            self.table(),
-            Self::key(component_appid, &record(shard)),
-            owner,
-        )
-        .await
+        let key = Self::key(component_appid, &record(shard));
+        lease::release(self.table(), key, owner).await
     }
 }

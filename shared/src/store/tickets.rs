@@ -14,8 +14,9 @@ use aws_sdk_dynamodb::Client;
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 
-use super::attr::{get_n, get_s, n, opt_n, opt_s, s, Item};
-use super::conditional;
+use super::attr::{from_item, get, get_or_default, n, s, FromItem, Item};
+use super::expr::{Condition, Update};
+use super::table::Table;
 use super::StoreError;
 use crate::push::is_future_dated;
 
@@ -51,23 +52,36 @@ pub struct VerifyTicketRecord {
     pub previous: Option<VerifyTicket>,
 }
 
+impl VerifyTicket {
+    /// `ticket`, `create_time`, `received_at`, each name after `prefix` (`previous_` for the
+    /// ticket replaced).
+    fn attributes(&self, prefix: &str) -> [(String, AttributeValue); 3] {
+        [
+            (format!("{prefix}ticket"), s(self.ticket.expose_secret())),
+            (format!("{prefix}create_time"), n(self.create_time)),
+            (format!("{prefix}received_at"), n(self.received_at)),
+        ]
+    }
+}
+
 impl TryFrom<&Item> for VerifyTicketRecord {
     type Error = StoreError;
 
     fn try_from(item: &Item) -> Result<Self, StoreError> {
-        let previous = match opt_s(item, "previous_ticket")? {
+        let previous = match get(item, "previous_ticket")? {
             Some(ticket) => Some(VerifyTicket {
-                ticket: ticket.into(),
-                create_time: get_n(item, "previous_create_time")?,
-                received_at: opt_n(item, "previous_received_at")?.unwrap_or_default(),
+                ticket,
+                create_time: get(item, "previous_create_time")?,
+                // Not written by the first versions.
+                received_at: get_or_default(item, "previous_received_at")?,
             }),
             None => None,
         };
         Ok(Self {
             current: VerifyTicket {
-                ticket: get_s(item, "ticket")?.into(),
-                create_time: get_n(item, "create_time")?,
-                received_at: get_n(item, "received_at")?,
+                ticket: get(item, "ticket")?,
+                create_time: get(item, "create_time")?,
+                received_at: get(item, "received_at")?,
             },
             previous,
         })
@@ -129,20 +143,9 @@ impl ReceivedPush {
     }
 }
 
-impl TryFrom<&Item> for ReceivedPush {
-    type Error = StoreError;
-
-    fn try_from(item: &Item) -> Result<Self, StoreError> {
-        Ok(Self {
-            component_appid: get_s(item, PK)?,
-            info_type: get_s(item, "info_type")?,
-            authorizer_appid: opt_s(item, "authorizer_appid")?,
-            create_time: get_n(item, "create_time")?,
-            received_at: get_n(item, "received_at")?,
-            plaintext: get_s(item, "plaintext")?,
-        })
-    }
-}
+from_item! { ReceivedPush {
+    component_appid = PK, info_type, authorizer_appid, create_time, received_at, plaintext
+} }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PushOutcome {
@@ -171,47 +174,66 @@ pub trait PushStore {
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
-/// The DynamoDB implementation of [`TicketStore`] and [`PushStore`].
+/// The `tickets` table: every record kind of this module and of [`super::component_token`],
+/// [`super::auth_codes`], [`super::nonces`] and [`super::refresh_shards`], each behind its trait.
 #[derive(Debug, Clone)]
 pub struct DynamoTicketStore {
-    client: Client,
-    table: String,
+    table: Table,
 }
 
 impl DynamoTicketStore {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         Self {
-            client,
-            table: table.into(),
+            table: Table::new(client, table),
         }
     }
 
-    pub(crate) fn client(&self) -> &Client {
-        &self.client
-    }
-
-    pub(crate) fn table(&self) -> &str {
+    pub(super) fn table(&self) -> &Table {
         &self.table
     }
 
-    pub(crate) fn key(component_appid: &str, record: &str) -> Item {
+    pub(super) fn key(component_appid: &str, record: &str) -> Item {
         Item::from([
             (PK.to_owned(), s(component_appid)),
             (SK.to_owned(), s(record)),
         ])
     }
 
-    async fn read_ticket_item(&self, component_appid: &str) -> Result<Option<Item>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(Self::key(component_appid, VERIFY_TICKET_RECORD)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| StoreError::backend("GetItem", e))?;
-        Ok(out.item)
+    /// The record `record` of `component_appid` (a strongly consistent read).
+    pub(super) async fn read_record<T: FromItem>(
+        &self,
+        component_appid: &str,
+        record: &str,
+    ) -> Result<Option<T>, StoreError> {
+        self.table.read(Self::key(component_appid, record)).await
+    }
+
+    /// Puts the record with `attributes` besides its key, if `condition` holds.
+    pub(super) async fn put_record(
+        &self,
+        component_appid: &str,
+        record: &str,
+        attributes: impl IntoIterator<Item = (impl Into<String>, AttributeValue)>,
+        condition: &Condition,
+    ) -> Result<bool, StoreError> {
+        let mut item = Self::key(component_appid, record);
+        item.extend(
+            attributes
+                .into_iter()
+                .map(|(name, value)| (name.into(), value)),
+        );
+        Ok(self.table.put(item, condition).await?.is_some())
+    }
+
+    /// Applies `update` to the record; false when its condition did not hold.
+    pub(super) async fn update_record(
+        &self,
+        component_appid: &str,
+        record: &str,
+        update: &Update,
+    ) -> Result<bool, StoreError> {
+        let key = Self::key(component_appid, record);
+        Ok(self.table.update(key, update).await?.is_some())
     }
 
     /// Writes `new` as the newest ticket, conditional on the item still being as read
@@ -224,17 +246,9 @@ impl DynamoTicketStore {
         new: &VerifyTicket,
         seen: Option<&VerifyTicketRecord>,
     ) -> Result<bool, StoreError> {
-        let mut item = Self::key(component_appid, VERIFY_TICKET_RECORD);
-        item.insert("ticket".into(), s(new.ticket.expose_secret()));
-        item.insert("create_time".into(), n(new.create_time));
-        item.insert("received_at".into(), n(new.received_at));
-        let mut request = self.client.put_item().table_name(&self.table);
-        match seen {
-            None => {
-                request = request
-                    .condition_expression("attribute_not_exists(#pk)")
-                    .expression_attribute_names("#pk", PK);
-            }
+        let mut attributes = Vec::from(new.attributes(""));
+        let condition = match seen {
+            None => Condition::absent(PK),
             Some(seen) => {
                 let before = &seen.current;
                 let previous = if is_future_dated(before.create_time, new.received_at) {
@@ -243,29 +257,21 @@ impl DynamoTicketStore {
                     Some(before)
                 };
                 if let Some(previous) = previous {
-                    item.insert("previous_ticket".into(), s(previous.ticket.expose_secret()));
-                    item.insert("previous_create_time".into(), n(previous.create_time));
-                    item.insert("previous_received_at".into(), n(previous.received_at));
+                    attributes.extend(previous.attributes("previous_"));
                 }
-                request = request
-                    .condition_expression("#ticket = :seen_ticket AND create_time = :seen_time")
-                    .expression_attribute_names("#ticket", "ticket")
-                    .expression_attribute_values(":seen_ticket", s(before.ticket.expose_secret()))
-                    .expression_attribute_values(":seen_time", n(before.create_time));
+                Condition::new("#ticket = :seen_ticket AND #create_time = :seen_time")
+                    .value(":seen_ticket", s(before.ticket.expose_secret()))
+                    .value(":seen_time", n(before.create_time))
             }
-        }
-        conditional(request.set_item(Some(item)).send().await, "PutItem")
+        };
+        self.put_record(
+            component_appid,
+            VERIFY_TICKET_RECORD,
+            attributes,
+            &condition,
+        )
+        .await
     }
-}
-
-/// True when a write was refused by its condition (someone else wrote first).
-pub fn is_condition_failure<E, R>(err: &aws_sdk_dynamodb::error::SdkError<E, R>) -> bool
-where
-    E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
-{
-    err.as_service_error()
-        .and_then(|e| e.code())
-        .is_some_and(|code| code == "ConditionalCheckFailedException")
 }
 
 impl TicketStore for DynamoTicketStore {
@@ -275,12 +281,9 @@ impl TicketStore for DynamoTicketStore {
         ticket: VerifyTicket,
     ) -> Result<TicketOutcome, StoreError> {
         for _ in 0..MAX_ATTEMPTS {
-            let seen = self
-                .read_ticket_item(component_appid)
-                .await?
-                .as_ref()
-                .map(VerifyTicketRecord::try_from)
-                .transpose()?;
+            let seen: Option<VerifyTicketRecord> = self
+                .read_record(component_appid, VERIFY_TICKET_RECORD)
+                .await?;
             // A stored ticket dated in the future (ticket-receive refuses those now; an older
             // version stored them) wins nothing: any ticket replaces it.
             if let Some(seen) = seen
@@ -316,36 +319,36 @@ impl TicketStore for DynamoTicketStore {
         &self,
         component_appid: &str,
     ) -> Result<Option<VerifyTicketRecord>, StoreError> {
-        self.read_ticket_item(component_appid)
-            .await?
-            .as_ref()
-            .map(VerifyTicketRecord::try_from)
-            .transpose()
+        self.read_record(component_appid, VERIFY_TICKET_RECORD)
+            .await
     }
 }
 
+/// `status` of a push as first stored; acting on it sets `processed` or `failed`.
+const PUSH_RECEIVED: &str = "received";
+
 impl PushStore for DynamoTicketStore {
     async fn record_push(&self, push: &ReceivedPush) -> Result<PushOutcome, StoreError> {
-        let mut item = Self::key(&push.component_appid, &push.record_key());
-        item.insert("info_type".into(), s(&push.info_type));
+        let mut attributes = vec![
+            ("info_type", s(&push.info_type)),
+            ("create_time", n(push.create_time)),
+            ("received_at", n(push.received_at)),
+            ("plaintext", s(&push.plaintext)),
+            ("status", s(PUSH_RECEIVED)),
+            ("purge_at", n(push.received_at + PUSH_RETENTION_SECS)),
+        ];
         if let Some(appid) = &push.authorizer_appid {
-            item.insert("authorizer_appid".into(), s(appid));
+            attributes.push(("authorizer_appid", s(appid)));
         }
-        item.insert("create_time".into(), n(push.create_time));
-        item.insert("received_at".into(), n(push.received_at));
-        item.insert("plaintext".into(), s(&push.plaintext));
-        item.insert("status".into(), s("received"));
-        item.insert("purge_at".into(), n(push.received_at + PUSH_RETENTION_SECS));
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(#sk)")
-            .expression_attribute_names("#sk", SK)
-            .send()
-            .await;
-        Ok(if conditional(result, "PutItem")? {
+        let stored = self
+            .put_record(
+                &push.component_appid,
+                &push.record_key(),
+                attributes,
+                &Condition::absent(SK),
+            )
+            .await?;
+        Ok(if stored {
             PushOutcome::Stored
         } else {
             PushOutcome::Duplicate
@@ -358,52 +361,31 @@ impl PushStore for DynamoTicketStore {
         status: &str,
         detail: Option<&str>,
     ) -> Result<(), StoreError> {
-        let mut request = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(Self::key(&push.component_appid, &push.record_key())))
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":status", s(status))
-            .expression_attribute_values(":now", n(super::unix_now()));
-        request = match detail {
-            Some(detail) => request
-                .update_expression(
-                    "SET #status = :status, status_detail = :detail, processed_at = :now",
-                )
-                .expression_attribute_values(":detail", s(detail)),
-            None => request.update_expression(
-                "SET #status = :status, processed_at = :now REMOVE status_detail",
-            ),
-        };
-        // A retried push that ends the same way (same status) changes nothing.
-        let result = request
-            .condition_expression("attribute_not_exists(processed_at) OR #status <> :status")
-            .send()
-            .await;
-        conditional(result, "UpdateItem").map(|_| ())
+        let update = Update::new()
+            .set("status", s(status))
+            .set_or_remove("status_detail", detail.map(s))
+            .set("processed_at", n(super::unix_now()))
+            // A retried push that ends the same way (same status) changes nothing.
+            .condition("attribute_not_exists(#processed_at) OR #status <> :status");
+        self.update_record(&push.component_appid, &push.record_key(), &update)
+            .await
+            .map(|_| ())
     }
 
     async fn received_pushes(
         &self,
         component_appid: &str,
     ) -> Result<Vec<ReceivedPush>, StoreError> {
-        let items = self
-            .client
+        let query = self
+            .table
             .query()
-            .table_name(&self.table)
             .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
             .expression_attribute_names("#pk", PK)
             .expression_attribute_names("#sk", SK)
             .expression_attribute_values(":pk", s(component_appid))
-            .expression_attribute_values(":prefix", AttributeValue::S("push#".into()))
-            .consistent_read(true)
-            .into_paginator()
-            .items()
-            .send()
-            .collect::<Result<Vec<_>, _>>()
-            .await
-            .map_err(|e| StoreError::backend("Query", e))?;
+            .expression_attribute_values(":prefix", s("push#"))
+            .consistent_read(true);
+        let items = Table::query_all(query).await?;
         items.iter().map(ReceivedPush::try_from).collect()
     }
 }
