@@ -11,8 +11,8 @@ use crate::component::{ComponentError, ComponentService};
 use crate::push::{AuthorizationEvent, AuthorizationPush};
 use crate::retry::{poll_until, Backoff, Poll};
 use crate::store::{
-    lease, unix_now, AuthCodeStore, AuthStateStore, AuthorizerStore, ClaimState,
-    ComponentTokenStore, EventOutcome, StoreError, TicketStore,
+    lease, unix_now, AuthStateStore, AuthorizationRecords, AuthorizerStore, ClaimState,
+    ComponentRecords, EventOutcome, StoreError,
 };
 use crate::wechat::component::{GetAuthorizerInfo, QueryAuth};
 use crate::wechat::{Errcode, WechatError};
@@ -82,7 +82,7 @@ pub struct AuthorizationService<S, A> {
 
 impl<S, A> AuthorizationService<S, A>
 where
-    S: ComponentTokenStore + TicketStore + AuthCodeStore + Sync,
+    S: AuthorizationRecords,
     A: AuthorizerStore + Sync,
 {
     pub fn new(component: ComponentService<S>, authorizers: A) -> Self {
@@ -315,7 +315,7 @@ where
 
 impl<S, A> AuthorizationService<S, A>
 where
-    S: ComponentTokenStore + TicketStore + AuthStateStore + Sync,
+    S: ComponentRecords + AuthStateStore,
 {
     /// Binds a verified callback state to `auth_code` (its first code); false when the state came
     /// with another code before.
@@ -365,7 +365,7 @@ pub trait PushActions {
 
 impl<S, A> PushActions for AuthorizationService<S, A>
 where
-    S: ComponentTokenStore + TicketStore + AuthCodeStore + Sync,
+    S: AuthorizationRecords,
     A: AuthorizerStore + Sync,
 {
     async fn act_on_push(&self, push: &AuthorizationPush) -> Result<PushAction, AuthError> {

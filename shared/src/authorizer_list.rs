@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::ops::ControlFlow;
 
 use crate::component::{ComponentError, ComponentService};
-use crate::store::{ComponentTokenStore, TicketStore};
+use crate::store::ComponentRecords;
 use crate::wechat::component::GetAuthorizerList;
 
 /// WeChat answers at most 500 per page.
@@ -14,7 +14,7 @@ const PAGE: u64 = 500;
 
 pub use crate::wechat::component::ListedAuthorizer;
 
-impl<S: ComponentTokenStore + TicketStore + Sync> ComponentService<S> {
+impl<S: ComponentRecords> ComponentService<S> {
     /// Pages through the list until `visit` breaks or the list ends.
     async fn visit_authorizer_list<B>(
         &self,

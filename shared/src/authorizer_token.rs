@@ -16,8 +16,8 @@ use crate::authorizer::AuthorizerStatus;
 use crate::component::ComponentError;
 use crate::retry::{poll_until, Backoff, Poll};
 use crate::store::{
-    lease, unix_now, AuthCodeStore, AuthorizerStore, ComponentTokenStore, DueAuthorizer,
-    RefreshedTokens, StoreError, TicketStore,
+    lease, unix_now, AuthorizationRecords, AuthorizerStore, DueAuthorizer, RefreshedTokens,
+    StoreError,
 };
 use crate::wechat::component::{AuthorizerToken, AuthorizerTokenAnswer};
 use crate::wechat::{Errcode, WechatError};
@@ -91,7 +91,7 @@ fn failure_reason(err: &ComponentError) -> String {
 
 impl<S, A> AuthorizationService<S, A>
 where
-    S: ComponentTokenStore + TicketStore + AuthCodeStore + Sync,
+    S: AuthorizationRecords,
     A: AuthorizerStore + Sync,
 {
     /// Refreshes `appid`'s access token if it expires within `margin` seconds, under the item's

@@ -16,8 +16,8 @@ use crate::authorizer::AuthorizerStatus;
 use crate::authorizer_token::TokenError;
 use crate::component::ComponentError;
 use crate::store::{
-    unix_now, AdminAttribute, AuditRecord, AuditStore, AuthCodeStore, AuthorizerStore,
-    ComponentTokenStore, StatusChange, StoreError, TicketStore,
+    unix_now, AdminAttribute, AuditRecord, AuditStore, AuthorizationRecords, AuthorizerStore,
+    StatusChange, StoreError,
 };
 use crate::wechat::code::{
     AuditState, Commit, GetAuditStatus, GetCategory, GetLatestAuditStatus, GetPage, Release,
@@ -64,7 +64,7 @@ pub struct MiniProgram<'a, S, A> {
 
 impl<S, A> TokenSource for MiniProgram<'_, S, A>
 where
-    S: ComponentTokenStore + TicketStore + AuthCodeStore + Sync,
+    S: AuthorizationRecords,
     A: AuthorizerStore + Sync,
 {
     type Error = CodeError;
@@ -107,7 +107,7 @@ pub struct CodeReleaseService<S, A, U> {
 
 impl<S, A, U> CodeReleaseService<S, A, U>
 where
-    S: ComponentTokenStore + TicketStore + AuthCodeStore + Sync,
+    S: AuthorizationRecords,
     A: AuthorizerStore + Sync,
     U: AuditStore + Sync,
 {

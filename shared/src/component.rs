@@ -13,7 +13,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use crate::config::ComponentConfig;
 use crate::retry::{poll_until, Poll};
-use crate::store::{lease, unix_now, ComponentTokenStore, StoreError, TicketStore};
+use crate::store::{lease, unix_now, ComponentRecords, StoreError};
 use crate::wechat::component::{ComponentToken, CreatePreauthcode, StartPushTicket};
 use crate::wechat::{Endpoint, TokenSource, WechatClient, WechatError};
 
@@ -65,7 +65,7 @@ pub struct ComponentService<S> {
     pub wait: Duration,
 }
 
-impl<S: ComponentTokenStore + TicketStore + Sync> ComponentService<S> {
+impl<S: ComponentRecords> ComponentService<S> {
     pub fn new(config: ComponentConfig, client: WechatClient, store: S) -> Self {
         Self {
             config,
@@ -249,7 +249,7 @@ impl<S: ComponentTokenStore + TicketStore + Sync> ComponentService<S> {
     }
 }
 
-impl<S: ComponentTokenStore + TicketStore + Sync> TokenSource for ComponentService<S> {
+impl<S: ComponentRecords> TokenSource for ComponentService<S> {
     type Error = ComponentError;
 
     fn client(&self) -> &WechatClient {

@@ -14,11 +14,8 @@ use shared::auth_state::{is_plausible_auth_code, StateSigner};
 use shared::authorization::{AuthError, AuthorizationService, Completed, EventTime};
 use shared::config::ConfigError;
 use shared::platform::Platform;
-use shared::store::{unix_now, AuthStateStore};
-use shared::store::{
-    AuthCodeStore, AuthorizerStore, ComponentTokenStore, DynamoAuthorizerStore, DynamoTicketStore,
-    TicketStore,
-};
+use shared::store::{unix_now, AuthStateStore, AuthorizationRecords};
+use shared::store::{AuthorizerStore, DynamoAuthorizerStore, DynamoTicketStore};
 use shared::web::{escape_html, html_page, json_error, json_failure, json_response, wants_json};
 
 pub struct AuthCallback<S, A> {
@@ -169,7 +166,7 @@ pub async fn handle<S, A>(
     request: Request,
 ) -> Result<Response<Body>, Error>
 where
-    S: ComponentTokenStore + TicketStore + AuthCodeStore + AuthStateStore + Sync,
+    S: AuthorizationRecords + AuthStateStore,
     A: AuthorizerStore + Sync,
 {
     let json = wants_json(request.headers());

@@ -14,7 +14,7 @@ use shared::auth_state::StateSigner;
 use shared::component::{ComponentError, ComponentService};
 use shared::config::ConfigError;
 use shared::platform::Platform;
-use shared::store::{unix_now, ComponentTokenStore, DynamoTicketStore, TicketStore};
+use shared::store::{unix_now, ComponentRecords, DynamoTicketStore};
 use shared::web::{
     encode_query_value, escape_html, html_page, json_error, json_failure, json_response, wants_json,
 };
@@ -195,7 +195,7 @@ fn component_error_status(err: &ComponentError) -> StatusCode {
 }
 
 /// The Lambda handler.
-pub async fn handle<S: ComponentTokenStore + TicketStore + Sync>(
+pub async fn handle<S: ComponentRecords>(
     app: &AuthStart<S>,
     request: Request,
 ) -> Result<Response<Body>, Error> {

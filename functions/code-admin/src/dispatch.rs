@@ -6,8 +6,7 @@ use std::collections::{HashMap, HashSet};
 
 use serde_json::{json, Value};
 use shared::store::{
-    ActionLog, AdminAttribute, AuditRecord, AuditStore, AuthCodeStore, AuthorizerStore,
-    ComponentTokenStore, TicketStore,
+    ActionLog, AdminAttribute, AuditRecord, AuditStore, AuthorizationRecords, AuthorizerStore,
 };
 use shared::wechat::code::{
     GetCategory, GetGrayReleasePlan, GetHistoryVersion, GetPage, GetQrcode, ListTesters,
@@ -40,7 +39,7 @@ fn json(value: Value) -> Result<Answer, AdminError> {
 
 impl<S, A, U, L> CodeAdmin<S, A, U, L>
 where
-    S: ComponentTokenStore + TicketStore + AuthCodeStore + Sync,
+    S: AuthorizationRecords,
     A: AuthorizerStore + Sync,
     U: AuditStore + Sync,
     L: ActionLog + Sync,

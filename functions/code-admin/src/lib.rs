@@ -20,8 +20,8 @@ use shared::code_release::CodeReleaseService;
 use shared::config::ConfigError;
 use shared::platform::Platform;
 use shared::store::{
-    ActionLog, AuditStore, AuthCodeStore, AuthorizerStore, ComponentTokenStore, DynamoActionLog,
-    DynamoAuditStore, DynamoAuthorizerStore, DynamoTicketStore, TicketStore,
+    ActionLog, AuditStore, AuthorizationRecords, AuthorizerStore, DynamoActionLog,
+    DynamoAuditStore, DynamoAuthorizerStore, DynamoTicketStore,
 };
 
 pub use auth::AdminTokens;
@@ -90,7 +90,7 @@ fn request_body(request: &Request) -> Result<Value, AdminError> {
 
 impl<S, A, U, L> CodeAdmin<S, A, U, L>
 where
-    S: ComponentTokenStore + TicketStore + AuthCodeStore + Sync,
+    S: AuthorizationRecords,
     A: AuthorizerStore + Sync,
     U: AuditStore + Sync,
     L: ActionLog + Sync,
@@ -119,7 +119,7 @@ pub async fn handle<S, A, U, L>(
     request: Request,
 ) -> Result<Response<Body>, Error>
 where
-    S: ComponentTokenStore + TicketStore + AuthCodeStore + Sync,
+    S: AuthorizationRecords,
     A: AuthorizerStore + Sync,
     U: AuditStore + Sync,
     L: ActionLog + Sync,

@@ -6,8 +6,8 @@ use std::collections::HashMap;
 
 use serde_json::{json, Value};
 use shared::store::{
-    Action, ActionLog, ActionOutcome, ActionStatus, AuditStore, AuthCodeStore, AuthorizerStore,
-    ComponentTokenStore, TicketStore,
+    Action, ActionLog, ActionOutcome, ActionStatus, AuditStore, AuthorizationRecords,
+    AuthorizerStore,
 };
 
 use shared::wechat::code::{BindTester, RevertCodeRelease, SpeedupAudit};
@@ -20,7 +20,7 @@ use crate::{Answer, CodeAdmin};
 
 impl<S, A, U, L> CodeAdmin<S, A, U, L>
 where
-    S: ComponentTokenStore + TicketStore + AuthCodeStore + Sync,
+    S: AuthorizationRecords,
     A: AuthorizerStore + Sync,
     U: AuditStore + Sync,
     L: ActionLog + Sync,

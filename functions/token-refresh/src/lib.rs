@@ -27,8 +27,8 @@ use shared::platform::Platform;
 use shared::push::is_future_dated;
 use shared::store::authorizers::TOKEN_SHARDS;
 use shared::store::{
-    lease, unix_now, AuthCodeStore, AuthorizerStore, ComponentTokenStore, DueAuthorizer,
-    DynamoAuthorizerStore, DynamoTicketStore, RefreshShardLease, StoreError, TicketStore,
+    lease, unix_now, AuthorizationRecords, AuthorizerStore, DueAuthorizer, DynamoAuthorizerStore,
+    DynamoTicketStore, RefreshShardLease, StoreError,
 };
 
 /// The run's settings, from the environment.
@@ -162,7 +162,7 @@ impl Refresher<DynamoTicketStore, DynamoAuthorizerStore> {
 
 impl<S, A> Refresher<S, A>
 where
-    S: ComponentTokenStore + TicketStore + AuthCodeStore + RefreshShardLease + Sync,
+    S: AuthorizationRecords + RefreshShardLease,
     A: AuthorizerStore + Sync,
 {
     pub fn new(service: AuthorizationService<S, A>, settings: RefreshSettings) -> Self {
@@ -508,7 +508,7 @@ fn finish(mut summary: Summary, started: Instant) -> Summary {
 /// The Lambda handler: `{"mode":"reconcile"}` reconciles; anything else refreshes.
 pub async fn handle<S, A>(refresher: &Refresher<S, A>, event: Value) -> Result<Value, Error>
 where
-    S: ComponentTokenStore + TicketStore + AuthCodeStore + RefreshShardLease + Sync,
+    S: AuthorizationRecords + RefreshShardLease,
     A: AuthorizerStore + Sync,
 {
     let mode = serde_json::from_value::<Event>(event)
