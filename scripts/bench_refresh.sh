@@ -6,9 +6,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 ensure_venv
-work=$(mktemp -d)
-cleanup() { [ -n "${MOTO_PID:-}" ] && kill "$MOTO_PID" 2>/dev/null; rm -rf "$work"; }
-trap cleanup EXIT
+use_workdir
 port=$(free_port)
 start_moto "$port" "$work/moto.log"
 log "token-refresh at scale (moto on 127.0.0.1:$port)"

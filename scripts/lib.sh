@@ -94,3 +94,11 @@ summarize_tests() {
   echo "tests: $passed passed, $failed failed"
   [ "$status" -eq 0 ] && [ "$failed" -eq 0 ]
 }
+
+# A scratch folder in $work, removed on exit with the moto this script started (if any);
+# Ctrl-C exits 130.
+use_workdir() {
+  work=$(mktemp -d)
+  trap '[ -n "${MOTO_PID:-}" ] && kill "$MOTO_PID" 2>/dev/null; rm -rf "$work"' EXIT
+  trap 'exit 130' INT TERM
+}

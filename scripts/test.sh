@@ -5,10 +5,7 @@ source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 
 ensure_venv
-work=$(mktemp -d)
-cleanup() { [ -n "${MOTO_PID:-}" ] && kill "$MOTO_PID" 2>/dev/null; rm -rf "$work"; }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+use_workdir
 
 log "cargo fmt --check"
 cargo fmt --all -- --check

@@ -105,19 +105,21 @@ pub struct CodeReleaseService<S, A, U> {
     audits: U,
 }
 
-impl<S, A, U> CodeReleaseService<S, A, U>
-where
-    S: AuthorizationRecords,
-    A: AuthorizerStore + Sync,
-    U: AuditStore + Sync,
-{
+impl<S, A, U> CodeReleaseService<S, A, U> {
     pub fn new(authorization: AuthorizationService<S, A>, audits: U) -> Self {
         Self {
             authorization,
             audits,
         }
     }
+}
 
+impl<S, A, U> CodeReleaseService<S, A, U>
+where
+    S: AuthorizationRecords,
+    A: AuthorizerStore + Sync,
+    U: AuditStore + Sync,
+{
     pub fn authorization(&self) -> &AuthorizationService<S, A> {
         &self.authorization
     }

@@ -88,13 +88,7 @@ fn request_body(request: &Request) -> Result<Value, AdminError> {
     }
 }
 
-impl<S, A, U, L> CodeAdmin<S, A, U, L>
-where
-    S: AuthorizationRecords,
-    A: AuthorizerStore + Sync,
-    U: AuditStore + Sync,
-    L: ActionLog + Sync,
-{
+impl<S, A, U, L> CodeAdmin<S, A, U, L> {
     pub fn new(
         service: AuthorizationService<S, A>,
         audits: U,
