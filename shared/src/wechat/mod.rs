@@ -3,6 +3,7 @@
 
 mod errcode;
 
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use serde::de::DeserializeOwned;
@@ -84,10 +85,13 @@ impl WechatError {
     }
 }
 
-/// The HTTP client, built once per cold start and shared.
+/// The HTTP client, shared by every clone. reqwest's client (its TLS configuration: the system's
+/// root certificates, read and parsed, most of a function's init time) is built on the first
+/// WeChat call rather than at start-up (README, "Init time"), once per process.
 #[derive(Debug, Clone)]
 pub struct WechatClient {
-    http: reqwest::Client,
+    http: Arc<OnceLock<Result<reqwest::Client, String>>>,
+    timeout: Duration,
     endpoints: WechatEndpoints,
 }
 
@@ -100,12 +104,27 @@ pub struct Binary {
 
 impl WechatClient {
     pub fn new(endpoints: WechatEndpoints, timeout: Duration) -> Result<Self, WechatError> {
-        let http = reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(timeout.min(Duration::from_secs(3)))
-            .build()
-            .map_err(|e| WechatError::Transport(e.to_string()))?;
-        Ok(Self { http, endpoints })
+        Ok(Self {
+            http: Arc::default(),
+            timeout,
+            endpoints,
+        })
+    }
+
+    /// reqwest's client, built by the first call (concurrent first calls wait for that one). It
+    /// verifies certificates against the system's roots (rustls-platform-verifier); a client that
+    /// cannot be built (no root certificates) fails every call.
+    fn http(&self) -> Result<&reqwest::Client, WechatError> {
+        self.http
+            .get_or_init(|| {
+                reqwest::Client::builder()
+                    .timeout(self.timeout)
+                    .connect_timeout(self.timeout.min(Duration::from_secs(3)))
+                    .build()
+                    .map_err(|e| e.to_string())
+            })
+            .as_ref()
+            .map_err(|e| WechatError::Transport(e.clone()))
     }
 
     pub fn endpoints(&self) -> &WechatEndpoints {
@@ -124,7 +143,7 @@ impl WechatClient {
         body: &Value,
     ) -> Result<T, WechatError> {
         let response = self
-            .http
+            .http()?
             .post(self.url(path))
             .query(query)
             .json(body)
@@ -139,7 +158,7 @@ impl WechatClient {
         path: &str,
         query: &[(&str, &str)],
     ) -> Result<T, WechatError> {
-        let response = self.http.get(self.url(path)).query(query).send().await;
+        let response = self.http()?.get(self.url(path)).query(query).send().await;
         decode(response).await
     }
 
@@ -150,7 +169,7 @@ impl WechatClient {
         query: &[(&str, &str)],
     ) -> Result<Binary, WechatError> {
         let response = self
-            .http
+            .http()?
             .get(self.url(path))
             .query(query)
             .send()
