@@ -1,5 +1,5 @@
 # The two commands: `make dev` (the local world) and `make test` (every check CI runs).
-.PHONY: dev test test-repeat bench bench-refresh
+.PHONY: dev test test-repeat bench bench-refresh bench-init
 
 dev:
 	@bash scripts/dev.sh
@@ -15,3 +15,7 @@ bench:
 
 bench-refresh:
 	@bash scripts/bench_refresh.sh
+
+# Init time of every function beside the smallest lambda_http function (README, "Init time").
+bench-init:
+	@bash scripts/bench_init.sh

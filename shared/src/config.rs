@@ -233,12 +233,66 @@ pub fn map_lookup<'a>(map: &'a HashMap<&str, &str>) -> impl Fn(&str) -> Option<S
 
 /// The AWS SDK configuration, built once per cold start. Honours `AWS_ENDPOINT_URL_DYNAMODB` and
 /// `AWS_ENDPOINT_URL_SECRETS_MANAGER` (the SDK's standard service endpoint variables).
+///
+/// Every client built from it (DynamoDB, Secrets Manager, aws-config's own credential providers)
+/// shares one HTTP client, the SDK's default one (hyper, rustls with aws-lc, the system's root
+/// certificates), whose TLS configuration is built by the first AWS call (README, "Init time").
 pub async fn aws_sdk_config() -> aws_config::SdkConfig {
     let get = |name: &str| std::env::var(name).ok();
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .timeout_config(sdk_timeouts(get))
-        .load()
-        .await
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .timeout_config(sdk_timeouts(get));
+    if let Some(https) = ConnectOnFirstCall::sdk_default() {
+        loader = loader.http_client(https);
+    }
+    loader.load().await
+}
+
+/// The SDK's default HTTPS client, less the TLS set-up it does when a client is constructed.
+///
+/// Left to itself, every AWS service client builds its own copy of that client and, while being
+/// constructed (`validate_base_client_config`), a connector: the system's root certificates read
+/// and parsed (aws-smithy-http-client does it on purpose, "so that native certs load at client
+/// initialization time"), about a third of a function's init time. Wrapped, the connector is
+/// built by the first call that needs it and then cached for every client sharing this one.
+struct ConnectOnFirstCall(aws_smithy_runtime_api::client::http::SharedHttpClient);
+
+impl std::fmt::Debug for ConnectOnFirstCall {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ConnectOnFirstCall")
+    }
+}
+
+impl ConnectOnFirstCall {
+    /// The client the SDK would pick for `BehaviorVersion::latest()`, wrapped.
+    fn sdk_default() -> Option<Self> {
+        use aws_smithy_runtime_api::client::runtime_components::RuntimeComponentsBuilder;
+        use aws_smithy_runtime_api::client::runtime_plugin::RuntimePlugin;
+        let plugin = aws_smithy_runtime::client::defaults::default_http_client_plugin_v2(
+            aws_config::BehaviorVersion::latest(),
+        )?;
+        let components =
+            plugin.runtime_components(&RuntimeComponentsBuilder::new("aws_sdk_config"));
+        components.http_client().map(Self)
+    }
+}
+
+impl aws_smithy_runtime_api::client::http::HttpClient for ConnectOnFirstCall {
+    fn http_connector(
+        &self,
+        settings: &aws_smithy_runtime_api::client::http::HttpConnectorSettings,
+        components: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
+    ) -> aws_smithy_runtime_api::client::http::SharedHttpConnector {
+        self.0.http_connector(settings, components)
+    }
+
+    // validate_base_client_config is not passed on: that is where the default client builds its
+    // connector. validate_final_config: the default client has no checks there either.
+
+    fn connector_metadata(
+        &self,
+    ) -> Option<aws_smithy_runtime_api::client::connector_metadata::ConnectorMetadata> {
+        self.0.connector_metadata()
+    }
 }
 
 /// Timeouts of every AWS call (DynamoDB, Secrets Manager). Without them a frozen DynamoDB hangs a

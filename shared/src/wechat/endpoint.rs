@@ -153,8 +153,8 @@ impl WechatClient {
             .into_iter()
             .collect();
         let builder = match E::METHOD {
-            Method::Get => self.http.get(url).query(&token_pair).query(request),
-            Method::Post => self.http.post(url).query(&token_pair).json(request),
+            Method::Get => self.http()?.get(url).query(&token_pair).query(request),
+            Method::Post => self.http()?.post(url).query(&token_pair).json(request),
         };
         let response = builder.send().await.map_err(transport)?;
         let status = response.status().as_u16();

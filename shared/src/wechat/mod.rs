@@ -7,6 +7,7 @@ pub mod endpoint;
 mod errcode;
 pub mod templates;
 
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use serde_json::Value;
@@ -88,10 +89,13 @@ impl WechatError {
     }
 }
 
-/// The HTTP client, built once per cold start and shared.
+/// The HTTP client, shared by every clone. reqwest's client (its TLS configuration: the system's
+/// root certificates, read and parsed, most of a function's init time) is built on the first
+/// WeChat call rather than at start-up (README, "Init time"), once per process.
 #[derive(Debug, Clone)]
 pub struct WechatClient {
-    http: reqwest::Client,
+    http: Arc<OnceLock<Result<reqwest::Client, String>>>,
+    timeout: Duration,
     endpoints: WechatEndpoints,
 }
 
@@ -104,12 +108,27 @@ pub struct Binary {
 
 impl WechatClient {
     pub fn new(endpoints: WechatEndpoints, timeout: Duration) -> Result<Self, WechatError> {
-        let http = reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(timeout.min(Duration::from_secs(3)))
-            .build()
-            .map_err(|e| WechatError::Transport(e.to_string()))?;
-        Ok(Self { http, endpoints })
+        Ok(Self {
+            http: Arc::default(),
+            timeout,
+            endpoints,
+        })
+    }
+
+    /// reqwest's client, built by the first call (concurrent first calls wait for that one). It
+    /// verifies certificates against the system's roots (rustls-platform-verifier); a client that
+    /// cannot be built (no root certificates) fails every call.
+    fn http(&self) -> Result<&reqwest::Client, WechatError> {
+        self.http
+            .get_or_init(|| {
+                reqwest::Client::builder()
+                    .timeout(self.timeout)
+                    .connect_timeout(self.timeout.min(Duration::from_secs(3)))
+                    .build()
+                    .map_err(|e| e.to_string())
+            })
+            .as_ref()
+            .map_err(|e| WechatError::Transport(e.clone()))
     }
 
     pub fn endpoints(&self) -> &WechatEndpoints {
