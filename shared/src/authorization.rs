@@ -3,6 +3,7 @@
 //! details after; applying `unauthorized`. Authorization events are ordered on WeChat's clock only
 //! ([`EventTime`]).
 
+use crate::store::LeaseTerms;
 use std::time::Duration;
 
 use crate::auth_state::VerifiedState;
@@ -114,7 +115,11 @@ where
         poll_until(self.wait, || async move {
             let now = unix_now();
             if store
-                .claim_auth_code(appid, auth_code, owner, now, now + CLAIM_SECS)
+                .claim_auth_code(
+                    appid,
+                    auth_code,
+                    LeaseTerms::from_now(owner, now, CLAIM_SECS),
+                )
                 .await?
             {
                 return self

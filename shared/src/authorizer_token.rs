@@ -7,6 +7,7 @@
 //! * Scheduled: the run leases whole index shards; the index carries the refresh token and version,
 //!   so each authorizer costs the one conditional save.
 
+use crate::store::LeaseTerms;
 use std::time::Duration;
 
 use secrecy::SecretString;
@@ -105,7 +106,7 @@ where
         let now = unix_now();
         let Some(current) = self
             .authorizers()
-            .lease_authorizer(appid, &owner, now, now + LEASE_SECS)
+            .lease_authorizer(appid, LeaseTerms::from_now(&owner, now, LEASE_SECS))
             .await?
         else {
             return Ok(Refresh::Skipped(Skip::Leased));

@@ -7,6 +7,7 @@
 //! 42001 invalidates the stored token (only if it is still the one that failed), refreshes and
 //! retries once.
 
+use crate::store::LeaseTerms;
 use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
@@ -128,7 +129,10 @@ impl<S: ComponentRecords> ComponentService<S> {
             }
             if !self
                 .store
-                .lease_component_token(&self.config.appid, owner, now, now + LEASE_SECS)
+                .lease_component_token(
+                    &self.config.appid,
+                    LeaseTerms::from_now(owner, now, LEASE_SECS),
+                )
                 .await?
             {
                 return Ok(Poll::Pending);

@@ -5,9 +5,7 @@
 use std::collections::{HashMap, HashSet};
 
 use serde_json::{json, Value};
-use shared::store::{
-    ActionLog, AdminAttribute, AuditRecord, AuditStore, AuthorizationRecords, AuthorizerStore,
-};
+use shared::store::{ActionLog, AdminAttribute, AuditRecord, AuditStore, AuthorizerStore};
 use shared::wechat::code::{
     GetCategory, GetGrayReleasePlan, GetHistoryVersion, GetPage, GetQrcode, ListTesters,
     ModifyDomain, QueryQuota, RevertGrayRelease, SetWebviewDomain, UnbindTester,
@@ -37,13 +35,7 @@ fn json(value: Value) -> Result<Answer, AdminError> {
     Ok(Answer::Json(value))
 }
 
-impl<S, A, U, L> CodeAdmin<S, A, U, L>
-where
-    S: AuthorizationRecords,
-    A: AuthorizerStore + Sync,
-    U: AuditStore + Sync,
-    L: ActionLog + Sync,
-{
+impl<L: ActionLog + Sync> CodeAdmin<L> {
     /// A read: its path and query only.
     pub(crate) async fn read(
         &self,

@@ -1,5 +1,7 @@
 //! The admin API's errors, mapped once to HTTP status and a JSON body.
 
+use std::borrow::Cow;
+
 use lambda_http::http::StatusCode;
 use serde_json::{json, Value};
 use shared::authorizer_token::TokenError;
@@ -19,7 +21,10 @@ pub enum AdminError {
     #[error("no route {method} {path}")]
     NotFound { method: String, path: String },
     #[error("{field}: {rule}")]
-    Invalid { field: &'static str, rule: String },
+    Invalid {
+        field: Cow<'static, str>,
+        rule: String,
+    },
     /// Not authorized, no permission set 18, or a conflict with the review's state.
     #[error(transparent)]
     Refused(CodeError),
@@ -34,9 +39,18 @@ pub enum AdminError {
     ActionLog(#[source] StoreError),
 }
 
+/// The field an [`AdminError::Invalid`] names (unit tests).
+#[cfg(test)]
+pub(crate) fn field_of(err: AdminError) -> String {
+    match err {
+        AdminError::Invalid { field, .. } => field.into_owned(),
+        other => panic!("not a validation error: {other}"),
+    }
+}
+
 pub fn invalid(field: &'static str, rule: impl Into<String>) -> AdminError {
     AdminError::Invalid {
-        field,
+        field: Cow::Borrowed(field),
         rule: rule.into(),
     }
 }
@@ -57,7 +71,10 @@ impl From<CodeError> for AdminError {
             refused @ (CodeError::NotAuthorized(_)
             | CodeError::NoCodeManagement(_)
             | CodeError::Conflict(_)) => Self::Refused(refused),
-            CodeError::Invalid { field, rule } => Self::Invalid { field, rule },
+            CodeError::Invalid { field, rule } => Self::Invalid {
+                field: Cow::Borrowed(field),
+                rule,
+            },
             CodeError::Wechat(e) => Self::Wechat(e),
             CodeError::Component(e) => e.into(),
             CodeError::Token(e) => e.into(),

@@ -5,26 +5,21 @@
 use std::collections::HashMap;
 
 use serde_json::{json, Value};
-use shared::store::{
-    Action, ActionLog, ActionOutcome, ActionStatus, AuditStore, AuthorizationRecords,
-    AuthorizerStore,
-};
+use shared::store::{Action, ActionLog, ActionOutcome, ActionStatus};
 
-use shared::wechat::code::{BindTester, RevertCodeRelease, SpeedupAudit};
+use shared::wechat::code::SpeedupAudit;
 use shared::wechat::templates::DeleteTemplate;
 
 use crate::errors::AdminError;
+use crate::requests::{
+    parse, AddTemplateRequest, CommitRequest, DomainsRequest, ExtRequest, GrayReleaseRequest,
+    RevertRequest, SubmitRequest, TesterRequest, VisitStatusRequest, WebviewDomainsRequest,
+};
 use crate::routes::Op;
 use crate::validate::{self, Validated};
 use crate::{Answer, CodeAdmin};
 
-impl<S, A, U, L> CodeAdmin<S, A, U, L>
-where
-    S: AuthorizationRecords,
-    A: AuthorizerStore + Sync,
-    U: AuditStore + Sync,
-    L: ActionLog + Sync,
-{
+impl<L: ActionLog + Sync> CodeAdmin<L> {
     /// The validated fields of a state-changing call (None for a read).
     async fn validated_fields(
         &self,
@@ -42,35 +37,40 @@ where
         };
         Ok(Some(match op {
             Op::PutExt => Validated::PutExt {
-                ext: validate::ext_settings(body)?,
+                ext: parse::<ExtRequest>(body)?.validate()?,
             },
-            Op::Domains => Validated::Domains(validate::domains(body)?),
-            Op::WebviewDomains => Validated::WebviewDomains(validate::webview_domains(body)?),
-            Op::AddTester => Validated::AddTester(BindTester {
-                wechatid: validate::wechatid(body)?,
-            }),
+            Op::Domains => Validated::Domains(parse::<DomainsRequest>(body)?.validate()?),
+            Op::WebviewDomains => {
+                Validated::WebviewDomains(parse::<WebviewDomainsRequest>(body)?.validate()?)
+            }
+            Op::AddTester => Validated::AddTester(parse::<TesterRequest>(body)?.validate()?),
             Op::RemoveTester => Validated::RemoveTester(validate::tester(
                 params.get("tester").map(String::as_str).unwrap_or(""),
             )?),
             Op::Commit => {
+                let request = parse::<CommitRequest>(body)?;
                 let stored = self
                     .code
                     .authorizer(appid)
                     .await?
                     .ext_settings
                     .and_then(|e| serde_json::from_str::<Value>(&e).ok());
-                Validated::Commit(validate::commit(body, appid, stored.as_ref())?)
+                Validated::Commit(request.validate(appid, stored.as_ref())?)
             }
-            Op::SubmitAudit => Validated::SubmitAudit(validate::submit_audit(body)?),
+            Op::SubmitAudit => Validated::SubmitAudit(parse::<SubmitRequest>(body)?.validate()?),
             Op::SpeedupAudit => Validated::SpeedupAudit(SpeedupAudit {
                 auditid: path_int("auditid")?,
             }),
-            Op::Revert => Validated::Revert(RevertCodeRelease {
-                app_version: validate::app_version(body)?,
-            }),
-            Op::StartGrayRelease => Validated::StartGrayRelease(validate::gray_release(body)?),
-            Op::VisitStatus => Validated::VisitStatus(validate::visit_status(body)?),
-            Op::AddTemplate => Validated::AddTemplate(validate::add_template(body)?),
+            Op::Revert => Validated::Revert(parse::<RevertRequest>(body)?.validate()?),
+            Op::StartGrayRelease => {
+                Validated::StartGrayRelease(parse::<GrayReleaseRequest>(body)?.validate()?)
+            }
+            Op::VisitStatus => {
+                Validated::VisitStatus(parse::<VisitStatusRequest>(body)?.validate()?)
+            }
+            Op::AddTemplate => {
+                Validated::AddTemplate(parse::<AddTemplateRequest>(body)?.validate()?)
+            }
             Op::DeleteTemplate => Validated::DeleteTemplate(DeleteTemplate {
                 template_id: path_int("template_id")?,
             }),

@@ -17,7 +17,7 @@ use serde_json::{json, Value};
 use shared::store::attr::{n, s};
 use shared::store::{
     unix_now, Action, ActionKey, ActionLog, ActionOutcome, AuditStore, DynamoActionLog,
-    DynamoAuditStore, DynamoAuthorizerStore, DynamoTicketStore, StoreError,
+    DynamoAuditStore, StoreError,
 };
 use ticket_receive::PlatformReceiver;
 use wechat_sim::config::{MiniProgram, SimConfig};
@@ -89,11 +89,7 @@ fn tokens(spec: &str) -> AdminTokens {
 }
 
 /// A code-admin of the world's platform whose action log is `actions`.
-fn admin_with<L: ActionLog + Sync>(
-    w: &World,
-    actions: L,
-    tokens: AdminTokens,
-) -> CodeAdmin<DynamoTicketStore, DynamoAuthorizerStore, DynamoAuditStore, L> {
+fn admin_with<L: ActionLog + Sync>(w: &World, actions: L, tokens: AdminTokens) -> CodeAdmin<L> {
     let platform = &w.platform;
     let audits = DynamoAuditStore::new(platform.dynamo.clone(), &platform.tables.audits);
     CodeAdmin::new(platform.authorization_service(), audits, actions, tokens)
@@ -107,7 +103,7 @@ fn action_log(w: &World, table: Option<&str>) -> DynamoActionLog {
 
 /// `method path?query` with a JSON `body` sent to `admin`, with `token` as the Bearer token.
 async fn send<L: ActionLog + Sync>(
-    admin: &CodeAdmin<DynamoTicketStore, DynamoAuthorizerStore, DynamoAuditStore, L>,
+    admin: &CodeAdmin<L>,
     token: Option<&str>,
     (method, path, query): (&str, &str, &[(&str, &str)]),
     body: &str,
@@ -151,7 +147,7 @@ impl Admin {
     /// A call to another code-admin (e.g. one whose action log is broken).
     async fn call_other<L: ActionLog + Sync>(
         &self,
-        admin: &CodeAdmin<DynamoTicketStore, DynamoAuthorizerStore, DynamoAuditStore, L>,
+        admin: &CodeAdmin<L>,
         method: &str,
         path: &str,
         body: &str,

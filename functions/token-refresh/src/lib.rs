@@ -26,6 +26,7 @@ use shared::config::{whole_number, ConfigError};
 use shared::platform::Platform;
 use shared::push::is_future_dated;
 use shared::store::authorizers::TOKEN_SHARDS;
+use shared::store::LeaseTerms;
 use shared::store::{
     lease, unix_now, AuthorizationRecords, AuthorizerStore, DueAuthorizer, DynamoAuthorizerStore,
     DynamoTicketStore, RefreshShardLease, StoreError,
@@ -207,7 +208,11 @@ where
         for shard in 0..TOKEN_SHARDS as i64 {
             if component
                 .store()
-                .lease_refresh_shard(component.appid(), shard, owner, now, now + SHARD_LEASE_SECS)
+                .lease_refresh_shard(
+                    component.appid(),
+                    shard,
+                    LeaseTerms::from_now(owner, now, SHARD_LEASE_SECS),
+                )
                 .await?
             {
                 held.push(shard);

@@ -15,6 +15,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
 use shared::authorizer::AuthorizerStatus;
 use shared::authorizer_token::{Refresh, Skip};
+use shared::store::LeaseTerms;
 use shared::store::{unix_now, AuthorizerStore, TicketStore, VerifyTicket};
 use token_refresh::Summary;
 use token_refresh::{ComponentTokenState, Mode, TicketState};
@@ -244,7 +245,7 @@ async fn a_run_killed_half_way_loses_nothing() {
     let held = w
         .platform
         .authorizer_store()
-        .lease_authorizer(&mp(0), "crashed-run", now - 100, now - 70)
+        .lease_authorizer(&mp(0), LeaseTerms::from_now("crashed-run", now - 100, 30))
         .await
         .unwrap();
     assert!(held.is_some());
@@ -254,7 +255,7 @@ async fn a_run_killed_half_way_loses_nothing() {
     let now = unix_now();
     w.platform
         .authorizer_store()
-        .lease_authorizer(&mp(1), "running", now, now + 30)
+        .lease_authorizer(&mp(1), LeaseTerms::from_now("running", now, 30))
         .await
         .unwrap();
     let summary = refresher(&w.platform, ALL_DUE, 16).refresh_all().await;

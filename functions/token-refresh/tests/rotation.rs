@@ -15,6 +15,7 @@ use devstack::world::World;
 use shared::authorizer::AuthorizerStatus;
 use shared::authorizer_token::Refresh;
 use shared::store::authorizers::token_shard;
+use shared::store::LeaseTerms;
 use shared::store::{unix_now, AuthorizerStore, DueAuthorizer};
 
 /// How long WeChat accepts a replaced refresh token in these tests.
@@ -118,7 +119,7 @@ async fn a_scheduled_refresh_refused_by_a_live_lease_keeps_its_rotated_token() {
     // An on-demand caller takes the item's lease after the scheduled run read the index.
     let now = unix_now();
     assert!(store
-        .lease_authorizer(&mp(0), "on-demand", now, now + 30)
+        .lease_authorizer(&mp(0), LeaseTerms::from_now("on-demand", now, 30))
         .await
         .unwrap()
         .is_some());

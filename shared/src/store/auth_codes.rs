@@ -10,6 +10,7 @@ use sha1::{Digest, Sha1};
 
 use super::attr::{get, get_or_default, n, s, Item};
 use super::expr::{Condition, Update};
+use super::lease::LeaseTerms;
 use super::tickets::{DynamoTicketStore, SK};
 use super::{lease, StoreError};
 
@@ -64,9 +65,7 @@ pub trait AuthCodeStore {
         &self,
         component_appid: &str,
         auth_code: &str,
-        owner: &str,
-        now: i64,
-        until: i64,
+        terms: LeaseTerms<'_>,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
     fn auth_code_claim(
@@ -127,21 +126,19 @@ impl AuthCodeStore for DynamoTicketStore {
         &self,
         component_appid: &str,
         auth_code: &str,
-        owner: &str,
-        now: i64,
-        until: i64,
+        terms: LeaseTerms<'_>,
     ) -> Result<bool, StoreError> {
         let attributes = [
             ("claim_state", s(ClaimStatus::Exchanging.as_str())),
-            ("lease_owner", s(owner)),
-            ("lease_until", n(until)),
-            ("purge_at", n(now + CLAIM_RETENTION_SECS)),
+            ("lease_owner", s(terms.owner)),
+            ("lease_until", n(terms.until)),
+            ("purge_at", n(terms.now + CLAIM_RETENTION_SECS)),
         ];
         let condition = Condition::new(format!(
             "attribute_not_exists(#{SK}) OR (#claim_state = :exchanging AND #lease_until < :now)"
         ))
         .value(":exchanging", s(ClaimStatus::Exchanging.as_str()))
-        .value(":now", n(now));
+        .value(":now", n(terms.now));
         self.put_record(
             component_appid,
             &claim_record(auth_code),

@@ -13,6 +13,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use super::attr::{from_item, get, n, s, Item};
 use super::expr::{Update, TOKEN_VERSION};
+use super::lease::LeaseTerms;
 use super::table::Table;
 use super::{lease, unix_now, StoreError};
 use crate::authorizer::{Authorizer, AuthorizerInfo, AuthorizerStatus};
@@ -69,9 +70,7 @@ pub trait AuthorizerStore {
     fn lease_authorizer(
         &self,
         appid: &str,
-        owner: &str,
-        now: i64,
-        until: i64,
+        terms: LeaseTerms<'_>,
     ) -> impl Future<Output = Result<Option<Authorizer>, StoreError>> + Send;
 
     /// Writes refreshed tokens and frees the lease, only if `token_version` is still
@@ -381,12 +380,10 @@ impl AuthorizerStore for DynamoAuthorizerStore {
     async fn lease_authorizer(
         &self,
         appid: &str,
-        owner: &str,
-        now: i64,
-        until: i64,
+        terms: LeaseTerms<'_>,
     ) -> Result<Option<Authorizer>, StoreError> {
         let update = Update::new()
-            .take_lease(owner, now, until)
+            .take_lease(terms)
             .condition(format!("{EXISTS} AND ({})", lease::FREE))
             .returning(ReturnValue::AllNew);
         let leased = self.table.update(Self::key(appid), &update).await?;

@@ -7,6 +7,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use super::attr::{from_item, n, s};
 use super::expr::Update;
+use super::lease::LeaseTerms;
 use super::tickets::DynamoTicketStore;
 use super::{lease, StoreError};
 
@@ -48,9 +49,7 @@ pub trait ComponentTokenStore {
     fn lease_component_token(
         &self,
         component_appid: &str,
-        owner: &str,
-        now: i64,
-        until: i64,
+        terms: LeaseTerms<'_>,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
     /// Stores a new token and frees the lease; never replaces a token that expires later.
@@ -90,12 +89,10 @@ impl ComponentTokenStore for DynamoTicketStore {
     async fn lease_component_token(
         &self,
         component_appid: &str,
-        owner: &str,
-        now: i64,
-        until: i64,
+        terms: LeaseTerms<'_>,
     ) -> Result<bool, StoreError> {
         let key = Self::key(component_appid, COMPONENT_TOKEN_RECORD);
-        lease::acquire(self.table(), key, owner, now, until).await
+        lease::acquire(self.table(), key, terms).await
     }
 
     async fn save_component_token(

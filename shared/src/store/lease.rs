@@ -14,12 +14,31 @@ pub(crate) const FREE: &str = "attribute_not_exists(#lease_until) OR #lease_unti
 /// The condition that `:owner` holds the lease (with [`Update::free_lease`], which binds it).
 pub(crate) const HELD: &str = "#lease_owner = :owner";
 
+/// What taking a lease asks for: `owner` holds it from `now` until `until` (Unix seconds).
+#[derive(Debug, Clone, Copy)]
+pub struct LeaseTerms<'a> {
+    pub owner: &'a str,
+    pub now: i64,
+    pub until: i64,
+}
+
+impl<'a> LeaseTerms<'a> {
+    /// `owner`'s lease from now for `secs`.
+    pub fn from_now(owner: &'a str, now: i64, secs: i64) -> Self {
+        Self {
+            owner,
+            now,
+            until: now + secs,
+        }
+    }
+}
+
 impl Update {
-    /// Sets the lease to `owner` until `until`; the condition [`FREE`] compares it with `now`.
-    pub(crate) fn take_lease(self, owner: &str, now: i64, until: i64) -> Self {
-        self.set("lease_owner", s(owner))
-            .set("lease_until", n(until))
-            .value(":lease_now", n(now))
+    /// Sets the lease per `terms`; the condition [`FREE`] compares it with `terms.now`.
+    pub(crate) fn take_lease(self, terms: LeaseTerms<'_>) -> Self {
+        self.set("lease_owner", s(terms.owner))
+            .set("lease_until", n(terms.until))
+            .value(":lease_now", n(terms.now))
     }
 
     /// Removes the lease; the condition [`HELD`] checks that `owner` held it.
@@ -30,15 +49,13 @@ impl Update {
 }
 
 /// Takes the lease on the item at `key` (creating the item if needed) unless another owner holds
-/// an unexpired one. Returns whether `owner` now holds it.
+/// an unexpired one. Returns whether `terms.owner` now holds it.
 pub(crate) async fn acquire(
     table: &Table,
     key: Item,
-    owner: &str,
-    now: i64,
-    until: i64,
+    terms: LeaseTerms<'_>,
 ) -> Result<bool, StoreError> {
-    let update = Update::new().take_lease(owner, now, until).condition(FREE);
+    let update = Update::new().take_lease(terms).condition(FREE);
     Ok(table.update(key, &update).await?.is_some())
 }
 

@@ -27,6 +27,7 @@ pub use authorizers::{
     RefreshedTokens,
 };
 pub use component_token::{ComponentTokenStore, StoredComponentToken};
+pub use lease::LeaseTerms;
 pub use nonces::{NonceOutcome, NonceStore, PushNonce};
 pub use refresh_shards::RefreshShardLease;
 pub use table::is_condition_failure;

@@ -4,6 +4,7 @@
 
 use std::future::Future;
 
+use super::lease::LeaseTerms;
 use super::tickets::DynamoTicketStore;
 use super::{lease, StoreError};
 
@@ -16,9 +17,7 @@ pub trait RefreshShardLease {
         &self,
         component_appid: &str,
         shard: i64,
-        owner: &str,
-        now: i64,
-        until: i64,
+        terms: LeaseTerms<'_>,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
     fn release_refresh_shard(
@@ -34,12 +33,10 @@ impl RefreshShardLease for DynamoTicketStore {
         &self,
         component_appid: &str,
         shard: i64,
-        owner: &str,
-        now: i64,
-        until: i64,
+        terms: LeaseTerms<'_>,
     ) -> Result<bool, StoreError> {
         let key = Self::key(component_appid, &record(shard));
-        lease::acquire(self.table(), key, owner, now, until).await
+        lease::acquire(self.table(), key, terms).await
     }
 
     async fn release_refresh_shard(
