@@ -15,6 +15,7 @@ use crate::authorization::AuthorizationService;
 use crate::authorizer::AuthorizerStatus;
 use crate::authorizer_token::TokenError;
 use crate::component::ComponentError;
+use crate::review_readiness::{PrivacyGap, ScanWait};
 use crate::store::{
     unix_now, AdminAttribute, AuditRecord, AuditStore, AuthorizationRecords, AuthorizerStore,
     StatusChange, StoreError,
@@ -51,6 +52,32 @@ pub enum CodeError {
     Store(#[from] StoreError),
     #[error("WeChat's answer lacks what it always carries: {0}")]
     Unexpected(&'static str),
+    #[error(
+        "the privacy scan of the committed code is still running: retry in {retry_after_secs} s"
+    )]
+    PrivacyScanPending { retry_after_secs: u64 },
+    #[error("the privacy guideline does not cover what the code uses: {}", privacy_gap_summary(.0))]
+    PrivacySettingMissing(PrivacyGap),
+}
+
+fn privacy_gap_summary(gap: &PrivacyGap) -> String {
+    let mut parts = Vec::new();
+    for (what, list) in [
+        ("missing privacy keys", &gap.missing_keys),
+        (
+            "APIs undeclared in requiredPrivateInfos",
+            &gap.without_conf_list,
+        ),
+        (
+            "APIs without an approved application",
+            &gap.without_auth_list,
+        ),
+    ] {
+        if !list.is_empty() {
+            parts.push(format!("{what}: {}", list.join(", ")));
+        }
+    }
+    parts.join("; ")
 }
 
 /// One mini program's token source for code management: authorized, with permission set 18.
@@ -103,6 +130,7 @@ pub struct CommitSnapshot {
 pub struct CodeReleaseService<S, A, U> {
     authorization: AuthorizationService<S, A>,
     audits: U,
+    scan_wait: ScanWait,
 }
 
 impl<S, A, U> CodeReleaseService<S, A, U> {
@@ -110,7 +138,13 @@ impl<S, A, U> CodeReleaseService<S, A, U> {
         Self {
             authorization,
             audits,
+            scan_wait: ScanWait::default(),
         }
+    }
+
+    /// How long submit waits for a running privacy scan.
+    pub fn with_scan_wait(self, scan_wait: ScanWait) -> Self {
+        Self { scan_wait, ..self }
     }
 }
 
@@ -289,7 +323,9 @@ where
     }
 
     /// Submits the last commit for review. A review still open (as WeChat confirms) is a
-    /// conflict; without `item_list`, the first page and the first approved category are used.
+    /// conflict; so is code whose privacy scan is still running after the wait, or whose privacy
+    /// guideline does not cover what it uses (review_readiness.rs): checked here, not learnt from
+    /// a rejection. Without `item_list`, the first page and the first approved category are used.
     pub async fn submit_audit(
         &self,
         appid: &str,
@@ -312,6 +348,12 @@ where
                 }
             }
         }
+        let privacy_api_not_use = extras
+            .get("privacy_api_not_use")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        self.check_privacy_before_review(appid, self.scan_wait, privacy_api_not_use)
+            .await?;
         let item_list = match item_list {
             Some(items) => items,
             None => self.default_item_list(appid).await?,

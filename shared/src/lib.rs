@@ -19,6 +19,7 @@ pub mod crypto;
 pub mod platform;
 pub mod push;
 pub mod retry;
+pub mod review_readiness;
 pub mod store;
 pub mod web;
 pub mod wechat;

@@ -76,7 +76,20 @@ pub const POLL_INTERVAL: Duration = Duration::from_millis(100);
 
 /// Runs `look` until it is ready or `wait` has passed (then `Ok(None)`: the caller says "in
 /// progress"). Errors end the poll at once.
-pub async fn poll_until<T, E, F, Fut>(wait: Duration, mut look: F) -> Result<Option<T>, E>
+pub async fn poll_until<T, E, F, Fut>(wait: Duration, look: F) -> Result<Option<T>, E>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Poll<T>, E>>,
+{
+    poll_every(wait, POLL_INTERVAL, look).await
+}
+
+/// [`poll_until`], looking again every `every` (a look that costs a WeChat call waits longer).
+pub async fn poll_every<T, E, F, Fut>(
+    wait: Duration,
+    every: Duration,
+    mut look: F,
+) -> Result<Option<T>, E>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<Poll<T>, E>>,
@@ -92,7 +105,7 @@ where
             return Ok(None);
         }
         if pause {
-            tokio::time::sleep(POLL_INTERVAL).await;
+            tokio::time::sleep(every).await;
         }
     }
 }

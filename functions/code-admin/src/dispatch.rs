@@ -5,12 +5,15 @@
 use std::collections::{HashMap, HashSet};
 
 use serde_json::{json, Value};
+use shared::code_release::CodeError;
+use shared::store::{unix_now, PrivacyDefault, PrivacyDefaultStore};
 use shared::store::{ActionLog, AdminAttribute, AuditRecord, AuditStore, AuthorizerStore};
 use shared::wechat::code::{
     GetCategory, GetGrayReleasePlan, GetHistoryVersion, GetPage, GetQrcode, ListTesters,
     ModifyDomain, QueryQuota, RevertGrayRelease, SetWebviewDomain, UnbindTester,
 };
 use shared::wechat::endpoint::Passthrough;
+use shared::wechat::privacy::{GetPrivacyInterface, UploadPrivacyExtFile};
 use shared::wechat::templates::{GetTemplateDraftList, GetTemplateList};
 
 use crate::errors::{invalid, AdminError};
@@ -129,8 +132,29 @@ impl<L: ActionLog + Sync> CodeAdmin<L> {
                         "required: any authorized mini program (the quota is platform-wide)",
                     )
                 })?;
-                passthrough(code.call(validate::appid(appid)?, &QueryQuota {}).await?)
+                json(json!(
+                    code.call(validate::appid(appid)?, &QueryQuota {}).await?
+                ))
             }
+            Op::GetPrivacy => {
+                let privacy_ver =
+                    match query.get("privacy_ver").map(String::as_str) {
+                        None => None,
+                        Some("1") => Some(1),
+                        Some("2") => Some(2),
+                        Some(_) => return Err(invalid(
+                            "privacy_ver",
+                            "1 (the online version's guideline) or 2 (the development version's)",
+                        )),
+                    };
+                let setting = code.privacy_setting(appid()?, privacy_ver).await?;
+                json(json!({ "missing_keys": setting.missing_keys(), "setting": setting }))
+            }
+            Op::PrivacyInterfaces => {
+                json(json!(code.call(appid()?, &GetPrivacyInterface {}).await?))
+            }
+            Op::Readiness => json(json!(code.readiness(appid()?).await?)),
+            Op::GetPrivacyDefault => json(json!({ "default": self.privacy_default().await? })),
             // The state-changing operations go through `change` with their validated fields.
             other => Err(AdminError::NotFound {
                 method: "GET".into(),
@@ -191,14 +215,64 @@ impl<L: ActionLog + Sync> CodeAdmin<L> {
             Validated::VisitStatus(request) => passthrough(code.call(appid?, &request).await?),
             Validated::AddTemplate(request) => passthrough(code.template_call(&request).await?),
             Validated::DeleteTemplate(request) => passthrough(code.template_call(&request).await?),
+            Validated::SetPrivacy(request) => {
+                code.call(appid?, &request).await?;
+                json(json!({ "privacy": request }))
+            }
+            Validated::UploadPrivacyFile(file) => {
+                let upload = UploadPrivacyExtFile {
+                    file_name: file.file_name,
+                    bytes: file.content.into_bytes(),
+                };
+                json(json!(code.call(appid?, &upload).await?))
+            }
+            Validated::ApplyPrivacyDefault {} => {
+                let default = self.required_privacy_default().await?;
+                let applied = code.apply_privacy_default(appid?, &default).await?;
+                json(json!({ "privacy": applied }))
+            }
+            Validated::ApplyPrivacyInterface(request) => {
+                json(json!(code.call(appid?, &request).await?))
+            }
+            Validated::SetPrivacyDefault(default) => {
+                let component = code.authorization().component();
+                component
+                    .store()
+                    .save_privacy_default(component.appid(), &default, unix_now())
+                    .await?;
+                json(json!({ "default": self.privacy_default().await? }))
+            }
         }
+    }
+
+    /// The platform's default privacy guideline, if one was saved.
+    async fn privacy_default(&self) -> Result<Option<PrivacyDefault>, AdminError> {
+        let component = self.code.authorization().component();
+        Ok(component.store().privacy_default(component.appid()).await?)
+    }
+
+    async fn required_privacy_default(&self) -> Result<PrivacyDefault, AdminError> {
+        self.privacy_default().await?.ok_or_else(|| {
+            AdminError::Refused(CodeError::Conflict(
+                "no default privacy guideline is saved: PUT /admin/privacy-default first".into(),
+            ))
+        })
     }
 
     /// Commits with a commit's validated fields, the ext_json shaped for the template's type.
     async fn commit(&self, appid: &str, fields: &CommitFields) -> Result<Value, AdminError> {
         let standard = self.code.is_standard_template(fields.template_id).await?;
         let request = validate::commit_request(fields, standard)?;
+        // Checked before the commit: asking for a default that does not exist changes nothing.
+        let default = match fields.privacy_default {
+            true => Some(self.required_privacy_default().await?),
+            false => None,
+        };
         let snapshot = self.code.commit(appid, &request).await?;
-        Ok(json!({ "committed": snapshot, "ext": fields.ext_json.get("ext") }))
+        let privacy = match default {
+            Some(default) => Some(self.code.apply_privacy_default(appid, &default).await?),
+            None => None,
+        };
+        Ok(json!({ "committed": snapshot, "ext": fields.ext_json.get("ext"), "privacy": privacy }))
     }
 }

@@ -70,7 +70,9 @@ impl From<CodeError> for AdminError {
         match err {
             refused @ (CodeError::NotAuthorized(_)
             | CodeError::NoCodeManagement(_)
-            | CodeError::Conflict(_)) => Self::Refused(refused),
+            | CodeError::Conflict(_)
+            | CodeError::PrivacyScanPending { .. }
+            | CodeError::PrivacySettingMissing(_)) => Self::Refused(refused),
             CodeError::Invalid { field, rule } => Self::Invalid {
                 field: Cow::Borrowed(field),
                 rule,
@@ -112,7 +114,11 @@ impl AdminError {
             Self::NotFound { .. } => StatusCode::NOT_FOUND,
             Self::Invalid { .. } => StatusCode::BAD_REQUEST,
             Self::Refused(CodeError::NoCodeManagement(_)) => StatusCode::FORBIDDEN,
-            Self::Refused(CodeError::Conflict(_)) => StatusCode::CONFLICT,
+            Self::Refused(
+                CodeError::Conflict(_)
+                | CodeError::PrivacyScanPending { .. }
+                | CodeError::PrivacySettingMissing(_),
+            ) => StatusCode::CONFLICT,
             Self::Refused(_) => StatusCode::NOT_FOUND,
             Self::Wechat(e) => wechat_status(e),
             Self::Component(_) | Self::Store(_) | Self::ActionLog(_) => {
@@ -129,6 +135,8 @@ impl AdminError {
             Self::Invalid { .. } => "invalid_request",
             Self::Refused(CodeError::NoCodeManagement(_)) => "permission_set_missing",
             Self::Refused(CodeError::Conflict(_)) => "conflict",
+            Self::Refused(CodeError::PrivacyScanPending { .. }) => "privacy_scan_pending",
+            Self::Refused(CodeError::PrivacySettingMissing(_)) => "privacy_setting_missing",
             Self::Refused(_) => "authorizer_not_authorized",
             Self::Wechat(WechatError::Api { .. }) => "wechat_error",
             Self::Wechat(_) | Self::Component(_) => "wechat_unavailable",
@@ -164,9 +172,27 @@ impl AdminError {
                 }
             }
             Self::BodyTooLarge { limit } => body["limit"] = json!(limit),
+            Self::Refused(CodeError::PrivacyScanPending { retry_after_secs }) => {
+                body["retry_after_secs"] = json!(retry_after_secs);
+            }
+            Self::Refused(CodeError::PrivacySettingMissing(gap)) => {
+                body["missing_keys"] = json!(gap.missing_keys);
+                body["without_conf_list"] = json!(gap.without_conf_list);
+                body["without_auth_list"] = json!(gap.without_auth_list);
+            }
             _ => {}
         }
         body
+    }
+
+    /// When to try again (the `Retry-After` header), for a refusal that passes with time.
+    pub fn retry_after_secs(&self) -> Option<u64> {
+        match self {
+            Self::Refused(CodeError::PrivacyScanPending { retry_after_secs }) => {
+                Some(*retry_after_secs)
+            }
+            _ => None,
+        }
     }
 
     /// WeChat's errcode, when WeChat refused the call.

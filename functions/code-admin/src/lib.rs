@@ -12,14 +12,16 @@ pub mod routes;
 pub mod validate;
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use lambda_http::http::{header, StatusCode};
 use lambda_http::{Body, Error, Request, RequestExt, Response};
 use serde_json::{json, Value};
 use shared::authorization::AuthorizationService;
 use shared::code_release::CodeReleaseService;
-use shared::config::ConfigError;
+use shared::config::{whole_number, ConfigError};
 use shared::platform::Platform;
+use shared::review_readiness::ScanWait;
 use shared::store::{
     ActionLog, DynamoActionLog, DynamoAuditStore, DynamoAuthorizerStore, DynamoTicketStore,
 };
@@ -69,7 +71,14 @@ impl PlatformCodeAdmin {
             name: "ADMIN_TOKEN_HASHES",
             reason: e.to_string(),
         })?;
-        Ok(Self::from_platform(&platform, tokens))
+        let get = |name: &str| std::env::var(name).ok();
+        let wait_secs = whole_number(&get, "PRIVACY_SCAN_WAIT_SECS", 8, 0)?;
+        Ok(
+            Self::from_platform(&platform, tokens).with_scan_wait(ScanWait {
+                wait: Duration::from_secs(wait_secs as u64),
+                ..ScanWait::default()
+            }),
+        )
     }
 }
 
@@ -94,6 +103,14 @@ fn request_body(request: &Request) -> Result<Value, AdminError> {
 }
 
 impl<L> CodeAdmin<L> {
+    /// How long submit waits for a running privacy scan (`PRIVACY_SCAN_WAIT_SECS`).
+    pub fn with_scan_wait(self, wait: ScanWait) -> Self {
+        Self {
+            code: self.code.with_scan_wait(wait),
+            ..self
+        }
+    }
+
     pub fn new(
         service: AuthorizationService<DynamoTicketStore, DynamoAuthorizerStore>,
         audits: DynamoAuditStore,
@@ -183,7 +200,14 @@ pub async fn handle<L: ActionLog + Sync>(
             } else {
                 tracing::warn!(label, ?op, error = %err, status = err.status().as_u16(), "admin call refused");
             }
-            json_answer(err.status(), &err.body())
+            let mut response = json_answer(err.status(), &err.body());
+            if let Some(secs) = err.retry_after_secs() {
+                response.headers_mut().insert(
+                    header::RETRY_AFTER,
+                    secs.to_string().parse().expect("digits are a header value"),
+                );
+            }
+            response
         }
     })
 }

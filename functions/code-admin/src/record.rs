@@ -12,8 +12,9 @@ use shared::wechat::templates::DeleteTemplate;
 
 use crate::errors::AdminError;
 use crate::requests::{
-    parse, AddTemplateRequest, CommitRequest, DomainsRequest, ExtRequest, GrayReleaseRequest,
-    RevertRequest, SubmitRequest, TesterRequest, VisitStatusRequest, WebviewDomainsRequest,
+    parse, AddTemplateRequest, ApplyInterfaceRequest, CommitRequest, DomainsRequest, ExtRequest,
+    GrayReleaseRequest, PrivacyDefaultRequest, PrivacyFileRequest, PrivacyRequest, RevertRequest,
+    SubmitRequest, TesterRequest, VisitStatusRequest, WebviewDomainsRequest,
 };
 use crate::routes::Op;
 use crate::validate::{self, Validated};
@@ -74,6 +75,18 @@ impl<L: ActionLog + Sync> CodeAdmin<L> {
             Op::DeleteTemplate => Validated::DeleteTemplate(DeleteTemplate {
                 template_id: path_int("template_id")?,
             }),
+            Op::SetPrivacy => Validated::SetPrivacy(parse::<PrivacyRequest>(body)?.validate()?),
+            Op::UploadPrivacyFile => {
+                Validated::UploadPrivacyFile(parse::<PrivacyFileRequest>(body)?.validate()?)
+            }
+            Op::ApplyPrivacyDefault => Validated::ApplyPrivacyDefault {},
+            Op::ApplyPrivacyInterface => Validated::ApplyPrivacyInterface(
+                parse::<ApplyInterfaceRequest>(body)?
+                    .validate(params.get("api_name").map(String::as_str).unwrap_or(""))?,
+            ),
+            Op::SetPrivacyDefault => {
+                Validated::SetPrivacyDefault(parse::<PrivacyDefaultRequest>(body)?.validate()?)
+            }
             Op::UndoAudit => Validated::UndoAudit {},
             Op::Release => Validated::Release {},
             Op::CancelGrayRelease => Validated::CancelGrayRelease {},
@@ -92,7 +105,11 @@ impl<L: ActionLog + Sync> CodeAdmin<L> {
             | Op::Actions
             | Op::TemplateDrafts
             | Op::ListTemplates
-            | Op::Quota => return Ok(None),
+            | Op::Quota
+            | Op::GetPrivacy
+            | Op::PrivacyInterfaces
+            | Op::Readiness
+            | Op::GetPrivacyDefault => return Ok(None),
         }))
     }
 

@@ -13,8 +13,13 @@ use serde_json::{json, Map, Value};
 use shared::wechat::code::{BindTester, ChangeVisitStatus, Fields, GrayRelease, RevertCodeRelease};
 use shared::wechat::templates::AddToTemplate;
 
+use shared::store::PrivacyDefault;
+use shared::wechat::privacy::{
+    ApplyPrivacyInterface, OwnerSetting, PrivacyItem, SetPrivacySetting, PRIVACY_KEYS,
+};
+
 use crate::errors::{invalid, AdminError};
-use crate::validate::{self, CommitFields, SubmitFields};
+use crate::validate::{self, CommitFields, PrivacyFile, SubmitFields};
 
 /// A body into its request struct; a value of the wrong type is refused naming its path.
 pub fn parse<T: DeserializeOwned>(body: &Value) -> Result<T, AdminError> {
@@ -233,6 +238,15 @@ pub struct CommitRequest {
     /// Merged over the stored ext settings (and over `ext_json.ext`).
     ext: Option<Map<String, Value>>,
     ext_json: Option<Map<String, Value>>,
+    privacy: Option<PrivacyChoice>,
+}
+
+/// What a commit does about the privacy guideline: `"default"` applies the platform's default
+/// where the mini program's own guideline lacks it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PrivacyChoice {
+    Default,
 }
 
 impl CommitRequest {
@@ -264,6 +278,7 @@ impl CommitRequest {
             user_version,
             user_desc,
             ext_json,
+            privacy_default: self.privacy == Some(PrivacyChoice::Default),
         })
     }
 }
@@ -449,6 +464,288 @@ impl RevertRequest {
     pub fn validate(self) -> Result<RevertCodeRelease, AdminError> {
         Ok(RevertCodeRelease {
             app_version: in_range(self.app_version, "app_version", 1..=i64::MAX)?,
+        })
+    }
+}
+
+/// The longest text the platform sends for a privacy purpose or a notice method (WeChat states no
+/// limit; the guideline's page shows them as one line each).
+const MAX_PRIVACY_TEXT_CHARS: usize = 200;
+
+/// The developer's contact and how users are told ("owner_setting"): notice_method required,
+/// at least one contact (WeChat refuses a guideline without one: "owner_setting必填字段缺失").
+#[derive(Debug, Deserialize)]
+pub struct OwnerSettingRequest {
+    contact_email: Option<String>,
+    contact_phone: Option<String>,
+    contact_qq: Option<String>,
+    contact_weixin: Option<String>,
+    ext_file_media_id: Option<String>,
+    notice_method: Option<String>,
+    store_expire_timestamp: Option<String>,
+}
+
+fn text_in(
+    value: Option<String>,
+    field: &'static str,
+    max_chars: usize,
+    ok: impl Fn(&str) -> bool,
+    rule: &str,
+) -> Result<Option<String>, AdminError> {
+    match at_most(value.map(|v| v.trim().to_owned()), field, max_chars)? {
+        Some(v) if v.is_empty() => Ok(None),
+        Some(v) if !ok(&v) => Err(invalid(field, rule.to_owned())),
+        other => Ok(other),
+    }
+}
+
+impl OwnerSettingRequest {
+    fn validate(self) -> Result<OwnerSetting, AdminError> {
+        let digits = |v: &str| v.bytes().all(|b| b.is_ascii_digit());
+        let setting = OwnerSetting {
+            contact_email: text_in(
+                self.contact_email,
+                "owner_setting.contact_email",
+                128,
+                |v| {
+                    v.split_once('@')
+                        .is_some_and(|(user, host)| !user.is_empty() && host.contains('.'))
+                },
+                "an email address",
+            )?,
+            contact_phone: text_in(
+                self.contact_phone,
+                "owner_setting.contact_phone",
+                20,
+                |v| {
+                    v.len() >= 5
+                        && v.bytes()
+                            .all(|b| b.is_ascii_digit() || b == b'-' || b == b'+')
+                },
+                "a phone number: digits, - and +",
+            )?,
+            contact_qq: text_in(
+                self.contact_qq,
+                "owner_setting.contact_qq",
+                12,
+                |v| v.len() >= 5 && digits(v),
+                "a QQ number: 5 to 12 digits",
+            )?,
+            contact_weixin: text_in(
+                self.contact_weixin,
+                "owner_setting.contact_weixin",
+                20,
+                |v| v.len() >= 6,
+                "a WeChat id: 6 to 20 characters",
+            )?,
+            ext_file_media_id: text_in(
+                self.ext_file_media_id,
+                "owner_setting.ext_file_media_id",
+                256,
+                |_| true,
+                "",
+            )?,
+            notice_method: text_in(
+                self.notice_method,
+                "owner_setting.notice_method",
+                MAX_PRIVACY_TEXT_CHARS,
+                |_| true,
+                "",
+            )?
+            .ok_or_else(|| {
+                invalid(
+                    "owner_setting.notice_method",
+                    "required: how users are told of changes (e.g. 弹窗)",
+                )
+            })?,
+            store_expire_timestamp: text_in(
+                self.store_expire_timestamp,
+                "owner_setting.store_expire_timestamp",
+                64,
+                |_| true,
+                "",
+            )?,
+        };
+        if !setting.has_contact() {
+            return Err(invalid(
+                "owner_setting.contact_email",
+                "at least one contact is required: contact_email, contact_phone, contact_qq or contact_weixin",
+            ));
+        }
+        Ok(setting)
+    }
+}
+
+/// One declared use: a known privacy key and what it is collected for.
+#[derive(Debug, Deserialize)]
+pub struct PrivacyItemRequest {
+    privacy_key: Option<String>,
+    privacy_text: Option<String>,
+}
+
+/// A guideline's `setting_list`: known keys, each once, each with its purpose.
+fn setting_list(items: Option<Vec<PrivacyItemRequest>>) -> Result<Vec<PrivacyItem>, AdminError> {
+    let mut out: Vec<PrivacyItem> = Vec::new();
+    for (i, item) in items.unwrap_or_default().into_iter().enumerate() {
+        let at = |name: &str| Cow::Owned(format!("setting_list[{i}].{name}"));
+        let key = item.privacy_key.unwrap_or_default();
+        if !PRIVACY_KEYS.contains(&key.as_str()) {
+            return Err(AdminError::Invalid {
+                field: at("privacy_key"),
+                rule: format!(
+                    "{key:?} is not a privacy key WeChat knows: one of {}",
+                    PRIVACY_KEYS.join(", ")
+                ),
+            });
+        }
+        if out.iter().any(|o| o.privacy_key == key) {
+            return Err(AdminError::Invalid {
+                field: at("privacy_key"),
+                rule: format!("{key} is listed twice"),
+            });
+        }
+        let text = item
+            .privacy_text
+            .map(|t| t.trim().to_owned())
+            .unwrap_or_default();
+        if text.is_empty() || text.chars().count() > MAX_PRIVACY_TEXT_CHARS {
+            return Err(AdminError::Invalid {
+                field: at("privacy_text"),
+                rule: format!("required: what it is collected for, at most {MAX_PRIVACY_TEXT_CHARS} characters"),
+            });
+        }
+        out.push(PrivacyItem {
+            privacy_key: key,
+            privacy_text: text,
+            privacy_label: None,
+        });
+    }
+    Ok(out)
+}
+
+/// `PUT …/privacy`: the whole guideline, as setprivacysetting takes it.
+#[derive(Debug, Deserialize)]
+pub struct PrivacyRequest {
+    privacy_ver: Option<i64>,
+    owner_setting: Option<OwnerSettingRequest>,
+    setting_list: Option<Vec<PrivacyItemRequest>>,
+    sdk_privacy_info_list: Option<Vec<Value>>,
+}
+
+impl PrivacyRequest {
+    pub fn validate(self) -> Result<SetPrivacySetting, AdminError> {
+        Ok(SetPrivacySetting {
+            privacy_ver: in_range(self.privacy_ver, "privacy_ver", 1..=2)?,
+            owner_setting: required(
+                self.owner_setting,
+                "owner_setting",
+                "the contact and notice_method",
+            )?
+            .validate()?,
+            setting_list: setting_list(self.setting_list)?,
+            sdk_privacy_info_list: self.sdk_privacy_info_list.map(Value::Array),
+        })
+    }
+}
+
+/// `PUT /admin/privacy-default`: the platform's default guideline.
+#[derive(Debug, Deserialize)]
+pub struct PrivacyDefaultRequest {
+    owner_setting: Option<OwnerSettingRequest>,
+    setting_list: Option<Vec<PrivacyItemRequest>>,
+}
+
+impl PrivacyDefaultRequest {
+    pub fn validate(self) -> Result<PrivacyDefault, AdminError> {
+        let setting_list = setting_list(self.setting_list)?;
+        if setting_list.is_empty() {
+            return Err(invalid(
+                "setting_list",
+                "required: a text for each privacy key the platform's templates use",
+            ));
+        }
+        Ok(PrivacyDefault {
+            owner_setting: required(
+                self.owner_setting,
+                "owner_setting",
+                "the contact and notice_method",
+            )?
+            .validate()?,
+            setting_list,
+            updated_at: 0,
+        })
+    }
+}
+
+/// The largest guideline file WeChat takes ("uploadprivacyextfile": a .txt of at most 100 KB);
+/// the admin API's body cap (64 KiB) bounds it further.
+const MAX_PRIVACY_FILE_BYTES: usize = 100 * 1024;
+
+/// `POST …/privacy/file`: a text guideline, uploaded as a .txt file.
+#[derive(Debug, Deserialize)]
+pub struct PrivacyFileRequest {
+    file_name: Option<String>,
+    content: Option<String>,
+}
+
+impl PrivacyFileRequest {
+    pub fn validate(self) -> Result<PrivacyFile, AdminError> {
+        let file_name = self.file_name.unwrap_or_else(|| "privacy.txt".into());
+        let plain = file_name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+        if !plain || !file_name.ends_with(".txt") || file_name.len() > 64 {
+            return Err(invalid(
+                "file_name",
+                "a .txt name of letters, digits, '.', '_' or '-', at most 64 characters",
+            ));
+        }
+        let content = required(self.content, "content", "the guideline's text")?;
+        if content.trim().is_empty() || content.len() > MAX_PRIVACY_FILE_BYTES {
+            return Err(invalid(
+                "content",
+                format!("the guideline's text, 1 to {MAX_PRIVACY_FILE_BYTES} bytes"),
+            ));
+        }
+        Ok(PrivacyFile { file_name, content })
+    }
+}
+
+/// `POST …/privacy/interfaces/{api_name}/apply`: why the mini program needs the interface.
+#[derive(Debug, Deserialize)]
+pub struct ApplyInterfaceRequest {
+    content: Option<String>,
+    url_list: Option<Vec<String>>,
+    pic_list: Option<Vec<String>>,
+    video_list: Option<Vec<String>>,
+}
+
+impl ApplyInterfaceRequest {
+    pub fn validate(self, api_name: &str) -> Result<ApplyPrivacyInterface, AdminError> {
+        let api_ok = api_name.len() <= 64
+            && api_name.starts_with("wx.")
+            && api_name[3..].bytes().all(|b| b.is_ascii_alphanumeric());
+        if !api_ok {
+            return Err(invalid(
+                "api_name",
+                "an interface name such as wx.getLocation",
+            ));
+        }
+        let content = match at_most(self.content, "content", 300)? {
+            Some(c) if !c.trim().is_empty() => c,
+            _ => {
+                return Err(invalid(
+                    "content",
+                    "required: how the mini program uses the interface, at most 300 characters",
+                ))
+            }
+        };
+        Ok(ApplyPrivacyInterface {
+            api_name: api_name.to_owned(),
+            content,
+            url_list: list_at_most(self.url_list, "url_list", 5)?,
+            pic_list: list_at_most(self.pic_list, "pic_list", 10)?,
+            video_list: list_at_most(self.video_list, "video_list", 5)?,
         })
     }
 }

@@ -35,6 +35,15 @@ pub enum Op {
     ListTemplates,
     DeleteTemplate,
     Quota,
+    GetPrivacy,
+    SetPrivacy,
+    UploadPrivacyFile,
+    ApplyPrivacyDefault,
+    PrivacyInterfaces,
+    ApplyPrivacyInterface,
+    Readiness,
+    GetPrivacyDefault,
+    SetPrivacyDefault,
 }
 
 const A: &str = "/admin/authorizers/{appid}";
@@ -120,6 +129,31 @@ pub const ROUTES: &[(&str, &str, Op)] = &[
         Op::DeleteTemplate,
     ),
     ("GET", "/admin/quota", Op::Quota),
+    ("GET", "/admin/authorizers/{appid}/privacy", Op::GetPrivacy),
+    ("PUT", "/admin/authorizers/{appid}/privacy", Op::SetPrivacy),
+    (
+        "POST",
+        "/admin/authorizers/{appid}/privacy/file",
+        Op::UploadPrivacyFile,
+    ),
+    (
+        "POST",
+        "/admin/authorizers/{appid}/privacy/default",
+        Op::ApplyPrivacyDefault,
+    ),
+    (
+        "GET",
+        "/admin/authorizers/{appid}/privacy/interfaces",
+        Op::PrivacyInterfaces,
+    ),
+    (
+        "POST",
+        "/admin/authorizers/{appid}/privacy/interfaces/{api_name}/apply",
+        Op::ApplyPrivacyInterface,
+    ),
+    ("GET", "/admin/authorizers/{appid}/readiness", Op::Readiness),
+    ("GET", "/admin/privacy-default", Op::GetPrivacyDefault),
+    ("PUT", "/admin/privacy-default", Op::SetPrivacyDefault),
 ];
 
 /// The operation for `method path` and its path parameters.

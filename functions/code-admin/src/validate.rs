@@ -5,9 +5,11 @@
 use serde_json::{json, Map, Value};
 
 use serde::Serialize;
+use shared::store::PrivacyDefault;
 use shared::wechat::code::{
     BindTester, ChangeVisitStatus, Commit, Fields, GrayRelease, RevertCodeRelease, SpeedupAudit,
 };
+use shared::wechat::privacy::{ApplyPrivacyInterface, SetPrivacySetting};
 use shared::wechat::templates::{AddToTemplate, DeleteTemplate};
 
 use crate::errors::{invalid, AdminError};
@@ -33,6 +35,28 @@ pub enum Validated {
     UndoAudit {},
     Release {},
     CancelGrayRelease {},
+    SetPrivacy(SetPrivacySetting),
+    UploadPrivacyFile(PrivacyFile),
+    ApplyPrivacyDefault {},
+    ApplyPrivacyInterface(ApplyPrivacyInterface),
+    SetPrivacyDefault(PrivacyDefault),
+}
+
+/// A guideline file to upload. The action log records its name, size and SHA-256, not its text.
+#[derive(Debug, Clone)]
+pub struct PrivacyFile {
+    pub file_name: String,
+    pub content: String,
+}
+
+impl Serialize for PrivacyFile {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use sha2::{Digest, Sha256};
+        let digest = Sha256::digest(self.content.as_bytes());
+        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        json!({ "file_name": self.file_name, "bytes": self.content.len(), "sha256": hex })
+            .serialize(serializer)
+    }
 }
 
 /// A commit's validated fields ([`crate::requests::CommitRequest`]).
@@ -42,6 +66,10 @@ pub struct CommitFields {
     pub user_version: String,
     pub user_desc: String,
     pub ext_json: Map<String, Value>,
+    /// `"privacy": "default"`: after the commit, the platform's default guideline fills what the
+    /// mini program's own lacks.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub privacy_default: bool,
 }
 
 /// submit_audit's validated fields ([`crate::requests::SubmitRequest`]).

@@ -14,6 +14,7 @@ pub mod component_token;
 mod expr;
 pub mod lease;
 pub mod nonces;
+pub mod privacy_default;
 pub mod refresh_shards;
 mod table;
 pub mod tickets;
@@ -29,6 +30,7 @@ pub use authorizers::{
 pub use component_token::{ComponentTokenStore, StoredComponentToken};
 pub use lease::LeaseTerms;
 pub use nonces::{NonceOutcome, NonceStore, PushNonce};
+pub use privacy_default::{PrivacyDefault, PrivacyDefaultStore};
 pub use refresh_shards::RefreshShardLease;
 pub use table::is_condition_failure;
 pub use tickets::{

@@ -203,7 +203,64 @@ pub struct GetQrcode<'a> {
 }
 endpoint!(GetQrcode<'_>, Get "/wxa/get_qrcode", Authorizer => Binary);
 
-endpoint!(QueryQuota, Get "/wxa/queryquota", Authorizer => Passthrough);
+/// "queryquota": the platform's review submissions and speed-ups left this month.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
+pub struct Quota {
+    #[serde(default)]
+    pub rest: i64,
+    #[serde(default)]
+    pub limit: i64,
+    #[serde(default)]
+    pub speedup_rest: i64,
+    #[serde(default)]
+    pub speedup_limit: i64,
+}
+endpoint!(QueryQuota, Get "/wxa/queryquota", Authorizer => Quota);
+
+/// The domain lists modify_domain answers (with action `get`, what is configured).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct DomainLists {
+    #[serde(default)]
+    pub requestdomain: Vec<String>,
+    #[serde(default)]
+    pub wsrequestdomain: Vec<String>,
+    #[serde(default)]
+    pub uploaddomain: Vec<String>,
+    #[serde(default)]
+    pub downloaddomain: Vec<String>,
+    #[serde(default)]
+    pub udpdomain: Vec<String>,
+    #[serde(default)]
+    pub tcpdomain: Vec<String>,
+}
+
+impl DomainLists {
+    pub fn is_empty(&self) -> bool {
+        [
+            &self.requestdomain,
+            &self.wsrequestdomain,
+            &self.uploaddomain,
+            &self.downloaddomain,
+            &self.udpdomain,
+            &self.tcpdomain,
+        ]
+        .iter()
+        .all(|list| list.is_empty())
+    }
+}
+
+/// modify_domain with action `get` ("配置小程序服务器域名" (modify_domain)).
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct GetDomains {
+    action: &'static str,
+}
+
+impl Default for GetDomains {
+    fn default() -> Self {
+        Self { action: "get" }
+    }
+}
+endpoint!(GetDomains, Post "/wxa/modify_domain", Authorizer => DomainLists);
 
 /// "modify_domain": the validated action and domain lists.
 #[derive(Debug, Clone, Serialize)]
@@ -241,4 +298,11 @@ impl Default for ListTesters {
 }
 endpoint!(ListTesters, Post "/wxa/memberauth", Authorizer => Passthrough);
 
-json_answers!(PageList, CategoryList, SubmitAuditAnswer, AuditState);
+json_answers!(
+    PageList,
+    CategoryList,
+    SubmitAuditAnswer,
+    AuditState,
+    Quota,
+    DomainLists
+);

@@ -20,6 +20,9 @@ pub enum Method {
     Get,
     /// The request is the JSON body.
     Post,
+    /// The request is one file, the multipart/form-data body (the media uploads, e.g.
+    /// "uploadprivacyextfile"); nothing else is sent.
+    Upload,
 }
 
 /// The token an endpoint takes, and the query parameter that carries it.
@@ -52,10 +55,73 @@ pub trait Endpoint: Serialize + Sync {
     const METHOD: Method;
     const TOKEN: TokenKind;
     type Answer: Answer;
+
+    /// The file of an [`Method::Upload`] endpoint.
+    fn file(&self) -> Option<FilePart<'_>> {
+        None
+    }
 }
 
-/// `endpoint!(Request, Post "/path", Authorizer => Answer)`: the [`Endpoint`] impl of a request.
+/// One file of a multipart upload: its form field, its name, its type and its bytes.
+#[derive(Debug, Clone, Copy)]
+pub struct FilePart<'a> {
+    pub field: &'a str,
+    pub file_name: &'a str,
+    pub content_type: &'a str,
+    pub bytes: &'a [u8],
+}
+
+/// A request that is one file ([`Method::Upload`]).
+pub trait Upload {
+    fn file(&self) -> FilePart<'_>;
+}
+
+/// A multipart/form-data body of one file, and its content type (RFC 7578). A file containing
+/// the boundary is refused rather than sent broken (the boundary is random: only a file made to
+/// collide would).
+fn multipart(part: FilePart<'_>) -> Result<(String, Vec<u8>), WechatError> {
+    use rand::distr::{Alphanumeric, SampleString};
+    let boundary = format!(
+        "----wechat-component-{}",
+        Alphanumeric.sample_string(&mut rand::rng(), 24)
+    );
+    if part
+        .bytes
+        .windows(boundary.len())
+        .any(|w| w == boundary.as_bytes())
+        || part.file_name.contains(['"', '\r', '\n'])
+    {
+        return Err(WechatError::Decode(
+            "the file cannot be sent as multipart".into(),
+        ));
+    }
+    let mut body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"{}\"; filename=\"{}\"\r\nContent-Type: {}\r\n\r\n",
+        part.field, part.file_name, part.content_type
+    )
+    .into_bytes();
+    body.extend_from_slice(part.bytes);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    Ok((format!("multipart/form-data; boundary={boundary}"), body))
+}
+
+/// `endpoint!(Request, Post "/path", Authorizer => Answer)`: the [`Endpoint`] impl of a request
+/// (`Upload "/path"` for a request that is one file: it implements [`Upload`]).
 macro_rules! endpoint {
+    ($request:ty, Upload $path:literal, $token:ident => $answer:ty) => {
+        impl $crate::wechat::endpoint::Endpoint for $request {
+            const PATH: &'static str = $path;
+            const METHOD: $crate::wechat::endpoint::Method =
+                $crate::wechat::endpoint::Method::Upload;
+            const TOKEN: $crate::wechat::endpoint::TokenKind =
+                $crate::wechat::endpoint::TokenKind::$token;
+            type Answer = $answer;
+
+            fn file(&self) -> Option<$crate::wechat::endpoint::FilePart<'_>> {
+                Some($crate::wechat::endpoint::Upload::file(self))
+            }
+        }
+    };
     ($request:ty, $method:ident $path:literal, $token:ident => $answer:ty) => {
         impl $crate::wechat::endpoint::Endpoint for $request {
             const PATH: &'static str = $path;
@@ -155,6 +221,17 @@ impl WechatClient {
         let builder = match E::METHOD {
             Method::Get => self.http()?.get(url).query(&token_pair).query(request),
             Method::Post => self.http()?.post(url).query(&token_pair).json(request),
+            Method::Upload => {
+                let part = request.file().ok_or_else(|| {
+                    WechatError::Decode(format!("{} has no file to upload", E::PATH))
+                })?;
+                let (content_type, body) = multipart(part)?;
+                self.http()?
+                    .post(url)
+                    .query(&token_pair)
+                    .header(reqwest::header::CONTENT_TYPE, content_type)
+                    .body(body)
+            }
         };
         let response = builder.send().await.map_err(transport)?;
         let status = response.status().as_u16();

@@ -30,6 +30,8 @@ pub enum Errcode {
     ReleaseNotAllowed,
     AlreadyReleased,
     MustCommitFirst,
+    PrivacyScanPending,
+    PrivacyApiUndeclared,
     Other(i64),
 }
 
@@ -107,6 +109,16 @@ const TABLE: &[(i64, Errcode, &str)] = &[
         85086,
         Errcode::MustCommitFirst,
         "must commit code before submitting",
+    ),
+    (
+        61039,
+        Errcode::PrivacyScanPending,
+        "the privacy API scan of the committed code has not finished: retry in about a minute",
+    ),
+    (
+        61040,
+        Errcode::PrivacyApiUndeclared,
+        "the code uses location APIs that are not declared or not permitted",
     ),
 ];
 
