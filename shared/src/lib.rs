@@ -18,6 +18,7 @@ pub mod config;
 pub mod crypto;
 pub mod platform;
 pub mod push;
+pub mod registration;
 pub mod retry;
 pub mod store;
 pub mod web;

@@ -139,6 +139,9 @@ where
                 })?;
                 passthrough(code.call(validate::appid(appid)?, &QueryQuota {}).await?)
             }
+            Op::ListRegistrations | Op::GetRegistration => {
+                self.read_registrations(op, params).await
+            }
             // The state-changing operations go through `change` with their validated fields.
             other => Err(AdminError::NotFound {
                 method: "GET".into(),
@@ -199,6 +202,7 @@ where
             Validated::VisitStatus(request) => passthrough(code.call(appid?, &request).await?),
             Validated::AddTemplate(request) => passthrough(code.template_call(&request).await?),
             Validated::DeleteTemplate(request) => passthrough(code.template_call(&request).await?),
+            Validated::CreateRegistration(fields) => self.create_registration(&fields).await,
         }
     }
 

@@ -77,6 +77,9 @@ where
             Op::UndoAudit => Validated::UndoAudit {},
             Op::Release => Validated::Release {},
             Op::CancelGrayRelease => Validated::CancelGrayRelease {},
+            Op::CreateRegistration => {
+                Validated::CreateRegistration(crate::registrations::fields(body)?)
+            }
             // Reads take nothing from the body.
             Op::ListAuthorizers
             | Op::GetAuthorizer
@@ -92,7 +95,9 @@ where
             | Op::Actions
             | Op::TemplateDrafts
             | Op::ListTemplates
-            | Op::Quota => return Ok(None),
+            | Op::Quota
+            | Op::ListRegistrations
+            | Op::GetRegistration => return Ok(None),
         }))
     }
 

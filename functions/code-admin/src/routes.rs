@@ -35,6 +35,9 @@ pub enum Op {
     ListTemplates,
     DeleteTemplate,
     Quota,
+    CreateRegistration,
+    ListRegistrations,
+    GetRegistration,
 }
 
 const A: &str = "/admin/authorizers/{appid}";
@@ -120,6 +123,9 @@ pub const ROUTES: &[(&str, &str, Op)] = &[
         Op::DeleteTemplate,
     ),
     ("GET", "/admin/quota", Op::Quota),
+    ("POST", "/admin/registrations", Op::CreateRegistration),
+    ("GET", "/admin/registrations", Op::ListRegistrations),
+    ("GET", "/admin/registrations/{id}", Op::GetRegistration),
 ];
 
 /// The operation for `method path` and its path parameters.

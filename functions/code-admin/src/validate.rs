@@ -31,6 +31,7 @@ pub enum Validated {
     UndoAudit {},
     Release {},
     CancelGrayRelease {},
+    CreateRegistration(crate::registrations::RegistrationFields),
 }
 
 /// A commit's validated fields ([`commit`]).
