@@ -15,7 +15,7 @@ use shared::registration::{Enterprise, RegistrationError};
 use shared::store::{
     ActionLog, AuditStore, AuthorizationRecords, AuthorizerStore, RegistrationTask,
 };
-use shared::wechat::registration::CodeType;
+use shared::wechat::registration::{is_wechat_id, CodeType};
 use shared::wechat::Errcode;
 
 use crate::errors::{invalid, AdminError};
@@ -75,14 +75,6 @@ fn text(body: &Value, field: &'static str, max: usize) -> Result<String, AdminEr
         return Err(rule());
     }
     Ok(value.to_owned())
-}
-
-fn is_wechat_id(id: &str) -> bool {
-    (6..=20).contains(&id.len())
-        && id.starts_with(|c: char| c.is_ascii_alphabetic())
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 /// 5 to 20 digits, optionally a leading `+`, `-` or spaces between them.

@@ -7,7 +7,7 @@
 use code_admin::auth::token_hash;
 use code_admin::{AdminTokens, PlatformCodeAdmin};
 use devstack::apigw::{body_text, request};
-use devstack::sim::{Component, Setup};
+use devstack::sim::{enterprise, Component, Setup};
 use devstack::world::World;
 use lambda_http::http::StatusCode;
 use serde_json::{json, Value};
@@ -38,17 +38,6 @@ async fn world(test: &str) -> Registrations {
         receiver: PlatformReceiver::from_platform(&world.platform).unwrap(),
         world,
     }
-}
-
-fn enterprise() -> Value {
-    json!({
-        "name": "示例科技有限公司",
-        "code": "91440300MA5EXAMPL1",
-        "code_type": 1,
-        "legal_persona_wechat": "legal_wx01",
-        "legal_persona_name": "张三",
-        "component_phone": "0755-86013388",
-    })
 }
 
 impl Registrations {

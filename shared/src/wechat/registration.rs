@@ -55,6 +55,16 @@ impl Serialize for CodeType {
     }
 }
 
+/// A WeChat id as the legal person's must be (WeChat answers another with 86004 "invalid wechat"):
+/// 6 to 20 letters, digits, `_` or `-`, starting with a letter.
+pub fn is_wechat_id(id: &str) -> bool {
+    (6..=20).contains(&id.len())
+        && id.starts_with(|c: char| c.is_ascii_alphabetic())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
 /// `action=create`: the enterprise and its legal person, who then confirms on their phone.
 #[derive(Debug, Clone, Serialize)]
 pub struct FastRegisterCreate<'a> {

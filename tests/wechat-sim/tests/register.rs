@@ -5,20 +5,9 @@
 mod common;
 
 use common::*;
+use devstack::sim::enterprise;
 use serde_json::{json, Value};
 use shared::push::{AuthorizationEvent, AuthorizationPush};
-
-/// An enterprise WeChat accepts (a unified social credit code of 18 characters).
-fn enterprise() -> Value {
-    json!({
-        "name": "示例科技有限公司",
-        "code": "91440300MA5EXAMPL1",
-        "code_type": 1,
-        "legal_persona_wechat": "legal_wx01",
-        "legal_persona_name": "张三",
-        "component_phone": "0755-86013388",
-    })
-}
 
 fn with(field: &str, value: Value) -> Value {
     let mut body = enterprise();
