@@ -128,6 +128,10 @@ cat <<EOT
     curl -s $admin_hint -X POST http://127.0.0.1:$API_PORT/admin/authorizers/wxd3m0shop00000001/release
     curl -s $admin_hint http://127.0.0.1:$API_PORT/admin/authorizers/wxd3m0shop00000001/audits
     curl -s $admin_hint http://127.0.0.1:$API_PORT/admin/authorizers/wxd3m0shop00000001/actions
+  Fast-register a mini program (the simulator's legal person confirms 60 simulated s later, or at once
+  with curl -s -X POST http://127.0.0.1:$SIM_PORT/sim/registrations/\$TASKID/confirm; taskids: /sim/registrations):
+    curl -s $admin_hint -X POST http://127.0.0.1:$API_PORT/admin/registrations -d '{"name":"示例科技有限公司","code":"91440300MA5EXAMPL1","code_type":1,"legal_persona_wechat":"legal_wx01","legal_persona_name":"张三"}'
+    curl -s $admin_hint http://127.0.0.1:$API_PORT/admin/registrations
   Refresh tokens now:  cargo lambda invoke token-refresh --data-ascii '{"mode":"refresh"}' -A 127.0.0.1 -P $API_PORT
 
   Try it (in another terminal, from this folder):

@@ -354,6 +354,15 @@ pub enum PushAction {
         authorizer_appid: String,
         outcome: EventOutcome,
     },
+    /// notify_third_fasteregister: the task it ended (None: no stored task matched), WeChat's
+    /// status, the registered mini program (its code exchanged, now or before), and whether the
+    /// task was changed now (false on a retried push).
+    FastRegistration {
+        registration: Option<String>,
+        status: i64,
+        authorizer_appid: Option<String>,
+        linked: bool,
+    },
     /// The push cannot be acted on and retrying will not help (e.g. the code expired).
     Failed { reason: String },
     /// Nothing to do for this InfoType.
@@ -397,6 +406,7 @@ where
                 authorizer_appid: authorizer_appid.clone(),
                 outcome: self.revoke(authorizer_appid, push.create_time).await?,
             }),
+            AuthorizationEvent::FastRegister { .. } => self.act_on_fast_registration(push).await,
             _ => Ok(PushAction::Nothing),
         }
     }

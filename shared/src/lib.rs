@@ -18,6 +18,7 @@ pub mod config;
 pub mod crypto;
 pub mod platform;
 pub mod push;
+pub mod registration;
 pub mod retry;
 pub mod review_readiness;
 pub mod store;

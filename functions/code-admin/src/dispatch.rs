@@ -155,6 +155,9 @@ impl<L: ActionLog + Sync> CodeAdmin<L> {
             }
             Op::Readiness => json(json!(code.readiness(appid()?).await?)),
             Op::GetPrivacyDefault => json(json!({ "default": self.privacy_default().await? })),
+            Op::ListRegistrations | Op::GetRegistration => {
+                self.read_registrations(op, params).await
+            }
             // The state-changing operations go through `change` with their validated fields.
             other => Err(AdminError::NotFound {
                 method: "GET".into(),
@@ -242,6 +245,7 @@ impl<L: ActionLog + Sync> CodeAdmin<L> {
                     .await?;
                 json(json!({ "default": self.privacy_default().await? }))
             }
+            Validated::CreateRegistration(fields) => self.create_registration(&fields).await,
         }
     }
 

@@ -209,6 +209,8 @@ fn wechat_status(err: &WechatError) -> StatusCode {
     match err {
         WechatError::Api { errcode, .. } => match errcode {
             Errcode::AuditPending => StatusCode::CONFLICT,
+            // 该主体已有任务执行中 (fastregisterweapp): the enterprise's task is still running.
+            Errcode::RegistrationRunning => StatusCode::CONFLICT,
             Errcode::PermissionSetMissing
             | Errcode::ApiUnauthorized
             | Errcode::ComponentNotAuthorized => StatusCode::FORBIDDEN,

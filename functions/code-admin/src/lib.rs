@@ -7,6 +7,7 @@ pub mod auth;
 mod dispatch;
 pub mod errors;
 mod record;
+mod registrations;
 pub mod requests;
 pub mod routes;
 pub mod validate;

@@ -11,6 +11,7 @@ use shared::wechat::code::SpeedupAudit;
 use shared::wechat::templates::DeleteTemplate;
 
 use crate::errors::AdminError;
+use crate::registrations::RegistrationRequest;
 use crate::requests::{
     parse, AddTemplateRequest, ApplyInterfaceRequest, CommitRequest, DomainsRequest, ExtRequest,
     GrayReleaseRequest, PrivacyDefaultRequest, PrivacyFileRequest, PrivacyRequest, RevertRequest,
@@ -90,6 +91,9 @@ impl<L: ActionLog + Sync> CodeAdmin<L> {
             Op::UndoAudit => Validated::UndoAudit {},
             Op::Release => Validated::Release {},
             Op::CancelGrayRelease => Validated::CancelGrayRelease {},
+            Op::CreateRegistration => {
+                Validated::CreateRegistration(parse::<RegistrationRequest>(body)?.validate()?)
+            }
             // Reads take nothing from the body.
             Op::ListAuthorizers
             | Op::GetAuthorizer
@@ -110,6 +114,7 @@ impl<L: ActionLog + Sync> CodeAdmin<L> {
             | Op::PrivacyInterfaces
             | Op::Readiness
             | Op::GetPrivacyDefault => return Ok(None),
+            Op::ListRegistrations | Op::GetRegistration => return Ok(None),
         }))
     }
 

@@ -44,6 +44,9 @@ pub enum Op {
     Readiness,
     GetPrivacyDefault,
     SetPrivacyDefault,
+    CreateRegistration,
+    ListRegistrations,
+    GetRegistration,
 }
 
 const A: &str = "/admin/authorizers/{appid}";
@@ -154,6 +157,9 @@ pub const ROUTES: &[(&str, &str, Op)] = &[
     ("GET", "/admin/authorizers/{appid}/readiness", Op::Readiness),
     ("GET", "/admin/privacy-default", Op::GetPrivacyDefault),
     ("PUT", "/admin/privacy-default", Op::SetPrivacyDefault),
+    ("POST", "/admin/registrations", Op::CreateRegistration),
+    ("GET", "/admin/registrations", Op::ListRegistrations),
+    ("GET", "/admin/registrations/{id}", Op::GetRegistration),
 ];
 
 /// The operation for `method path` and its path parameters.

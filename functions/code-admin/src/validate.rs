@@ -40,6 +40,7 @@ pub enum Validated {
     ApplyPrivacyDefault {},
     ApplyPrivacyInterface(ApplyPrivacyInterface),
     SetPrivacyDefault(PrivacyDefault),
+    CreateRegistration(crate::registrations::RegistrationFields),
 }
 
 /// A guideline file to upload. The action log records its name, size and SHA-256, not its text.

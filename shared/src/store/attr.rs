@@ -152,6 +152,7 @@ macro_rules! text_enum {
 }
 
 text_enum!(AuthorizerStatus, AuditStatus);
+text_enum!(super::registrations::RegistrationState);
 
 fn unexpected(name: &str, expected: &str, found: Option<&AttributeValue>) -> StoreError {
     let found = match found {

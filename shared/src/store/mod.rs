@@ -16,6 +16,7 @@ pub mod lease;
 pub mod nonces;
 pub mod privacy_default;
 pub mod refresh_shards;
+pub mod registrations;
 mod table;
 pub mod tickets;
 
@@ -32,6 +33,9 @@ pub use lease::LeaseTerms;
 pub use nonces::{NonceOutcome, NonceStore, PushNonce};
 pub use privacy_default::{PrivacyDefault, PrivacyDefaultStore};
 pub use refresh_shards::RefreshShardLease;
+pub use registrations::{
+    RegistrationChange, RegistrationState, RegistrationStore, RegistrationTask,
+};
 pub use table::is_condition_failure;
 pub use tickets::{
     DynamoTicketStore, PushOutcome, PushStore, ReceivedPush, TicketOutcome, TicketStore,
@@ -45,13 +49,14 @@ pub trait ComponentRecords: ComponentTokenStore + TicketStore + Sync {}
 
 impl<T: ComponentTokenStore + TicketStore + Sync> ComponentRecords for T {}
 
-/// [`ComponentRecords`] and the claims on authorization codes: what authorizing, the callback, the
-/// token refresh and the admin API need of the tickets table. A bound
-/// `S: ComponentTokenStore + TicketStore + AuthCodeStore + Sync` can be written
-/// `S: AuthorizationRecords` (`+ RefreshShardLease` in token-refresh).
-pub trait AuthorizationRecords: ComponentRecords + AuthCodeStore {}
+/// [`ComponentRecords`], the claims on authorization codes and the fast-registration tasks (which
+/// end in an authorization): what authorizing, the callback, the token refresh and the admin API
+/// need of the tickets table. A bound
+/// `S: ComponentTokenStore + TicketStore + AuthCodeStore + RegistrationStore + Sync` can be
+/// written `S: AuthorizationRecords` (`+ RefreshShardLease` in token-refresh).
+pub trait AuthorizationRecords: ComponentRecords + AuthCodeStore + RegistrationStore {}
 
-impl<T: ComponentRecords + AuthCodeStore> AuthorizationRecords for T {}
+impl<T: ComponentRecords + AuthCodeStore + RegistrationStore> AuthorizationRecords for T {}
 
 /// A storage failure. Callers answer WeChat with a 5xx so the push is retried.
 #[derive(Debug, thiserror::Error)]

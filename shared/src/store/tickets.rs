@@ -5,7 +5,8 @@
 //! * `record = "push#<InfoType>#<authorizer appid or ->#<CreateTime>#<digest>"`: every other
 //!   authorization push as received (idempotent: one item per push), purged by TTL (`purge_at`)
 //!   after 90 days;
-//! * `record = "nonce#<nonce>"`: the nonces of recent pushes (see [`super::nonces`]).
+//! * `record = "nonce#<nonce>"`: the nonces of recent pushes (see [`super::nonces`]);
+//! * `record = "registration#<id>"`: fast-registration tasks (see [`super::registrations`]).
 
 use std::future::Future;
 

@@ -32,6 +32,16 @@ pub enum Errcode {
     MustCommitFirst,
     PrivacyScanPending,
     PrivacyApiUndeclared,
+    LegalPersonMismatch,
+    InvalidWechatId,
+    RegistrationInnerError,
+    InvalidCodeType,
+    RegistrationRunning,
+    RegistrationNotFound,
+    AwaitingLegalPersonCheck,
+    LegalPersonInfoChecking,
+    RegistrationParamsMissing,
+    PlatformPermissionSetsIncomplete,
     Other(i64),
 }
 
@@ -119,6 +129,53 @@ const TABLE: &[(i64, Errcode, &str)] = &[
         61040,
         Errcode::PrivacyApiUndeclared,
         "the code uses location APIs that are not declared or not permitted",
+    ),
+    // "快速注册企业小程序" (fastregisterweapp)'s errcodes.
+    (
+        61070,
+        Errcode::LegalPersonMismatch,
+        "the legal person's name does not match the WeChat id",
+    ),
+    (86004, Errcode::InvalidWechatId, "invalid WeChat id"),
+    (
+        89247,
+        Errcode::RegistrationInnerError,
+        "WeChat inner error (also answered when code does not fit code_type); retry later",
+    ),
+    (
+        89248,
+        Errcode::InvalidCodeType,
+        "invalid enterprise code type",
+    ),
+    (
+        89249,
+        Errcode::RegistrationRunning,
+        "a task for this enterprise is running; retry 24 h after the last one",
+    ),
+    (
+        89250,
+        Errcode::RegistrationNotFound,
+        "fast-registration task not found",
+    ),
+    (
+        89251,
+        Errcode::AwaitingLegalPersonCheck,
+        "awaiting the legal person's face check",
+    ),
+    (
+        89252,
+        Errcode::LegalPersonInfoChecking,
+        "checking the legal person and enterprise information",
+    ),
+    (
+        89253,
+        Errcode::RegistrationParamsMissing,
+        "missing parameters",
+    ),
+    (
+        89254,
+        Errcode::PlatformPermissionSetsIncomplete,
+        "the platform lacks permission sets fast registration needs",
     ),
 ];
 

@@ -6,6 +6,7 @@ pub mod component;
 pub mod endpoint;
 mod errcode;
 pub mod privacy;
+pub mod registration;
 pub mod templates;
 
 use std::sync::{Arc, OnceLock};

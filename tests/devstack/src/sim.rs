@@ -89,6 +89,19 @@ pub fn shop(appid: &str) -> MiniProgram {
         .pages(&["pages/index/index", "pages/about/about"])
 }
 
+/// An enterprise WeChat's fast registration accepts (a unified social credit code, code_type 1),
+/// as create's JSON body.
+pub fn enterprise() -> Value {
+    json!({
+        "name": "示例科技有限公司",
+        "code": "91440300MA5EXAMPL1",
+        "code_type": 1,
+        "legal_persona_wechat": "legal_wx01",
+        "legal_persona_name": "张三",
+        "component_phone": "0755-86013388",
+    })
+}
+
 /// A template of the library at start.
 pub fn template(template_id: i64, user_version: &str, user_desc: &str, kind: i64) -> Template {
     Template {

@@ -1,6 +1,6 @@
 //! The simulator's control API (`/sim/…`) as tests use it: call counts, faults, the clock, token
-//! expiry, review scripts, refresh-token rotation, revocation, pushes on demand and what WeChat
-//! currently holds. Every test reaches the control API through this client.
+//! expiry, review scripts, refresh-token rotation, revocation, pushes on demand, fast registrations
+//! and what WeChat currently holds. Every test reaches the control API through this client.
 
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -162,6 +162,43 @@ impl SimControl {
     /// The code state WeChat holds for a mini program (`/sim/mini-programs/{appid}`).
     pub async fn mini_program(&self, appid: &str) -> Value {
         self.get(&format!("/sim/mini-programs/{appid}")).await
+    }
+
+    /// Every fast-registration task WeChat holds (`/sim/registrations`), oldest first.
+    pub async fn registrations(&self) -> Vec<Value> {
+        let tasks = self.get("/sim/registrations").await;
+        tasks.as_array().expect("a list of tasks").clone()
+    }
+
+    /// The taskid of the newest fast-registration task.
+    pub async fn newest_registration(&self) -> String {
+        let tasks = self.registrations().await;
+        let task = tasks.last().expect("a fast-registration task");
+        task["taskid"].as_str().expect("taskid").to_owned()
+    }
+
+    /// WeChat refuses the next fast-registration create with `errcode`.
+    pub async fn refuse_next_registration(&self, errcode: i64) {
+        let script = json!({ "refuse_create": { "errcode": errcode } });
+        self.post("/sim/registrations/outcome", script).await;
+    }
+
+    /// The next fast-registration task created ends with this push (`status` 0: registered).
+    pub async fn next_registration_push(&self, status: i64, msg: &str) {
+        let script = json!({ "push": { "status": status, "msg": msg } });
+        self.post("/sim/registrations/outcome", script).await;
+    }
+
+    /// The legal person confirms the task now: WeChat pushes notify_third_fasteregister.
+    pub async fn confirm_registration(&self, taskid: &str) {
+        let path = format!("/sim/registrations/{taskid}/confirm");
+        self.post(&path, Value::Null).await;
+    }
+
+    /// WeChat pushes the task's result again, unchanged (its retry).
+    pub async fn push_registration_again(&self, taskid: &str) {
+        let path = format!("/sim/registrations/{taskid}/push-again");
+        self.post(&path, Value::Null).await;
     }
 }
 

@@ -39,7 +39,7 @@ fn with_component_call(
     })())
 }
 
-fn component_token(params: &HashMap<String, String>) -> Option<&str> {
+pub(crate) fn component_token(params: &HashMap<String, String>) -> Option<&str> {
     params
         .get("component_access_token")
         .or_else(|| params.get("access_token"))

@@ -271,6 +271,9 @@ pub struct SimConfig {
     pub drafts: Vec<Draft>,
     #[serde(default)]
     pub templates: Vec<Template>,
+    /// Fast registration: when the legal person confirms, what the new mini program grants.
+    #[serde(default)]
+    pub registrations: crate::register::RegistrationSettings,
 }
 
 impl SimConfig {
@@ -301,6 +304,7 @@ impl SimConfig {
             mini_programs: Vec::new(),
             drafts: Vec::new(),
             templates: Vec::new(),
+            registrations: Default::default(),
         }
     }
 

@@ -40,6 +40,7 @@ pub async fn advance_clock(State(sim): State<Sim>, Json(advance): Json<Advance>)
     }
     sim.state().clock.advance(advance.seconds);
     sim.resolve_due_reviews();
+    sim.resolve_due_registrations();
     clock(State(sim)).await.into_response()
 }
 

@@ -12,6 +12,7 @@ pub mod config;
 pub mod control;
 pub mod pages;
 pub mod push;
+pub mod register;
 pub mod state;
 pub mod templates;
 pub mod wx;
@@ -137,6 +138,10 @@ impl Sim {
             .route("/wxa/addtotemplate", post(t::addtotemplate))
             .route("/wxa/gettemplatelist", get(t::gettemplatelist))
             .route("/wxa/deletetemplate", post(t::deletetemplate))
+            .route(
+                "/cgi-bin/component/fastregisterweapp",
+                post(register::fastregisterweapp),
+            )
             .route("/cgi-bin/componentloginpage", get(p::login_page))
             .route("/cgi-bin/componentloginpage/confirm", post(p::confirm))
             .route("/safe/bindcomponent", get(p::login_page))
@@ -158,6 +163,16 @@ impl Sim {
             .route("/sim/authorizations/{appid}/revoke", post(s::revoke))
             .route("/sim/authorizations/bulk", post(s::bulk_authorize))
             .route("/sim/pushes", get(s::pushes))
+            .route("/sim/registrations", get(register::list))
+            .route("/sim/registrations/outcome", post(register::script))
+            .route(
+                "/sim/registrations/{taskid}/confirm",
+                post(register::confirm),
+            )
+            .route(
+                "/sim/registrations/{taskid}/push-again",
+                post(register::push_again),
+            )
             .route("/sim/mini-programs/{appid}", get(s::mini_program_state));
         wechat.merge(control).with_state(self.clone())
     }
@@ -182,6 +197,7 @@ impl Sim {
             loop {
                 ticks.tick().await;
                 sim.resolve_due_reviews();
+                sim.resolve_due_registrations();
             }
         });
     }

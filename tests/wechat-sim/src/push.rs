@@ -87,7 +87,7 @@ impl Sim {
     }
 
     /// Encrypts and delivers in the background; the delivery is logged in the state.
-    fn send(&self, recipient: Recipient, kind: &str, plaintext: String) {
+    pub(crate) fn send(&self, recipient: Recipient, kind: &str, plaintext: String) {
         let (url, settings) = {
             let state = self.state();
             let push = &state.config.push;

@@ -309,6 +309,8 @@ pub struct SimState {
     pub faults: HashMap<String, VecDeque<Fault>>,
     pub deliveries: Vec<Delivery>,
     pub sped_up: HashSet<i64>,
+    /// Fast-registration tasks ("快速注册企业小程序" (fastregisterweapp)).
+    pub registrations: crate::register::Registrations,
 }
 
 impl SimState {
@@ -346,6 +348,7 @@ impl SimState {
             faults: HashMap::new(),
             deliveries: Vec::new(),
             sped_up: HashSet::new(),
+            registrations: Default::default(),
             config,
         }
     }
