@@ -235,6 +235,8 @@ pub struct CodeState {
     pub undo_times: Vec<i64>,
     /// Outcomes scripted through /sim/reviews, used before the configured one.
     pub scripted_reviews: VecDeque<ReviewScript>,
+    /// The privacy guideline, the committed code's privacy scan, interface applications.
+    pub privacy: crate::privacy::MpPrivacy,
 }
 
 impl CodeState {
@@ -309,6 +311,8 @@ pub struct SimState {
     pub faults: HashMap<String, VecDeque<Fault>>,
     pub deliveries: Vec<Delivery>,
     pub sped_up: HashSet<i64>,
+    /// Quotas, authorizer options, js_codes and the platform's own domains.
+    pub platform: crate::platform::PlatformState,
 }
 
 impl SimState {
@@ -346,6 +350,7 @@ impl SimState {
             faults: HashMap::new(),
             deliveries: Vec::new(),
             sped_up: HashSet::new(),
+            platform: crate::platform::PlatformState::default(),
             config,
         }
     }
