@@ -435,7 +435,10 @@ fn label_of(key: &str) -> Option<&'static str> {
 /// number, 40007 for an ext_file_media_id not uploaded for this mini program.
 fn owner_setting(body: &Value, ext_files: &[String]) -> Result<OwnerSetting, WxError> {
     let missing = || WxError::new(86069, "owner_setting必填字段字段缺失");
-    let given = body.get("owner_setting").ok_or_else(missing)?;
+    let given = body
+        .get("owner_setting")
+        .filter(|v| !v.is_null())
+        .ok_or_else(missing)?;
     let owner: OwnerSetting = serde_json::from_value(given.clone())
         .map_err(|_| WxError::new(47001, "data format error: owner_setting"))?;
     if owner.notice_method.is_empty() || !owner.has_contact() {
