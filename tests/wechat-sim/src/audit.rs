@@ -462,5 +462,6 @@ impl Sim {
             let fields: Vec<(&str, String)> = fields.into_iter().collect();
             self.push_audit_event(&appid, event, &fields);
         }
+        self.push_privacy_applications();
     }
 }

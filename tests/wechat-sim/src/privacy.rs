@@ -17,6 +17,9 @@
 //! - A submission whose code collects privacy_keys the guideline (the development version, else
 //!   the online one) does not list is accepted, and its review is rejected with a reason naming
 //!   them ([`Uncovered::reason`]); the scripted outcome is kept for the next review.
+//! - An application is approved (status 5) `privacy.apply_secs` after it is made, unless
+//!   `/sim/privacy/interfaces` scripts or ends it otherwise; each end is pushed to the message URL
+//!   (`wxa_privacy_apply`).
 //! - Releasing makes the development guideline the online one (privacy_ver 1).
 
 use std::collections::BTreeMap;
@@ -208,6 +211,7 @@ pub enum ApplyOutcome {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Application {
+    pub api_name: String,
     pub audit_id: i64,
     pub content: String,
     pub apply_time: i64,
@@ -262,6 +266,9 @@ pub struct MpPrivacy {
     pub interfaces: BTreeMap<String, Application>,
     /// Outcomes scripted for the next application of an API.
     pub scripted: BTreeMap<String, ApplyOutcome>,
+    /// Applications ended and not pushed yet (`wxa_privacy_apply`).
+    #[serde(skip)]
+    pub unpushed: Vec<Application>,
 }
 
 impl MpPrivacy {
@@ -303,6 +310,7 @@ impl MpPrivacy {
             self.interfaces
                 .entry(api.clone())
                 .or_insert_with(|| Application {
+                    api_name: api.clone(),
                     audit_id: 0,
                     content: String::new(),
                     apply_time: 0,
@@ -321,6 +329,7 @@ impl MpPrivacy {
                         application.fail_reason = fail_reason.clone();
                     }
                 }
+                self.unpushed.push(application.clone());
             }
         }
     }
@@ -716,8 +725,9 @@ pub async fn apply_privacy_interface(
             .remove(&api)
             .unwrap_or(ApplyOutcome::Approved);
         privacy.interfaces.insert(
-            api,
+            api.clone(),
             Application {
+                api_name: api,
                 audit_id,
                 content,
                 apply_time: now,
@@ -745,25 +755,62 @@ impl Sim {
     /// Ends the pending application of `api_name` now with `outcome`, or, with none pending,
     /// scripts how the next one ends. Answers whether one was pending (None: no such mini program).
     pub fn script_application(&self, script: ScriptApplication) -> Option<bool> {
-        let mut state = self.state();
-        state.mini_program(&script.appid)?;
-        let now = state.now();
-        let privacy = settled(&mut state, &script.appid);
-        match privacy
-            .interfaces
-            .get_mut(&script.api_name)
-            .filter(|a| a.status == InterfaceStatus::Applying)
-        {
-            Some(application) => {
-                application.outcome = script.outcome;
-                application.resolves_at = now;
-                privacy.settle(now, &[]);
-                Some(true)
+        let resolved = {
+            let mut state = self.state();
+            state.mini_program(&script.appid)?;
+            let now = state.now();
+            let privacy = settled(&mut state, &script.appid);
+            match privacy
+                .interfaces
+                .get_mut(&script.api_name)
+                .filter(|a| a.status == InterfaceStatus::Applying)
+            {
+                Some(application) => {
+                    application.outcome = script.outcome;
+                    application.resolves_at = now;
+                    privacy.settle(now, &[]);
+                    true
+                }
+                None => {
+                    privacy.scripted.insert(script.api_name, script.outcome);
+                    false
+                }
             }
-            None => {
-                privacy.scripted.insert(script.api_name, script.outcome);
-                Some(false)
-            }
+        };
+        self.push_privacy_applications();
+        Some(resolved)
+    }
+
+    /// Ends the applications whose time has come and pushes each ended one to its mini program's
+    /// message URL ("申请地理位置接口" (apply_privacy_interface): `wxa_privacy_apply`, whose
+    /// `status` is 3 approved, 2 rejected, unlike get_privacy_interface's).
+    pub fn push_privacy_applications(&self) {
+        let ended: Vec<(String, Application)> = {
+            let mut state = self.state();
+            let appids: Vec<String> = state.code.keys().cloned().collect();
+            appids
+                .into_iter()
+                .flat_map(|appid| {
+                    let ended = std::mem::take(&mut settled(&mut state, &appid).unpushed);
+                    ended.into_iter().map(move |a| (appid.clone(), a))
+                })
+                .collect()
+        };
+        for (appid, a) in ended {
+            let (status, reason) = match a.status {
+                InterfaceStatus::Opened => ("3", String::new()),
+                _ => ("2", a.fail_reason.clone()),
+            };
+            let fields = crate::push::cdata_elements(&[
+                ("api_name", a.api_name.clone()),
+                ("apply_time", a.apply_time.to_string()),
+                ("audit_id", a.audit_id.to_string()),
+                ("audit_time", a.resolves_at.to_string()),
+                ("reason", reason),
+                ("status", status.to_owned()),
+            ]);
+            let inner = format!("<result_info>{fields}</result_info>");
+            self.push_mini_program_event(&appid, "wxa_privacy_apply", &inner);
         }
     }
 }

@@ -168,6 +168,16 @@ async fn an_interface_application_is_approved_after_its_review_or_as_scripted() 
     assert_eq!(interface(&mp, "wx.getLocation").await.0, 3);
     env.ctl.advance_clock(1).await;
     assert_eq!(interface(&mp, "wx.getLocation").await.0, 5);
+    // Pushed to the message URL; the push's status is 3 for approved.
+    let push = env.inbox().wait_for("wxa_privacy_apply").await;
+    assert_eq!(push.path, format!("/mp/{MP}"));
+    for element in [
+        "<api_name><![CDATA[wx.getLocation]]></api_name>".to_owned(),
+        format!("<audit_id><![CDATA[{audit_id}]]></audit_id>"),
+        "<status><![CDATA[3]]></status>".to_owned(),
+    ] {
+        assert!(push.plaintext.contains(&element), "{}", push.plaintext);
+    }
     commit_location(&mp, &["getLocation"]).await;
     env.ctl.advance_clock(60).await;
     let scan = mp.get(SCAN).await;
@@ -188,6 +198,18 @@ async fn an_interface_application_is_approved_after_its_review_or_as_scripted() 
     let (status, entry) = interface(&mp, "wx.choosePoi").await;
     assert_eq!(status, 4, "{entry}");
     assert_eq!(entry["fail_reason"], "小程序内未含有相应使用场景");
+    let rejected = env
+        .inbox()
+        .wait_for("<api_name><![CDATA[wx.choosePoi]]></api_name>")
+        .await;
+    assert!(
+        rejected
+            .plaintext
+            .contains("<status><![CDATA[2]]></status>")
+            && rejected.plaintext.contains("小程序内未含有相应使用场景"),
+        "{}",
+        rejected.plaintext
+    );
     mp.expect(APPLY, apply("wx.chooseAddress"), 0).await;
     assert!(env.ctl.approve_interface(MP, "wx.chooseAddress").await);
     assert_eq!(interface(&mp, "wx.chooseAddress").await.0, 5);
