@@ -66,9 +66,10 @@ async fn the_scan_answers_61039_until_it_ends_then_lists_what_the_code_lacks() {
     commit_location(&mp, &[]).await;
     assert_errcode(&mp.get(SCAN).await, 61039);
     assert_errcode(&mp.submit().await, 61039);
-    env.ctl.advance_clock(59).await;
+    // (A margin of a second: the simulated clock moves with the real one too.)
+    env.ctl.advance_clock(58).await;
     assert_errcode(&mp.get(SCAN).await, 61039);
-    env.ctl.advance_clock(1).await;
+    env.ctl.advance_clock(2).await;
     let scan = mp.get(SCAN).await;
     assert_ok(&scan);
     assert_eq!(
@@ -164,9 +165,10 @@ async fn an_interface_application_is_approved_after_its_review_or_as_scripted() 
     assert!((before..=env.now()).contains(&applied), "{entry}");
     mp.expect(APPLY, apply("wx.getLocation"), 40097).await;
     // Approved after apply_secs (5 by default) on the simulated clock.
-    env.ctl.advance_clock(4).await;
+    // (A margin of a second: the simulated clock moves with the real one too.)
+    env.ctl.advance_clock(3).await;
     assert_eq!(interface(&mp, "wx.getLocation").await.0, 3);
-    env.ctl.advance_clock(1).await;
+    env.ctl.advance_clock(2).await;
     assert_eq!(interface(&mp, "wx.getLocation").await.0, 5);
     // Pushed to the message URL; the push's status is 3 for approved.
     let push = env.inbox().wait_for("wxa_privacy_apply").await;
