@@ -200,6 +200,48 @@ impl SimControl {
         let path = format!("/sim/registrations/{taskid}/push-again");
         self.post(&path, Value::Null).await;
     }
+
+    /// The privacy state WeChat holds for a mini program: its guideline versions, the scan of
+    /// its committed code and its interface applications.
+    pub async fn privacy_of(&self, appid: &str) -> Value {
+        self.mini_program(appid).await["privacy"].clone()
+    }
+
+    /// The privacy scan of every later commit runs `seconds` on WeChat's clock (61039 meanwhile).
+    pub async fn privacy_scan_secs(&self, seconds: i64) {
+        self.post("/sim/privacy/scan-secs", json!({ "seconds": seconds }))
+            .await;
+    }
+
+    /// `appid`'s pending application of `api_name` is approved now, or (none pending) its next
+    /// one will be. Answers whether one was pending.
+    pub async fn approve_interface(&self, appid: &str, api_name: &str) -> bool {
+        self.script_interface(appid, api_name, json!({ "outcome": "approved" }))
+            .await
+    }
+
+    /// Like [`Self::approve_interface`], but rejected with `fail_reason`.
+    pub async fn reject_interface(&self, appid: &str, api_name: &str, fail_reason: &str) -> bool {
+        let outcome = json!({ "outcome": "rejected", "fail_reason": fail_reason });
+        self.script_interface(appid, api_name, outcome).await
+    }
+
+    async fn script_interface(&self, appid: &str, api_name: &str, mut outcome: Value) -> bool {
+        outcome["appid"] = json!(appid);
+        outcome["api_name"] = json!(api_name);
+        self.post("/sim/privacy/interfaces", outcome).await["resolved"]
+            .as_bool()
+            .expect("resolved")
+    }
+
+    /// A js_code of `user` in mini program `appid` (what wx.login gives it): (js_code, openid).
+    pub async fn js_code(&self, appid: &str, user: &str) -> (String, String) {
+        let minted = self
+            .post("/sim/js-codes", json!({ "appid": appid, "user": user }))
+            .await;
+        let field = |name: &str| minted[name].as_str().expect(name).to_owned();
+        (field("js_code"), field("openid"))
+    }
 }
 
 /// The faults `/sim/faults` arms (the simulator's `FaultKind` as JSON).

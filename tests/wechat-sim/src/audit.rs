@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 
 use crate::code::{with_mini_program, Params};
 use crate::config::ReviewScript;
+use crate::privacy;
 use crate::state::{audit_status, Audit, GrayPlan, Release};
 use crate::wx::{int_field, json_body, ok, WxError};
 use crate::Sim;
@@ -86,6 +87,14 @@ pub async fn submit_audit(State(sim): State<Sim>, Query(params): Params, body: B
         for item in &items {
             check_item(item, &commit.pages, &mp.categories)?;
         }
+        // The privacy scan must be done and its interfaces approved (61039, 61040); code that
+        // collects user information its guideline does not list is accepted, then rejected.
+        let privacy_api_not_use = body
+            .get("privacy_api_not_use")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        let now = state.now();
+        let uncovered = privacy::settled(state, appid).check_submit(now, privacy_api_not_use)?;
         if state.submits_used >= state.config.limits.submit_quota {
             return Err(WxError::new(85085, "submit audit quota reached"));
         }
@@ -94,7 +103,19 @@ pub async fn submit_audit(State(sim): State<Sim>, Query(params): Params, body: B
         let auditid = state.next_auditid;
         state.next_auditid += 1;
         let code = state.code_state(appid);
-        let script = code.scripted_reviews.pop_front().unwrap_or(mp.review);
+        let script = match uncovered {
+            // The scripted outcome stays for the next review.
+            Some(uncovered) => ReviewScript::Reject {
+                after_secs: code
+                    .scripted_reviews
+                    .front()
+                    .unwrap_or(&mp.review)
+                    .after_secs(),
+                reason: uncovered.reason(),
+                screenshot: String::new(),
+            },
+            None => code.scripted_reviews.pop_front().unwrap_or(mp.review),
+        };
         code.audits.push(Audit {
             auditid,
             status: audit_status::UNDER_REVIEW,
@@ -204,6 +225,7 @@ pub async fn release(State(sim): State<Sim>, Query(params): Params, body: Bytes)
             commit_time: commit.commit_time,
         });
         code.online = Some(code.releases.len() - 1);
+        code.privacy.on_release();
         code.rolled_back = false;
         code.gray = None;
         if let Some(audit) = code.latest_audit_mut() {
@@ -440,5 +462,6 @@ impl Sim {
             let fields: Vec<(&str, String)> = fields.into_iter().collect();
             self.push_audit_event(&appid, event, &fields);
         }
+        self.push_privacy_applications();
     }
 }

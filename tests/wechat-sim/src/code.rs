@@ -342,6 +342,16 @@ pub async fn commit(State(sim): State<Sim>, Query(params): Params, body: Bytes) 
         }
         let ext_config = ext_config(&ext_json, appid, standard);
         let commit_time = state.now();
+        // The privacy scan of this code starts ("获取隐私接口检测结果" (get_code_privacy_info)).
+        let uses = state.config.privacy.of_template(template_id);
+        let scan_secs = state.config.privacy.scan_secs;
+        state.code_state(appid).privacy.on_commit(
+            template_id,
+            uses,
+            &ext_json,
+            commit_time,
+            scan_secs,
+        );
         state.code_state(appid).commit = Some(Commit {
             template_id,
             user_version,

@@ -16,7 +16,7 @@ use crate::Sim;
 
 type Params = Query<HashMap<String, String>>;
 
-fn check_component_appid(state: &SimState, body: &Value) -> Result<(), WxError> {
+pub(crate) fn check_component_appid(state: &SimState, body: &Value) -> Result<(), WxError> {
     if str_field(body, "component_appid")? != state.config.component.appid {
         return Err(WxError::new(40013, "invalid appid"));
     }
@@ -24,7 +24,7 @@ fn check_component_appid(state: &SimState, body: &Value) -> Result<(), WxError> 
 }
 
 /// A component API call: the component token checked, the JSON body parsed, its component_appid ours.
-fn with_component_call(
+pub(crate) fn with_component_call(
     sim: &Sim,
     params: &HashMap<String, String>,
     body: &[u8],

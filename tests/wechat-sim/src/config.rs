@@ -146,6 +146,126 @@ pub struct Template {
     pub template_type: i64,
 }
 
+/// What a template's code uses of the user's information ("用户隐私保护指引" (set_privacy_setting),
+/// "获取隐私接口检测结果" (get_code_privacy_info)). In a configuration file these keys sit on the
+/// `[[templates]]` / `[[drafts]]` entry itself (see [`SimConfig::load`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CodePrivacy {
+    /// The privacy_keys the code collects (getprivacysetting's `privacy_list`), e.g. `Location`.
+    #[serde(default)]
+    pub privacy_keys: Vec<String>,
+    /// The privacy APIs the code calls, e.g. `wx.getLocation`.
+    #[serde(default)]
+    pub privacy_apis: Vec<String>,
+    /// The APIs the template's own app.json declares in `requiredPrivateInfos` (a commit's
+    /// ext_json may declare more).
+    #[serde(default)]
+    pub required_private_infos: Vec<String>,
+}
+
+impl CodePrivacy {
+    pub fn is_empty(&self) -> bool {
+        self.privacy_keys.is_empty()
+            && self.privacy_apis.is_empty()
+            && self.required_private_infos.is_empty()
+    }
+}
+
+/// The privacy a template of the library uses.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TemplatePrivacy {
+    pub template_id: i64,
+    #[serde(flatten)]
+    pub uses: CodePrivacy,
+}
+
+impl TemplatePrivacy {
+    /// Template `template_id` collects `keys` and calls `apis`, declaring none in its app.json.
+    pub fn new(template_id: i64, keys: &[&str], apis: &[&str]) -> Self {
+        let owned = |items: &[&str]| items.iter().map(|s| (*s).to_owned()).collect();
+        Self {
+            template_id,
+            uses: CodePrivacy {
+                privacy_keys: owned(keys),
+                privacy_apis: owned(apis),
+                required_private_infos: Vec::new(),
+            },
+        }
+    }
+}
+
+/// The privacy a draft uses (a template added from it inherits it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DraftPrivacy {
+    pub draft_id: i64,
+    #[serde(flatten)]
+    pub uses: CodePrivacy,
+}
+
+fn default_apply_secs() -> i64 {
+    5
+}
+
+/// The privacy side of the simulated WeChat.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PrivacySettings {
+    /// How long the privacy scan after a commit runs, in simulated seconds (get_code_privacy_info
+    /// and submit_audit answer 61039 meanwhile). 0: done at once.
+    #[serde(default)]
+    pub scan_secs: i64,
+    /// How long an apply_privacy_interface application is under review, in simulated seconds.
+    #[serde(default = "default_apply_secs")]
+    pub apply_secs: i64,
+    /// Interfaces (e.g. `wx.getLocation`) open for every mini program from the start (status 5).
+    #[serde(default)]
+    pub opened_apis: Vec<String>,
+    #[serde(default)]
+    pub templates: Vec<TemplatePrivacy>,
+    #[serde(default)]
+    pub drafts: Vec<DraftPrivacy>,
+}
+
+impl Default for PrivacySettings {
+    fn default() -> Self {
+        Self {
+            scan_secs: 0,
+            apply_secs: default_apply_secs(),
+            opened_apis: Vec::new(),
+            templates: Vec::new(),
+            drafts: Vec::new(),
+        }
+    }
+}
+
+impl PrivacySettings {
+    /// What template `template_id`'s code uses (nothing unless configured).
+    pub fn of_template(&self, template_id: i64) -> CodePrivacy {
+        self.templates
+            .iter()
+            .rev()
+            .find(|t| t.template_id == template_id)
+            .map(|t| t.uses.clone())
+            .unwrap_or_default()
+    }
+
+    /// A template made from draft `draft_id` uses what the draft uses.
+    pub fn inherit(&mut self, draft_id: i64, template_id: i64) {
+        if let Some(draft) = self.drafts.iter().find(|d| d.draft_id == draft_id) {
+            let uses = draft.uses.clone();
+            self.templates.push(TemplatePrivacy { template_id, uses });
+        }
+    }
+}
+
+/// The privacy keys written on the `[[templates]]` and `[[drafts]]` entries of a file.
+#[derive(Deserialize)]
+struct PrivacyOfEntries {
+    #[serde(default)]
+    templates: Vec<TemplatePrivacy>,
+    #[serde(default)]
+    drafts: Vec<DraftPrivacy>,
+}
+
 fn default_ticket_interval() -> u64 {
     600
 }
@@ -274,6 +394,17 @@ pub struct SimConfig {
     /// Fast registration: when the legal person confirms, what the new mini program grants.
     #[serde(default)]
     pub registrations: crate::register::RegistrationSettings,
+    #[serde(default)]
+    pub privacy: PrivacySettings,
+}
+
+/// A configuration file's text as `T`: JSON or TOML.
+fn parse<T: serde::de::DeserializeOwned>(json: bool, text: &str) -> Result<T, String> {
+    if json {
+        serde_json::from_str(text).map_err(|e| e.to_string())
+    } else {
+        toml::from_str(text).map_err(|e| e.to_string())
+    }
 }
 
 impl SimConfig {
@@ -305,6 +436,7 @@ impl SimConfig {
             drafts: Vec::new(),
             templates: Vec::new(),
             registrations: Default::default(),
+            privacy: PrivacySettings::default(),
         }
     }
 
@@ -318,11 +450,18 @@ impl SimConfig {
             path: path.display().to_string(),
             message,
         };
-        let mut config: SimConfig = if path.extension().is_some_and(|e| e == "json") {
-            serde_json::from_str(&text).map_err(|e| parse_error(e.to_string()))?
-        } else {
-            toml::from_str(&text).map_err(|e| parse_error(e.to_string()))?
-        };
+        let json = path.extension().is_some_and(|e| e == "json");
+        let mut config: SimConfig = parse(json, &text).map_err(parse_error)?;
+        // `privacy_keys`, `privacy_apis` and `required_private_infos` sit on the template (or
+        // draft) entries of the file; they are kept in `privacy`, next to the library.
+        let entries: PrivacyOfEntries = parse(json, &text).map_err(parse_error)?;
+        let privacy = &mut config.privacy;
+        privacy
+            .templates
+            .extend(entries.templates.into_iter().filter(|t| !t.uses.is_empty()));
+        privacy
+            .drafts
+            .extend(entries.drafts.into_iter().filter(|d| !d.uses.is_empty()));
         config.apply_env(env);
         config.validate()?;
         Ok(config)

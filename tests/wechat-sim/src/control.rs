@@ -12,6 +12,14 @@ use crate::config::{RefreshTokenSettings, ReviewScript};
 use crate::state::{AuthorizationStatus, Fault, FaultKind, TokenOwner};
 use crate::Sim;
 
+fn bad_request(message: &str) -> Response {
+    (
+        StatusCode::BAD_REQUEST,
+        Json(json!({ "error": "bad_request", "message": message })),
+    )
+        .into_response()
+}
+
 fn not_found(what: String) -> Response {
     (
         StatusCode::NOT_FOUND,
@@ -32,11 +40,7 @@ pub struct Advance {
 /// Moves the simulated clock forward; reviews that are now due end (and push) at once.
 pub async fn advance_clock(State(sim): State<Sim>, Json(advance): Json<Advance>) -> Response {
     if advance.seconds < 0 {
-        return (
-            StatusCode::BAD_REQUEST,
-            Json(json!({ "error": "bad_request", "message": "seconds must be >= 0" })),
-        )
-            .into_response();
+        return bad_request("seconds must be >= 0");
     }
     sim.state().clock.advance(advance.seconds);
     sim.resolve_due_reviews();
@@ -81,11 +85,7 @@ fn one() -> u32 {
 
 pub async fn add_fault(State(sim): State<Sim>, Json(request): Json<FaultRequest>) -> Response {
     if request.count == 0 {
-        return (
-            StatusCode::BAD_REQUEST,
-            Json(json!({ "error": "bad_request", "message": "count must be >= 1" })),
-        )
-            .into_response();
+        return bad_request("count must be >= 1");
     }
     sim.state()
         .faults
@@ -170,7 +170,7 @@ pub struct Bulk {
 pub async fn bulk_authorize(State(sim): State<Sim>, Json(bulk): Json<Bulk>) -> Response {
     let width = 18usize.saturating_sub(bulk.prefix.len());
     if width == 0 || bulk.count == 0 || bulk.count > 1_000_000 {
-        return (StatusCode::BAD_REQUEST, Json(json!({ "error": "bad_request", "message": "prefix shorter than 18, count 1..=1000000" }))).into_response();
+        return bad_request("prefix shorter than 18, count 1..=1000000");
     }
     let mut state = sim.state();
     let now = state.now();
@@ -207,11 +207,58 @@ pub async fn pushes(State(sim): State<Sim>) -> Json<Value> {
     Json(json!(sim.state().deliveries))
 }
 
+/// What WeChat holds for a mini program: its code state, `privacy` included (applications settled).
 pub async fn mini_program_state(State(sim): State<Sim>, Path(appid): Path<String>) -> Response {
-    let state = sim.state();
-    match state.code.get(&appid) {
-        Some(code) => Json(json!(code)).into_response(),
-        None if state.mini_program(&appid).is_some() => Json(json!({})).into_response(),
+    let mut state = sim.state();
+    if state.mini_program(&appid).is_none() && !state.code.contains_key(&appid) {
+        return not_found(format!("no mini program {appid}"));
+    }
+    crate::privacy::settled(&mut state, &appid);
+    Json(json!(state.code_state(&appid))).into_response()
+}
+
+#[derive(Deserialize)]
+pub struct ScanSecs {
+    seconds: i64,
+}
+
+/// How long the privacy scan of every later commit runs, in simulated seconds.
+pub async fn privacy_scan_secs(State(sim): State<Sim>, Json(scan): Json<ScanSecs>) -> Response {
+    if scan.seconds < 0 {
+        return bad_request("seconds must be >= 0");
+    }
+    sim.state().config.privacy.scan_secs = scan.seconds;
+    Json(json!({ "scan_secs": scan.seconds })).into_response()
+}
+
+/// Ends a pending privacy-interface application now (approved, or rejected with a fail_reason),
+/// or scripts how the next one of that API ends; answers `{"resolved": true}` for the former.
+pub async fn script_application(
+    State(sim): State<Sim>,
+    Json(script): Json<crate::privacy::ScriptApplication>,
+) -> Response {
+    let appid = script.appid.clone();
+    match sim.script_application(script) {
+        Some(resolved) => Json(json!({ "resolved": resolved })).into_response(),
         None => not_found(format!("no mini program {appid}")),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct JsCodeRequest {
+    appid: String,
+    /// Who logs in (the same user has the same openid in a mini program); default `user`.
+    #[serde(default)]
+    user: Option<String>,
+    #[serde(default)]
+    unionid: Option<String>,
+}
+
+/// A js_code, as wx.login gives it to the mini program: `{js_code, openid, expires_in}`.
+pub async fn mint_js_code(State(sim): State<Sim>, Json(request): Json<JsCodeRequest>) -> Response {
+    let user = request.user.as_deref().unwrap_or("user");
+    match sim.mint_js_code(&request.appid, user, request.unionid) {
+        Some((js_code, openid)) => Json(json!({ "js_code": js_code, "openid": openid, "expires_in": crate::platform::JS_CODE_LIFETIME })).into_response(),
+        None => not_found(format!("no mini program {}", request.appid)),
     }
 }

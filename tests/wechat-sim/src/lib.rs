@@ -11,6 +11,8 @@ pub mod component;
 pub mod config;
 pub mod control;
 pub mod pages;
+pub mod platform;
+pub mod privacy;
 pub mod push;
 pub mod register;
 pub mod state;
@@ -142,6 +144,63 @@ impl Sim {
                 "/cgi-bin/component/fastregisterweapp",
                 post(register::fastregisterweapp),
             )
+            .route(
+                "/cgi-bin/component/setprivacysetting",
+                post(privacy::set_privacy_setting),
+            )
+            .route(
+                "/cgi-bin/component/getprivacysetting",
+                post(privacy::get_privacy_setting),
+            )
+            .route(
+                "/cgi-bin/component/uploadprivacyextfile",
+                post(privacy::upload_privacy_ext_file),
+            )
+            .route(
+                "/wxa/security/get_code_privacy_info",
+                get(privacy::get_code_privacy_info),
+            )
+            .route(
+                "/wxa/security/get_privacy_interface",
+                get(privacy::get_privacy_interface),
+            )
+            .route(
+                "/wxa/security/apply_privacy_interface",
+                post(privacy::apply_privacy_interface),
+            )
+            .route(
+                "/cgi-bin/component/api_get_authorizer_option",
+                post(platform::get_authorizer_option),
+            )
+            .route(
+                "/cgi-bin/component/api_set_authorizer_option",
+                post(platform::set_authorizer_option),
+            )
+            .route("/cgi-bin/openapi/quota/get", post(platform::quota_get))
+            .route(
+                "/cgi-bin/clear_quota",
+                post(platform::clear_quota_of_account),
+            )
+            .route(
+                "/cgi-bin/component/clear_quota",
+                post(platform::clear_component_quota),
+            )
+            .route(
+                "/cgi-bin/component/clear_quota/v2",
+                post(platform::clear_quota_by_secret),
+            )
+            .route(
+                "/sns/component/jscode2session",
+                get(platform::jscode2session),
+            )
+            .route(
+                "/cgi-bin/component/modify_wxa_server_domain",
+                post(platform::modify_wxa_server_domain),
+            )
+            .route(
+                "/cgi-bin/component/modify_wxa_jump_domain",
+                post(platform::modify_wxa_jump_domain),
+            )
             .route("/cgi-bin/componentloginpage", get(p::login_page))
             .route("/cgi-bin/componentloginpage/confirm", post(p::confirm))
             .route("/safe/bindcomponent", get(p::login_page))
@@ -173,7 +232,10 @@ impl Sim {
                 "/sim/registrations/{taskid}/push-again",
                 post(register::push_again),
             )
-            .route("/sim/mini-programs/{appid}", get(s::mini_program_state));
+            .route("/sim/mini-programs/{appid}", get(s::mini_program_state))
+            .route("/sim/privacy/scan-secs", post(s::privacy_scan_secs))
+            .route("/sim/privacy/interfaces", post(s::script_application))
+            .route("/sim/js-codes", post(s::mint_js_code));
         wechat.merge(control).with_state(self.clone())
     }
 
@@ -261,6 +323,7 @@ async fn count_and_inject(State(sim): State<Sim>, request: Request, next: Next) 
     let (fault, latency) = {
         let mut state = sim.state();
         *state.calls.entry(endpoint.clone()).or_default() += 1;
+        platform::record_call(&mut state, request.uri());
         (state.take_fault(&endpoint), state.config.latency_ms)
     };
     if latency > 0 {

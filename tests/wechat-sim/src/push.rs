@@ -17,6 +17,14 @@ pub enum Recipient {
     MiniProgram { appid: String, original_id: String },
 }
 
+/// `<name><![CDATA[value]]></name>` for each field.
+pub fn cdata_elements(fields: &[(&str, String)]) -> String {
+    fields
+        .iter()
+        .map(|(name, value)| format!("<{name}><![CDATA[{value}]]></{name}>"))
+        .collect()
+}
+
 impl Sim {
     /// Pushes a fresh component_verify_ticket now and remembers it (valid 12 h); returns it.
     pub fn push_ticket(&self) -> String {
@@ -61,6 +69,11 @@ impl Sim {
 
     /// Pushes a code-review event (weapp_audit_success / fail / delay) to a mini program's URL.
     pub fn push_audit_event(&self, appid: &str, event: &str, fields: &[(&str, String)]) {
+        self.push_mini_program_event(appid, event, &cdata_elements(fields));
+    }
+
+    /// Pushes an event to a mini program's URL, `inner` (XML elements) after `Event`.
+    pub fn push_mini_program_event(&self, appid: &str, event: &str, inner: &str) {
         let (original_id, now) = {
             let state = self.state();
             let original_id = state
@@ -72,9 +85,7 @@ impl Sim {
         let mut xml = format!(
             "<xml><ToUserName><![CDATA[{original_id}]]></ToUserName><FromUserName><![CDATA[o-system-weapp-audit]]></FromUserName><CreateTime>{now}</CreateTime><MsgType><![CDATA[event]]></MsgType><Event><![CDATA[{event}]]></Event>"
         );
-        for (name, value) in fields {
-            xml.push_str(&format!("<{name}><![CDATA[{value}]]></{name}>"));
-        }
+        xml.push_str(inner);
         xml.push_str("</xml>");
         self.send(
             Recipient::MiniProgram {

@@ -235,6 +235,8 @@ pub struct CodeState {
     pub undo_times: Vec<i64>,
     /// Outcomes scripted through /sim/reviews, used before the configured one.
     pub scripted_reviews: VecDeque<ReviewScript>,
+    /// The privacy guideline, the committed code's privacy scan, interface applications.
+    pub privacy: crate::privacy::MpPrivacy,
 }
 
 impl CodeState {
@@ -311,6 +313,8 @@ pub struct SimState {
     pub sped_up: HashSet<i64>,
     /// Fast-registration tasks ("快速注册企业小程序" (fastregisterweapp)).
     pub registrations: crate::register::Registrations,
+    /// Quotas, authorizer options, js_codes and the platform's own domains.
+    pub platform: crate::platform::PlatformState,
 }
 
 impl SimState {
@@ -349,6 +353,7 @@ impl SimState {
             deliveries: Vec::new(),
             sped_up: HashSet::new(),
             registrations: Default::default(),
+            platform: crate::platform::PlatformState::default(),
             config,
         }
     }

@@ -76,6 +76,7 @@ pub async fn addtotemplate(State(sim): State<Sim>, Query(params): Params, body: 
         }
         let template_id = state.next_template_id;
         state.next_template_id += 1;
+        state.config.privacy.inherit(draft_id, template_id);
         let create_time = state.now();
         state.library.push(LibraryTemplate {
             template: Template {

@@ -7,62 +7,6 @@ use common::*;
 use devstack::sim::template;
 use serde_json::{json, Value};
 
-struct Mp<'a> {
-    env: &'a Env,
-    token: String,
-}
-
-impl Mp<'_> {
-    fn path(&self, api: &str) -> String {
-        format!("/wxa/{api}?access_token={}", self.token)
-    }
-
-    async fn post(&self, api: &str, body: Value) -> Value {
-        self.env.post(&self.path(api), body).await
-    }
-
-    async fn get(&self, api: &str) -> Value {
-        self.env.get(&self.path(api)).await
-    }
-
-    /// POSTs `body` to `api` and asserts WeChat's errcode (0: success).
-    async fn expect(&self, api: &str, body: Value, errcode: i64) {
-        expect(self.env, &self.path(api), body, errcode).await;
-    }
-
-    async fn commit(&self) -> Value {
-        self.post(
-            "commit",
-            json!({ "template_id": 1, "ext_json": "{\"extAppid\":\"wx\",\"ext\":{\"shop\":1}}", "user_version": "1.0.0", "user_desc": "first" }),
-        )
-        .await
-    }
-
-    async fn submit(&self) -> Value {
-        self.post(
-            "submit_audit",
-            json!({ "item_list": [{ "address": "pages/index/index", "tag": "shop tools", "first_class": "工具", "second_class": "效率", "first_id": 287, "second_id": 612, "title": "Home" }] }),
-        )
-        .await
-    }
-}
-
-/// POSTs `body` to `path` and asserts WeChat's errcode (0: success).
-async fn expect(env: &Env, path: &str, body: Value, errcode: i64) {
-    let answer = env.post(path, body).await;
-    assert_eq!(
-        answer["errcode"].as_i64(),
-        Some(errcode),
-        "{path}: {answer}"
-    );
-}
-
-async fn authorized<'a>(env: &'a Env, appid: &str, sets: &[i64]) -> Mp<'a> {
-    let component = env.component_token().await;
-    let (token, _) = env.wx_authorize(&component, appid, sets).await;
-    Mp { env, token }
-}
-
 #[tokio::test]
 async fn tokens_and_permission_set_18_are_checked() {
     let env = start().await;
@@ -261,17 +205,7 @@ async fn review_release_and_rollback() {
     mp.expect("get_auditstatus", json!({ "auditid": 1 }), 85012)
         .await;
     mp.expect("release", json!({}), 85020).await;
-    assert_errcode(
-        &env.http
-            .post(env.url(&mp.path("release")))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap(),
-        44002,
-    );
+    assert_errcode(&mp.post_empty("release").await, 44002);
 
     // Speed-up: once, then 89404; the platform quota is 1.
     for (audit, errcode) in [(auditid, 0), (auditid, 89404), (5, 89402)] {

@@ -18,6 +18,22 @@ fn the_demo_configuration_loads_and_matches_the_demo_component() {
         ReviewScript::Reject { after_secs: 8, .. }
     ));
     assert!(!config.mini_programs[2].permission_sets.contains(&18));
+    // privacy_keys, privacy_apis and required_private_infos sit on the template entry.
+    let location = config.privacy.of_template(2);
+    assert_eq!(
+        (
+            location.privacy_keys,
+            location.privacy_apis,
+            location.required_private_infos
+        ),
+        (
+            vec!["Location".to_owned()],
+            vec!["wx.getLocation".to_owned()],
+            vec!["getLocation".to_owned()]
+        )
+    );
+    assert!(config.privacy.of_template(1).is_empty());
+    assert_eq!(config.templates.len(), 2);
     // The same component as scripts/demo-component.env, which the functions use in make dev.
     let env = std::fs::read_to_string(
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/demo-component.env"),

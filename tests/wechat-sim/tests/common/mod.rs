@@ -97,3 +97,67 @@ pub fn assert_errcode(body: &Value, errcode: i64) {
 pub fn assert_ok(body: &Value) {
     assert_eq!(body["errcode"].as_i64(), Some(0), "{body}");
 }
+
+/// A mini program as its platform calls it, with its authorizer access token.
+pub struct Mp<'a> {
+    pub env: &'a Env,
+    pub token: String,
+}
+
+impl Mp<'_> {
+    /// The path of an API: `/wxa/<api>`, or `api` itself when it starts with `/`.
+    pub fn path(&self, api: &str) -> String {
+        let path = if api.starts_with('/') {
+            api.to_owned()
+        } else {
+            format!("/wxa/{api}")
+        };
+        format!("{path}?access_token={}", self.token)
+    }
+
+    pub async fn post(&self, api: &str, body: Value) -> Value {
+        self.env.post(&self.path(api), body).await
+    }
+
+    /// POSTs no body at all.
+    pub async fn post_empty(&self, api: &str) -> Value {
+        let request = self.env.http.post(self.env.url(&self.path(api)));
+        request.send().await.unwrap().json().await.unwrap()
+    }
+
+    pub async fn get(&self, api: &str) -> Value {
+        self.env.get(&self.path(api)).await
+    }
+
+    /// POSTs `body` to `api` and asserts WeChat's errcode (0: success).
+    pub async fn expect(&self, api: &str, body: Value, errcode: i64) {
+        expect(self.env, &self.path(api), body, errcode).await;
+    }
+
+    /// Commits template 1 with an ext_json.
+    pub async fn commit(&self) -> Value {
+        self.post(
+            "commit",
+            json!({ "template_id": 1, "ext_json": "{\"extAppid\":\"wx\",\"ext\":{\"shop\":1}}", "user_version": "1.0.0", "user_desc": "first" }),
+        )
+        .await
+    }
+
+    /// Submits the committed code for review with one valid item.
+    pub async fn submit(&self) -> Value {
+        self.submit_with(json!({})).await
+    }
+
+    /// [`Self::submit`] with more fields (e.g. `privacy_api_not_use`).
+    pub async fn submit_with(&self, mut body: Value) -> Value {
+        body["item_list"] = json!([{ "address": "pages/index/index", "tag": "shop tools", "first_class": "工具", "second_class": "效率", "first_id": 287, "second_id": 612, "title": "Home" }]);
+        self.post("submit_audit", body).await
+    }
+}
+
+/// `appid` authorized with `sets`, as its platform sees it.
+pub async fn authorized<'a>(env: &'a Env, appid: &str, sets: &[i64]) -> Mp<'a> {
+    let component = env.component_token().await;
+    let (token, _) = env.wx_authorize(&component, appid, sets).await;
+    Mp { env, token }
+}
