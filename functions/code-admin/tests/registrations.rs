@@ -4,9 +4,8 @@
 //! an authorizer with its tokens and permission sets, linked to the task; a failed one; WeChat's
 //! refusals; input refused before WeChat is called; a retried push changing nothing.
 
-use code_admin::auth::token_hash;
-use code_admin::{AdminTokens, PlatformCodeAdmin};
-use devstack::apigw::{body_text, request};
+use code_admin::PlatformCodeAdmin;
+use devstack::apigw::body_text;
 use devstack::sim::{enterprise, Component, Setup};
 use devstack::world::World;
 use lambda_http::http::StatusCode;
@@ -14,9 +13,9 @@ use serde_json::{json, Value};
 use shared::store::{ActionLog, DynamoActionLog};
 use ticket_receive::PlatformReceiver;
 
+mod common;
+
 const APPID: &str = "wxregcomponent0001";
-/// 256 bits, as `admin-token` prints them.
-const ADMIN: &str = "Rg7Zb1sKk2mB0v9yXcH4tR7wLpE3nUaJ6fG5dS1oQiT";
 
 struct Registrations {
     world: World,
@@ -32,9 +31,8 @@ async fn world(test: &str) -> Registrations {
         .with_ticket()
         .start(test)
         .await;
-    let tokens = AdminTokens::parse(&format!("ops:{}", token_hash(ADMIN))).unwrap();
     Registrations {
-        admin: PlatformCodeAdmin::from_platform(&world.platform, tokens),
+        admin: PlatformCodeAdmin::from_platform(&world.platform, common::ops_tokens()),
         receiver: PlatformReceiver::from_platform(&world.platform).unwrap(),
         world,
     }
@@ -42,24 +40,8 @@ async fn world(test: &str) -> Registrations {
 
 impl Registrations {
     async fn call(&self, method: &str, path: &str, body: Value) -> (StatusCode, Value) {
-        let auth = format!("Bearer {ADMIN}");
-        let headers = [
-            ("content-type", "application/json"),
-            ("authorization", auth.as_str()),
-        ];
-        let body = if body.is_null() {
-            String::new()
-        } else {
-            body.to_string()
-        };
-        let response = code_admin::handle(&self.admin, request(method, path, &[], &headers, &body))
-            .await
-            .unwrap();
-        let text = body_text(&response);
-        (
-            response.status(),
-            serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        )
+        let answer = common::call(&self.admin, method, path, body).await;
+        (answer.status, answer.body)
     }
 
     /// POST /admin/registrations; answers the task's id.
