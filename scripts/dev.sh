@@ -106,6 +106,8 @@ SIM_PORT=$SIM_PORT SIM_AUTHORIZATION_EVENT_URL="http://127.0.0.1:$API_PORT/wecha
 pids+=("$!")
 wait_port "$SIM_PORT" 60 || { cat .dev/sim.log >&2; die "the simulator did not start"; }
 
+admin=http://127.0.0.1:$API_PORT/admin/authorizers
+mp=wxd3m0shop00000001
 cat <<EOT
 
   The local platform is up (component: $component_source, appid $COMPONENT_APPID).
@@ -128,6 +130,14 @@ cat <<EOT
     curl -s $admin_hint -X POST http://127.0.0.1:$API_PORT/admin/authorizers/wxd3m0shop00000001/release
     curl -s $admin_hint http://127.0.0.1:$API_PORT/admin/authorizers/wxd3m0shop00000001/audits
     curl -s $admin_hint http://127.0.0.1:$API_PORT/admin/authorizers/wxd3m0shop00000001/actions
+  Review readiness (template 2 uses Location: README "Review readiness"), for the coffee shop $mp:
+    curl -s $admin_hint -X POST $admin/$mp/commits -d '{"template_id":2,"user_version":"1.1.0"}'
+    curl -s $admin_hint $admin/$mp/readiness           # privacy_setting and privacy_scan not ok yet
+    curl -s $admin_hint -X POST $admin/$mp/audits -d '{}'   # 409 privacy_setting_missing: Location, wx.getLocation
+    curl -s $admin_hint -X PUT $admin/$mp/privacy \
+         -d '{"owner_setting":{"contact_email":"privacy@example.com","notice_method":"弹窗"},"setting_list":[{"privacy_key":"Location","privacy_text":"查找附近门店"}]}'
+    curl -s $admin_hint -X POST $admin/$mp/privacy/interfaces/wx.getLocation/apply -d '{"content":"查找附近门店"}'
+    # 5 simulated s later the application is approved; the same submit then goes to review
   Fast-register a mini program (the simulator's legal person confirms 60 simulated s later, or at once
   with curl -s -X POST http://127.0.0.1:$SIM_PORT/sim/registrations/\$TASKID/confirm; taskids: /sim/registrations):
     curl -s $admin_hint -X POST http://127.0.0.1:$API_PORT/admin/registrations -d '{"name":"示例科技有限公司","code":"91440300MA5EXAMPL1","code_type":1,"legal_persona_wechat":"legal_wx01","legal_persona_name":"张三"}'
