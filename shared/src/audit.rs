@@ -84,12 +84,18 @@ pub struct AuditEvent {
 pub enum MessageKind {
     Audit(AuditEvent),
     /// `MsgType=text` (a user's message; the go-live check's cases 3 and 4).
-    Text { content: String },
+    Text {
+        content: String,
+    },
     /// `MsgType=event` other than a review result (`LOCATION`, `subscribe`, …; the go-live
     /// check's case 2).
-    Event { event: String },
+    Event {
+        event: String,
+    },
     /// Any other `MsgType` (image, miniprogrampage, …): logged and acknowledged.
-    Other { msg_type: String },
+    Other {
+        msg_type: String,
+    },
 }
 
 impl MessageKind {
@@ -183,7 +189,12 @@ mod tests {
         assert_eq!(push.from_user_name, "o");
         let text = "<xml><ToUserName>gh_1</ToUserName><CreateTime>1</CreateTime><MsgType>text</MsgType><Content>hi</Content></xml>";
         let text = MessagePush::parse(text).unwrap();
-        assert_eq!(text.kind, MessageKind::Text { content: "hi".into() });
+        assert_eq!(
+            text.kind,
+            MessageKind::Text {
+                content: "hi".into()
+            }
+        );
         assert_eq!(text.from_user_name, "");
         let location = "<xml><ToUserName>gh_1</ToUserName><FromUserName>o</FromUserName><CreateTime>1</CreateTime><MsgType>event</MsgType><Event>LOCATION</Event><Latitude>23.1</Latitude></xml>";
         assert_eq!(

@@ -145,7 +145,12 @@ fn cdata(text: &str) -> String {
 /// A passive text reply ("被动回复用户消息": text): to the push's sender, from the account it
 /// was addressed to. Encrypted into the reply envelope with
 /// [`crate::crypto::MessageCrypto::reply_envelope`].
-pub fn text_reply_xml(to_user_name: &str, from_user_name: &str, create_time: i64, content: &str) -> String {
+pub fn text_reply_xml(
+    to_user_name: &str,
+    from_user_name: &str,
+    create_time: i64,
+    content: &str,
+) -> String {
     format!(
         "<xml><ToUserName>{}</ToUserName><FromUserName>{}</FromUserName><CreateTime>{create_time}</CreateTime><MsgType><![CDATA[text]]></MsgType><Content>{}</Content></xml>",
         cdata(to_user_name),

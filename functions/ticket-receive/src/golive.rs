@@ -226,9 +226,21 @@ where
     ) -> Result<(), NotifyError> {
         let (appid, case) = (key.appid, key.case.as_str());
         if status == CaseStatus::Passed {
-            info!(appid, case, status = status.as_str(), detail, "go-live case");
+            info!(
+                appid,
+                case,
+                status = status.as_str(),
+                detail,
+                "go-live case"
+            );
         } else {
-            warn!(appid, case, status = status.as_str(), detail, "go-live case");
+            warn!(
+                appid,
+                case,
+                status = status.as_str(),
+                detail,
+                "go-live case"
+            );
         }
         self.store
             .record_go_live_case(key, status, detail, unix_now())

@@ -11,9 +11,9 @@
 
 pub mod golive;
 
+use golive::{GoLiveActions, GoLiveError};
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Error, Request, RequestExt, Response};
-use golive::{GoLiveActions, GoLiveError};
 use shared::audit::{MessageKind, MessagePush};
 use shared::authorization::{AuthError, AuthorizationService, PushAction, PushActions};
 use shared::config::{whole_number, ConfigError};

@@ -57,11 +57,7 @@ impl CasePush<'_> {
     pub fn record_key(&self) -> String {
         let digest = Sha256::digest(self.plaintext.as_bytes());
         let digest: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
-        format!(
-            "{PREFIX}{}#{}#{digest}",
-            self.appid,
-            self.case.as_str()
-        )
+        format!("{PREFIX}{}#{}#{digest}", self.appid, self.case.as_str())
     }
 }
 

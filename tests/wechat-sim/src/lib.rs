@@ -10,6 +10,7 @@ pub mod code;
 pub mod component;
 pub mod config;
 pub mod control;
+pub mod golive;
 pub mod pages;
 pub mod push;
 pub mod state;
@@ -81,7 +82,8 @@ impl Sim {
     }
 
     pub fn router(&self) -> Router {
-        use {audit as a, code as c, component as k, control as s, pages as p, templates as t};
+        use templates as t;
+        use {audit as a, code as c, component as k, control as s, golive as g, pages as p};
         let wechat = Router::new()
             .route(
                 "/cgi-bin/component/api_start_push_ticket",
@@ -141,6 +143,7 @@ impl Sim {
             .route("/cgi-bin/componentloginpage/confirm", post(p::confirm))
             .route("/safe/bindcomponent", get(p::login_page))
             .route("/wxaopen/safe/bindcomponent", get(p::login_page))
+            .route("/cgi-bin/message/custom/send", post(g::custom_send))
             .layer(axum::middleware::from_fn_with_state(
                 self.clone(),
                 count_and_inject,
@@ -158,7 +161,9 @@ impl Sim {
             .route("/sim/authorizations/{appid}/revoke", post(s::revoke))
             .route("/sim/authorizations/bulk", post(s::bulk_authorize))
             .route("/sim/pushes", get(s::pushes))
-            .route("/sim/mini-programs/{appid}", get(s::mini_program_state));
+            .route("/sim/mini-programs/{appid}", get(s::mini_program_state))
+            .route("/sim/go-live-check", post(g::go_live_check))
+            .route("/sim/custom-messages", get(g::custom_messages));
         wechat.merge(control).with_state(self.clone())
     }
 
