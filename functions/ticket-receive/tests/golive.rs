@@ -127,6 +127,13 @@ fn failed(report: &Value) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The report's first case named `name`.
+fn first_case<'a>(report: &'a Value, name: &str) -> &'a Value {
+    let cases = report["cases"].as_array().expect("cases");
+    let found = cases.iter().find(|c| c["name"] == name);
+    found.unwrap_or_else(|| panic!("no case {name}: {report:#}"))
+}
+
 impl Check {
     async fn outcomes(&self) -> Vec<CaseOutcome> {
         let store = self.platform.ticket_store();
@@ -223,14 +230,8 @@ async fn a_text_case_answered_success_fails_the_report_naming_it() {
         .map(|a| ("text".to_owned(), a.as_str().unwrap().to_owned()))
         .collect();
     assert_eq!(failed(&report), expected, "{report:#}");
-    let text = report["cases"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == "text")
-        .unwrap();
     assert_eq!(
-        text["detail"],
+        first_case(&report, "text")["detail"],
         "expected HTTP 200 with an encrypted passive text reply `TESTCOMPONENT_MSG_TYPE_TEXT_callback`; got HTTP 200 with `success`"
     );
 }
@@ -246,13 +247,7 @@ async fn a_reply_with_a_wrong_signature_fails_the_event_case() {
         failures.iter().all(|(name, _)| name == "event"),
         "{report:#}"
     );
-    let event = report["cases"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == "event")
-        .unwrap();
-    let detail = event["detail"].as_str().unwrap();
+    let detail = first_case(&report, "event")["detail"].as_str().unwrap();
     assert!(
         detail.starts_with(
             "MsgSignature 0000000000000000000000000000000000000000 is not the signature"

@@ -25,8 +25,8 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use shared::push::verify_ticket_xml;
 
+use crate::config::{MiniProgram, ReviewScript};
 use crate::push::{Answer, Recipient};
 use crate::state::{random_id, TokenOwner};
 use crate::wx::{json_body, ok, respond, WxError};
@@ -105,33 +105,34 @@ impl TestAccount {
         }
     }
 
-    /// `authorizer_info` of api_get_authorizer_info: an official account has no
-    /// `MiniProgramInfo` and is a service account (`service_type_info` 2), a mini program has one.
+    /// `authorizer_info` of api_get_authorizer_info: a mini program's like any configured one
+    /// (no domains, no categories), an official account's without `MiniProgramInfo` and the
+    /// mini-program fields, and a service account (`service_type_info` 2).
     pub fn authorizer_info(&self) -> Value {
-        let mut info = json!({
-            "nick_name": format!("全网发布测试 {}", self.original_id),
-            "head_img": format!("http://wx.qlogo.cn/mmopen/{}/0", self.original_id),
-            "service_type_info": { "id": 2 },
-            "verify_type_info": { "id": 0 },
-            "user_name": self.original_id,
-            "alias": "",
-            "qrcode_url": format!("http://mmbiz.qpic.cn/mmbiz_jpg/{}/0", self.original_id),
-            "business_info": { "open_pay": 0, "open_shake": 0, "open_scan": 0, "open_card": 0, "open_store": 0 },
-            "idc": 1,
-            "principal_name": "腾讯测试",
-            "signature": "",
-        });
-        if self.kind == AccountKind::MiniProgram {
-            info["service_type_info"] = json!({ "id": 0 });
-            info["register_type"] = json!(0);
-            info["account_status"] = json!(1);
-            info["basic_config"] =
-                json!({ "is_phone_configured": true, "is_email_configured": true });
-            info["MiniProgramInfo"] = json!({
-                "network": { "RequestDomain": [], "WsRequestDomain": [], "UploadDomain": [], "DownloadDomain": [], "UDPDomain": [], "TCPDomain": [], "BizDomain": [] },
-                "categories": [],
-                "visit_status": 0,
-            });
+        let account = MiniProgram {
+            appid: self.appid.to_owned(),
+            original_id: self.original_id.to_owned(),
+            nickname: format!("全网发布测试 {}", self.original_id),
+            principal_name: "腾讯测试".to_owned(),
+            head_img: format!("http://wx.qlogo.cn/mmopen/{}/0", self.original_id),
+            categories: Vec::new(),
+            pages: Vec::new(),
+            testers_limit: 0,
+            permission_sets: self.permission_sets(),
+            review: ReviewScript::Pass { after_secs: 5 },
+        };
+        let mut info = crate::component::authorizer_info(&account, None);
+        if self.kind == AccountKind::OfficialAccount {
+            let fields = info.as_object_mut().expect("an object");
+            for name in [
+                "MiniProgramInfo",
+                "register_type",
+                "account_status",
+                "basic_config",
+            ] {
+                fields.remove(name);
+            }
+            info["service_type_info"] = json!({ "id": 2 });
         }
         info
     }
@@ -416,14 +417,7 @@ impl Sim {
     }
 
     async fn ticket_case(&self) -> Result<String, String> {
-        let ticket = format!("ticket@@@{}", random_id(""));
-        let (appid, now) = {
-            let mut state = self.state();
-            let now = state.now();
-            state.tickets.insert(ticket.clone(), now);
-            (state.config.component.appid.clone(), now)
-        };
-        let xml = verify_ticket_xml(&appid, now, &ticket);
+        let (_, xml) = self.new_ticket();
         let kind = "component_verify_ticket";
         let answer = self
             .deliver_now(&Recipient::Component, kind, &xml, "")

@@ -20,6 +20,13 @@ pub enum Recipient {
 impl Sim {
     /// Pushes a fresh component_verify_ticket now and remembers it (valid 12 h); returns it.
     pub fn push_ticket(&self) -> String {
+        let (ticket, xml) = self.new_ticket();
+        self.send(Recipient::Component, "component_verify_ticket", xml);
+        ticket
+    }
+
+    /// A fresh component_verify_ticket, remembered (valid 12 h): it and its push's plaintext.
+    pub(crate) fn new_ticket(&self) -> (String, String) {
         let ticket = format!("ticket@@@{}", random_id(""));
         let (appid, now) = {
             let mut state = self.state();
@@ -27,12 +34,8 @@ impl Sim {
             state.tickets.insert(ticket.clone(), now);
             (state.config.component.appid.clone(), now)
         };
-        self.send(
-            Recipient::Component,
-            "component_verify_ticket",
-            verify_ticket_xml(&appid, now, &ticket),
-        );
-        ticket
+        let xml = verify_ticket_xml(&appid, now, &ticket);
+        (ticket, xml)
     }
 
     /// Pushes an authorization event (authorized, updateauthorized, unauthorized) about `authorizer`.
