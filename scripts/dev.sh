@@ -149,6 +149,7 @@ cat <<EOT
                                                      # the simulator's newest ticket is there
     curl -s http://127.0.0.1:$SIM_PORT/sim/pushes      # what the simulator pushed and how it was answered
     curl -s -X POST http://127.0.0.1:$SIM_PORT/sim/push/ticket   # push another ticket now
+    curl -s -X POST http://127.0.0.1:$SIM_PORT/sim/go-live-check -d '{"group":0}'   # WeChat's go-live check (README)
     .venv/bin/python scripts/push.py ticket          # a ticket push encrypted by wechatpy -> success
     .venv/bin/python scripts/push.py ticket --create-time \$(( \$(date +%s) - 600 ))   # older: newer ticket stays
     .venv/bin/python scripts/push.py tampered        # bad signature -> 401, nothing stored

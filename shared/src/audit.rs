@@ -79,22 +79,44 @@ pub struct AuditEvent {
     pub at: i64,
 }
 
-/// What a message-URL push carries.
+/// What a message-URL push carries, by `MsgType` (and `Event`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MessageKind {
     Audit(AuditEvent),
-    /// Any other message or event: logged and acknowledged.
+    /// `MsgType=text` (a user's message; the go-live check's cases 3 and 4).
+    Text {
+        content: String,
+    },
+    /// `MsgType=event` other than a review result (`LOCATION`, `subscribe`, …; the go-live
+    /// check's case 2).
+    Event {
+        event: String,
+    },
+    /// Any other `MsgType` (image, miniprogrampage, …): logged and acknowledged.
     Other {
         msg_type: String,
-        event: Option<String>,
     },
+}
+
+impl MessageKind {
+    /// The push's `MsgType` and `Event` (if any), for the log.
+    pub fn describe(&self) -> (&str, Option<&str>) {
+        match self {
+            Self::Audit(_) => ("event", Some("weapp_audit_*")),
+            Self::Text { .. } => ("text", None),
+            Self::Event { event } => ("event", Some(event)),
+            Self::Other { msg_type } => (msg_type, None),
+        }
+    }
 }
 
 /// A decrypted push to the message URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MessagePush {
-    /// The mini program's original id (`gh_…`, the authorizer's `user_name`) it is addressed to.
+    /// The account's original id (`gh_…`, the authorizer's `user_name`) it is addressed to.
     pub to_user_name: String,
+    /// Who sent it: a user's OpenID, or a system one (empty when absent).
+    pub from_user_name: String,
     pub create_time: i64,
     pub kind: MessageKind,
 }
@@ -103,38 +125,43 @@ impl MessagePush {
     pub fn parse(plaintext: &str) -> Result<Self, XmlError> {
         let doc = xml::parse(plaintext)?;
         let to_user_name = doc.required("ToUserName")?.to_owned();
+        let from_user_name = doc.text_of("FromUserName").unwrap_or("").trim().to_owned();
         let create_time = doc.required_i64("CreateTime")?;
-        let msg_type = doc.required("MsgType")?.to_owned();
-        let event = doc.text_of("Event").map(|e| e.trim().to_owned());
+        let msg_type = doc.required("MsgType")?.trim().to_owned();
         let text = |name: &str| {
             doc.text_of(name)
                 .map(str::trim)
                 .filter(|t| !t.is_empty())
                 .map(str::to_owned)
         };
-        let (status, time_field) = match event.as_deref() {
-            Some("weapp_audit_success") => (AuditStatus::Passed, "SuccTime"),
-            Some("weapp_audit_fail") => (AuditStatus::Rejected, "FailTime"),
-            Some("weapp_audit_delay") => (AuditStatus::Delayed, "DelayTime"),
-            _ => {
-                return Ok(Self {
-                    to_user_name,
-                    create_time,
-                    kind: MessageKind::Other { msg_type, event },
-                })
+        let push = |kind| Self {
+            to_user_name: to_user_name.clone(),
+            from_user_name: from_user_name.clone(),
+            create_time,
+            kind,
+        };
+        let event = match msg_type.as_str() {
+            // The content as sent: only the go-live check reads it, and compares it exactly.
+            "text" => {
+                let content = doc.text_of("Content").unwrap_or("").to_owned();
+                return Ok(push(MessageKind::Text { content }));
             }
+            "event" => doc.text_of("Event").unwrap_or("").trim().to_owned(),
+            _ => return Ok(push(MessageKind::Other { msg_type })),
+        };
+        let (status, time_field) = match event.as_str() {
+            "weapp_audit_success" => (AuditStatus::Passed, "SuccTime"),
+            "weapp_audit_fail" => (AuditStatus::Rejected, "FailTime"),
+            "weapp_audit_delay" => (AuditStatus::Delayed, "DelayTime"),
+            _ => return Ok(push(MessageKind::Event { event })),
         };
         let at = doc.optional_i64(time_field)?.unwrap_or(create_time);
-        Ok(Self {
-            to_user_name,
-            create_time,
-            kind: MessageKind::Audit(AuditEvent {
-                status,
-                reason: text("Reason"),
-                screenshot: text("ScreenShot"),
-                at,
-            }),
-        })
+        Ok(push(MessageKind::Audit(AuditEvent {
+            status,
+            reason: text("Reason"),
+            screenshot: text("ScreenShot"),
+            at,
+        })))
     }
 }
 
@@ -159,12 +186,28 @@ mod tests {
             ),
             (Some("a<br>b"), Some("m1|m2"), 9)
         );
-        let other = "<xml><ToUserName>gh_1</ToUserName><CreateTime>1</CreateTime><MsgType>text</MsgType><Content>hi</Content></xml>";
+        assert_eq!(push.from_user_name, "o");
+        let text = "<xml><ToUserName>gh_1</ToUserName><CreateTime>1</CreateTime><MsgType>text</MsgType><Content>hi</Content></xml>";
+        let text = MessagePush::parse(text).unwrap();
         assert_eq!(
-            MessagePush::parse(other).unwrap().kind,
+            text.kind,
+            MessageKind::Text {
+                content: "hi".into()
+            }
+        );
+        assert_eq!(text.from_user_name, "");
+        let location = "<xml><ToUserName>gh_1</ToUserName><FromUserName>o</FromUserName><CreateTime>1</CreateTime><MsgType>event</MsgType><Event>LOCATION</Event><Latitude>23.1</Latitude></xml>";
+        assert_eq!(
+            MessagePush::parse(location).unwrap().kind,
+            MessageKind::Event {
+                event: "LOCATION".into()
+            }
+        );
+        let image = "<xml><ToUserName>gh_1</ToUserName><CreateTime>1</CreateTime><MsgType>image</MsgType></xml>";
+        assert_eq!(
+            MessagePush::parse(image).unwrap().kind,
             MessageKind::Other {
-                msg_type: "text".into(),
-                event: None
+                msg_type: "image".into()
             }
         );
         let unaddressed = "<xml><CreateTime>1</CreateTime><MsgType>text</MsgType></xml>";

@@ -66,6 +66,10 @@ pub struct Authorizer {
     pub ext_settings: Option<String>,
     /// The last code committed through the admin API (template, version, ext_json), JSON text.
     pub last_commit: Option<String>,
+    /// One of WeChat's go-live test accounts ([`crate::go_live::TEST_ACCOUNTS`]): stored like any
+    /// authorizer (the check exchanges its code and calls with its token), flagged so that code
+    /// rollouts leave it out.
+    pub test_account: bool,
 }
 
 impl Authorizer {
@@ -96,6 +100,7 @@ impl Authorizer {
             "mini_program_info": parse(&self.mini_program_info),
             "ext": parse(&self.ext_settings),
             "last_commit": parse(&self.last_commit),
+            "test_account": self.test_account,
         })
     }
 
@@ -218,6 +223,7 @@ impl Authorizer {
 
     fn empty(appid: String) -> Self {
         Self {
+            test_account: crate::go_live::is_test_account(&appid),
             appid,
             status: AuthorizerStatus::Authorized,
             access_token: None,

@@ -89,6 +89,22 @@ pub struct MiniProgram<'a, S, A> {
     first: std::sync::Mutex<Option<SecretString>>,
 }
 
+impl<'a, S, A> MiniProgram<'a, S, A> {
+    /// The token source of any authorizer `appid` (the caller has made its own checks), starting
+    /// with `first` when the caller holds a fresh token (the one an exchange just answered).
+    pub fn new(
+        service: &'a AuthorizationService<S, A>,
+        appid: &'a str,
+        first: Option<SecretString>,
+    ) -> Self {
+        Self {
+            service,
+            appid,
+            first: std::sync::Mutex::new(first),
+        }
+    }
+}
+
 impl<S, A> TokenSource for MiniProgram<'_, S, A>
 where
     S: AuthorizationRecords,
@@ -190,11 +206,7 @@ where
             (Some(token), Some(expires_at)) if expires_at > unix_now() + 60 => Some(token),
             _ => None,
         };
-        Ok(MiniProgram {
-            service: &self.authorization,
-            appid,
-            first: std::sync::Mutex::new(first),
-        })
+        Ok(MiniProgram::new(&self.authorization, appid, first))
     }
 
     /// Calls a code management endpoint for `appid`.

@@ -6,8 +6,12 @@
 //! component appid; on the message URL, the mini program's original id), bounds its `CreateTime`,
 //! refuses a nonce already used by another push, then stores the push durably before answering
 //! `success`. A storage failure is answered 503 so that WeChat retries; bad input gets a 4xx JSON
-//! error and nothing is stored.
+//! error and nothing is stored. The pushes of WeChat's go-live test accounts are answered as its
+//! go-live check expects ([`golive`]).
 
+pub mod golive;
+
+use golive::{GoLiveActions, GoLiveError};
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Error, Request, RequestExt, Response};
 use shared::audit::{MessageKind, MessagePush};
@@ -21,8 +25,8 @@ use shared::push::{
 };
 use shared::store::{
     unix_now, AuditStore, AuthorizerStore, DynamoAuditStore, DynamoAuthorizerStore,
-    DynamoTicketStore, NonceOutcome, NonceStore, PushNonce, PushOutcome, PushStore, ReceivedPush,
-    StatusChange, StoreError, TicketOutcome, TicketStore, VerifyTicket,
+    DynamoTicketStore, GoLiveStore, NonceOutcome, NonceStore, PushNonce, PushOutcome, PushStore,
+    ReceivedPush, StatusChange, StoreError, TicketOutcome, TicketStore, VerifyTicket,
 };
 use shared::xml::XmlError;
 use tracing::{info, warn};
@@ -68,6 +72,12 @@ pub enum NotifyError {
     Storage(#[from] StoreError),
     #[error("stored, but acting on it failed; retry: {0}")]
     Action(#[from] AuthError),
+    #[error("the go-live check's API case failed; retry: {0}")]
+    GoLive(GoLiveError),
+    #[error("another delivery of this push is working on its go-live case; retry")]
+    GoLiveBusy,
+    #[error("cannot encrypt the passive reply: {0}")]
+    Reply(CryptoError),
 }
 
 impl NotifyError {
@@ -89,7 +99,11 @@ impl NotifyError {
             }
             Self::ForeignAppId | Self::WrongAddressee => StatusCode::FORBIDDEN,
             Self::UnknownAuthorizer(_) => StatusCode::NOT_FOUND,
-            Self::Storage(_) | Self::Action(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Storage(_)
+            | Self::Action(_)
+            | Self::GoLive(_)
+            | Self::GoLiveBusy
+            | Self::Reply(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -112,7 +126,8 @@ impl NotifyError {
             Self::Undecryptable(_) => "undecryptable",
             Self::BadPush(_) => "bad_push",
             Self::Storage(_) => "storage_unavailable",
-            Self::Action(_) => "action_failed",
+            Self::Action(_) | Self::GoLive(_) | Self::Reply(_) => "action_failed",
+            Self::GoLiveBusy => "in_progress",
         }
     }
 }
@@ -163,6 +178,8 @@ struct Opened<'q> {
     timestamp: i64,
     nonce: &'q str,
     msg_signature: &'q str,
+    /// The key that opened it: a passive reply is encrypted with the same one.
+    key: KeyUsed,
 }
 
 /// The path of the authorization event URL (the message URL's is [`message_url`]).
@@ -183,6 +200,12 @@ pub enum MessageReceipt {
     },
     NoAudit,
     Ignored,
+    /// A go-live check case of a test account: the encrypted passive reply to answer with, if
+    /// the case has one (else `success`).
+    GoLive {
+        case: shared::go_live::CaseName,
+        reply: Option<String>,
+    },
 }
 
 fn is_appid(value: &str) -> bool {
@@ -277,8 +300,8 @@ fn check_create_time(create_time: i64, timestamp: i64, now: i64) -> Result<(), N
 
 impl<S, A, U, Z> Receiver<S, A, U, Z>
 where
-    S: TicketStore + PushStore + NonceStore,
-    A: PushActions,
+    S: TicketStore + PushStore + NonceStore + GoLiveStore,
+    A: PushActions + GoLiveActions,
     U: AuditStore,
     Z: AuthorizerStore,
 {
@@ -342,6 +365,7 @@ where
             timestamp,
             nonce,
             msg_signature,
+            key,
         })
     }
 
@@ -390,7 +414,8 @@ where
     /// A push to a mini program's message URL (`$APPID$` = `appid`), which must be addressed to
     /// that mini program (the path is not signed): review results move its latest audit forward
     /// (never backwards, never with a result older than the submission); other messages are
-    /// logged.
+    /// logged. A go-live test account's pushes are addressed by its known original id (it may
+    /// not be stored yet) and answered by [`golive`].
     pub async fn receive_message(
         &self,
         appid: &str,
@@ -403,25 +428,35 @@ where
         let now = unix_now();
         let opened = self.open(query, body, false, now)?;
         let push = MessagePush::parse(&opened.plaintext).map_err(NotifyError::BadPush)?;
-        let authorizer = self
-            .authorizers
-            .authorizer(appid)
-            .await?
-            .ok_or_else(|| NotifyError::UnknownAuthorizer(appid.to_owned()))?;
+        let test_account = shared::go_live::test_account(appid);
+        let original_id = match test_account {
+            Some(account) => account.original_id.to_owned(),
+            None => {
+                self.authorizers
+                    .authorizer(appid)
+                    .await?
+                    .ok_or_else(|| NotifyError::UnknownAuthorizer(appid.to_owned()))?
+                    .user_name
+            }
+        };
         // An authorizer restored without its details has no original id: nothing to match, so
         // refused; code-admin's sync with WeChat catches the result up.
-        if authorizer.user_name.is_empty() || authorizer.user_name != push.to_user_name {
+        if original_id.is_empty() || original_id != push.to_user_name {
             return Err(NotifyError::WrongAddressee);
         }
         check_create_time(push.create_time, opened.timestamp, now)?;
         self.claim_nonce(&message_url(appid), &opened, now).await?;
+        if let Some(account) = test_account {
+            return self.go_live(account, &push, &opened).await;
+        }
         let event = match push.kind {
             MessageKind::Audit(event) => event,
-            MessageKind::Other { msg_type, event } => {
+            other => {
+                let (msg_type, event) = other.describe();
                 info!(
                     appid,
                     msg_type,
-                    event = event.as_deref().unwrap_or("-"),
+                    event = event.unwrap_or("-"),
                     "message push acknowledged"
                 );
                 return Ok(MessageReceipt::Ignored);
@@ -528,6 +563,15 @@ pub fn push_query(request: &Request) -> PushQuery {
     }
 }
 
+/// Answers WeChat with a passive reply (the encrypted envelope).
+pub fn passive_reply(envelope: String) -> Response<Body> {
+    Response::builder()
+        .status(StatusCode::OK)
+        .header("content-type", "application/xml; charset=utf-8")
+        .body(Body::from(envelope))
+        .expect("static response")
+}
+
 /// Answers WeChat: the plain text `success`.
 pub fn success() -> Response<Body> {
     Response::builder()
@@ -549,8 +593,8 @@ pub async fn handle<S, A, U, Z>(
     request: Request,
 ) -> Result<Response<Body>, Error>
 where
-    S: TicketStore + PushStore + NonceStore,
-    A: PushActions,
+    S: TicketStore + PushStore + NonceStore + GoLiveStore,
+    A: PushActions + GoLiveActions,
     U: AuditStore,
     Z: AuthorizerStore,
 {
@@ -564,14 +608,18 @@ where
         Some(appid) => receiver
             .receive_message(appid, &query, request.body().as_ref())
             .await
-            .map(|_| ()),
+            .map(|receipt| match receipt {
+                MessageReceipt::GoLive { reply, .. } => reply,
+                _ => None,
+            }),
         None => receiver
             .receive(&query, request.body().as_ref())
             .await
-            .map(|_| ()),
+            .map(|_| None),
     };
     match result {
-        Ok(_) => Ok(success()),
+        Ok(Some(reply)) => Ok(passive_reply(reply)),
+        Ok(None) => Ok(success()),
         Err(err) => {
             if err.status().is_server_error() {
                 tracing::error!(error = %err, code = err.code(), "push not stored; WeChat will retry");

@@ -122,6 +122,15 @@ impl FromAttribute for i64 {
     }
 }
 
+impl FromAttribute for bool {
+    fn from_attribute(name: &str, value: Option<&AttributeValue>) -> Result<Self, StoreError> {
+        match value {
+            Some(AttributeValue::Bool(v)) => Ok(*v),
+            other => Err(unexpected(name, "a boolean", other)),
+        }
+    }
+}
+
 /// A list of integers; an item without the list (or with something else there) has none.
 impl FromAttribute for Vec<i64> {
     fn from_attribute(name: &str, value: Option<&AttributeValue>) -> Result<Self, StoreError> {
@@ -138,18 +147,21 @@ impl FromAttribute for Vec<i64> {
 /// A status kept as its text.
 macro_rules! text_enum {
     ($($status:ty),* $(,)?) => {$(
-        impl FromAttribute for $status {
+        impl $crate::store::attr::FromAttribute for $status {
             fn from_attribute(
                 name: &str,
-                value: Option<&AttributeValue>,
-            ) -> Result<Self, StoreError> {
-                let text = String::from_attribute(name, value)?;
-                <$status>::parse(&text)
-                    .ok_or_else(|| StoreError::Malformed(format!("{name}: no status {text:?}")))
+                value: Option<&aws_sdk_dynamodb::types::AttributeValue>,
+            ) -> Result<Self, $crate::store::StoreError> {
+                let text = <String as $crate::store::attr::FromAttribute>::from_attribute(name, value)?;
+                <$status>::parse(&text).ok_or_else(|| {
+                    $crate::store::StoreError::Malformed(format!("{name}: no status {text:?}"))
+                })
             }
         }
     )*};
 }
+
+pub(crate) use text_enum;
 
 text_enum!(AuthorizerStatus, AuditStatus);
 text_enum!(super::registrations::RegistrationState);

@@ -41,7 +41,7 @@ from_item! { Authorizer {
     service_type, verify_type, mini_program_info, authorized_at, unauthorized_at,
     last_event_time, ext_settings, last_commit;
     default: token_version = TOKEN_VERSION, nick_name, head_img, user_name, principal_name,
-    qrcode_url
+    qrcode_url, test_account
 } }
 
 pub trait AuthorizerStore {
@@ -351,6 +351,10 @@ impl AuthorizerStore for DynamoAuthorizerStore {
             .remove_all(&["unauthorized_at", "reauthorization_required_at"]);
         if let Some(at) = a.authorized_at {
             update = update.set("authorized_at", n(at));
+        }
+        // Only on WeChat's go-live test accounts: a real authorizer's item has no such attribute.
+        if a.test_account {
+            update = update.set("test_account", AttributeValue::Bool(true));
         }
         update = match (&a.access_token, a.access_token_expires_at) {
             (Some(token), Some(expires_at)) => update.set_access_token(&a.appid, token, expires_at),

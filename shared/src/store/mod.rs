@@ -12,6 +12,7 @@ pub mod auth_states;
 pub mod authorizers;
 pub mod component_token;
 mod expr;
+pub mod go_live;
 pub mod lease;
 pub mod nonces;
 pub mod privacy_default;
@@ -29,6 +30,7 @@ pub use authorizers::{
     RefreshedTokens,
 };
 pub use component_token::{ComponentTokenStore, StoredComponentToken};
+pub use go_live::{CaseClaim, CaseOutcome, CasePush, CaseStatus, GoLiveStore};
 pub use lease::LeaseTerms;
 pub use nonces::{NonceOutcome, NonceStore, PushNonce};
 pub use privacy_default::{PrivacyDefault, PrivacyDefaultStore};

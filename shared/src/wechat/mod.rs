@@ -5,6 +5,7 @@ pub mod code;
 pub mod component;
 pub mod endpoint;
 mod errcode;
+pub mod message;
 pub mod privacy;
 pub mod registration;
 pub mod templates;

@@ -305,6 +305,14 @@ impl Simulator {
             .expect("Setup::pushes_to_inbox or messages_to_inbox")
     }
 
+    /// From now on the simulator pushes to these URLs (the authorization event URL, and the
+    /// message URL with `$APPID$`): a platform served after the simulator started.
+    pub fn push_to(&self, authorization_event_url: &str, message_url: &str) {
+        let mut state = self.running.sim.state();
+        state.config.push.authorization_event_url = Some(authorization_event_url.to_owned());
+        state.config.push.message_url = Some(message_url.to_owned());
+    }
+
     /// The simulator pushes a component_verify_ticket now; answers it.
     pub fn push_ticket(&self) -> String {
         self.running.sim.push_ticket()

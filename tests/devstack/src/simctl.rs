@@ -1,6 +1,7 @@
 //! The simulator's control API (`/sim/…`) as tests use it: call counts, faults, the clock, token
-//! expiry, review scripts, refresh-token rotation, revocation, pushes on demand, fast registrations
-//! and what WeChat currently holds. Every test reaches the control API through this client.
+//! expiry, review scripts, refresh-token rotation, revocation, pushes on demand, fast registrations,
+//! the go-live check and what WeChat currently holds. Every test reaches the control API through
+//! this client.
 
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -157,6 +158,24 @@ impl SimControl {
     /// Every push the simulator made and how its delivery went (`/sim/pushes`).
     pub async fn pushes(&self) -> Value {
         self.get("/sim/pushes").await
+    }
+
+    /// Runs WeChat's go-live check (`/sim/go-live-check`; `request` names a `group`, an `appid`
+    /// or neither, and may shorten `custom_message_wait_ms`): its status and report.
+    pub async fn go_live_check(&self, request: Value) -> (StatusCode, Value) {
+        self.send("/sim/go-live-check", request).await
+    }
+
+    /// The go-live check of `group`; panics unless the simulator ran it. Answers the report.
+    pub async fn go_live_check_of_group(&self, group: usize) -> Value {
+        self.post("/sim/go-live-check", json!({ "group": group }))
+            .await
+    }
+
+    /// Every customer-service message WeChat received (`/sim/custom-messages`).
+    pub async fn custom_messages(&self) -> Vec<Value> {
+        let messages = self.get("/sim/custom-messages").await;
+        messages.as_array().expect("a list").clone()
     }
 
     /// The code state WeChat holds for a mini program (`/sim/mini-programs/{appid}`).

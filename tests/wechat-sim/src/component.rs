@@ -7,9 +7,10 @@ use axum::extract::{Query, State};
 use axum::response::Response;
 use serde_json::{json, Value};
 
+use crate::config::MiniProgram;
 use crate::state::{
-    random_id, AuthorizationStatus, PreAuthCode, SimState, TokenOwner, PRE_AUTH_CODE_LIFETIME,
-    TICKET_LIFETIME, TOKEN_LIFETIME,
+    random_id, AuthorizationStatus, CodeState, PreAuthCode, SimState, TokenOwner,
+    PRE_AUTH_CODE_LIFETIME, TICKET_LIFETIME, TOKEN_LIFETIME,
 };
 use crate::wx::{bare, int_field, json_body, ok, respond, str_field, WxError, WxResult};
 use crate::Sim;
@@ -182,51 +183,62 @@ pub async fn get_authorizer_info(
             .get(appid)
             .filter(|a| a.status == AuthorizationStatus::Authorized)
             .ok_or_else(|| WxError::new(61003, "component is not authorized by this account"))?;
+        let authorization_info = json!({
+            "authorizer_appid": appid,
+            "authorizer_refresh_token": authorization.refresh_token,
+            "func_info": func_info(&authorization.permission_sets),
+        });
+        if let Some(account) = crate::golive::test_account(appid) {
+            return ok(json!({
+                "authorizer_info": account.authorizer_info(),
+                "authorization_info": authorization_info,
+            }));
+        }
         let mp = state
             .mini_program(appid)
             .ok_or_else(|| WxError::new(40013, "invalid appid"))?;
-        let code = state.code.get(appid);
-        let domains = |kind: &str| {
-            code.and_then(|c| c.domains.get(kind))
-                .cloned()
-                .unwrap_or_default()
-        };
         ok(json!({
-            "authorizer_info": {
-                "nick_name": mp.nickname,
-                "head_img": mp.head_img,
-                "service_type_info": { "id": 0 },
-                "verify_type_info": { "id": 0 },
-                "user_name": mp.original_id,
-                "alias": "",
-                "qrcode_url": format!("http://mmbiz.qpic.cn/mmbiz_jpg/{}/0", mp.original_id),
-                "business_info": { "open_pay": 0, "open_shake": 0, "open_scan": 0, "open_card": 0, "open_store": 0 },
-                "idc": 1,
-                "principal_name": mp.principal_name,
-                "signature": "",
-                "register_type": 0,
-                "account_status": 1,
-                "basic_config": { "is_phone_configured": true, "is_email_configured": true },
-                "MiniProgramInfo": {
-                    "network": {
-                        "RequestDomain": domains("requestdomain"),
-                        "WsRequestDomain": domains("wsrequestdomain"),
-                        "UploadDomain": domains("uploaddomain"),
-                        "DownloadDomain": domains("downloaddomain"),
-                        "UDPDomain": domains("udpdomain"),
-                        "TCPDomain": domains("tcpdomain"),
-                        "BizDomain": code.map(|c| c.webview_domains.clone()).unwrap_or_default(),
-                    },
-                    "categories": mp.categories.iter().map(|c| json!({ "first": c.first_class, "second": c.second_class })).collect::<Vec<_>>(),
-                    "visit_status": 0,
-                },
-            },
-            "authorization_info": {
-                "authorizer_appid": appid,
-                "authorizer_refresh_token": authorization.refresh_token,
-                "func_info": func_info(&authorization.permission_sets),
-            },
+            "authorizer_info": authorizer_info(mp, state.code.get(appid)),
+            "authorization_info": authorization_info,
         }))
+    })
+}
+
+/// `authorizer_info` of api_get_authorizer_info for a mini program and its code state.
+pub fn authorizer_info(mp: &MiniProgram, code: Option<&CodeState>) -> Value {
+    let domains = |kind: &str| {
+        code.and_then(|c| c.domains.get(kind))
+            .cloned()
+            .unwrap_or_default()
+    };
+    json!({
+        "nick_name": mp.nickname,
+        "head_img": mp.head_img,
+        "service_type_info": { "id": 0 },
+        "verify_type_info": { "id": 0 },
+        "user_name": mp.original_id,
+        "alias": "",
+        "qrcode_url": format!("http://mmbiz.qpic.cn/mmbiz_jpg/{}/0", mp.original_id),
+        "business_info": { "open_pay": 0, "open_shake": 0, "open_scan": 0, "open_card": 0, "open_store": 0 },
+        "idc": 1,
+        "principal_name": mp.principal_name,
+        "signature": "",
+        "register_type": 0,
+        "account_status": 1,
+        "basic_config": { "is_phone_configured": true, "is_email_configured": true },
+        "MiniProgramInfo": {
+            "network": {
+                "RequestDomain": domains("requestdomain"),
+                "WsRequestDomain": domains("wsrequestdomain"),
+                "UploadDomain": domains("uploaddomain"),
+                "DownloadDomain": domains("downloaddomain"),
+                "UDPDomain": domains("udpdomain"),
+                "TCPDomain": domains("tcpdomain"),
+                "BizDomain": code.map(|c| c.webview_domains.clone()).unwrap_or_default(),
+            },
+            "categories": mp.categories.iter().map(|c| json!({ "first": c.first_class, "second": c.second_class })).collect::<Vec<_>>(),
+            "visit_status": 0,
+        },
     })
 }
 

@@ -10,6 +10,7 @@ pub mod code;
 pub mod component;
 pub mod config;
 pub mod control;
+pub mod golive;
 pub mod pages;
 pub mod platform;
 pub mod privacy;
@@ -84,7 +85,8 @@ impl Sim {
     }
 
     pub fn router(&self) -> Router {
-        use {audit as a, code as c, component as k, control as s, pages as p, templates as t};
+        use templates as t;
+        use {audit as a, code as c, component as k, control as s, golive as g, pages as p};
         let wechat = Router::new()
             .route(
                 "/cgi-bin/component/api_start_push_ticket",
@@ -205,6 +207,7 @@ impl Sim {
             .route("/cgi-bin/componentloginpage/confirm", post(p::confirm))
             .route("/safe/bindcomponent", get(p::login_page))
             .route("/wxaopen/safe/bindcomponent", get(p::login_page))
+            .route("/cgi-bin/message/custom/send", post(g::custom_send))
             .layer(axum::middleware::from_fn_with_state(
                 self.clone(),
                 count_and_inject,
@@ -235,7 +238,9 @@ impl Sim {
             .route("/sim/mini-programs/{appid}", get(s::mini_program_state))
             .route("/sim/privacy/scan-secs", post(s::privacy_scan_secs))
             .route("/sim/privacy/interfaces", post(s::script_application))
-            .route("/sim/js-codes", post(s::mint_js_code));
+            .route("/sim/js-codes", post(s::mint_js_code))
+            .route("/sim/go-live-check", post(g::go_live_check))
+            .route("/sim/custom-messages", get(g::custom_messages));
         wechat.merge(control).with_state(self.clone())
     }
 

@@ -9,7 +9,7 @@ use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::Form;
 
-use crate::state::{random_id, AuthCode, Authorization, AuthorizationStatus, AUTH_CODE_LIFETIME};
+use crate::state::AUTH_CODE_LIFETIME;
 use crate::Sim;
 
 fn escape(text: &str) -> String {
@@ -157,51 +157,22 @@ pub async fn confirm(
         .filter(|(k, _)| k == "permission")
         .filter_map(|(_, v)| v.parse().ok())
         .collect();
-    let (info_type, auth_code, expires_at) = {
+    let grant = {
         let mut state = sim.state();
         if state.mini_program(&appid).is_none() {
             return error_page("帐号不存在 (unknown mini program)");
         }
-        let now = state.now();
         if let Some(pre) = state.pre_auth_codes.get_mut(&code) {
             pre.used = true;
         }
-        // A new authorization gets a new refresh token; changing permissions keeps it.
-        let already = match state.authorizations.get_mut(&appid) {
-            Some(a) if a.status == AuthorizationStatus::Authorized => {
-                a.permission_sets = permission_sets;
-                a.auth_time = now;
-                true
-            }
-            _ => {
-                state.authorizations.insert(
-                    appid.clone(),
-                    Authorization::new(&appid, permission_sets, now),
-                );
-                false
-            }
-        };
-        let auth_code = random_id("queryauthcode@@@");
-        let expires_at = now + AUTH_CODE_LIFETIME;
-        state.auth_codes.insert(
-            auth_code.clone(),
-            AuthCode {
-                appid: appid.clone(),
-                expires_at,
-                used: false,
-            },
-        );
-        (
-            if already {
-                "updateauthorized"
-            } else {
-                "authorized"
-            },
-            auth_code,
-            expires_at,
-        )
+        state.grant(&appid, permission_sets)
     };
-    sim.push_authorization_event(info_type, &appid, Some((&auth_code, expires_at)));
+    let auth_code = grant.auth_code;
+    sim.push_authorization_event(
+        grant.info_type,
+        &appid,
+        Some((&auth_code, grant.expires_at)),
+    );
     let separator = if redirect_uri.contains('?') { '&' } else { '?' };
     let location =
         format!("{redirect_uri}{separator}auth_code={auth_code}&expires_in={AUTH_CODE_LIFETIME}");

@@ -28,6 +28,13 @@ pub fn cdata_elements(fields: &[(&str, String)]) -> String {
 impl Sim {
     /// Pushes a fresh component_verify_ticket now and remembers it (valid 12 h); returns it.
     pub fn push_ticket(&self) -> String {
+        let (ticket, xml) = self.new_ticket();
+        self.send(Recipient::Component, "component_verify_ticket", xml);
+        ticket
+    }
+
+    /// A fresh component_verify_ticket, remembered (valid 12 h): it and its push's plaintext.
+    pub(crate) fn new_ticket(&self) -> (String, String) {
         let ticket = format!("ticket@@@{}", random_id(""));
         let (appid, now) = {
             let mut state = self.state();
@@ -35,12 +42,8 @@ impl Sim {
             state.tickets.insert(ticket.clone(), now);
             (state.config.component.appid.clone(), now)
         };
-        self.send(
-            Recipient::Component,
-            "component_verify_ticket",
-            verify_ticket_xml(&appid, now, &ticket),
-        );
-        ticket
+        let xml = verify_ticket_xml(&appid, now, &ticket);
+        (ticket, xml)
     }
 
     /// Pushes an authorization event (authorized, updateauthorized, unauthorized) about `authorizer`.
@@ -50,6 +53,18 @@ impl Sim {
         authorizer: &str,
         auth_code: Option<(&str, i64)>,
     ) {
+        let xml = self.authorization_event_xml(info_type, authorizer, auth_code);
+        self.send(Recipient::Component, info_type, xml);
+    }
+
+    /// The plaintext of an authorization event about `authorizer`, with its authorization code
+    /// and the code's expiry, if any.
+    pub fn authorization_event_xml(
+        &self,
+        info_type: &str,
+        authorizer: &str,
+        auth_code: Option<(&str, i64)>,
+    ) -> String {
         let (appid, now) = {
             let state = self.state();
             (state.config.component.appid.clone(), state.now())
@@ -64,7 +79,7 @@ impl Sim {
             ));
         }
         xml.push_str("</xml>");
-        self.send(Recipient::Component, info_type, xml);
+        xml
     }
 
     /// Pushes a code-review event (weapp_audit_success / fail / delay) to a mini program's URL.
@@ -99,29 +114,56 @@ impl Sim {
 
     /// Encrypts and delivers in the background; the delivery is logged in the state.
     pub(crate) fn send(&self, recipient: Recipient, kind: &str, plaintext: String) {
-        let (url, settings) = {
+        let Some(prepared) = self.prepare(&recipient, &plaintext, "o-system-weapp-audit") else {
+            tracing::debug!(kind, "no push URL configured; push not sent");
+            return;
+        };
+        let settings = self.state().config.push.clone();
+        let id = self.log_delivery(&prepared, kind);
+        let sim = self.clone();
+        tokio::spawn(async move {
+            for attempt in 0..=settings.retries {
+                if attempt > 0 {
+                    tokio::time::sleep(Duration::from_millis(settings.retry_delay_ms)).await;
+                }
+                let answer = sim.post_once(&prepared, id, attempt).await;
+                if answer.acknowledged() {
+                    return;
+                }
+            }
+            tracing::warn!(
+                url = prepared.url,
+                "push not acknowledged after all retries"
+            );
+        });
+    }
+
+    /// The push of `plaintext` to `recipient` as WeChat posts it: its URL (None when none is
+    /// configured), the signed query (`openid` on the message URL) and the encrypted envelope.
+    pub(crate) fn prepare(
+        &self,
+        recipient: &Recipient,
+        plaintext: &str,
+        openid: &str,
+    ) -> Option<PreparedPush> {
+        let url = {
             let state = self.state();
             let push = &state.config.push;
-            let url = match &recipient {
+            match recipient {
                 Recipient::Component => push.authorization_event_url.clone(),
                 Recipient::MiniProgram { appid, .. } => push
                     .message_url
                     .as_ref()
                     .map(|u| u.replace("$APPID$", appid)),
-            };
-            (url, push.clone())
-        };
-        let Some(url) = url else {
-            tracing::debug!(kind, "no push URL configured; push not sent");
-            return;
-        };
+            }
+        }?;
         let crypto = self.crypto();
         let encrypt = crypto
-            .encrypt(&plaintext)
+            .encrypt(plaintext)
             .expect("simulator messages are small");
         let timestamp = self.state().now().to_string();
         let nonce = random_id("").chars().take(10).collect::<String>();
-        let (body, appid, mut query) = match &recipient {
+        let (body, appid, mut query) = match recipient {
             Recipient::Component => (
                 component_envelope_xml(crypto.appid(), &encrypt),
                 None,
@@ -130,7 +172,7 @@ impl Sim {
             Recipient::MiniProgram { appid, original_id } => (
                 message_envelope_xml(original_id, &encrypt),
                 Some(appid.clone()),
-                vec![("openid".to_owned(), "o-system-weapp-audit".to_owned())],
+                vec![("openid".to_owned(), openid.to_owned())],
             ),
         };
         query.extend([
@@ -143,61 +185,89 @@ impl Sim {
                 crypto.msg_signature(&timestamp, &nonce, &encrypt),
             ),
         ]);
-        let id = {
-            let mut state = self.state();
-            let id = state.deliveries.len() as u64 + 1;
-            state.deliveries.push(Delivery {
-                id,
-                url: url.clone(),
-                kind: kind.to_owned(),
-                appid,
-                attempts: 0,
-                delivered: false,
-                last_status: None,
-                last_error: None,
-            });
-            id
-        };
-        let sim = self.clone();
-        tokio::spawn(async move {
-            for attempt in 0..=settings.retries {
-                if attempt > 0 {
-                    tokio::time::sleep(Duration::from_millis(settings.retry_delay_ms)).await;
-                }
-                let result = sim
-                    .http()
-                    .post(&url)
-                    .query(&query)
-                    .header("content-type", "text/xml")
-                    .body(body.clone())
-                    .timeout(Duration::from_millis(settings.timeout_ms))
-                    .send()
-                    .await;
-                let (status, answer, error) = match result {
-                    Ok(response) => {
-                        let status = response.status().as_u16();
-                        (
-                            Some(status),
-                            response.text().await.unwrap_or_default(),
-                            None,
-                        )
-                    }
-                    Err(e) => (None, String::new(), Some(e.to_string())),
-                };
-                let delivered = status == Some(200) && matches!(answer.trim(), "success" | "");
-                {
-                    let mut state = sim.state();
-                    let delivery = &mut state.deliveries[(id - 1) as usize];
-                    delivery.attempts = attempt + 1;
-                    delivery.delivered = delivered;
-                    delivery.last_status = status;
-                    delivery.last_error = error;
-                }
-                if delivered {
-                    return;
+        Some(PreparedPush {
+            url,
+            appid,
+            query,
+            body,
+        })
+    }
+
+    /// Logs a delivery of `prepared` (`/sim/pushes`); answers its id.
+    pub(crate) fn log_delivery(&self, prepared: &PreparedPush, kind: &str) -> u64 {
+        let mut state = self.state();
+        let id = state.deliveries.len() as u64 + 1;
+        state.deliveries.push(Delivery {
+            id,
+            url: prepared.url.clone(),
+            kind: kind.to_owned(),
+            appid: prepared.appid.clone(),
+            attempts: 0,
+            delivered: false,
+            last_status: None,
+            last_error: None,
+        });
+        id
+    }
+
+    /// One attempt of delivery `id`, within the push timeout; its answer is logged.
+    pub(crate) async fn post_once(&self, prepared: &PreparedPush, id: u64, attempt: u32) -> Answer {
+        let timeout = self.state().config.push.timeout_ms;
+        let result = self
+            .http()
+            .post(&prepared.url)
+            .query(&prepared.query)
+            .header("content-type", "text/xml")
+            .body(prepared.body.clone())
+            .timeout(Duration::from_millis(timeout))
+            .send()
+            .await;
+        let answer = match result {
+            Ok(response) => {
+                let status = response.status().as_u16();
+                Answer {
+                    status: Some(status),
+                    body: response.text().await.unwrap_or_default(),
+                    error: None,
                 }
             }
-            tracing::warn!(url, "push not acknowledged after all retries");
-        });
+            Err(e) => Answer {
+                status: None,
+                body: String::new(),
+                error: Some(e.to_string()),
+            },
+        };
+        let mut state = self.state();
+        let delivery = &mut state.deliveries[(id - 1) as usize];
+        delivery.attempts = attempt + 1;
+        delivery.delivered = answer.acknowledged();
+        delivery.last_status = answer.status;
+        delivery.last_error = answer.error.clone();
+        answer
+    }
+}
+
+/// A push ready to be posted.
+#[derive(Debug, Clone)]
+pub(crate) struct PreparedPush {
+    pub url: String,
+    pub appid: Option<String>,
+    pub query: Vec<(String, String)>,
+    pub body: String,
+}
+
+/// How the platform answered one attempt.
+#[derive(Debug, Clone)]
+pub(crate) struct Answer {
+    /// None: no HTTP answer (timeout, refused connection).
+    pub status: Option<u16>,
+    pub body: String,
+    pub error: Option<String>,
+}
+
+impl Answer {
+    /// HTTP 200 with `success` or nothing: WeChat's acknowledgement.
+    pub fn acknowledged(&self) -> bool {
+        self.status == Some(200) && matches!(self.body.trim(), "success" | "")
     }
 }

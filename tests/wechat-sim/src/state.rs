@@ -315,6 +315,16 @@ pub struct SimState {
     pub registrations: crate::register::Registrations,
     /// Quotas, authorizer options, js_codes and the platform's own domains.
     pub platform: crate::platform::PlatformState,
+    /// The go-live check's users and the customer-service messages received.
+    pub go_live: crate::golive::GoLiveState,
+}
+
+/// What an owner's authorization gives: the InfoType to push, the authorization code, its expiry.
+#[derive(Debug, Clone)]
+pub struct Grant {
+    pub info_type: &'static str,
+    pub auth_code: String,
+    pub expires_at: i64,
 }
 
 impl SimState {
@@ -354,6 +364,7 @@ impl SimState {
             sped_up: HashSet::new(),
             registrations: Default::default(),
             platform: crate::platform::PlatformState::default(),
+            go_live: Default::default(),
             config,
         }
     }
@@ -444,6 +455,51 @@ impl SimState {
             n += 1;
         }
         n
+    }
+
+    /// The owner authorizes `appid` with `permission_sets`: a new authorization gets a new refresh
+    /// token, changing the permissions of one keeps it; WeChat issues an authorization code.
+    pub fn grant(&mut self, appid: &str, permission_sets: Vec<i64>) -> Grant {
+        let now = self.now();
+        let already = match self.authorizations.get_mut(appid) {
+            Some(a) if a.status == AuthorizationStatus::Authorized => {
+                a.permission_sets = permission_sets;
+                a.auth_time = now;
+                true
+            }
+            _ => {
+                self.authorizations.insert(
+                    appid.to_owned(),
+                    Authorization::new(appid, permission_sets, now),
+                );
+                false
+            }
+        };
+        let (auth_code, expires_at) = self.issue_auth_code(appid);
+        Grant {
+            info_type: if already {
+                "updateauthorized"
+            } else {
+                "authorized"
+            },
+            auth_code,
+            expires_at,
+        }
+    }
+
+    /// A fresh authorization code of `appid` (api_query_auth exchanges it once): it and its expiry.
+    pub fn issue_auth_code(&mut self, appid: &str) -> (String, i64) {
+        let auth_code = random_id("queryauthcode@@@");
+        let expires_at = self.now() + AUTH_CODE_LIFETIME;
+        self.auth_codes.insert(
+            auth_code.clone(),
+            AuthCode {
+                appid: appid.to_owned(),
+                expires_at,
+                used: false,
+            },
+        );
+        (auth_code, expires_at)
     }
 
     /// Takes the next fault for an endpoint, if one is armed.
