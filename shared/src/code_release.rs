@@ -40,6 +40,8 @@ pub enum CodeError {
     NoCodeManagement(String),
     #[error("{0}")]
     Conflict(String),
+    #[error("{0} is one of WeChat's go-live test accounts: code is never deployed to it")]
+    TestAccount(String),
     #[error("{field}: {rule}")]
     Invalid { field: &'static str, rule: String },
     #[error(transparent)]
@@ -201,6 +203,11 @@ where
         }
         if !authorizer.has_code_management() {
             return Err(CodeError::NoCodeManagement(appid.to_owned()));
+        }
+        // WeChat's go-live test accounts are authorized by WeChat itself for its check: code is
+        // never deployed to them ("全网发布接入检测说明").
+        if authorizer.test_account {
+            return Err(CodeError::TestAccount(appid.to_owned()));
         }
         let first = match (authorizer.access_token, authorizer.access_token_expires_at) {
             (Some(token), Some(expires_at)) if expires_at > unix_now() + 60 => Some(token),

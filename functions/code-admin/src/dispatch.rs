@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 
 use serde_json::{json, Value};
 use shared::code_release::CodeError;
-use shared::store::{unix_now, PrivacyDefault, PrivacyDefaultStore};
+use shared::store::{unix_now, CaseOutcome, GoLiveStore, PrivacyDefault, PrivacyDefaultStore};
 use shared::store::{ActionLog, AdminAttribute, AuditRecord, AuditStore, AuthorizerStore};
 use shared::wechat::code::{
     GetCategory, GetGrayReleasePlan, GetHistoryVersion, GetPage, GetQrcode, ListTesters,
@@ -28,6 +28,25 @@ fn path_appid(params: &HashMap<String, String>) -> Result<&str, AdminError> {
         .map(|a| validate::appid(a))
         .transpose()
         .map(Option::unwrap_or_default)
+}
+
+/// The go-live check as the platform saw it: each test account's newest outcome per case, and
+/// whether every one of them passed.
+fn go_live_report(cases: &[CaseOutcome]) -> Value {
+    let cases: Vec<Value> = cases
+        .iter()
+        .map(|c| {
+            json!({
+                "appid": c.appid,
+                "case": c.case.as_str(),
+                "status": c.status.as_str(),
+                "detail": c.detail,
+                "at": c.at,
+            })
+        })
+        .collect();
+    let passed = !cases.is_empty() && cases.iter().all(|c| c["status"] == "passed");
+    json!({ "passed": passed, "cases": cases })
 }
 
 fn passthrough(answer: Passthrough) -> Result<Answer, AdminError> {
@@ -155,6 +174,11 @@ impl<L: ActionLog + Sync> CodeAdmin<L> {
             }
             Op::Readiness => json(json!(code.readiness(appid()?).await?)),
             Op::GetPrivacyDefault => json(json!({ "default": self.privacy_default().await? })),
+            Op::GoLiveReport => {
+                let component = code.authorization().component();
+                let cases = component.store().go_live_cases(component.appid()).await?;
+                json(go_live_report(&cases))
+            }
             Op::ListRegistrations | Op::GetRegistration => {
                 self.read_registrations(op, params).await
             }

@@ -70,6 +70,7 @@ impl From<CodeError> for AdminError {
         match err {
             refused @ (CodeError::NotAuthorized(_)
             | CodeError::NoCodeManagement(_)
+            | CodeError::TestAccount(_)
             | CodeError::Conflict(_)
             | CodeError::PrivacyScanPending { .. }
             | CodeError::PrivacySettingMissing(_)) => Self::Refused(refused),
@@ -113,7 +114,9 @@ impl AdminError {
             Self::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::NotFound { .. } => StatusCode::NOT_FOUND,
             Self::Invalid { .. } => StatusCode::BAD_REQUEST,
-            Self::Refused(CodeError::NoCodeManagement(_)) => StatusCode::FORBIDDEN,
+            Self::Refused(CodeError::NoCodeManagement(_) | CodeError::TestAccount(_)) => {
+                StatusCode::FORBIDDEN
+            }
             Self::Refused(
                 CodeError::Conflict(_)
                 | CodeError::PrivacyScanPending { .. }
@@ -134,6 +137,7 @@ impl AdminError {
             Self::NotFound { .. } => "not_found",
             Self::Invalid { .. } => "invalid_request",
             Self::Refused(CodeError::NoCodeManagement(_)) => "permission_set_missing",
+            Self::Refused(CodeError::TestAccount(_)) => "test_account",
             Self::Refused(CodeError::Conflict(_)) => "conflict",
             Self::Refused(CodeError::PrivacyScanPending { .. }) => "privacy_scan_pending",
             Self::Refused(CodeError::PrivacySettingMissing(_)) => "privacy_setting_missing",

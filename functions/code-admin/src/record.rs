@@ -113,7 +113,8 @@ impl<L: ActionLog + Sync> CodeAdmin<L> {
             | Op::GetPrivacy
             | Op::PrivacyInterfaces
             | Op::Readiness
-            | Op::GetPrivacyDefault => return Ok(None),
+            | Op::GetPrivacyDefault
+            | Op::GoLiveReport => return Ok(None),
             Op::ListRegistrations | Op::GetRegistration => return Ok(None),
         }))
     }
