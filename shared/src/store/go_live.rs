@@ -9,10 +9,9 @@ use std::future::Future;
 
 use sha2::{Digest, Sha256};
 
-use super::attr::{n, s, Item};
+use super::attr::{n, s};
 use super::expr::Condition;
-use super::table::Table;
-use super::tickets::{DynamoTicketStore, PK, PUSH_RETENTION_SECS, SK};
+use super::tickets::{DynamoTicketStore, PUSH_RETENTION_SECS, SK};
 use super::StoreError;
 use crate::go_live::CaseName;
 
@@ -188,16 +187,7 @@ impl GoLiveStore for DynamoTicketStore {
     }
 
     async fn go_live_cases(&self, component_appid: &str) -> Result<Vec<CaseOutcome>, StoreError> {
-        let query = self
-            .table()
-            .query()
-            .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
-            .expression_attribute_names("#pk", PK)
-            .expression_attribute_names("#sk", SK)
-            .expression_attribute_values(":pk", s(component_appid))
-            .expression_attribute_values(":prefix", s(PREFIX))
-            .consistent_read(true);
-        let items: Vec<Item> = Table::query_all(query).await?;
+        let items = self.records_with_prefix(component_appid, PREFIX).await?;
         let mut newest: BTreeMap<(String, CaseName), CaseOutcome> = BTreeMap::new();
         for item in &items {
             let outcome = CaseOutcome::try_from(item)?;

@@ -13,8 +13,7 @@ use std::future::Future;
 
 use super::attr::{from_item, n, s, Item};
 use super::expr::{Condition, Update};
-use super::table::Table;
-use super::tickets::{DynamoTicketStore, PK, PUSH_RETENTION_SECS, SK};
+use super::tickets::{DynamoTicketStore, PUSH_RETENTION_SECS, SK};
 use super::StoreError;
 
 pub const RECORD_PREFIX: &str = "registration#";
@@ -209,16 +208,9 @@ impl RegistrationStore for DynamoTicketStore {
         &self,
         component_appid: &str,
     ) -> Result<Vec<RegistrationTask>, StoreError> {
-        let query = self
-            .table()
-            .query()
-            .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
-            .expression_attribute_names("#pk", PK)
-            .expression_attribute_names("#sk", SK)
-            .expression_attribute_values(":pk", s(component_appid))
-            .expression_attribute_values(":prefix", s(RECORD_PREFIX))
-            .consistent_read(true);
-        let items = Table::query_all(query).await?;
+        let items = self
+            .records_with_prefix(component_appid, RECORD_PREFIX)
+            .await?;
         items.iter().map(RegistrationTask::try_from).collect()
     }
 

@@ -209,6 +209,24 @@ impl DynamoTicketStore {
         self.table.read(Self::key(component_appid, record)).await
     }
 
+    /// Every record of `component_appid` whose key starts with `prefix` (strongly consistent).
+    pub(super) async fn records_with_prefix(
+        &self,
+        component_appid: &str,
+        prefix: &str,
+    ) -> Result<Vec<Item>, StoreError> {
+        let query = self
+            .table
+            .query()
+            .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#sk", SK)
+            .expression_attribute_values(":pk", s(component_appid))
+            .expression_attribute_values(":prefix", s(prefix))
+            .consistent_read(true);
+        Table::query_all(query).await
+    }
+
     /// Puts the record with `attributes` besides its key, if `condition` holds.
     pub(super) async fn put_record(
         &self,
