@@ -193,7 +193,7 @@ where
     }
 
     /// The token source of `appid` for code management.
-    async fn mini_program<'a>(
+    pub async fn mini_program<'a>(
         &'a self,
         appid: &'a str,
     ) -> Result<MiniProgram<'a, S, A>, CodeError> {

@@ -20,7 +20,7 @@ use crate::wechat::privacy::{
     CodePrivacyInfo, GetCodePrivacyInfo, GetPrivacySetting, PrivacyItem, PrivacySetting,
     SetPrivacySetting,
 };
-use crate::wechat::{Errcode, WechatError};
+use crate::wechat::{call, Errcode, TokenSource, WechatError};
 
 /// How long submit waits for a running privacy scan, and how often it asks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -122,36 +122,106 @@ pub fn with_default(current: &PrivacySetting, default: &PrivacyDefault) -> SetPr
     }
 }
 
+/// One mini program's calls ([`crate::code_release::MiniProgram`]): the checks below take it so
+/// that one step (a rollout's submit, the admin API's) reads the authorizer once for all its calls.
+pub trait MiniProgramCalls: TokenSource<Error = CodeError> {}
+impl<T: TokenSource<Error = CodeError>> MiniProgramCalls for T {}
+
+/// The scan once: its result, or `Pending` while WeChat answers 61039.
+pub async fn scan_once(mp: &impl MiniProgramCalls) -> Result<Scan, CodeError> {
+    match call(mp, &GetCodePrivacyInfo {}).await {
+        Ok(info) => Ok(Scan::Done(info)),
+        Err(CodeError::Wechat(WechatError::Api {
+            errcode: Errcode::PrivacyScanPending,
+            ..
+        })) => Ok(Scan::Pending),
+        Err(e) => Err(e),
+    }
+}
+
+/// The scan, waiting for it up to `wait` while it runs.
+pub async fn privacy_scan(mp: &impl MiniProgramCalls, wait: ScanWait) -> Result<Scan, CodeError> {
+    let found = poll_every(wait.wait, wait.every, || async {
+        Ok::<_, CodeError>(match scan_once(mp).await? {
+            Scan::Done(info) => Poll::Ready(info),
+            Scan::Pending => Poll::Pending,
+        })
+    })
+    .await?;
+    Ok(found.map_or(Scan::Pending, Scan::Done))
+}
+
+/// The guideline the next review is held to: the development version, or the online one when
+/// no development version was set ("查询小程序用户隐私保护指引": after a release the online
+/// version is the one in force).
+pub async fn effective_privacy_setting(
+    mp: &impl MiniProgramCalls,
+) -> Result<PrivacySetting, CodeError> {
+    let development = call(mp, &GetPrivacySetting { privacy_ver: None }).await?;
+    if !development.setting_list.is_empty() || development.privacy_list.is_empty() {
+        return Ok(development);
+    }
+    let online = call(
+        mp,
+        &GetPrivacySetting {
+            privacy_ver: Some(1),
+        },
+    )
+    .await?;
+    Ok(PrivacySetting {
+        setting_list: online.setting_list,
+        owner_setting: online.owner_setting,
+        update_time: online.update_time,
+        ..development
+    })
+}
+
+/// The privacy checks before a review: the scan finished (waiting up to `wait`), the guideline
+/// covering what the code uses, the scan's lists empty unless the operator declares the detected
+/// APIs unused (`privacy_api_not_use`, submit_audit's own flag).
+pub async fn check_privacy_before_review(
+    mp: &impl MiniProgramCalls,
+    wait: ScanWait,
+    privacy_api_not_use: bool,
+) -> Result<(), CodeError> {
+    let Scan::Done(scan) = privacy_scan(mp, wait).await? else {
+        return Err(CodeError::PrivacyScanPending {
+            retry_after_secs: SCAN_RETRY_AFTER_SECS,
+        });
+    };
+    let setting = effective_privacy_setting(mp).await?;
+    let mut gap = PrivacyGap {
+        missing_keys: setting.missing_keys(),
+        ..PrivacyGap::default()
+    };
+    if !privacy_api_not_use {
+        gap.without_conf_list = scan.without_conf_list;
+        gap.without_auth_list = scan.without_auth_list;
+    }
+    if gap.is_empty() {
+        Ok(())
+    } else {
+        Err(CodeError::PrivacySettingMissing(gap))
+    }
+}
+
+/// Sets the platform's default guideline, keeping the mini program's own entries.
+pub async fn apply_privacy_default(
+    mp: &impl MiniProgramCalls,
+    default: &PrivacyDefault,
+) -> Result<SetPrivacySetting, CodeError> {
+    let current = effective_privacy_setting(mp).await?;
+    let request = with_default(&current, default);
+    call(mp, &request).await?;
+    Ok(request)
+}
+
 impl<S, A, U> CodeReleaseService<S, A, U>
 where
     S: AuthorizationRecords,
     A: AuthorizerStore + Sync,
     U: AuditStore + Sync,
 {
-    /// The scan once: its result, or `Pending` while WeChat answers 61039.
-    async fn scan_once(&self, appid: &str) -> Result<Scan, CodeError> {
-        match self.call(appid, &GetCodePrivacyInfo {}).await {
-            Ok(info) => Ok(Scan::Done(info)),
-            Err(CodeError::Wechat(WechatError::Api {
-                errcode: Errcode::PrivacyScanPending,
-                ..
-            })) => Ok(Scan::Pending),
-            Err(e) => Err(e),
-        }
-    }
-
-    /// The scan, waiting for it up to `wait` while it runs.
-    pub async fn privacy_scan(&self, appid: &str, wait: ScanWait) -> Result<Scan, CodeError> {
-        let found = poll_every(wait.wait, wait.every, || async {
-            Ok::<_, CodeError>(match self.scan_once(appid).await? {
-                Scan::Done(info) => Poll::Ready(info),
-                Scan::Pending => Poll::Pending,
-            })
-        })
-        .await?;
-        Ok(found.map_or(Scan::Pending, Scan::Done))
-    }
-
     /// The guideline as WeChat holds it: `privacy_ver` 2 (the development version, WeChat's
     /// default) or 1 (the online one).
     pub async fn privacy_setting(
@@ -162,72 +232,32 @@ where
         self.call(appid, &GetPrivacySetting { privacy_ver }).await
     }
 
-    /// The guideline the next review is held to: the development version, or the online one when
-    /// no development version was set ("查询小程序用户隐私保护指引": after a release the online
-    /// version is the one in force).
-    pub async fn effective_privacy_setting(
-        &self,
-        appid: &str,
-    ) -> Result<PrivacySetting, CodeError> {
-        let development = self.privacy_setting(appid, None).await?;
-        if !development.setting_list.is_empty() || development.privacy_list.is_empty() {
-            return Ok(development);
-        }
-        let online = self.privacy_setting(appid, Some(1)).await?;
-        Ok(PrivacySetting {
-            setting_list: online.setting_list,
-            owner_setting: online.owner_setting,
-            update_time: online.update_time,
-            ..development
-        })
-    }
-
-    /// Sets the platform's default guideline on `appid`, keeping its own entries.
+    /// [`apply_privacy_default`] for `appid`.
     pub async fn apply_privacy_default(
         &self,
         appid: &str,
         default: &PrivacyDefault,
     ) -> Result<SetPrivacySetting, CodeError> {
-        let current = self.effective_privacy_setting(appid).await?;
-        let request = with_default(&current, default);
-        self.call(appid, &request).await?;
-        Ok(request)
+        apply_privacy_default(&self.mini_program(appid).await?, default).await
     }
 
-    /// The privacy checks submit makes: the scan finished (waiting up to `wait`), the guideline
-    /// covering what the code uses, the scan's lists empty unless the operator declares the
-    /// detected APIs unused (`privacy_api_not_use`, submit_audit's own flag).
+    /// [`check_privacy_before_review`] for `appid`.
     pub async fn check_privacy_before_review(
         &self,
         appid: &str,
         wait: ScanWait,
         privacy_api_not_use: bool,
     ) -> Result<(), CodeError> {
-        let Scan::Done(scan) = self.privacy_scan(appid, wait).await? else {
-            return Err(CodeError::PrivacyScanPending {
-                retry_after_secs: SCAN_RETRY_AFTER_SECS,
-            });
-        };
-        let setting = self.effective_privacy_setting(appid).await?;
-        let mut gap = PrivacyGap {
-            missing_keys: setting.missing_keys(),
-            ..PrivacyGap::default()
-        };
-        if !privacy_api_not_use {
-            gap.without_conf_list = scan.without_conf_list;
-            gap.without_auth_list = scan.without_auth_list;
-        }
-        if gap.is_empty() {
-            Ok(())
-        } else {
-            Err(CodeError::PrivacySettingMissing(gap))
-        }
+        check_privacy_before_review(&self.mini_program(appid).await?, wait, privacy_api_not_use)
+            .await
     }
 
     /// Every check, without submitting; each WeChat call is made once (the scan is not waited
     /// for).
     pub async fn readiness(&self, appid: &str) -> Result<Readiness, CodeError> {
         let authorizer = self.authorizer(appid).await?;
+        // One token source for every call of the checks: the authorizer is read once more.
+        let mp = self.mini_program(appid).await?;
         let commit = authorizer
             .last_commit
             .as_deref()
@@ -246,7 +276,7 @@ where
                 Value::Null,
             ),
         }];
-        let domains = self.call(appid, &GetDomains::default()).await?;
+        let domains = call(&mp, &GetDomains::default()).await?;
         checks.push(Check::new(
             "domains",
             !domains.requestdomain.is_empty(),
@@ -257,7 +287,7 @@ where
             },
             json!(domains),
         ));
-        let setting = self.effective_privacy_setting(appid).await?;
+        let setting = effective_privacy_setting(&mp).await?;
         let missing = setting.missing_keys();
         checks.push(Check::new(
             "privacy_setting",
@@ -269,7 +299,7 @@ where
             },
             json!({ "privacy_list": setting.privacy_list, "missing_keys": missing }),
         ));
-        checks.push(match self.scan_once(appid).await? {
+        checks.push(match scan_once(&mp).await? {
             Scan::Pending => Check::new(
                 "privacy_scan",
                 false,
@@ -304,7 +334,7 @@ where
             ),
             None => Check::new("review", true, "no review is open", Value::Null),
         });
-        let quota = self.call(appid, &QueryQuota {}).await?;
+        let quota = call(&mp, &QueryQuota {}).await?;
         checks.push(Check::new(
             "quota",
             quota.rest > 0,
