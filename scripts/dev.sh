@@ -113,7 +113,7 @@ cat <<EOT
   The local platform is up (component: $component_source, appid $COMPONENT_APPID).
 
   Authorization event URL   POST http://127.0.0.1:$API_PORT/wechat/component/notify
-  DynamoDB (moto)           http://127.0.0.1:$DDB_PORT   tables: $TICKETS_TABLE $AUTHORIZERS_TABLE $AUDITS_TABLE $ACTIONS_TABLE
+  DynamoDB (moto)           http://127.0.0.1:$DDB_PORT   tables: $TICKETS_TABLE $AUTHORIZERS_TABLE $AUDITS_TABLE $ACTIONS_TABLE $ROLLOUTS_TABLE
   WeChat simulator          http://127.0.0.1:$SIM_PORT   pushes a component_verify_ticket now and every
                             ${SIM_TICKET_INTERVAL_SECS:-$(grep -m1 ticket_interval_secs "$SIM_CONFIG" | tr -dc 0-9)} s (SIM_TICKET_INTERVAL_SECS)
 

@@ -183,6 +183,7 @@ pub struct TableNames {
     pub authorizers: String,
     pub audits: String,
     pub actions: String,
+    pub rollouts: String,
 }
 
 impl TableNames {
@@ -197,6 +198,7 @@ impl TableNames {
             authorizers: required("AUTHORIZERS_TABLE")?,
             audits: required("AUDITS_TABLE")?,
             actions: required("ACTIONS_TABLE")?,
+            rollouts: required("ROLLOUTS_TABLE")?,
         })
     }
 

@@ -481,6 +481,7 @@ pub async fn platform_with_dynamodb_at(
             authorizers: tables("authorizers"),
             audits: tables("audits"),
             actions: tables("actions"),
+            rollouts: tables("rollouts"),
         },
         dynamo: Client::new(&sdk),
         wechat: wechat_client("http://127.0.0.1:9", std::time::Duration::from_secs(5)),

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use devstack::{read_template, table_specs, template_path, Key};
 
 #[test]
-fn template_defines_the_three_tables_with_their_env_vars() {
+fn template_defines_the_tables_with_their_env_vars() {
     let specs = table_specs(&read_template(&template_path()).unwrap()).unwrap();
     let names: BTreeMap<&str, &str> = specs
         .iter()
@@ -18,6 +18,7 @@ fn template_defines_the_three_tables_with_their_env_vars() {
             ("ActionsTable", "ACTIONS_TABLE"),
             ("AuditsTable", "AUDITS_TABLE"),
             ("AuthorizersTable", "AUTHORIZERS_TABLE"),
+            ("RolloutsTable", "ROLLOUTS_TABLE"),
             ("TicketsTable", "TICKETS_TABLE")
         ])
     );
@@ -37,6 +38,21 @@ fn template_defines_the_three_tables_with_their_env_vars() {
             .any(|a| a == "refresh_token"),
         "a scheduled refresh reads the index only"
     );
+    let rollouts = specs
+        .iter()
+        .find(|s| s.logical_id == "RolloutsTable")
+        .unwrap();
+    let by_state = &rollouts.indexes[0];
+    assert_eq!(
+        (by_state.name.as_str(), by_state.projection.as_str()),
+        ("by_state", "ALL")
+    );
+    let index_keys: Vec<(&str, &str)> = by_state
+        .keys
+        .iter()
+        .map(|k| (k.attribute.as_str(), k.key_type.as_str()))
+        .collect();
+    assert_eq!(index_keys, [("state_key", "HASH"), ("appid", "RANGE")]);
 }
 
 #[test]
