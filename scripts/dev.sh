@@ -132,12 +132,13 @@ cat <<EOT
     curl -s $admin_hint http://127.0.0.1:$API_PORT/admin/authorizers/wxd3m0shop00000001/actions
   Review readiness (template 2 uses Location: README "Review readiness"), for the coffee shop $mp:
     curl -s $admin_hint -X POST $admin/$mp/commits -d '{"template_id":2,"user_version":"1.1.0"}'
-    curl -s $admin_hint $admin/$mp/readiness           # privacy_setting and privacy_scan not ok yet
+    curl -s $admin_hint $admin/$mp/readiness           # privacy_setting, privacy_scan (and domains: submit does not need them) not ok yet
     curl -s $admin_hint -X POST $admin/$mp/audits -d '{}'   # 409 privacy_setting_missing: Location, wx.getLocation
     curl -s $admin_hint -X PUT $admin/$mp/privacy \
          -d '{"owner_setting":{"contact_email":"privacy@example.com","notice_method":"弹窗"},"setting_list":[{"privacy_key":"Location","privacy_text":"查找附近门店"}]}'
     curl -s $admin_hint -X POST $admin/$mp/privacy/interfaces/wx.getLocation/apply -d '{"content":"查找附近门店"}'
-    # 5 simulated s later the application is approved; the same submit then goes to review
+    # 20 simulated s later (demo.toml's privacy.apply_secs) the application is approved; the same
+    # submit then goes to review (curl -s $admin_hint $admin/$mp/privacy/interfaces shows it)
   Fast-register a mini program (the simulator's legal person confirms 60 simulated s later, or at once
   with curl -s -X POST http://127.0.0.1:$SIM_PORT/sim/registrations/\$TASKID/confirm; taskids: /sim/registrations):
     curl -s $admin_hint -X POST http://127.0.0.1:$API_PORT/admin/registrations -d '{"name":"示例科技有限公司","code":"91440300MA5EXAMPL1","code_type":1,"legal_persona_wechat":"legal_wx01","legal_persona_name":"张三"}'
@@ -150,6 +151,7 @@ cat <<EOT
     curl -s http://127.0.0.1:$SIM_PORT/sim/pushes      # what the simulator pushed and how it was answered
     curl -s -X POST http://127.0.0.1:$SIM_PORT/sim/push/ticket   # push another ticket now
     curl -s -X POST http://127.0.0.1:$SIM_PORT/sim/go-live-check -d '{"group":0}'   # WeChat's go-live check (README)
+    curl -s $admin_hint http://127.0.0.1:$API_PORT/admin/go-live   # what the platform stored of each case
     .venv/bin/python scripts/push.py ticket          # a ticket push encrypted by wechatpy -> success
     .venv/bin/python scripts/push.py ticket --create-time \$(( \$(date +%s) - 600 ))   # older: newer ticket stays
     .venv/bin/python scripts/push.py tampered        # bad signature -> 401, nothing stored

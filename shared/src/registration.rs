@@ -210,7 +210,7 @@ where
             .into_iter()
             .filter(|t| {
                 t.name == field("name")
-                    && t.code == field("code")
+                    && t.code.eq_ignore_ascii_case(field("code"))
                     && t.legal_persona_wechat == field("legal_persona_wechat")
             })
             .collect();
@@ -242,6 +242,9 @@ where
             return Ok(PushAction::Nothing);
         };
         let status = *status;
+        // A status-0 push whose code WeChat refuses (40029, 61010) ends its task as failed, with
+        // the reason as its message: no mini program can come of that push.
+        let mut exchange_failure: Option<String> = None;
         let authorizer_appid = match (status, auth_code) {
             (0, Some(code)) => {
                 match self
@@ -250,9 +253,9 @@ where
                 {
                     Ok(done) => Some(done.authorizer.appid),
                     Err(e) if !e.is_transient() => {
-                        return Ok(PushAction::Failed {
-                            reason: format!("fast registration: {e}"),
-                        })
+                        exchange_failure =
+                            Some(format!("the auth_code could not be exchanged: {e}"));
+                        None
                     }
                     Err(e) => return Err(e),
                 }
@@ -273,7 +276,7 @@ where
             Some((task, true)) => {
                 let change = RegistrationChange::Pushed {
                     status,
-                    msg: msg.as_deref(),
+                    msg: exchange_failure.as_deref().or(msg.as_deref()),
                     appid: authorizer_appid.as_deref(),
                     create_time: push.create_time,
                 };
@@ -300,6 +303,11 @@ where
             linked,
             "fast registration result"
         );
+        if let Some(reason) = exchange_failure {
+            return Ok(PushAction::Failed {
+                reason: format!("fast registration: {reason}"),
+            });
+        }
         Ok(PushAction::FastRegistration {
             registration,
             status,

@@ -297,10 +297,20 @@ impl<L: ActionLog + Sync> CodeAdmin<L> {
             false => None,
         };
         let snapshot = self.code.commit(appid, &request).await?;
-        let privacy = match default {
-            Some(default) => Some(self.code.apply_privacy_default(appid, &default).await?),
-            None => None,
-        };
-        Ok(json!({ "committed": snapshot, "ext": fields.ext_json.get("ext"), "privacy": privacy }))
+        let mut answer =
+            json!({ "committed": snapshot, "ext": fields.ext_json.get("ext"), "privacy": null });
+        if let Some(default) = default {
+            // The commit stands whatever happens here: a failure is answered beside it (200),
+            // for POST …/privacy/default to be tried again.
+            match self.code.apply_privacy_default(appid, &default).await {
+                Ok(applied) => answer["privacy"] = json!(applied),
+                Err(e) => {
+                    let e = AdminError::from(e);
+                    tracing::warn!(appid, error = %e, "committed; the default privacy guideline was not applied");
+                    answer["privacy_error"] = e.body();
+                }
+            }
+        }
+        Ok(answer)
     }
 }

@@ -36,6 +36,9 @@ use routes::{changes_state, match_route};
 /// small enough that a call's validated fields always fit an action-log item (DynamoDB: 400 KB).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
+/// The longest `PRIVACY_SCAN_WAIT_SECS`.
+const MAX_SCAN_WAIT_SECS: i64 = 20;
+
 /// The code release service over the platform's tables.
 type PlatformCodeRelease =
     CodeReleaseService<DynamoTicketStore, DynamoAuthorizerStore, DynamoAuditStore>;
@@ -74,6 +77,13 @@ impl PlatformCodeAdmin {
         })?;
         let get = |name: &str| std::env::var(name).ok();
         let wait_secs = whole_number(&get, "PRIVACY_SCAN_WAIT_SECS", 8, 0)?;
+        // Within the function's 29 s (API Gateway's 30 s), with room for the calls around it.
+        if wait_secs > MAX_SCAN_WAIT_SECS {
+            return Err(ConfigError::Invalid {
+                name: "PRIVACY_SCAN_WAIT_SECS",
+                reason: format!("{wait_secs} s is more than {MAX_SCAN_WAIT_SECS} s"),
+            });
+        }
         Ok(
             Self::from_platform(&platform, tokens).with_scan_wait(ScanWait {
                 wait: Duration::from_secs(wait_secs as u64),

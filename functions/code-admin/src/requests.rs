@@ -32,20 +32,44 @@ pub fn parse<T: DeserializeOwned>(body: &Value) -> Result<T, AdminError> {
     })
 }
 
-/// serde's words for JSON types, in the words of the API's documentation.
+/// serde's words for JSON types, in the words of the API's documentation, and never the value
+/// given: serde quotes it (`invalid type: integer `13800009999``), and a value may be personal
+/// data (a phone number) that the rule would carry into the answer and the log.
 fn plain_rule(message: &str) -> String {
-    let mut rule = message.to_owned();
+    let (head, expected) = match message.split_once(", expected ") {
+        Some((head, expected)) => (head, Some(expected)),
+        None => (message, None),
+    };
+    let given = if let Some(kind) = head.strip_prefix("invalid type: ") {
+        let kind = kind.split([' ', '`', '"']).next().unwrap_or("value");
+        let article = if kind.starts_with(['a', 'e', 'i', 'o', 'u']) {
+            "an"
+        } else {
+            "a"
+        };
+        format!("{article} {kind} was given")
+    } else if head.starts_with("invalid value") || head.starts_with("unknown variant") {
+        "this value is not accepted".to_owned()
+    } else {
+        head.to_owned()
+    };
+    let Some(expected) = expected else {
+        return given;
+    };
+    let mut expected = expected.to_owned();
     for (serde_word, plain) in [
-        ("expected i64", "expected an integer"),
-        ("expected a sequence", "expected a list"),
-        ("expected a map", "expected a JSON object"),
+        ("i64", "an integer"),
+        ("a sequence", "a list"),
+        ("a map", "a JSON object"),
     ] {
-        rule = rule.replace(serde_word, plain);
+        if expected == serde_word {
+            expected = plain.to_owned();
+        }
     }
-    if let Some(at) = rule.find("expected struct ") {
-        rule.replace_range(at.., "expected a JSON object");
+    if expected.starts_with("struct ") {
+        expected = "a JSON object".to_owned();
     }
-    rule
+    format!("{given}; expected {expected}")
 }
 
 fn required<T>(
@@ -763,6 +787,22 @@ mod tests {
             Ok(_) => panic!("{body} was accepted"),
             Err(e) => field_of(e),
         }
+    }
+
+    #[test]
+    fn the_rule_never_repeats_the_value_given() {
+        let err = parse::<PrivacyRequest>(
+            &json!({ "owner_setting": { "contact_phone": 13800009999u64 } }),
+        )
+        .unwrap_err();
+        let AdminError::Invalid { field, rule } = err else {
+            panic!()
+        };
+        assert_eq!(field, "owner_setting.contact_phone");
+        assert_eq!(rule, "an integer was given; expected a string");
+        assert!(!rule.contains("13800009999"));
+        let err = parse::<VisitStatusRequest>(&json!({ "action": "secret-value" })).unwrap_err();
+        assert!(!err.to_string().contains("secret-value"), "{err}");
     }
 
     #[test]

@@ -263,3 +263,27 @@ async fn bad_input_is_refused_naming_the_field_before_wechat() {
     let (_, list) = w.call("GET", "/admin/registrations", Value::Null).await;
     assert_eq!(list["registrations"], json!([]), "nothing stored");
 }
+
+#[tokio::test]
+async fn a_registered_code_that_cannot_be_exchanged_ends_its_task_as_failed() {
+    let w = world("fastreg_unexchangeable").await;
+    let id = w.create(enterprise()).await;
+    // WeChat refuses the push's auth_code (40029): no mini program can come of it.
+    let fault = json!({ "errcode": { "errcode": 40029, "errmsg": "invalid code" } });
+    assert_eq!(w.ctl.fault("api_query_auth", 1, fault).await, 204);
+    w.confirm_and_deliver(1).await;
+    let task = w.get(&id).await["registration"].clone();
+    assert_eq!(task["state"], "failed", "{task}");
+    assert_eq!(task["push"]["status"], 0);
+    assert!(
+        task["push"]["msg"]
+            .as_str()
+            .is_some_and(|m| m.contains("could not be exchanged")),
+        "{task}"
+    );
+    assert_eq!(task["appid"], Value::Null);
+    // Ended: not searched again.
+    let searches = w.wechat_calls().await;
+    w.get(&id).await;
+    assert_eq!(w.wechat_calls().await, searches);
+}

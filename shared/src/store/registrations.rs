@@ -124,6 +124,12 @@ impl RegistrationChange<'_> {
             Self::Accepted => (Some(Pending), &[Creating]),
             Self::Refused { .. } => (Some(Refused), &[Creating]),
             Self::Searched { .. } => (None, &[Creating, Pending]),
+            // Status 0 whose code could not be exchanged: no mini program came of it.
+            Self::Pushed {
+                status: 0,
+                appid: None,
+                ..
+            } => (Some(Failed), &[Creating, Pending]),
             Self::Pushed { status: 0, .. } => (Some(Succeeded), &[Creating, Pending]),
             Self::Pushed { .. } => (Some(Failed), &[Creating, Pending]),
         }

@@ -32,6 +32,11 @@ pub enum Errcode {
     MustCommitFirst,
     PrivacyScanPending,
     PrivacyApiUndeclared,
+    PrivacyOwnerSettingMissing,
+    PrivacyVersionInvalid,
+    PrivacyExpiryInvalid,
+    PrivacyNoOnlineVersion,
+    InvalidParameter,
     LegalPersonMismatch,
     InvalidWechatId,
     RegistrationInnerError,
@@ -130,6 +135,28 @@ const TABLE: &[(i64, Errcode, &str)] = &[
         Errcode::PrivacyApiUndeclared,
         "the code uses location APIs that are not declared or not permitted",
     ),
+    // "设置小程序用户隐私保护指引" (setprivacysetting)'s errcodes.
+    (
+        86069,
+        Errcode::PrivacyOwnerSettingMissing,
+        "owner_setting, its notice_method or every contact is missing",
+    ),
+    (
+        86071,
+        Errcode::PrivacyVersionInvalid,
+        "privacy_ver is not 1 or 2",
+    ),
+    (
+        86072,
+        Errcode::PrivacyExpiryInvalid,
+        "store_expire_timestamp is invalid",
+    ),
+    (
+        86074,
+        Errcode::PrivacyNoOnlineVersion,
+        "no online privacy guideline exists: set the development version (privacy_ver 2)",
+    ),
+    (40097, Errcode::InvalidParameter, "invalid parameter"),
     // "快速注册企业小程序" (fastregisterweapp)'s errcodes.
     (
         61070,
