@@ -109,9 +109,18 @@ pub async fn calls(State(sim): State<Sim>) -> Json<Value> {
     Json(json!(sim.state().calls))
 }
 
-/// `body` as `T`; a 400 naming the field otherwise.
-fn parse<T: serde::de::DeserializeOwned>(body: Value, what: &str) -> Result<T, Response> {
-    serde_json::from_value(body).map_err(|e| bad_request(&format!("{what}: {e}")))
+/// A refused control request: 400 with its message.
+pub struct BadRequest(String);
+
+impl IntoResponse for BadRequest {
+    fn into_response(self) -> Response {
+        bad_request(&self.0)
+    }
+}
+
+/// `body` as `T`; refused naming the field otherwise.
+fn parse<T: serde::de::DeserializeOwned>(body: Value, what: &str) -> Result<T, BadRequest> {
+    serde_json::from_value(body).map_err(|e| BadRequest(format!("{what}: {e}")))
 }
 
 #[derive(Deserialize)]
@@ -124,35 +133,30 @@ pub struct ReviewRequest {
 /// With an `appid`: scripts the outcome of this mini program's next review (queued, used before
 /// anything else). Without: the outcomes of every later review by fraction
 /// ([`crate::review_rule`]); answers which mini programs it rejects and delays.
-pub async fn script_review(State(sim): State<Sim>, Json(body): Json<Value>) -> Response {
+pub async fn script_review(
+    State(sim): State<Sim>,
+    Json(body): Json<Value>,
+) -> Result<Response, BadRequest> {
     if body.get("appid").is_some() {
-        let request: ReviewRequest = match parse(body, "a review script of one mini program") {
-            Ok(request) => request,
-            Err(refused) => return refused,
-        };
+        let request: ReviewRequest = parse(body, "a review script of one mini program")?;
         let mut state = sim.state();
         if state.mini_program(&request.appid).is_none() {
-            return not_found(format!("no mini program {}", request.appid));
+            return Ok(not_found(format!("no mini program {}", request.appid)));
         }
         state
             .code_state(&request.appid)
             .scripted_reviews
             .push_back(request.script);
-        return StatusCode::NO_CONTENT.into_response();
+        return Ok(StatusCode::NO_CONTENT.into_response());
     }
-    let script: FractionScript = match parse(body, "a review script by fraction (no appid)") {
-        Ok(script) => script,
-        Err(refused) => return refused,
-    };
-    if let Err(message) = script.check() {
-        return bad_request(&message);
-    }
+    let script: FractionScript = parse(body, "a review script by fraction (no appid)")?;
+    script.check().map_err(BadRequest)?;
     let mut state = sim.state();
     let appids = state.config.mini_programs.iter().map(|m| m.appid.as_str());
     let rule = ReviewRule::new(script, appids);
     let summary = rule.summary();
     state.review_rule = Some(rule);
-    Json(summary).into_response()
+    Ok(Json(summary).into_response())
 }
 
 /// Drops the review script by fraction: each mini program's configured review again.
@@ -174,26 +178,26 @@ pub struct QuotaRequest {
 }
 
 /// Sets the submit quota's `limit` and/or `rest` now; answers the quota as queryquota does.
-pub async fn set_quota(State(sim): State<Sim>, Json(body): Json<Value>) -> Response {
-    let request: QuotaRequest = match parse(body, "a submit quota") {
-        Ok(request) => request,
-        Err(refused) => return refused,
-    };
+pub async fn set_quota(
+    State(sim): State<Sim>,
+    Json(body): Json<Value>,
+) -> Result<Json<Value>, BadRequest> {
+    let request: QuotaRequest = parse(body, "a submit quota")?;
     let mut state = sim.state();
     let limit = request.limit.unwrap_or(state.config.limits.submit_quota);
     if limit < 0 {
-        return bad_request("limit must be >= 0");
+        return Err(BadRequest("limit must be >= 0".into()));
     }
     let used = match request.rest {
         Some(rest) if !(0..=limit).contains(&rest) => {
-            return bad_request("rest must be between 0 and limit")
+            return Err(BadRequest("rest must be between 0 and limit".into()))
         }
         Some(rest) => limit - rest,
         None => state.submits_used.min(limit),
     };
     state.config.limits.submit_quota = limit;
     state.submits_used = used;
-    Json(crate::audit::quota_json(&state)).into_response()
+    Ok(Json(crate::audit::quota_json(&state)))
 }
 
 /// Sets how api_authorizer_token treats refresh tokens from now on (rotation, grace period).

@@ -31,6 +31,11 @@ async fn bulk_mp<'a>(env: &'a Env, component: &str, appid: &str, refresh: &str) 
     }
 }
 
+/// queryquota's (or `/sim/quota`'s) `rest` and `limit`.
+fn rest_and_limit(quota: &Value) -> (Option<i64>, Option<i64>) {
+    (quota["rest"].as_i64(), quota["limit"].as_i64())
+}
+
 /// Every WeChat API call made so far (control routes are not counted).
 async fn calls_made(env: &Env) -> u64 {
     let calls = env.ctl.all_calls().await;
@@ -86,10 +91,7 @@ async fn a_thousand_mini_programs_roll_out_with_five_percent_rejected() {
         .collect();
     assert_eq!(rejected.len(), 50, "round(0.05 × 1000) of the population");
     let quota = env.ctl.set_submit_quota(N as i64, N as i64).await;
-    assert_eq!(
-        (quota["rest"].as_i64(), quota["limit"].as_i64()),
-        (Some(1000), Some(1000))
-    );
+    assert_eq!(rest_and_limit(&quota), (Some(1000), Some(1000)));
 
     let component = env.component_token().await;
     let info = env
@@ -129,11 +131,7 @@ async fn a_thousand_mini_programs_roll_out_with_five_percent_rejected() {
     let quota = env
         .get(&format!("/wxa/queryquota?access_token={}", submitted[0].1))
         .await;
-    assert_eq!(
-        (quota["rest"].as_i64(), quota["limit"].as_i64()),
-        (Some(0), Some(1000)),
-        "{quota}"
-    );
+    assert_eq!(rest_and_limit(&quota), (Some(0), Some(1000)), "{quota}");
 
     // Every review ends at once; each result reaches its mini program's message URL.
     env.ctl.advance_clock(30).await;
@@ -315,16 +313,9 @@ async fn the_submit_quota_runs_out_and_comes_back() {
     let mp = authorized(&env, MP, &[18]).await;
     assert_ok(&mp.commit().await);
     let quota = env.ctl.set_submit_quota_rest(0).await;
-    assert_eq!(
-        (quota["rest"].as_i64(), quota["limit"].as_i64()),
-        (Some(0), Some(10))
-    );
+    assert_eq!(rest_and_limit(&quota), (Some(0), Some(10)));
     let answer = mp.get("queryquota").await;
-    assert_eq!(
-        (answer["rest"].as_i64(), answer["limit"].as_i64()),
-        (Some(0), Some(10)),
-        "{answer}"
-    );
+    assert_eq!(rest_and_limit(&answer), (Some(0), Some(10)), "{answer}");
     assert_errcode(&mp.submit().await, 85085);
 
     for (bad, field) in [
@@ -348,11 +339,7 @@ async fn the_submit_quota_runs_out_and_comes_back() {
     env.ctl.set_submit_quota_rest(1).await;
     assert!(mp.submit().await["auditid"].is_i64());
     let answer = mp.get("queryquota").await;
-    assert_eq!(
-        (answer["rest"].as_i64(), answer["limit"].as_i64()),
-        (Some(0), Some(10)),
-        "{answer}"
-    );
+    assert_eq!(rest_and_limit(&answer), (Some(0), Some(10)), "{answer}");
     // A new month: the limit, all of it left.
     let quota = env.ctl.set_submit_quota(20, 20).await;
     assert_eq!(quota["rest"], 20);
@@ -386,8 +373,11 @@ async fn a_bulk_mini_program_is_phased_in_step_by_step() {
     );
 
     passed_review(&mp, "2.0.0").await;
-    let plan = || async { mp.get("getgrayreleaseplan").await["gray_release_plan"].clone() };
-    assert_eq!(plan().await["status"], 0);
+    let plan = || async {
+        let plan = &mp.get("getgrayreleaseplan").await["gray_release_plan"];
+        (plan["status"].as_i64(), plan["gray_percentage"].as_i64())
+    };
+    assert_eq!(plan().await, (Some(0), Some(0)));
     for (percentage, errcode) in [(10, 0), (5, 85082), (10, 85082), (50, 0), (101, 85081)] {
         mp.expect(
             "grayrelease",
@@ -396,15 +386,7 @@ async fn a_bulk_mini_program_is_phased_in_step_by_step() {
         )
         .await;
     }
-    let running = plan().await;
-    assert_eq!(
-        (
-            running["status"].as_i64(),
-            running["gray_percentage"].as_i64()
-        ),
-        (Some(1), Some(50)),
-        "{running}"
-    );
+    assert_eq!(plan().await, (Some(1), Some(50)));
     let state = env.ctl.mini_program(appid).await;
     assert_eq!(state["online_release"]["user_version"], "1.0.0", "{state}");
     assert_eq!(
@@ -415,21 +397,13 @@ async fn a_bulk_mini_program_is_phased_in_step_by_step() {
 
     // Reverted: deleted (4); a new plan may start lower.
     assert_ok(&mp.get("revertgrayrelease").await);
-    assert_eq!(plan().await["status"], 4);
+    assert_eq!(plan().await, (Some(4), Some(50)));
     assert_errcode(&mp.get("revertgrayrelease").await, 85079);
     mp.expect("grayrelease", json!({ "gray_percentage": 20 }), 0)
         .await;
     // Released in full: the plan is finished (3), 2.0.0 online.
     mp.expect("release", json!({}), 0).await;
-    let finished = plan().await;
-    assert_eq!(
-        (
-            finished["status"].as_i64(),
-            finished["gray_percentage"].as_i64()
-        ),
-        (Some(3), Some(20)),
-        "{finished}"
-    );
+    assert_eq!(plan().await, (Some(3), Some(20)));
     assert_eq!(
         env.ctl.online_version(appid).await.as_deref(),
         Some("2.0.0")
