@@ -1,5 +1,6 @@
 //! The control API under /sim/ for tests and demos: clock, token expiry, faults, call counts,
-//! review scripts, pushes on demand, revocation, and a look at the state.
+//! review scripts (one mini program's, or by fraction for many), the submit quota, pushes on
+//! demand, revocation, bulk authorizations, and a look at the state.
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
