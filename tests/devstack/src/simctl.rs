@@ -1,5 +1,6 @@
 //! The simulator's control API (`/sim/…`) as tests use it: call counts, faults, the clock, token
-//! expiry, review scripts, refresh-token rotation, revocation, pushes on demand, fast registrations,
+//! expiry, review scripts (one mini program's, or by fraction for many), the submit quota,
+//! refresh-token rotation, revocation, bulk authorizations, pushes on demand, fast registrations,
 //! the go-live check and what WeChat currently holds. Every test reaches the control API through
 //! this client.
 
@@ -100,6 +101,55 @@ impl SimControl {
         self.send("/sim/reviews", script).await.0
     }
 
+    /// Every later review of a mini program with no script of its own ends by fraction (the JSON
+    /// of `/sim/reviews` without an appid: `reject_fraction`, `delay_fraction`, `after_secs`,
+    /// `reason`, `delay_reason`, `delay_then_pass_after_secs`, `prefix`); panics unless accepted.
+    /// Answers `{population, rejected, delayed, after_secs}`: the appids whose next review is
+    /// rejected or delayed.
+    pub async fn script_reviews_by_fraction(&self, script: Value) -> Value {
+        self.post("/sim/reviews", script).await
+    }
+
+    /// A `fraction` of the mini programs `prefix…` have their next review rejected, every review
+    /// ending `after_secs` after its submission; answers the appids rejected.
+    pub async fn reject_reviews_by_fraction(
+        &self,
+        prefix: &str,
+        fraction: f64,
+        after_secs: i64,
+    ) -> Vec<String> {
+        let script =
+            json!({ "prefix": prefix, "reject_fraction": fraction, "after_secs": after_secs });
+        let answer = self.script_reviews_by_fraction(script).await;
+        let rejected = answer["rejected"].as_array().expect("rejected appids");
+        let appid = |a: &Value| a.as_str().expect("an appid").to_owned();
+        rejected.iter().map(appid).collect()
+    }
+
+    /// Drops the review script by fraction: each mini program's own review outcome again.
+    pub async fn clear_reviews_by_fraction(&self) {
+        let url = format!("{}/sim/reviews", self.base);
+        let response = self
+            .http
+            .delete(url)
+            .send()
+            .await
+            .expect("the simulator answers");
+        assert!(response.status().is_success(), "{}", response.status());
+    }
+
+    /// The platform's submit quota (queryquota's `limit`) and what is left of it (`rest`; 0:
+    /// submit_audit answers 85085); answers the quota as queryquota does.
+    pub async fn set_submit_quota(&self, limit: i64, rest: i64) -> Value {
+        self.post("/sim/quota", json!({ "limit": limit, "rest": rest }))
+            .await
+    }
+
+    /// What is left of the submit quota, its limit unchanged; answers the quota.
+    pub async fn set_submit_quota_rest(&self, rest: i64) -> Value {
+        self.post("/sim/quota", json!({ "rest": rest })).await
+    }
+
     /// From now on every api_authorizer_token answers a new refresh token; the replaced one is
     /// accepted for `replaced_valid_secs` more. Answers the settings now in force.
     pub async fn rotate_refresh_tokens(&self, replaced_valid_secs: i64) -> Value {
@@ -130,7 +180,10 @@ impl SimControl {
         self.post_status(&path, Value::Null).await.0
     }
 
-    /// `count` mini programs `prefix…` authorized at once: their (appid, refresh token).
+    /// `count` mini programs `prefix…` (zero-padded to 18 characters) authorized at once with
+    /// permission sets 17 and 18, each ready for code management (a shop of the tools category
+    /// with two pages: commit, submit_audit, release and grey release work): their (appid,
+    /// refresh token).
     pub async fn bulk_authorize(&self, prefix: &str, count: usize) -> Vec<(String, String)> {
         let bulk = self
             .post(
@@ -178,9 +231,18 @@ impl SimControl {
         messages.as_array().expect("a list").clone()
     }
 
-    /// The code state WeChat holds for a mini program (`/sim/mini-programs/{appid}`).
+    /// The code state WeChat holds for a mini program (`/sim/mini-programs/{appid}`), with its
+    /// `online_release` and `gray_release_plan`.
     pub async fn mini_program(&self, appid: &str) -> Value {
         self.get(&format!("/sim/mini-programs/{appid}")).await
+    }
+
+    /// The user_version users of `appid` get (None before its first release).
+    pub async fn online_version(&self, appid: &str) -> Option<String> {
+        let state = self.mini_program(appid).await;
+        state["online_release"]["user_version"]
+            .as_str()
+            .map(str::to_owned)
     }
 
     /// Every fast-registration task WeChat holds (`/sim/registrations`), oldest first.

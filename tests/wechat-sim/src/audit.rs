@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use crate::code::{with_mini_program, Params};
 use crate::config::ReviewScript;
 use crate::privacy;
-use crate::state::{audit_status, Audit, GrayPlan, Release};
+use crate::state::{audit_status, Audit, CodeState, GrayPlan, Release, SimState};
 use crate::wx::{int_field, json_body, ok, WxError};
 use crate::Sim;
 
@@ -102,27 +102,27 @@ pub async fn submit_audit(State(sim): State<Sim>, Query(params): Params, body: B
         let now = state.now();
         let auditid = state.next_auditid;
         state.next_auditid += 1;
-        let code = state.code_state(appid);
         let script = match uncovered {
             // The scripted outcome stays for the next review.
             Some(uncovered) => ReviewScript::Reject {
-                after_secs: code
-                    .scripted_reviews
-                    .front()
-                    .unwrap_or(&mp.review)
-                    .after_secs(),
+                after_secs: state.next_review_after_secs(appid, &mp.review),
                 reason: uncovered.reason(),
                 screenshot: String::new(),
             },
-            None => code.scripted_reviews.pop_front().unwrap_or(mp.review),
+            None => state.take_review_script(appid, &mp.review),
         };
+        let resolves_at = now + script.after_secs();
+        state
+            .due_reviews
+            .insert((resolves_at, auditid, appid.to_owned()));
+        let code = state.code_state(appid);
         code.audits.push(Audit {
             auditid,
             status: audit_status::UNDER_REVIEW,
             reason: String::new(),
             screenshot: String::new(),
             submit_time: now,
-            resolves_at: now + script.after_secs(),
+            resolves_at,
             script,
             commit,
             released: false,
@@ -227,7 +227,11 @@ pub async fn release(State(sim): State<Sim>, Query(params): Params, body: Bytes)
         code.online = Some(code.releases.len() - 1);
         code.privacy.on_release();
         code.rolled_back = false;
-        code.gray = None;
+        // Releasing ends a running phased release ("分阶段发布": status 3, 执行完毕); a plan
+        // reverted (4) stays as it was.
+        if let Some(plan) = code.gray.as_mut().filter(|g| g.status == 1) {
+            plan.status = 3;
+        }
         if let Some(audit) = code.latest_audit_mut() {
             audit.released = true;
         }
@@ -334,14 +338,18 @@ pub async fn revertgrayrelease(State(sim): State<Sim>, Query(params): Params) ->
 
 pub async fn getgrayreleaseplan(State(sim): State<Sim>, Query(params): Params) -> Response {
     with_mini_program(&sim, &params, |state, appid| {
-        let plan = state.code_state(appid).gray.clone().unwrap_or(GrayPlan {
-            status: 0,
-            create_timestamp: 0,
-            gray_percentage: 0,
-            support_experiencer_first: false,
-            support_debuger_first: false,
-        });
-        ok(json!({ "gray_release_plan": plan }))
+        ok(json!({ "gray_release_plan": gray_plan(state.code_state(appid)) }))
+    })
+}
+
+/// The phased-release plan as getgrayreleaseplan answers it: status 0 (initial) before any.
+pub fn gray_plan(code: &CodeState) -> GrayPlan {
+    code.gray.clone().unwrap_or(GrayPlan {
+        status: 0,
+        create_timestamp: 0,
+        gray_percentage: 0,
+        support_experiencer_first: false,
+        support_debuger_first: false,
     })
 }
 
@@ -401,65 +409,121 @@ pub async fn speedupaudit(State(sim): State<Sim>, Query(params): Params, body: B
 }
 
 pub async fn queryquota(State(sim): State<Sim>, Query(params): Params) -> Response {
-    with_mini_program(&sim, &params, |state, _| {
-        let limits = &state.config.limits;
-        ok(json!({
-            "rest": limits.submit_quota - state.submits_used,
-            "limit": limits.submit_quota,
-            "speedup_rest": limits.speedup_quota - state.speedups_used,
-            "speedup_limit": limits.speedup_quota,
-        }))
+    with_mini_program(&sim, &params, |state, _| ok(quota_json(state)))
+}
+
+/// The platform's review quotas as queryquota answers them ("查询服务商审核额度" (query_quota)):
+/// shared by all its mini programs.
+pub fn quota_json(state: &SimState) -> Value {
+    let limits = &state.config.limits;
+    json!({
+        "rest": limits.submit_quota - state.submits_used,
+        "limit": limits.submit_quota,
+        "speedup_rest": limits.speedup_quota - state.speedups_used,
+        "speedup_limit": limits.speedup_quota,
     })
 }
 
+/// A review's end as pushed to the message URL: the event and its fields.
+type AuditEvent = (String, &'static str, Vec<(&'static str, String)>);
+
+/// Ends `audit` as its script says at `now`; answers its event and, for a delay that later
+/// passes, when to look again.
+fn end_review(
+    audit: &mut Audit,
+    now: i64,
+) -> (&'static str, Vec<(&'static str, String)>, Option<i64>) {
+    if audit.status == audit_status::DELAYED {
+        audit.status = audit_status::PASSED;
+        audit.reason = String::new();
+        return (
+            "weapp_audit_success",
+            vec![("SuccTime", now.to_string())],
+            None,
+        );
+    }
+    match &audit.script {
+        ReviewScript::Pass { .. } => {
+            audit.status = audit_status::PASSED;
+            (
+                "weapp_audit_success",
+                vec![("SuccTime", now.to_string())],
+                None,
+            )
+        }
+        ReviewScript::Reject {
+            reason, screenshot, ..
+        } => {
+            audit.status = audit_status::REJECTED;
+            audit.reason = reason.clone();
+            audit.screenshot = screenshot.clone();
+            (
+                "weapp_audit_fail",
+                vec![
+                    ("Reason", reason.clone()),
+                    ("FailTime", now.to_string()),
+                    ("ScreenShot", screenshot.clone()),
+                ],
+                None,
+            )
+        }
+        ReviewScript::Delay {
+            reason,
+            then_pass_after_secs,
+            ..
+        } => {
+            audit.status = audit_status::DELAYED;
+            audit.reason = reason.clone();
+            (
+                "weapp_audit_delay",
+                vec![("Reason", reason.clone()), ("DelayTime", now.to_string())],
+                then_pass_after_secs.map(|secs| audit.resolves_at + secs),
+            )
+        }
+    }
+}
+
 impl Sim {
-    /// Ends every review whose time has come on the simulated clock and pushes its result.
+    /// Ends every review whose time has come on the simulated clock and pushes its result. Only
+    /// the due reviews are visited (`due_reviews`, by time), so the state is held briefly however
+    /// many mini programs there are.
     pub fn resolve_due_reviews(&self) {
-        let mut events = Vec::new();
+        let mut events: Vec<AuditEvent> = Vec::new();
         {
             let mut state = self.state();
             let now = state.now();
-            for (appid, code) in state.code.iter_mut() {
-                for audit in code
-                    .audits
-                    .iter_mut()
-                    .filter(|a| a.status == audit_status::UNDER_REVIEW && a.resolves_at <= now)
-                {
-                    let (event, fields) = match &audit.script {
-                        ReviewScript::Pass { .. } => {
-                            audit.status = audit_status::PASSED;
-                            ("weapp_audit_success", vec![("SuccTime", now.to_string())])
+            while state.due_reviews.first().is_some_and(|(at, ..)| *at <= now) {
+                let Some((_, auditid, appid)) = state.due_reviews.pop_first() else {
+                    break;
+                };
+                let Some(audit) = state
+                    .code
+                    .get_mut(&appid)
+                    .and_then(|code| code.audits.iter_mut().rev().find(|a| a.auditid == auditid))
+                else {
+                    continue;
+                };
+                let delayed_then_passes = audit.status == audit_status::DELAYED
+                    && matches!(
+                        audit.script,
+                        ReviewScript::Delay {
+                            then_pass_after_secs: Some(_),
+                            ..
                         }
-                        ReviewScript::Reject {
-                            reason, screenshot, ..
-                        } => {
-                            audit.status = audit_status::REJECTED;
-                            audit.reason = reason.clone();
-                            audit.screenshot = screenshot.clone();
-                            (
-                                "weapp_audit_fail",
-                                vec![
-                                    ("Reason", reason.clone()),
-                                    ("FailTime", now.to_string()),
-                                    ("ScreenShot", screenshot.clone()),
-                                ],
-                            )
-                        }
-                        ReviewScript::Delay { reason, .. } => {
-                            audit.status = audit_status::DELAYED;
-                            audit.reason = reason.clone();
-                            (
-                                "weapp_audit_delay",
-                                vec![("Reason", reason.clone()), ("DelayTime", now.to_string())],
-                            )
-                        }
-                    };
-                    events.push((appid.clone(), event, fields));
+                    );
+                // Withdrawn (undocodeaudit) or ended already: nothing to do.
+                if audit.status != audit_status::UNDER_REVIEW && !delayed_then_passes {
+                    continue;
                 }
+                let (event, fields, again_at) = end_review(audit, now);
+                if let Some(at) = again_at {
+                    audit.resolves_at = at;
+                    state.due_reviews.insert((at, auditid, appid.clone()));
+                }
+                events.push((appid, event, fields));
             }
         }
         for (appid, event, fields) in events {
-            let fields: Vec<(&str, String)> = fields.into_iter().collect();
             self.push_audit_event(&appid, event, &fields);
         }
         self.push_privacy_applications();

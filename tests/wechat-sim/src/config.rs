@@ -59,10 +59,14 @@ pub enum ReviewScript {
         #[serde(default)]
         screenshot: String,
     },
+    /// WeChat pushes weapp_audit_delay; the review stays delayed (status 4) unless
+    /// `then_pass_after_secs` is given: it then passes that many simulated seconds later.
     Delay {
         #[serde(default = "default_review_secs")]
         after_secs: i64,
         reason: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        then_pass_after_secs: Option<i64>,
     },
 }
 
@@ -76,7 +80,7 @@ impl ReviewScript {
     }
 }
 
-fn default_review_secs() -> i64 {
+pub(crate) fn default_review_secs() -> i64 {
     5
 }
 

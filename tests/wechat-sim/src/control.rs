@@ -1,5 +1,6 @@
 //! The control API under /sim/ for tests and demos: clock, token expiry, faults, call counts,
-//! review scripts, pushes on demand, revocation, and a look at the state.
+//! review scripts (one mini program's, or by fraction for many), the submit quota, pushes on
+//! demand, revocation, bulk authorizations, and a look at the state.
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -8,8 +9,10 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use crate::config::{Category, MiniProgram};
 use crate::config::{RefreshTokenSettings, ReviewScript};
-use crate::state::{AuthorizationStatus, Fault, FaultKind, TokenOwner};
+use crate::review_rule::{FractionScript, ReviewRule};
+use crate::state::{Authorization, AuthorizationStatus, Fault, FaultKind, TokenOwner};
 use crate::Sim;
 
 fn bad_request(message: &str) -> Response {
@@ -107,6 +110,20 @@ pub async fn calls(State(sim): State<Sim>) -> Json<Value> {
     Json(json!(sim.state().calls))
 }
 
+/// A refused control request: 400 with its message.
+pub struct BadRequest(String);
+
+impl IntoResponse for BadRequest {
+    fn into_response(self) -> Response {
+        bad_request(&self.0)
+    }
+}
+
+/// `body` as `T`; refused naming the field otherwise.
+fn parse<T: serde::de::DeserializeOwned>(body: Value, what: &str) -> Result<T, BadRequest> {
+    serde_json::from_value(body).map_err(|e| BadRequest(format!("{what}: {e}")))
+}
+
 #[derive(Deserialize)]
 pub struct ReviewRequest {
     appid: String,
@@ -114,17 +131,74 @@ pub struct ReviewRequest {
     script: ReviewScript,
 }
 
-/// Scripts the outcome of this mini program's next review.
-pub async fn script_review(State(sim): State<Sim>, Json(request): Json<ReviewRequest>) -> Response {
-    let mut state = sim.state();
-    if state.mini_program(&request.appid).is_none() {
-        return not_found(format!("no mini program {}", request.appid));
+/// With an `appid`: scripts the outcome of this mini program's next review (queued, used before
+/// anything else). Without: the outcomes of every later review by fraction
+/// ([`crate::review_rule`]); answers which mini programs it rejects and delays.
+pub async fn script_review(
+    State(sim): State<Sim>,
+    Json(body): Json<Value>,
+) -> Result<Response, BadRequest> {
+    if body.get("appid").is_some() {
+        let request: ReviewRequest = parse(body, "a review script of one mini program")?;
+        let mut state = sim.state();
+        if state.mini_program(&request.appid).is_none() {
+            return Ok(not_found(format!("no mini program {}", request.appid)));
+        }
+        state
+            .code_state(&request.appid)
+            .scripted_reviews
+            .push_back(request.script);
+        return Ok(StatusCode::NO_CONTENT.into_response());
     }
-    state
-        .code_state(&request.appid)
-        .scripted_reviews
-        .push_back(request.script);
-    StatusCode::NO_CONTENT.into_response()
+    let script: FractionScript = parse(body, "a review script by fraction (no appid)")?;
+    script.check().map_err(BadRequest)?;
+    let mut state = sim.state();
+    let appids = state.config.mini_programs.iter().map(|m| m.appid.as_str());
+    let rule = ReviewRule::new(script, appids);
+    let summary = rule.summary();
+    state.review_rule = Some(rule);
+    Ok(Json(summary).into_response())
+}
+
+/// Drops the review script by fraction: each mini program's configured review again.
+pub async fn clear_review_rule(State(sim): State<Sim>) -> StatusCode {
+    sim.state().review_rule = None;
+    StatusCode::NO_CONTENT
+}
+
+/// `POST /sim/quota`: the platform's monthly submit quota ("查询服务商审核额度" (query_quota)).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QuotaRequest {
+    /// Submissions left this month (0: submit_audit answers 85085).
+    #[serde(default)]
+    rest: Option<i64>,
+    /// Submissions a month.
+    #[serde(default)]
+    limit: Option<i64>,
+}
+
+/// Sets the submit quota's `limit` and/or `rest` now; answers the quota as queryquota does.
+pub async fn set_quota(
+    State(sim): State<Sim>,
+    Json(body): Json<Value>,
+) -> Result<Json<Value>, BadRequest> {
+    let request: QuotaRequest = parse(body, "a submit quota")?;
+    let mut state = sim.state();
+    let limit = request.limit.unwrap_or(state.config.limits.submit_quota);
+    if limit < 0 {
+        return Err(BadRequest("limit must be >= 0".into()));
+    }
+    let used = match request.rest {
+        Some(rest) if !(0..=limit).contains(&rest) => {
+            return Err(BadRequest("rest must be between 0 and limit".into()))
+        }
+        Some(rest) => limit - rest,
+        None => state.submits_used.min(limit),
+    };
+    state.config.limits.submit_quota = limit;
+    state.submits_used = used;
+    Ok(Json(crate::audit::quota_json(&state)))
 }
 
 /// Sets how api_authorizer_token treats refresh tokens from now on (rotation, grace period).
@@ -165,8 +239,37 @@ pub struct Bulk {
     count: usize,
 }
 
-/// Creates `count` mini programs already authorized (with permission sets 17 and 18), for scale
-/// tests and benchmarks; answers their appids and refresh tokens.
+/// A mini program of a bulk authorization, ready for code management: a shop of the tools
+/// category (工具 › 效率, 287 › 612) with an index and an about page, reviews passing after 5
+/// simulated seconds (unless scripted), permission sets 17 and 18.
+fn bulk_mini_program(appid: &str, n: usize) -> MiniProgram {
+    MiniProgram {
+        appid: appid.to_owned(),
+        original_id: format!("gh_{}", &appid[2..]),
+        nickname: format!("Bulk {n}"),
+        principal_name: String::new(),
+        head_img: String::new(),
+        categories: vec![Category {
+            first_class: "工具".into(),
+            second_class: "效率".into(),
+            third_class: None,
+            first_id: 287,
+            second_id: 612,
+            third_id: None,
+        }],
+        pages: vec!["pages/index/index".into(), "pages/about/about".into()],
+        testers_limit: 15,
+        permission_sets: BULK_SETS.to_vec(),
+        review: ReviewScript::Pass { after_secs: 5 },
+    }
+}
+
+/// Account management (17) and development management (18, code management).
+const BULK_SETS: [i64; 2] = [17, 18];
+
+/// Creates `count` mini programs already authorized (permission sets 17 and 18), for scale tests,
+/// rollouts and benchmarks ([`bulk_mini_program`]); answers their appids and refresh tokens.
+/// An appid that exists keeps its mini program and gets a new authorization.
 pub async fn bulk_authorize(State(sim): State<Sim>, Json(bulk): Json<Bulk>) -> Response {
     let width = 18usize.saturating_sub(bulk.prefix.len());
     if width == 0 || bulk.count == 0 || bulk.count > 1_000_000 {
@@ -177,21 +280,8 @@ pub async fn bulk_authorize(State(sim): State<Sim>, Json(bulk): Json<Bulk>) -> R
     let mut created = Vec::with_capacity(bulk.count);
     for i in 0..bulk.count {
         let appid = format!("{}{:0width$}", bulk.prefix, i);
-        if state.mini_program(&appid).is_none() {
-            state.config.mini_programs.push(crate::config::MiniProgram {
-                appid: appid.clone(),
-                original_id: format!("gh_{}", &appid[2..]),
-                nickname: format!("Bulk {i}"),
-                principal_name: String::new(),
-                head_img: String::new(),
-                categories: Vec::new(),
-                pages: Vec::new(),
-                testers_limit: 15,
-                permission_sets: vec![17, 18],
-                review: crate::config::ReviewScript::Pass { after_secs: 5 },
-            });
-        }
-        let authorization = crate::state::Authorization::new(&appid, vec![17, 18], now);
+        state.add_mini_program(bulk_mini_program(&appid, i));
+        let authorization = Authorization::new(&appid, BULK_SETS.to_vec(), now);
         let refresh_token = authorization.refresh_token.clone();
         state.authorizations.insert(appid.clone(), authorization);
         created.push(json!({ "appid": appid, "refresh_token": refresh_token }));
@@ -207,14 +297,25 @@ pub async fn pushes(State(sim): State<Sim>) -> Json<Value> {
     Json(json!(sim.state().deliveries))
 }
 
-/// What WeChat holds for a mini program: its code state, `privacy` included (applications settled).
+/// What WeChat holds for a mini program: its code state, `privacy` included (applications
+/// settled), and two views of it: `online_release`, the version users get (null before the
+/// first release), and `gray_release_plan`, as getgrayreleaseplan answers it (with the
+/// `user_version` being phased in while one runs).
 pub async fn mini_program_state(State(sim): State<Sim>, Path(appid): Path<String>) -> Response {
     let mut state = sim.state();
     if state.mini_program(&appid).is_none() && !state.code.contains_key(&appid) {
         return not_found(format!("no mini program {appid}"));
     }
     crate::privacy::settled(&mut state, &appid);
-    Json(json!(state.code_state(&appid))).into_response()
+    let code = state.code_state(&appid);
+    let mut answer = json!(code);
+    answer["online_release"] = json!(code.online.map(|i| &code.releases[i]));
+    let mut plan = json!(crate::audit::gray_plan(code));
+    if code.gray.as_ref().is_some_and(|g| g.status == 1) {
+        plan["user_version"] = json!(code.latest_audit().map(|a| &a.commit.user_version));
+    }
+    answer["gray_release_plan"] = plan;
+    Json(answer).into_response()
 }
 
 #[derive(Deserialize)]

@@ -16,6 +16,7 @@ pub mod platform;
 pub mod privacy;
 pub mod push;
 pub mod register;
+pub mod review_rule;
 pub mod state;
 pub mod templates;
 pub mod wx;
@@ -218,7 +219,11 @@ impl Sim {
             .route("/sim/tokens/expire", post(s::expire_tokens))
             .route("/sim/faults", post(s::add_fault).delete(s::clear_faults))
             .route("/sim/calls", get(s::calls))
-            .route("/sim/reviews", post(s::script_review))
+            .route(
+                "/sim/reviews",
+                post(s::script_review).delete(s::clear_review_rule),
+            )
+            .route("/sim/quota", post(s::set_quota))
             .route("/sim/push/ticket", post(s::push_ticket))
             .route("/sim/refresh-tokens", post(s::refresh_tokens))
             .route("/sim/authorizations", get(s::authorizations))

@@ -738,6 +738,9 @@ pub async fn apply_privacy_interface(
             },
         );
         state.next_auditid += 1;
+        state
+            .due_applications
+            .insert((now + apply_secs, appid.to_owned()));
         ok(json!({ "audit_id": audit_id }))
     })
 }
@@ -760,7 +763,7 @@ impl Sim {
             state.mini_program(&script.appid)?;
             let now = state.now();
             let privacy = settled(&mut state, &script.appid);
-            match privacy
+            let resolved = match privacy
                 .interfaces
                 .get_mut(&script.api_name)
                 .filter(|a| a.status == InterfaceStatus::Applying)
@@ -775,7 +778,11 @@ impl Sim {
                     privacy.scripted.insert(script.api_name, script.outcome);
                     false
                 }
+            };
+            if resolved {
+                state.due_applications.insert((now, script.appid));
             }
+            resolved
         };
         self.push_privacy_applications();
         Some(resolved)
@@ -783,11 +790,22 @@ impl Sim {
 
     /// Ends the applications whose time has come and pushes each ended one to its mini program's
     /// message URL ("申请地理位置接口" (apply_privacy_interface): `wxa_privacy_apply`, whose
-    /// `status` is 3 approved, 2 rejected, unlike get_privacy_interface's).
+    /// `status` is 3 approved, 2 rejected, unlike get_privacy_interface's). Only the mini
+    /// programs with an application due are visited (`due_applications`, by time).
     pub fn push_privacy_applications(&self) {
         let ended: Vec<(String, Application)> = {
             let mut state = self.state();
-            let appids: Vec<String> = state.code.keys().cloned().collect();
+            let now = state.now();
+            let mut appids = std::collections::BTreeSet::new();
+            while state
+                .due_applications
+                .first()
+                .is_some_and(|(at, _)| *at <= now)
+            {
+                if let Some((_, appid)) = state.due_applications.pop_first() {
+                    appids.insert(appid);
+                }
+            }
             appids
                 .into_iter()
                 .flat_map(|appid| {

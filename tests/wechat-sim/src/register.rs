@@ -274,7 +274,7 @@ impl Sim {
             let new_state = if outcome.status == 0 {
                 let appid = format!("wx{:016x}", rand::random::<u64>());
                 let auth_code = random_id("queryauthcode@@@");
-                state.config.mini_programs.push(MiniProgram {
+                state.add_mini_program(MiniProgram {
                     appid: appid.clone(),
                     original_id: format!("gh_{:012x}", rand::random::<u64>() >> 16),
                     // A new account has no name yet (set later with setnickname).

@@ -1,6 +1,6 @@
 //! Everything the simulated WeChat remembers, on its own clock.
 
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 
 use serde::Serialize;
 use serde_json::Value;
@@ -293,7 +293,12 @@ pub struct Fault {
 }
 
 pub struct SimState {
+    /// The configuration; its `mini_programs` grow only through [`SimState::add_mini_program`],
+    /// which keeps the appid index.
     pub config: SimConfig,
+    /// appid → index in `config.mini_programs`: a lookup per API call stays O(1) with thousands
+    /// of mini programs.
+    mini_program_index: HashMap<String, usize>,
     pub clock: Clock,
     /// Tickets pushed, value → CreateTime.
     pub tickets: HashMap<String, i64>,
@@ -317,6 +322,13 @@ pub struct SimState {
     pub platform: crate::platform::PlatformState,
     /// The go-live check's users and the customer-service messages received.
     pub go_live: crate::golive::GoLiveState,
+    /// Reviews to end, by due time: (resolves_at, auditid, appid). The resolver takes only the
+    /// due ones, whatever the number of mini programs.
+    pub due_reviews: BTreeSet<(i64, i64, String)>,
+    /// Privacy-interface applications to end, by due time: (resolves_at, appid).
+    pub due_applications: BTreeSet<(i64, String)>,
+    /// Review outcomes by fraction (`/sim/reviews` without an appid), if scripted.
+    pub review_rule: Option<crate::review_rule::ReviewRule>,
 }
 
 /// What an owner's authorization gives: the InfoType to push, the authorization code, its expiry.
@@ -345,7 +357,12 @@ impl SimState {
             .max()
             .unwrap_or(0)
             + 1;
+        let mut mini_program_index = HashMap::new();
+        for (i, mp) in config.mini_programs.iter().enumerate() {
+            mini_program_index.entry(mp.appid.clone()).or_insert(i);
+        }
         Self {
+            mini_program_index,
             clock,
             tickets: HashMap::new(),
             tokens: HashMap::new(),
@@ -365,6 +382,9 @@ impl SimState {
             registrations: Default::default(),
             platform: crate::platform::PlatformState::default(),
             go_live: Default::default(),
+            due_reviews: BTreeSet::new(),
+            due_applications: BTreeSet::new(),
+            review_rule: None,
             config,
         }
     }
@@ -374,7 +394,20 @@ impl SimState {
     }
 
     pub fn mini_program(&self, appid: &str) -> Option<&MiniProgram> {
-        self.config.mini_programs.iter().find(|m| m.appid == appid)
+        self.mini_program_index
+            .get(appid)
+            .map(|i| &self.config.mini_programs[*i])
+    }
+
+    /// A new mini program of this WeChat; false (and nothing changed) if its appid exists.
+    pub fn add_mini_program(&mut self, mini_program: MiniProgram) -> bool {
+        if self.mini_program_index.contains_key(&mini_program.appid) {
+            return false;
+        }
+        self.mini_program_index
+            .insert(mini_program.appid.clone(), self.config.mini_programs.len());
+        self.config.mini_programs.push(mini_program);
+        true
     }
 
     pub fn issue_token(&mut self, owner: TokenOwner) -> String {
