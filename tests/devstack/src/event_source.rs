@@ -47,11 +47,27 @@ pub struct QueueOptions {
 }
 
 impl QueueOptions {
-    /// template.yaml's `RolloutQueue`: 180 s, 5 receives (what `make dev` uses).
-    pub const DEPLOYED: Self = Self {
-        visibility_timeout_secs: 180,
-        max_receive_count: 5,
-    };
+    /// The options of template.yaml's `RolloutQueue` (what `make dev` uses): its
+    /// `VisibilityTimeout` and its `RedrivePolicy`'s `maxReceiveCount`.
+    pub fn of_template(template: &str) -> Result<Self, StackError> {
+        let doc: serde_yaml::Value = serde_yaml::from_str(template)?;
+        let queue = &doc["Resources"]["RolloutQueue"]["Properties"];
+        let number = |value: &serde_yaml::Value, what: &str| {
+            value
+                .as_u64()
+                .and_then(|n| u32::try_from(n).ok())
+                .ok_or_else(|| {
+                    StackError::Template(format!("RolloutQueue: {what} is not a number"))
+                })
+        };
+        Ok(Self {
+            visibility_timeout_secs: number(&queue["VisibilityTimeout"], "VisibilityTimeout")?,
+            max_receive_count: number(
+                &queue["RedrivePolicy"]["maxReceiveCount"],
+                "RedrivePolicy.maxReceiveCount",
+            )?,
+        })
+    }
 }
 
 impl Default for QueueOptions {
@@ -121,14 +137,61 @@ pub async fn create_queue(
         ],
     )
     .await?;
-    let arn = queue_arn(client, &url).await?;
+    open_queue(client, &url).await
+}
+
+/// The queue at `url` as it is: its ARN, visibility timeout, and the dead-letter queue its
+/// redrive policy names (an error if it has none).
+pub async fn open_queue(client: &aws_sdk_sqs::Client, url: &str) -> Result<LocalQueue, StackError> {
+    let out = client
+        .get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(QueueAttributeName::All)
+        .send()
+        .await
+        .map_err(sqs_error)?;
+    let attribute = |name: QueueAttributeName| {
+        out.attributes()
+            .and_then(|a| a.get(&name))
+            .cloned()
+            .ok_or_else(|| StackError::Sqs(format!("{url} has no {}", name.as_str())))
+    };
+    let invalid = |what: &str| StackError::Sqs(format!("{url}: {what}"));
+    let redrive: serde_json::Value =
+        serde_json::from_str(&attribute(QueueAttributeName::RedrivePolicy)?)
+            .map_err(|_| invalid("RedrivePolicy is not JSON"))?;
+    let dlq_arn = redrive["deadLetterTargetArn"]
+        .as_str()
+        .ok_or_else(|| invalid("RedrivePolicy names no deadLetterTargetArn"))?
+        .to_owned();
+    // maxReceiveCount: a number or a string of one, whichever the creator sent.
+    let max_receive_count = match &redrive["maxReceiveCount"] {
+        serde_json::Value::String(n) => n.parse().ok(),
+        n => n.as_u64().and_then(|n| u32::try_from(n).ok()),
+    }
+    .ok_or_else(|| invalid("RedrivePolicy has no maxReceiveCount"))?;
+    let visibility_timeout_secs = attribute(QueueAttributeName::VisibilityTimeout)?
+        .parse()
+        .map_err(|_| invalid("VisibilityTimeout is not a number"))?;
+    let dlq_name = dlq_arn.rsplit(':').next().unwrap_or_default();
+    let dlq_url = client
+        .get_queue_url()
+        .queue_name(dlq_name)
+        .send()
+        .await
+        .map_err(sqs_error)?
+        .queue_url
+        .ok_or_else(|| invalid("its dead-letter queue has no URL"))?;
     Ok(LocalQueue {
         client: client.clone(),
-        url,
-        arn,
+        url: url.to_owned(),
+        arn: attribute(QueueAttributeName::QueueArn)?,
         dlq_url,
         dlq_arn,
-        options,
+        options: QueueOptions {
+            visibility_timeout_secs,
+            max_receive_count,
+        },
     })
 }
 

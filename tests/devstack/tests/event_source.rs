@@ -72,6 +72,17 @@ impl Seen {
     }
 }
 
+#[test]
+fn make_dev_makes_the_queue_of_the_template() {
+    let template = devstack::read_template(&devstack::template_path()).unwrap();
+    let options = QueueOptions::of_template(&template).unwrap();
+    assert_eq!(
+        (options.visibility_timeout_secs, options.max_receive_count),
+        (180, 5),
+        "six times the worker's timeout; five receives"
+    );
+}
+
 async fn queue(test: &str, options: QueueOptions) -> LocalQueue {
     let client = devstack::local_sqs_client().await;
     let name = event_source::unique_queue_name(test);
@@ -148,6 +159,7 @@ async fn a_failed_message_comes_back_after_the_visibility_timeout_then_goes_to_t
         max_receive_count: 3,
     };
     let q = queue("es_redrive", options).await;
+    assert_eq!(q.options, options, "the queue as SQS describes it");
     for body in ["ok-1", "poison", "ok-2"] {
         q.send(body).await;
     }
@@ -344,4 +356,88 @@ async fn the_drain_wait_ends_only_once_the_queue_is_empty() {
     });
     drained(&q).await;
     assert_eq!(source.stop().await.deleted, 1);
+}
+
+/// A stand-in for cargo lambda watch's invoke API: the function fails the messages whose body is
+/// "poison", errs (as the runtime reports it) on "crash", answers nothing on "quiet" and
+/// something else than a batch response on "odd".
+async fn invoke_api() -> (String, tokio::task::JoinHandle<()>) {
+    use axum::http::StatusCode;
+    use axum::response::IntoResponse;
+    let app = axum::Router::new().route(
+        "/2015-03-31/functions/{name}/invocations",
+        axum::routing::post(
+            |axum::extract::Path(name): axum::extract::Path<String>,
+             axum::Json(event): axum::Json<SqsEvent>| async move {
+                let body = event.records[0].body.clone().unwrap_or_default();
+                match body.as_str() {
+                    _ if name != "rollout-worker" => StatusCode::NOT_FOUND.into_response(),
+                    "crash" => (
+                        StatusCode::OK,
+                        [("x-amz-function-error", "Unhandled")],
+                        r#"{"errorType":"panic","errorMessage":"boom"}"#.to_owned(),
+                    )
+                        .into_response(),
+                    "quiet" => StatusCode::OK.into_response(),
+                    "odd" => {
+                        axum::Json(serde_json::json!({"batchItemFailures": 3})).into_response()
+                    }
+                    _ => {
+                        let response = failing(&event, |b| b == "poison");
+                        axum::Json(response).into_response()
+                    }
+                }
+            },
+        ),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let server = tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (base, server)
+}
+
+fn event_of(bodies: &[&str]) -> SqsEvent {
+    let mut event = SqsEvent::default();
+    event.records = bodies
+        .iter()
+        .enumerate()
+        .map(|(i, body)| {
+            let mut record = aws_lambda_events::sqs::SqsMessage::default();
+            record.message_id = Some(format!("id-{i}"));
+            record.body = Some((*body).to_owned());
+            record
+        })
+        .collect();
+    event
+}
+
+#[tokio::test]
+async fn a_function_behind_the_invoke_api_answers_as_lambda_reads_it() {
+    let (base, server) = invoke_api().await;
+    let invoke = event_source::invoking(reqwest::Client::new(), &base, "rollout-worker");
+    let answer = invoke(event_of(&["fine", "poison", "fine"])).await.unwrap();
+    let failed: Vec<&str> = answer
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.as_str())
+        .collect();
+    assert_eq!(failed, ["id-1"]);
+    let quiet = invoke(event_of(&["quiet"])).await.unwrap();
+    assert!(
+        quiet.batch_item_failures.is_empty(),
+        "nothing answered: nothing failed"
+    );
+    let crash = invoke(event_of(&["crash"])).await.unwrap_err();
+    assert!(
+        matches!(crash, event_source::InvokeError::Function(_)),
+        "{crash}"
+    );
+    let odd = invoke(event_of(&["odd"])).await.unwrap_err();
+    assert!(matches!(odd, event_source::InvokeError::Answer(_)), "{odd}");
+    let missing = event_source::invoking(reqwest::Client::new(), &base, "no-such-function");
+    assert!(
+        missing(event_of(&["fine"])).await.is_err(),
+        "a 404 fails the batch"
+    );
+    server.abort();
 }

@@ -5,7 +5,7 @@
 //! * `devstack dump TABLE`: prints every item of a table as JSON lines (for looking at the demo);
 //! * `devstack create-queue NAME [--visibility-timeout SECS] [--max-receive-count N]`: creates the
 //!   queue and its dead-letter queue `NAME-dlq` in the SQS endpoint (`AWS_ENDPOINT_URL_SQS`;
-//!   defaults: template.yaml's 180 s and 5) and prints `ROLLOUT_QUEUE_URL=…` and
+//!   defaults: template.yaml's `RolloutQueue`) and prints `ROLLOUT_QUEUE_URL=…` and
 //!   `ROLLOUT_DEAD_LETTER_QUEUE_URL=…`;
 //! * `devstack sqs-source --queue-url URL --function NAME --invoke-url URL [--concurrency N]
 //!   [--batch-size N] [--timeout-secs N] [--schedule-secs N --schedule-input JSON]`: the queue's
@@ -18,7 +18,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use devstack::event_source::{self, LocalQueue, QueueOptions, SourceOptions};
+use devstack::event_source::{self, QueueOptions, SourceOptions};
 use serde_json::{json, Map, Value};
 
 fn to_json(value: &AttributeValue) -> Value {
@@ -128,7 +128,9 @@ async fn create_queue(args: &[String]) -> Result<(), String> {
         ),
         [] => return Err(USAGE.into()),
     };
-    let deployed = QueueOptions::DEPLOYED;
+    let template =
+        devstack::read_template(&devstack::template_path()).map_err(|e| e.to_string())?;
+    let deployed = QueueOptions::of_template(&template).map_err(|e| e.to_string())?;
     let options = QueueOptions {
         visibility_timeout_secs: flags
             .number("visibility-timeout", deployed.visibility_timeout_secs)?,
@@ -185,24 +187,22 @@ async fn sqs_source(args: &[String]) -> Result<(), String> {
         _ => return Err("--schedule-secs and --schedule-input go together".into()),
     };
     let client = devstack::local_sqs_client().await;
-    let queue = LocalQueue {
-        arn: event_source::queue_arn(&client, url)
-            .await
-            .map_err(|e| e.to_string())?,
-        client,
-        url: url.to_owned(),
-        dlq_url: String::new(),
-        dlq_arn: String::new(),
-        options: QueueOptions::DEPLOYED,
-    };
+    let queue = event_source::open_queue(&client, url)
+        .await
+        .map_err(|e| e.to_string())?;
     // The function's answer may take its whole timeout; the invoke API adds no limit of its own.
     let http = reqwest::Client::builder()
         .timeout(options.timeout + Duration::from_secs(5))
         .build()
         .map_err(|e| e.to_string())?;
     eprintln!(
-        "devstack sqs-source: {url} -> {function} ({} at a time, batches of {})",
-        options.concurrency, options.batch_size
+        "devstack sqs-source: {url} -> {function} ({} at a time, batches of {}; visibility \
+         timeout {} s, dead-letter queue {} after {} receives)",
+        options.concurrency,
+        options.batch_size,
+        queue.options.visibility_timeout_secs,
+        queue.dlq_url,
+        queue.options.max_receive_count
     );
     let source = event_source::start(
         &queue,
