@@ -51,7 +51,9 @@ wait_port() {
   done
 }
 
-# start_moto PORT LOGFILE: moto's server (DynamoDB, Secrets Manager) on loopback; sets MOTO_PID.
+# start_moto PORT LOGFILE: moto's server (DynamoDB, Secrets Manager, SQS) on loopback; sets MOTO_PID.
+# Never long-poll its SQS (WaitTimeSeconds > 0): one request at a time means a waiting receive
+# holds every other AWS call; devstack's event source short-polls.
 start_moto() {
   local port=$1 logfile=$2
   port_in_use "$port" && die "port $port is already in use (set DDB_PORT to another port)"
@@ -62,6 +64,7 @@ start_moto() {
   wait_http "http://127.0.0.1:$port/moto-api/" 30 || { cat "$logfile" >&2; die "moto did not start on port $port"; }
   export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$port"
   export AWS_ENDPOINT_URL_SECRETS_MANAGER="http://127.0.0.1:$port"
+  export AWS_ENDPOINT_URL_SQS="http://127.0.0.1:$port"
   # moto accepts any credentials; never let a developer's real ones or IMDS be used here.
   export AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_REGION=us-east-1
   export AWS_EC2_METADATA_DISABLED=true

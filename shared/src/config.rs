@@ -233,10 +233,11 @@ pub fn map_lookup<'a>(map: &'a HashMap<&str, &str>) -> impl Fn(&str) -> Option<S
     move |name| map.get(name).map(|v| (*v).to_owned())
 }
 
-/// The AWS SDK configuration, built once per cold start. Honours `AWS_ENDPOINT_URL_DYNAMODB` and
-/// `AWS_ENDPOINT_URL_SECRETS_MANAGER` (the SDK's standard service endpoint variables).
+/// The AWS SDK configuration, built once per cold start. Honours `AWS_ENDPOINT_URL_DYNAMODB`,
+/// `AWS_ENDPOINT_URL_SECRETS_MANAGER` and `AWS_ENDPOINT_URL_SQS` (the SDK's standard service
+/// endpoint variables).
 ///
-/// Every client built from it (DynamoDB, Secrets Manager, aws-config's own credential providers)
+/// Every client built from it (DynamoDB, Secrets Manager, SQS, aws-config's own credential providers)
 /// shares one HTTP client, the SDK's default one (hyper, rustls with aws-lc, the system's root
 /// certificates), whose TLS configuration is built by the first AWS call (README, "Init time").
 pub async fn aws_sdk_config() -> aws_config::SdkConfig {
@@ -297,7 +298,7 @@ impl aws_smithy_runtime_api::client::http::HttpClient for ConnectOnFirstCall {
     }
 }
 
-/// Timeouts of every AWS call (DynamoDB, Secrets Manager). Without them a frozen DynamoDB hangs a
+/// Timeouts of every AWS call (DynamoDB, Secrets Manager, SQS). Without them a frozen DynamoDB hangs a
 /// push for a minute, past WeChat's 5 s, so the push is lost to WeChat's retries instead of being
 /// answered 503 at once. `AWS_ATTEMPT_TIMEOUT_MS` (default 1000) bounds one attempt,
 /// `AWS_OPERATION_TIMEOUT_MS` (default 2500) the call with its retries, `AWS_CONNECT_TIMEOUT_MS`

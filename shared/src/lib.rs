@@ -19,6 +19,7 @@ pub mod crypto;
 pub mod go_live;
 pub mod platform;
 pub mod push;
+pub mod queue;
 pub mod registration;
 pub mod retry;
 pub mod review_readiness;

@@ -1,5 +1,5 @@
-//! Everything a function builds once per cold start: configuration, the DynamoDB client, the
-//! WeChat client, and the services over them.
+//! Everything a function builds once per cold start: configuration, the DynamoDB and SQS
+//! clients, the WeChat client, and the services over them.
 
 use std::time::Duration;
 
@@ -7,6 +7,7 @@ use crate::auth_state::StateSigner;
 use crate::authorization::AuthorizationService;
 use crate::component::ComponentService;
 use crate::config::{aws_sdk_config, ComponentConfig, ConfigError, TableNames};
+use crate::queue::SqsQueue;
 use crate::store::{DynamoAuthorizerStore, DynamoTicketStore};
 use crate::wechat::{WechatClient, WechatEndpoints};
 
@@ -24,6 +25,10 @@ pub struct Platform {
     pub config: ComponentConfig,
     pub tables: TableNames,
     pub dynamo: aws_sdk_dynamodb::Client,
+    /// Shares the one HTTP client of [`aws_sdk_config`]: constructing it costs no TLS set-up.
+    pub sqs: aws_sdk_sqs::Client,
+    /// The rollouts' step queue (`ROLLOUT_QUEUE_URL`); unset in the functions that need none.
+    pub rollout_queue_url: Option<String>,
     pub wechat: WechatClient,
 }
 
@@ -42,8 +47,16 @@ impl Platform {
             config,
             tables: TableNames::from_env()?,
             dynamo: aws_sdk_dynamodb::Client::new(&sdk),
+            sqs: aws_sdk_sqs::Client::new(&sdk),
+            rollout_queue_url: get("ROLLOUT_QUEUE_URL").filter(|url| !url.is_empty()),
             wechat,
         })
+    }
+
+    /// The rollouts' step queue, when `ROLLOUT_QUEUE_URL` is set.
+    pub fn rollout_queue(&self) -> Option<SqsQueue> {
+        let url = self.rollout_queue_url.as_ref()?;
+        Some(SqsQueue::new(self.sqs.clone(), url))
     }
 
     pub fn ticket_store(&self) -> DynamoTicketStore {

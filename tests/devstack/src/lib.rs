@@ -11,6 +11,7 @@
 //! [`simctl::SimControl`] and waits with [`wait`].
 
 pub mod apigw;
+pub mod event_source;
 pub mod inbox;
 pub mod owner;
 pub mod sim;
@@ -45,6 +46,8 @@ pub enum StackError {
     Template(String),
     #[error("DynamoDB: {0}")]
     Dynamo(String),
+    #[error("SQS: {0}")]
+    Sqs(String),
 }
 
 fn template_error(msg: impl Into<String>) -> StackError {
@@ -388,6 +391,19 @@ pub async fn local_sdk_config() -> aws_config::SdkConfig {
     loader.load().await
 }
 
+/// An SQS client for the local endpoint: `AWS_ENDPOINT_URL_SQS`, or else the DynamoDB one (one
+/// moto serves every service locally).
+pub async fn local_sqs_client() -> aws_sdk_sqs::Client {
+    let sdk = local_sdk_config().await;
+    let mut config = aws_sdk_sqs::config::Builder::from(&sdk);
+    if std::env::var_os("AWS_ENDPOINT_URL_SQS").is_none() {
+        if let Ok(url) = std::env::var("AWS_ENDPOINT_URL_DYNAMODB") {
+            config = config.endpoint_url(url);
+        }
+    }
+    aws_sdk_sqs::Client::from_conf(config.build())
+}
+
 /// A table-name prefix no other test (or test run) uses.
 pub fn unique_prefix(test: &str) -> String {
     use std::sync::atomic::{AtomicU32, Ordering};
@@ -427,7 +443,8 @@ pub async fn test_tables(test: &str) -> (Client, TableNames) {
 }
 
 /// A platform for one test: fresh tables in the local DynamoDB and WeChat at `wechat_api_base`
-/// (a simulator), as the functions build it in production.
+/// (a simulator), as the functions build it in production; no step queue (a [`world::World`]
+/// has one).
 pub async fn test_platform(
     test: &str,
     config: shared::config::ComponentConfig,
@@ -438,6 +455,8 @@ pub async fn test_platform(
         config,
         tables,
         dynamo,
+        sqs: local_sqs_client().await,
+        rollout_queue_url: None,
         wechat: wechat_client(wechat_api_base, std::time::Duration::from_secs(5)),
     }
 }
@@ -484,6 +503,8 @@ pub async fn platform_with_dynamodb_at(
             rollouts: tables("rollouts"),
         },
         dynamo: Client::new(&sdk),
+        sqs: aws_sdk_sqs::Client::new(&sdk),
+        rollout_queue_url: None,
         wechat: wechat_client("http://127.0.0.1:9", std::time::Duration::from_secs(5)),
     }
 }

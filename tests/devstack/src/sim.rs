@@ -176,6 +176,7 @@ pub struct Setup {
     message_pushes: bool,
     pub(crate) wechat_timeout: Duration,
     pub(crate) authorize: Authorize,
+    pub(crate) queue: crate::event_source::QueueOptions,
 }
 
 /// What [`Setup::start`] does before the test begins.
@@ -198,7 +199,15 @@ impl Setup {
             message_pushes: false,
             wechat_timeout: Duration::from_secs(5),
             authorize: Authorize::Nothing,
+            queue: crate::event_source::QueueOptions::default(),
         }
+    }
+
+    /// The world's step queue with these options (default: a 2 s visibility timeout, the
+    /// dead-letter queue after 3 receives).
+    pub fn queue(mut self, options: crate::event_source::QueueOptions) -> Self {
+        self.queue = options;
+        self
     }
 
     pub fn mini_program(mut self, mini_program: MiniProgram) -> Self {

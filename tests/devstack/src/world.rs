@@ -17,12 +17,16 @@ use shared::authorizer::Authorizer;
 use shared::platform::Platform;
 use shared::store::AuthorizerStore;
 
+use crate::event_source::{create_queue, unique_queue_name, LocalQueue};
 use crate::sim::{Authorize, Setup, Simulator};
 
 /// The simulator and the platform of one test.
 pub struct World {
     pub sim: Simulator,
+    /// Its `rollout_queue_url` is [`World::queue`]'s.
     pub platform: Platform,
+    /// The test's own step queue and dead-letter queue ([`Setup::queue`]'s options).
+    pub queue: LocalQueue,
 }
 
 impl Deref for World {
@@ -38,11 +42,19 @@ impl Setup {
     /// authorizations the setup asked for.
     pub async fn start(mut self, test: &str) -> World {
         let authorize = std::mem::replace(&mut self.authorize, Authorize::Nothing);
-        let (config, timeout) = (self.component.config(), self.wechat_timeout);
+        let (config, timeout, queue) = (self.component.config(), self.wechat_timeout, self.queue);
         let sim = self.start_sim().await;
         let mut platform = crate::test_platform(test, config, &sim.base_url()).await;
         platform.wechat = crate::wechat_client(&sim.base_url(), timeout);
-        let world = World { sim, platform };
+        let queue = create_queue(&platform.sqs, &unique_queue_name(test), queue)
+            .await
+            .unwrap_or_else(|e| panic!("creating the queues of {test}: {e}"));
+        platform.rollout_queue_url = Some(queue.url.clone());
+        let world = World {
+            sim,
+            platform,
+            queue,
+        };
         if authorize >= Authorize::Ticket {
             world.store_ticket().await;
         }

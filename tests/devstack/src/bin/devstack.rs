@@ -2,11 +2,23 @@
 //!
 //! * `devstack create-tables PREFIX`: creates template.yaml's tables in the DynamoDB endpoint
 //!   (`AWS_ENDPOINT_URL_DYNAMODB`) and prints `VAR=name` lines for the functions' environment;
-//! * `devstack dump TABLE`: prints every item of a table as JSON lines (for looking at the demo).
+//! * `devstack dump TABLE`: prints every item of a table as JSON lines (for looking at the demo);
+//! * `devstack create-queue NAME [--visibility-timeout SECS] [--max-receive-count N]`: creates the
+//!   queue and its dead-letter queue `NAME-dlq` in the SQS endpoint (`AWS_ENDPOINT_URL_SQS`;
+//!   defaults: template.yaml's `RolloutQueue`) and prints `ROLLOUT_QUEUE_URL=…` and
+//!   `ROLLOUT_DEAD_LETTER_QUEUE_URL=…`;
+//! * `devstack sqs-source --queue-url URL --function NAME --invoke-url URL [--concurrency N]
+//!   [--batch-size N] [--timeout-secs N] [--schedule-secs N --schedule-input JSON]`: the queue's
+//!   Lambda event source for a function served by `cargo lambda watch` (its invoke API at
+//!   `--invoke-url`), as `devstack::event_source` does it in the tests; with `--schedule-secs`,
+//!   also invokes the function with `--schedule-input` every N seconds, as the EventBridge
+//!   schedule does. Runs until killed.
 
 use std::process::ExitCode;
+use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
+use devstack::event_source::{self, QueueOptions, SourceOptions};
 use serde_json::{json, Map, Value};
 
 fn to_json(value: &AttributeValue) -> Value {
@@ -29,9 +41,9 @@ fn to_json(value: &AttributeValue) -> Value {
 }
 
 async fn run(args: &[String]) -> Result<(), String> {
-    let client = devstack::local_client().await;
     match args {
         [cmd, prefix] if cmd == "create-tables" => {
+            let client = devstack::local_client().await;
             let vars = devstack::create_tables(&client, prefix)
                 .await
                 .map_err(|e| e.to_string())?;
@@ -41,6 +53,7 @@ async fn run(args: &[String]) -> Result<(), String> {
             Ok(())
         }
         [cmd, table] if cmd == "dump" => {
+            let client = devstack::local_client().await;
             let mut pages = client.scan().table_name(table).into_paginator().send();
             while let Some(page) = pages.next().await {
                 let page =
@@ -53,8 +66,169 @@ async fn run(args: &[String]) -> Result<(), String> {
             }
             Ok(())
         }
-        _ => Err("usage: devstack create-tables PREFIX | devstack dump TABLE".into()),
+        [cmd, rest @ ..] if cmd == "create-queue" => create_queue(rest).await,
+        [cmd, rest @ ..] if cmd == "sqs-source" => sqs_source(rest).await,
+        _ => Err(USAGE.into()),
     }
+}
+
+const USAGE: &str = "usage: devstack create-tables PREFIX | devstack dump TABLE | \
+    devstack create-queue NAME [--visibility-timeout SECS] [--max-receive-count N] | \
+    devstack sqs-source --queue-url URL --function NAME --invoke-url URL [--concurrency N] \
+    [--batch-size N] [--timeout-secs N] [--schedule-secs N --schedule-input JSON]";
+
+/// `--name value` pairs after the positional arguments.
+struct Flags<'a>(Vec<(&'a str, &'a str)>);
+
+impl<'a> Flags<'a> {
+    fn parse(args: &'a [String], known: &[&str]) -> Result<Self, String> {
+        let mut pairs = Vec::new();
+        let mut rest = args.iter();
+        while let Some(flag) = rest.next() {
+            let name = flag
+                .strip_prefix("--")
+                .filter(|n| known.contains(n))
+                .ok_or_else(|| format!("unknown argument {flag:?}; {USAGE}"))?;
+            let value = rest
+                .next()
+                .ok_or_else(|| format!("--{name} needs a value"))?;
+            pairs.push((name, value.as_str()));
+        }
+        Ok(Self(pairs))
+    }
+
+    fn get(&self, name: &str) -> Option<&'a str> {
+        self.0
+            .iter()
+            .rev()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| *v)
+    }
+
+    fn required(&self, name: &str) -> Result<&'a str, String> {
+        self.get(name)
+            .ok_or_else(|| format!("--{name} is required; {USAGE}"))
+    }
+
+    fn number<T: std::str::FromStr>(&self, name: &str, default: T) -> Result<T, String> {
+        match self.get(name) {
+            None => Ok(default),
+            Some(v) => v
+                .parse()
+                .map_err(|_| format!("--{name} {v:?} is not a number")),
+        }
+    }
+}
+
+async fn create_queue(args: &[String]) -> Result<(), String> {
+    let (name, flags) = match args {
+        [name, rest @ ..] => (
+            name,
+            Flags::parse(rest, &["visibility-timeout", "max-receive-count"])?,
+        ),
+        [] => return Err(USAGE.into()),
+    };
+    let template =
+        devstack::read_template(&devstack::template_path()).map_err(|e| e.to_string())?;
+    let deployed = QueueOptions::of_template(&template).map_err(|e| e.to_string())?;
+    let options = QueueOptions {
+        visibility_timeout_secs: flags
+            .number("visibility-timeout", deployed.visibility_timeout_secs)?,
+        max_receive_count: flags.number("max-receive-count", deployed.max_receive_count)?,
+    };
+    let client = devstack::local_sqs_client().await;
+    let queue = event_source::create_queue(&client, name, options)
+        .await
+        .map_err(|e| e.to_string())?;
+    println!("ROLLOUT_QUEUE_URL={}", queue.url);
+    println!("ROLLOUT_DEAD_LETTER_QUEUE_URL={}", queue.dlq_url);
+    Ok(())
+}
+
+async fn sqs_source(args: &[String]) -> Result<(), String> {
+    let flags = Flags::parse(
+        args,
+        &[
+            "queue-url",
+            "function",
+            "invoke-url",
+            "concurrency",
+            "batch-size",
+            "timeout-secs",
+            "schedule-secs",
+            "schedule-input",
+        ],
+    )?;
+    let (url, function, invoke_base) = (
+        flags.required("queue-url")?,
+        flags.required("function")?,
+        flags.required("invoke-url")?,
+    );
+    let defaults = SourceOptions::default();
+    let options = SourceOptions {
+        concurrency: flags.number("concurrency", defaults.concurrency)?,
+        batch_size: flags.number("batch-size", defaults.batch_size)?,
+        timeout: Duration::from_secs(flags.number("timeout-secs", defaults.timeout.as_secs())?),
+        ..defaults
+    };
+    if !(1..=10).contains(&options.batch_size) || options.concurrency == 0 {
+        return Err("--batch-size is 1 to 10, --concurrency at least 1".into());
+    }
+    let schedule = match (flags.get("schedule-secs"), flags.get("schedule-input")) {
+        (None, None) => None,
+        (Some(_), Some(input)) => {
+            let input: Value = serde_json::from_str(input)
+                .map_err(|e| format!("--schedule-input is not JSON: {e}"))?;
+            Some((
+                Duration::from_secs(flags.number("schedule-secs", 0u64)?.max(1)),
+                input,
+            ))
+        }
+        _ => return Err("--schedule-secs and --schedule-input go together".into()),
+    };
+    let client = devstack::local_sqs_client().await;
+    let queue = event_source::open_queue(&client, url)
+        .await
+        .map_err(|e| e.to_string())?;
+    // The function's answer may take its whole timeout; the invoke API adds no limit of its own.
+    let http = reqwest::Client::builder()
+        .timeout(options.timeout + Duration::from_secs(5))
+        .build()
+        .map_err(|e| e.to_string())?;
+    eprintln!(
+        "devstack sqs-source: {url} -> {function} ({} at a time, batches of {}; visibility \
+         timeout {} s, dead-letter queue {} after {} receives)",
+        options.concurrency,
+        options.batch_size,
+        queue.options.visibility_timeout_secs,
+        queue.dlq_url,
+        queue.options.max_receive_count
+    );
+    let source = event_source::start(
+        &queue,
+        options,
+        event_source::invoking(http.clone(), invoke_base, function),
+    );
+    match schedule {
+        None => std::future::pending::<()>().await,
+        Some((every, input)) => {
+            let url = event_source::invoke_url(invoke_base, function);
+            let mut ticks = tokio::time::interval(every);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            ticks.tick().await; // the first tick is now: the schedule's first run comes a period later
+            loop {
+                ticks.tick().await;
+                match event_source::invoke(&http, &url, &input).await {
+                    Ok(answer) => {
+                        eprintln!("devstack sqs-source: scheduled {function} {input}: {answer}")
+                    }
+                    Err(e) => eprintln!("devstack sqs-source: scheduled {function} {input}: {e}"),
+                }
+            }
+        }
+    }
+    drop(source);
+    Ok(())
 }
 
 #[tokio::main]
