@@ -23,6 +23,7 @@ pub mod queue;
 pub mod registration;
 pub mod retry;
 pub mod review_readiness;
+pub mod rollout;
 pub mod store;
 pub mod web;
 pub mod wechat;

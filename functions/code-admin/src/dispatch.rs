@@ -179,6 +179,9 @@ impl<L: ActionLog + Sync> CodeAdmin<L> {
                 let cases = component.store().go_live_cases(component.appid()).await?;
                 json(go_live_report(&cases))
             }
+            Op::ListRollouts | Op::GetRollout | Op::RolloutTargets => {
+                self.read_rollouts(op, params, query).await
+            }
             Op::ListRegistrations | Op::GetRegistration => {
                 self.read_registrations(op, params).await
             }
@@ -193,6 +196,8 @@ impl<L: ActionLog + Sync> CodeAdmin<L> {
     /// A state-changing call, with nothing but its validated fields.
     pub(crate) async fn change(
         &self,
+        label: &str,
+        op: Op,
         params: &HashMap<String, String>,
         fields: Validated,
     ) -> Result<Answer, AdminError> {
@@ -270,6 +275,13 @@ impl<L: ActionLog + Sync> CodeAdmin<L> {
                 json(json!({ "default": self.privacy_default().await? }))
             }
             Validated::CreateRegistration(fields) => self.create_registration(&fields).await,
+            Validated::CreateRollout(fields) => self.create_rollout(fields, label).await,
+            Validated::CancelRollout { withdraw } => {
+                self.change_rollout(op, params, withdraw).await
+            }
+            Validated::PauseRollout {}
+            | Validated::ResumeRollout {}
+            | Validated::RetryTarget {} => self.change_rollout(op, params, false).await,
         }
     }
 

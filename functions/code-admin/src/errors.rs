@@ -20,6 +20,9 @@ pub enum AdminError {
     BodyTooLarge { limit: usize },
     #[error("no route {method} {path}")]
     NotFound { method: String, path: String },
+    /// A mini program of a new rollout is in another that has not ended.
+    #[error("{appid} is in rollout {rollout_id}, which has not ended")]
+    RolloutConflict { appid: String, rollout_id: String },
     #[error("{field}: {rule}")]
     Invalid {
         field: Cow<'static, str>,
@@ -114,6 +117,7 @@ impl AdminError {
             Self::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::NotFound { .. } => StatusCode::NOT_FOUND,
             Self::Invalid { .. } => StatusCode::BAD_REQUEST,
+            Self::RolloutConflict { .. } => StatusCode::CONFLICT,
             Self::Refused(CodeError::NoCodeManagement(_) | CodeError::TestAccount(_)) => {
                 StatusCode::FORBIDDEN
             }
@@ -136,6 +140,7 @@ impl AdminError {
             Self::BodyTooLarge { .. } => "body_too_large",
             Self::NotFound { .. } => "not_found",
             Self::Invalid { .. } => "invalid_request",
+            Self::RolloutConflict { .. } => "rollout_conflict",
             Self::Refused(CodeError::NoCodeManagement(_)) => "permission_set_missing",
             Self::Refused(CodeError::TestAccount(_)) => "test_account",
             Self::Refused(CodeError::Conflict(_)) => "conflict",
@@ -176,6 +181,10 @@ impl AdminError {
                 }
             }
             Self::BodyTooLarge { limit } => body["limit"] = json!(limit),
+            Self::RolloutConflict { appid, rollout_id } => {
+                body["appid"] = json!(appid);
+                body["rollout_id"] = json!(rollout_id);
+            }
             Self::Refused(CodeError::PrivacyScanPending { retry_after_secs }) => {
                 body["retry_after_secs"] = json!(retry_after_secs);
             }

@@ -9,6 +9,7 @@ pub mod errors;
 mod record;
 mod registrations;
 pub mod requests;
+pub mod rollouts;
 pub mod routes;
 pub mod validate;
 
@@ -23,6 +24,7 @@ use shared::code_release::CodeReleaseService;
 use shared::config::{whole_number, ConfigError};
 use shared::platform::Platform;
 use shared::review_readiness::ScanWait;
+use shared::rollout::PlatformRollouts;
 use shared::store::{
     ActionLog, DynamoActionLog, DynamoAuditStore, DynamoAuthorizerStore, DynamoTicketStore,
 };
@@ -47,6 +49,8 @@ type PlatformCodeRelease =
 /// one; `shared::code_release` stays generic over every store).
 pub struct CodeAdmin<L = DynamoActionLog> {
     code: PlatformCodeRelease,
+    /// None when the platform has no rollout queue (the rollout routes answer 503).
+    rollouts: Option<PlatformRollouts>,
     actions: L,
     tokens: AdminTokens,
 }
@@ -61,6 +65,7 @@ impl PlatformCodeAdmin {
             DynamoActionLog::new(platform.dynamo.clone(), &platform.tables.actions),
             tokens,
         )
+        .with_rollouts(platform.rollouts())
     }
 
     /// `ADMIN_TOKEN_HASHES` (labelled SHA-256 hashes) from the environment or the component secret.
@@ -114,6 +119,11 @@ fn request_body(request: &Request) -> Result<Value, AdminError> {
 }
 
 impl<L> CodeAdmin<L> {
+    /// The rollout routes' service.
+    pub fn with_rollouts(self, rollouts: Option<PlatformRollouts>) -> Self {
+        Self { rollouts, ..self }
+    }
+
     /// How long submit waits for a running privacy scan (`PRIVACY_SCAN_WAIT_SECS`).
     pub fn with_scan_wait(self, wait: ScanWait) -> Self {
         Self {
@@ -130,6 +140,7 @@ impl<L> CodeAdmin<L> {
     ) -> Self {
         Self {
             code: CodeReleaseService::new(service, audits),
+            rollouts: None,
             actions,
             tokens,
         }

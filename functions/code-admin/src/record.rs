@@ -17,6 +17,7 @@ use crate::requests::{
     GrayReleaseRequest, PrivacyDefaultRequest, PrivacyFileRequest, PrivacyRequest, RevertRequest,
     SubmitRequest, TesterRequest, VisitStatusRequest, WebviewDomainsRequest,
 };
+use crate::rollouts::{CancelRequest, RolloutRequest};
 use crate::routes::Op;
 use crate::validate::{self, Validated};
 use crate::{Answer, CodeAdmin};
@@ -91,6 +92,15 @@ impl<L: ActionLog + Sync> CodeAdmin<L> {
             Op::UndoAudit => Validated::UndoAudit {},
             Op::Release => Validated::Release {},
             Op::CancelGrayRelease => Validated::CancelGrayRelease {},
+            Op::CreateRollout => {
+                Validated::CreateRollout(parse::<RolloutRequest>(body)?.validate()?)
+            }
+            Op::PauseRollout => Validated::PauseRollout {},
+            Op::ResumeRollout => Validated::ResumeRollout {},
+            Op::CancelRollout => Validated::CancelRollout {
+                withdraw: parse::<CancelRequest>(body)?.validate()?,
+            },
+            Op::RetryTarget => Validated::RetryTarget {},
             Op::CreateRegistration => {
                 Validated::CreateRegistration(parse::<RegistrationRequest>(body)?.validate()?)
             }
@@ -116,6 +126,7 @@ impl<L: ActionLog + Sync> CodeAdmin<L> {
             | Op::GetPrivacyDefault
             | Op::GoLiveReport => return Ok(None),
             Op::ListRegistrations | Op::GetRegistration => return Ok(None),
+            Op::ListRollouts | Op::GetRollout | Op::RolloutTargets => return Ok(None),
         }))
     }
 
@@ -164,7 +175,7 @@ impl<L: ActionLog + Sync> CodeAdmin<L> {
                 tracing::error!(error = %e, ?op, "action log unavailable: the call is not made");
                 AdminError::ActionLog(e)
             })?;
-        let result = self.change(params, fields).await;
+        let result = self.change(label, op, params, fields).await;
         let done = match &result {
             Ok(_) => outcome(ActionStatus::Succeeded, None),
             Err(e) => outcome(ActionStatus::Failed, Some(e)),

@@ -41,6 +41,11 @@ pub enum Validated {
     ApplyPrivacyInterface(ApplyPrivacyInterface),
     SetPrivacyDefault(PrivacyDefault),
     CreateRegistration(crate::registrations::RegistrationFields),
+    CreateRollout(crate::rollouts::RolloutFields),
+    PauseRollout {},
+    ResumeRollout {},
+    CancelRollout { withdraw: bool },
+    RetryTarget {},
 }
 
 /// A guideline file to upload. The action log records its name, size and SHA-256, not its text.

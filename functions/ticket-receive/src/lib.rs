@@ -23,6 +23,9 @@ use shared::push::{
     is_future_dated, Addressee, AuthorizationEvent, AuthorizationPush, Envelope,
     MAX_FUTURE_SKEW_SECS, MAX_PUSH_BYTES, MAX_PUSH_DELAY_SECS,
 };
+use shared::queue::{SqsQueue, StepQueue};
+use shared::rollout::StepMessage;
+use shared::store::rollouts::DynamoRolloutStore;
 use shared::store::{
     unix_now, AuditStore, AuthorizerStore, DynamoAuditStore, DynamoAuthorizerStore,
     DynamoTicketStore, GoLiveStore, NonceOutcome, NonceStore, PushNonce, PushOutcome, PushStore,
@@ -72,6 +75,8 @@ pub enum NotifyError {
     Storage(#[from] StoreError),
     #[error("stored, but acting on it failed; retry: {0}")]
     Action(#[from] AuthError),
+    #[error("the rollout queue is unavailable: {0}")]
+    Queue(String),
     #[error("the go-live check's API case failed; retry: {0}")]
     GoLive(GoLiveError),
     #[error("another delivery of this push is working on its go-live case; retry")]
@@ -103,6 +108,7 @@ impl NotifyError {
             | Self::Action(_)
             | Self::GoLive(_)
             | Self::GoLiveBusy
+            | Self::Queue(_)
             | Self::Reply(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
@@ -128,6 +134,7 @@ impl NotifyError {
             Self::Storage(_) => "storage_unavailable",
             Self::Action(_) | Self::GoLive(_) | Self::Reply(_) => "action_failed",
             Self::GoLiveBusy => "in_progress",
+            Self::Queue(_) => "queue_unavailable",
         }
     }
 }
@@ -233,6 +240,15 @@ pub struct Receiver<S, A, U, Z> {
     audits: U,
     authorizers: Z,
     settings: ReceiveSettings,
+    /// Review results of mini programs in a rollout send the rollout's next step.
+    rollouts: Option<RolloutHook>,
+}
+
+/// Where a review result for a mini program in a rollout is handed on: the rollout's lock tells
+/// which rollout, the queue takes its next step.
+pub struct RolloutHook {
+    pub store: DynamoRolloutStore,
+    pub queue: SqsQueue,
 }
 
 impl<S, A, U, Z> Receiver<S, A, U, Z> {
@@ -245,7 +261,12 @@ impl<S, A, U, Z> Receiver<S, A, U, Z> {
             audits,
             authorizers,
             settings: ReceiveSettings::default(),
+            rollouts: None,
         }
+    }
+
+    pub fn with_rollouts(self, rollouts: Option<RolloutHook>) -> Self {
+        Self { rollouts, ..self }
     }
 
     pub fn with_settings(self, settings: ReceiveSettings) -> Self {
@@ -270,7 +291,11 @@ impl PlatformReceiver {
             platform.authorization_service(),
             DynamoAuditStore::new(platform.dynamo.clone(), &platform.tables.audits),
             platform.authorizer_store(),
-        ))
+        )
+        .with_rollouts(platform.rollout_queue().map(|queue| RolloutHook {
+            store: platform.rollout_store(),
+            queue,
+        })))
     }
 
     /// Reads the configuration (env or Secrets Manager) and builds the clients once.
@@ -487,6 +512,22 @@ where
             applied,
             "review result"
         );
+        // Answered only once the rollout's next step is queued (a retry queues it again: the
+        // step is idempotent), so a result is never lost between here and the rollout.
+        if let Some(hook) = &self.rollouts {
+            if let Some(rollout_id) = hook.store.lock_holder(appid).await? {
+                let message = StepMessage::new(&rollout_id, appid);
+                hook.queue
+                    .send(&message.body(), 0)
+                    .await
+                    .map_err(|e| NotifyError::Queue(e.to_string()))?;
+                info!(
+                    appid,
+                    rollout = rollout_id,
+                    "rollout step queued for the review result"
+                );
+            }
+        }
         Ok(MessageReceipt::Audit {
             auditid: audit.auditid,
             applied,

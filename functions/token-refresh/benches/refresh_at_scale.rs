@@ -3,13 +3,14 @@
 //! authorizer. Run by `make bench-refresh` (which starts moto); `BENCH_AUTHORIZERS`,
 //! `BENCH_LATENCY_MS`, `REFRESH_CONCURRENCY` change the figures.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
-use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
+use aws_sdk_dynamodb::types::AttributeValue;
 use devstack::sim::{Component, Setup};
 use serde_json::json;
 use shared::store::authorizers::token_shard;
@@ -75,48 +76,40 @@ async fn main() {
     // Seed: every authorizer's token expires in a minute.
     let seeding = Instant::now();
     let now = unix_now();
-    let items: Vec<WriteRequest> = bulk
+    let items = bulk
         .iter()
         .map(|(appid, refresh_token)| {
-            let put = PutRequest::builder()
-                .item("authorizer_appid", AttributeValue::S(appid.into()))
-                .item("status", AttributeValue::S("authorized".into()))
-                .item(
-                    "access_token",
+            HashMap::from([
+                (
+                    "authorizer_appid".to_owned(),
+                    AttributeValue::S(appid.into()),
+                ),
+                ("status".to_owned(), AttributeValue::S("authorized".into())),
+                (
+                    "access_token".to_owned(),
                     AttributeValue::S("authorizer_token_old".into()),
-                )
-                .item(
-                    "access_token_expires_at",
+                ),
+                (
+                    "access_token_expires_at".to_owned(),
                     AttributeValue::N((now + 60).to_string()),
-                )
-                .item(
-                    "token_shard",
+                ),
+                (
+                    "token_shard".to_owned(),
                     AttributeValue::N(token_shard(appid).to_string()),
-                )
-                .item("refresh_token", AttributeValue::S(refresh_token.clone()))
-                .item("token_version", AttributeValue::N("1".into()))
-                .item("last_event_time", AttributeValue::N(now.to_string()))
-                .build()
-                .unwrap();
-            WriteRequest::builder().put_request(put).build()
+                ),
+                (
+                    "refresh_token".to_owned(),
+                    AttributeValue::S(refresh_token.clone()),
+                ),
+                ("token_version".to_owned(), AttributeValue::N("1".into())),
+                (
+                    "last_event_time".to_owned(),
+                    AttributeValue::N(now.to_string()),
+                ),
+            ])
         })
         .collect();
-    for chunk in items.chunks(25) {
-        let mut pending = Some(chunk.to_vec());
-        while let Some(batch) = pending.take().filter(|b| !b.is_empty()) {
-            let out = w
-                .platform
-                .dynamo
-                .batch_write_item()
-                .request_items(&w.platform.tables.authorizers, batch)
-                .send()
-                .await
-                .unwrap();
-            pending = out
-                .unprocessed_items
-                .and_then(|mut u| u.remove(&w.platform.tables.authorizers));
-        }
-    }
+    devstack::bulk::put_items(&w.platform.dynamo, &w.platform.tables.authorizers, items).await;
     w.store_ticket().await;
     eprintln!(
         "seeded {count} authorizers in {:.1} s",

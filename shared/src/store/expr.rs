@@ -177,6 +177,15 @@ impl Update {
         attributes.iter().fold(self, |update, a| update.remove(a))
     }
 
+    /// `SET #<attribute> = if_not_exists(#<attribute>, 0) + delta`: a counter moved atomically.
+    pub fn increment(self, attribute: &str, delta: i64) -> Self {
+        self.set_expression(format!(
+            "#{attribute} = if_not_exists(#{attribute}, :{attribute}_zero) + :{attribute}_delta"
+        ))
+        .value(&format!(":{attribute}_zero"), n(0))
+        .value(&format!(":{attribute}_delta"), n(delta))
+    }
+
     /// `token_version` one up, from 0 when the item has none.
     pub fn bump_version(self) -> Self {
         self.set_expression(format!(

@@ -18,6 +18,7 @@ pub mod nonces;
 pub mod privacy_default;
 pub mod refresh_shards;
 pub mod registrations;
+pub mod rollouts;
 mod table;
 pub mod tickets;
 

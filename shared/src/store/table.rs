@@ -43,6 +43,14 @@ where
 /// written, None when its condition refused it.
 pub type Written = Result<Option<Item>, StoreError>;
 
+/// How often a batch's unprocessed part is sent again, and how long to wait between.
+const UNPROCESSED_ATTEMPTS: u32 = 5;
+const UNPROCESSED_BACKOFF: crate::retry::Backoff = crate::retry::Backoff::new(
+    UNPROCESSED_ATTEMPTS,
+    std::time::Duration::from_millis(50),
+    2,
+);
+
 #[derive(Debug, Clone)]
 pub struct Table {
     client: Client,
@@ -98,6 +106,111 @@ impl Table {
         let request = self.client.delete_item().table_name(&self.name);
         let result = Box::pin(condition.delete(request.set_key(Some(key))).send()).await;
         Ok(accepted(result, "DeleteItem")?.is_some())
+    }
+
+    /// Puts every item, 25 to a BatchWriteItem request (DynamoDB's limit), sending again what
+    /// DynamoDB left unprocessed (throttling) with backoff; an error if some remain after that.
+    /// Unconditional: for items no one else writes yet (a rollout's new targets).
+    pub async fn batch_put(&self, items: Vec<Item>) -> Result<(), StoreError> {
+        use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
+        for chunk in items.chunks(25) {
+            let mut pending: Vec<WriteRequest> = chunk
+                .iter()
+                .map(|item| {
+                    let put = PutRequest::builder()
+                        .set_item(Some(item.clone()))
+                        .build()
+                        .map_err(|e| StoreError::backend("BatchWriteItem", e))?;
+                    Ok(WriteRequest::builder().put_request(put).build())
+                })
+                .collect::<Result<_, StoreError>>()?;
+            for attempt in 1..=UNPROCESSED_ATTEMPTS {
+                let request = self
+                    .client
+                    .batch_write_item()
+                    .request_items(&self.name, pending);
+                let out = Box::pin(request.send())
+                    .await
+                    .map_err(|e| StoreError::backend("BatchWriteItem", e))?;
+                pending = out
+                    .unprocessed_items
+                    .and_then(|mut left| left.remove(&self.name))
+                    .unwrap_or_default();
+                if pending.is_empty() {
+                    break;
+                }
+                if attempt == UNPROCESSED_ATTEMPTS {
+                    return Err(StoreError::Contention {
+                        operation: "BatchWriteItem",
+                        attempts: attempt,
+                    });
+                }
+                tokio::time::sleep(UNPROCESSED_BACKOFF.delay(attempt)).await;
+            }
+        }
+        Ok(())
+    }
+
+    /// The items at `keys` (at most 100: DynamoDB's limit for one BatchGetItem), strongly
+    /// consistent, in no particular order; what DynamoDB left unprocessed is asked again.
+    pub async fn batch_get(&self, keys: Vec<Item>) -> Result<Vec<Item>, StoreError> {
+        use aws_sdk_dynamodb::types::KeysAndAttributes;
+        debug_assert!(keys.len() <= 100, "BatchGetItem takes at most 100 keys");
+        let mut found = Vec::new();
+        let mut pending = keys;
+        for attempt in 1..=UNPROCESSED_ATTEMPTS {
+            let wanted = KeysAndAttributes::builder()
+                .set_keys(Some(pending))
+                .consistent_read(true)
+                .build()
+                .map_err(|e| StoreError::backend("BatchGetItem", e))?;
+            let request = self
+                .client
+                .batch_get_item()
+                .request_items(&self.name, wanted);
+            let out = Box::pin(request.send())
+                .await
+                .map_err(|e| StoreError::backend("BatchGetItem", e))?;
+            found.extend(
+                out.responses
+                    .and_then(|mut r| r.remove(&self.name))
+                    .unwrap_or_default(),
+            );
+            pending = out
+                .unprocessed_keys
+                .and_then(|mut left| left.remove(&self.name))
+                .map(|k| k.keys)
+                .unwrap_or_default();
+            if pending.is_empty() {
+                return Ok(found);
+            }
+            tokio::time::sleep(UNPROCESSED_BACKOFF.delay(attempt)).await;
+        }
+        Err(StoreError::Contention {
+            operation: "BatchGetItem",
+            attempts: UNPROCESSED_ATTEMPTS,
+        })
+    }
+
+    /// How many items `query` matches (`Select COUNT`, page after page: no items are read out).
+    pub async fn count(&self, query: QueryFluentBuilder) -> Result<i64, StoreError> {
+        let mut total = 0i64;
+        let mut start = None;
+        loop {
+            let page = query
+                .clone()
+                .select(aws_sdk_dynamodb::types::Select::Count)
+                .set_exclusive_start_key(start)
+                .send();
+            let page = Box::pin(page)
+                .await
+                .map_err(|e| StoreError::backend("Query", e))?;
+            total += i64::from(page.count);
+            start = page.last_evaluated_key;
+            if start.is_none() {
+                return Ok(total);
+            }
+        }
     }
 
     /// A query on this table, to be completed by the caller.

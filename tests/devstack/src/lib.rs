@@ -11,6 +11,7 @@
 //! [`simctl::SimControl`] and waits with [`wait`].
 
 pub mod apigw;
+pub mod bulk;
 pub mod event_source;
 pub mod inbox;
 pub mod owner;

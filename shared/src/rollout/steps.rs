@@ -1,0 +1,842 @@
+//! Creating a rollout and advancing its targets one step at a time.
+
+use serde_json::{json, Map, Value};
+
+use super::{
+    ReleasePolicy, Rollout, RolloutSpec, RolloutStatus, SimpleRelease, StepMessage, Target,
+    TargetState,
+};
+use crate::audit::AuditStatus;
+use crate::authorizer_token::TokenError;
+use crate::code_release::{CodeError, CodeReleaseService};
+use crate::queue::StepQueue;
+use crate::store::rollouts::{DynamoRolloutStore, Lock, TargetChange};
+use crate::store::{unix_now, AuditStore, AuthorizationRecords, AuthorizerStore, StoreError};
+use crate::wechat::code::{Commit, GrayRelease, QueryQuota};
+use crate::wechat::{Errcode, WechatError};
+
+/// Submit quota used up ("提交代码审核": 85085, the monthly or 7-day submit quota).
+const SUBMIT_QUOTA_REACHED: i64 = 85085;
+/// grayrelease: the mini program has no online version yet (its first release is a full one).
+const NO_ONLINE_VERSION: i64 = 85079;
+/// How long a target whose privacy scan still runs waits before its next look.
+const SCAN_RETRY_DELAY_SECS: u32 = 60;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RolloutError {
+    /// The step could not be made now (storage, the queue, WeChat busy): the message is retried.
+    #[error("storage unavailable: {0}")]
+    Store(#[from] StoreError),
+    #[error("the queue is unavailable: {0}")]
+    Queue(String),
+    #[error("WeChat is unavailable, the step is retried: {0}")]
+    Transient(CodeError),
+    /// Creation refused: another rollout holds one of the mini programs.
+    #[error("{appid} is in rollout {rollout_id}, which has not ended")]
+    Conflict { appid: String, rollout_id: String },
+}
+
+/// What one message did to its target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StepOutcome {
+    /// The target moved to this state.
+    Moved(TargetState),
+    /// Nothing to do now (a review under way, a hold, a paused rollout, quota).
+    Waiting,
+    /// Nothing to do at all (it ended, or another delivery moved it).
+    Nothing,
+}
+
+/// How a WeChat or service failure ends a step.
+enum Failure {
+    /// Retry the message later.
+    Retry(RolloutError),
+    /// The rollout waits for submit quota.
+    Quota,
+    /// The target fails with WeChat's errcode or the platform's reason.
+    Target(TargetChange),
+}
+
+fn failure(err: CodeError) -> Failure {
+    let change = |errcode: Option<i64>, errmsg: Option<String>, reason: String| TargetChange {
+        errcode,
+        errmsg,
+        reason: Some(reason),
+        ..TargetChange::default()
+    };
+    match err {
+        CodeError::Wechat(WechatError::Api { errcode, errmsg })
+            if errcode.code() == SUBMIT_QUOTA_REACHED || errcode == Errcode::DailyQuotaReached =>
+        {
+            tracing::warn!(
+                errcode = errcode.code(),
+                errmsg,
+                "WeChat quota reached: the rollout holds"
+            );
+            Failure::Quota
+        }
+        CodeError::Wechat(WechatError::Api { errcode, errmsg })
+            if errcode != Errcode::SystemBusy =>
+        {
+            let reason = errcode.meaning().map_or_else(
+                || format!("WeChat errcode {}", errcode.code()),
+                str::to_owned,
+            );
+            Failure::Target(change(Some(errcode.code()), Some(errmsg), reason))
+        }
+        CodeError::Store(e) => Failure::Retry(RolloutError::Store(e)),
+        CodeError::Token(TokenError::Store(e)) => Failure::Retry(RolloutError::Store(e)),
+        e @ (CodeError::Wechat(_)
+        | CodeError::Component(_)
+        | CodeError::Token(TokenError::QuotaExhausted | TokenError::RefreshFailed { .. })) => {
+            Failure::Retry(RolloutError::Transient(e))
+        }
+        other => Failure::Target(change(None, None, other.to_string())),
+    }
+}
+
+pub struct RolloutService<S, A, U, Q> {
+    code: CodeReleaseService<S, A, U>,
+    store: DynamoRolloutStore,
+    queue: Q,
+}
+
+impl<S, A, U, Q> RolloutService<S, A, U, Q> {
+    pub fn new(code: CodeReleaseService<S, A, U>, store: DynamoRolloutStore, queue: Q) -> Self {
+        Self { code, store, queue }
+    }
+
+    pub fn store(&self) -> &DynamoRolloutStore {
+        &self.store
+    }
+
+    pub fn code(&self) -> &CodeReleaseService<S, A, U> {
+        &self.code
+    }
+
+    pub fn queue(&self) -> &Q {
+        &self.queue
+    }
+}
+
+/// A rollout id: its creation time first, so ids sort by age.
+fn new_id(now: i64) -> String {
+    use rand::distr::{Alphanumeric, SampleString};
+    let suffix = Alphanumeric
+        .sample_string(&mut rand::rng(), 6)
+        .to_ascii_lowercase();
+    format!("r{now}{suffix}")
+}
+
+/// The ext_json a rollout commits for `appid`: the stored ext settings overlaid by the rollout's
+/// ext ("代码管理 / 上传代码并生成体验版" (commit): ext_json is a string; a standard template's takes
+/// extAppid, ext and window only).
+pub fn rollout_ext_json(appid: &str, stored: Option<&str>, spec: &RolloutSpec) -> String {
+    let mut ext: Map<String, Value> = stored
+        .and_then(|s| serde_json::from_str::<Value>(s).ok())
+        .and_then(|v| match v {
+            Value::Object(map) => Some(map),
+            _ => None,
+        })
+        .unwrap_or_default();
+    ext.extend(spec.ext.clone());
+    let ext_json = if spec.standard_template {
+        json!({ "extAppid": appid, "ext": ext })
+    } else {
+        json!({ "extEnable": true, "extAppid": appid, "ext": ext })
+    };
+    ext_json.to_string()
+}
+
+impl<S, A, U, Q> RolloutService<S, A, U, Q>
+where
+    S: AuthorizationRecords,
+    A: AuthorizerStore + Sync,
+    U: AuditStore + Sync,
+    Q: StepQueue + Sync,
+{
+    async fn enqueue(&self, messages: &[StepMessage]) -> Result<(), RolloutError> {
+        let bodies: Vec<String> = messages.iter().map(StepMessage::body).collect();
+        self.queue
+            .send_batch(&bodies)
+            .await
+            .map_err(|e| RolloutError::Queue(e.to_string()))
+    }
+
+    /// Whether rollout `id` (the holder of a lock) has ended or never came to exist.
+    async fn is_over(&self, id: &str) -> Result<bool, StoreError> {
+        Ok(match self.store.rollout(id).await? {
+            None => true,
+            Some(r) => matches!(r.status, RolloutStatus::Finished | RolloutStatus::Cancelled),
+        })
+    }
+
+    /// Creates a rollout of `spec` on `appids` (already checked: authorized, code management):
+    /// every mini program locked to it first (a lock held by a rollout that has not ended refuses
+    /// the whole rollout, naming it), then the targets stored (the first `concurrency` queued),
+    /// then the rollout, then the queued targets' messages sent.
+    pub async fn create(
+        &self,
+        spec: RolloutSpec,
+        appids: &[String],
+        created_by: &str,
+    ) -> Result<Rollout, RolloutError> {
+        let now = unix_now();
+        let id = new_id(now);
+        let mut locked: Vec<&str> = Vec::new();
+        for appid in appids {
+            let taken = match self.store.lock(appid, &id, now).await? {
+                Lock::Taken => true,
+                Lock::HeldBy(other) if self.is_over(&other).await? => {
+                    self.store.take_over_lock(appid, &other, &id, now).await?
+                }
+                Lock::HeldBy(_) => false,
+            };
+            if !taken {
+                let holder = self.store.lock_holder(appid).await?.unwrap_or_default();
+                for appid in &locked {
+                    self.store.unlock(appid, &id).await?;
+                }
+                return Err(RolloutError::Conflict {
+                    appid: appid.clone(),
+                    rollout_id: holder,
+                });
+            }
+            locked.push(appid);
+        }
+        let window = spec.concurrency.max(1) as usize;
+        let targets: Vec<Target> = appids
+            .iter()
+            .enumerate()
+            .map(|(seq, appid)| Target {
+                rollout_id: id.clone(),
+                appid: appid.clone(),
+                seq: seq as i64,
+                state: if seq < window {
+                    TargetState::Queued
+                } else {
+                    TargetState::Pending
+                },
+                auditid: None,
+                errcode: None,
+                errmsg: None,
+                reason: None,
+                screenshot: None,
+                gray_step: None,
+                hold_until: None,
+                updated_at: now,
+            })
+            .collect();
+        self.store.put_targets(&targets).await?;
+        let rollout = Rollout {
+            id: id.clone(),
+            spec,
+            status: RolloutStatus::Running,
+            target_count: appids.len() as i64,
+            done_count: 0,
+            withdraw_on_cancel: false,
+            created_by: created_by.to_owned(),
+            created_at: now,
+            updated_at: now,
+            finished_at: None,
+        };
+        self.store.create(&rollout).await?;
+        let first: Vec<StepMessage> = appids
+            .iter()
+            .take(window)
+            .map(|appid| StepMessage::new(&id, appid))
+            .collect();
+        self.enqueue(&first).await?;
+        tracing::info!(
+            rollout = id,
+            targets = appids.len(),
+            window,
+            "rollout created"
+        );
+        Ok(rollout)
+    }
+
+    /// One step of one target: whatever its state calls for next.
+    pub async fn advance(&self, message: &StepMessage) -> Result<StepOutcome, RolloutError> {
+        let (rollout, target) = self
+            .store
+            .rollout_and_target(&message.rollout_id, &message.appid)
+            .await?;
+        let (Some(rollout), Some(target)) = (rollout, target) else {
+            tracing::warn!(
+                rollout = message.rollout_id,
+                appid = message.appid,
+                "no such rollout target; message dropped"
+            );
+            return Ok(StepOutcome::Nothing);
+        };
+        if target.state.is_terminal() {
+            return Ok(StepOutcome::Nothing);
+        }
+        match rollout.status {
+            RolloutStatus::Cancelled => return self.cancel_target(&rollout, &target).await,
+            RolloutStatus::Paused | RolloutStatus::Finished => return Ok(StepOutcome::Waiting),
+            RolloutStatus::QuotaExhausted if target.state.is_active() => {
+                return Ok(StepOutcome::Waiting)
+            }
+            _ => {}
+        }
+        let outcome = match target.state {
+            TargetState::Pending | TargetState::Released => StepOutcome::Nothing,
+            TargetState::Queued => self.commit(&rollout, &target).await?,
+            TargetState::Committed => self.submit(&rollout, &target).await?,
+            TargetState::Submitted => self.review_result(&rollout, &target).await?,
+            TargetState::Passed => self.release(&rollout, &target).await?,
+            TargetState::Gray => self.gray_step(&rollout, &target).await?,
+            TargetState::Rejected | TargetState::Failed | TargetState::Cancelled => {
+                StepOutcome::Nothing
+            }
+        };
+        // A target that left the window makes room for the next pending one.
+        if target.state.is_active() && matches!(outcome, StepOutcome::Moved(s) if !s.is_active()) {
+            self.refill(&rollout, 1).await?;
+        }
+        Ok(outcome)
+    }
+
+    /// Moves the target from its state as read; a target someone else moved first is left alone.
+    async fn move_to(
+        &self,
+        target: &Target,
+        to: TargetState,
+        change: TargetChange,
+    ) -> Result<Option<Target>, RolloutError> {
+        Ok(self
+            .store
+            .move_target(
+                &target.rollout_id,
+                &target.appid,
+                &[target.state],
+                to,
+                &change,
+                unix_now(),
+            )
+            .await?)
+    }
+
+    /// A move, then what ending (or not) means: an ended target frees its mini program and counts
+    /// towards the rollout's end.
+    async fn moved(
+        &self,
+        rollout: &Rollout,
+        target: &Target,
+        to: TargetState,
+        change: TargetChange,
+    ) -> Result<StepOutcome, RolloutError> {
+        let Some(moved) = self.move_to(target, to, change).await? else {
+            return Ok(StepOutcome::Nothing);
+        };
+        let ends =
+            to.is_terminal() || (to == TargetState::Passed && rollout.spec.release.is_manual());
+        if ends {
+            self.store.unlock(&moved.appid, &rollout.id).await?;
+            let now = unix_now();
+            let counted = self.store.add_done(&rollout.id, 1, now).await?;
+            if counted.done_count >= counted.target_count {
+                let from = [
+                    RolloutStatus::Running,
+                    RolloutStatus::QuotaExhausted,
+                    RolloutStatus::Paused,
+                ];
+                if self
+                    .store
+                    .set_status(&rollout.id, &from, RolloutStatus::Finished, now)
+                    .await?
+                    .is_some()
+                {
+                    tracing::info!(rollout = rollout.id, "rollout finished");
+                }
+            }
+        }
+        tracing::info!(
+            rollout = rollout.id,
+            appid = target.appid,
+            from = target.state.as_str(),
+            to = to.as_str(),
+            "target moved"
+        );
+        Ok(StepOutcome::Moved(to))
+    }
+
+    /// The outcome of a failed WeChat or service call for `target`.
+    async fn failed(
+        &self,
+        rollout: &Rollout,
+        target: &Target,
+        err: CodeError,
+    ) -> Result<StepOutcome, RolloutError> {
+        match failure(err) {
+            Failure::Retry(e) => Err(e),
+            Failure::Quota => {
+                self.store
+                    .set_status(
+                        &rollout.id,
+                        &[RolloutStatus::Running],
+                        RolloutStatus::QuotaExhausted,
+                        unix_now(),
+                    )
+                    .await?;
+                Ok(StepOutcome::Waiting)
+            }
+            Failure::Target(change) => {
+                tracing::warn!(
+                    rollout = rollout.id,
+                    appid = target.appid,
+                    reason = change.reason.as_deref().unwrap_or("-"),
+                    "target failed"
+                );
+                self.moved(rollout, target, TargetState::Failed, change)
+                    .await
+            }
+        }
+    }
+
+    async fn commit(
+        &self,
+        rollout: &Rollout,
+        target: &Target,
+    ) -> Result<StepOutcome, RolloutError> {
+        let authorizer = match self.code.authorizer(&target.appid).await {
+            Ok(a) => a,
+            Err(e) => return self.failed(rollout, target, e).await,
+        };
+        let spec = &rollout.spec;
+        let request = Commit {
+            template_id: spec.template_id,
+            ext_json: rollout_ext_json(&target.appid, authorizer.ext_settings.as_deref(), spec),
+            user_version: spec.user_version.clone(),
+            user_desc: spec.user_desc.clone(),
+        };
+        if let Err(e) = self.code.commit(&target.appid, &request).await {
+            return self.failed(rollout, target, e).await;
+        }
+        let Some(committed) = self
+            .move_to(target, TargetState::Committed, TargetChange::default())
+            .await?
+        else {
+            return Ok(StepOutcome::Nothing);
+        };
+        // Straight on to the submission: one message takes a target into review.
+        self.submit(rollout, &committed).await
+    }
+
+    async fn submit(
+        &self,
+        rollout: &Rollout,
+        target: &Target,
+    ) -> Result<StepOutcome, RolloutError> {
+        let appid = &target.appid;
+        match self.code.call(appid, &QueryQuota {}).await {
+            Ok(quota) if quota.rest <= 0 => {
+                tracing::warn!(
+                    rollout = rollout.id,
+                    "submit quota used up: the rollout holds"
+                );
+                return self.failed(rollout, target, quota_reached()).await;
+            }
+            Ok(_) => {}
+            Err(e) => return self.failed(rollout, target, e).await,
+        }
+        match self.code.submit_audit(appid, None, Map::new()).await {
+            Ok((auditid, _)) => {
+                let change = TargetChange {
+                    auditid: Some(auditid),
+                    ..TargetChange::default()
+                };
+                self.moved(rollout, target, TargetState::Submitted, change)
+                    .await
+            }
+            Err(CodeError::PrivacyScanPending { .. }) => {
+                let message = StepMessage::new(&rollout.id, appid);
+                self.queue
+                    .send(&message.body(), SCAN_RETRY_DELAY_SECS)
+                    .await
+                    .map_err(|e| RolloutError::Queue(e.to_string()))?;
+                Ok(StepOutcome::Waiting)
+            }
+            // Submitted by an earlier delivery that died before recording it: WeChat's latest
+            // audit is ours if it is of this version.
+            Err(CodeError::Wechat(WechatError::Api {
+                errcode: Errcode::AuditPending,
+                ..
+            }))
+            | Err(CodeError::Conflict(_)) => self.adopt_pending_audit(rollout, target).await,
+            Err(e) => self.failed(rollout, target, e).await,
+        }
+    }
+
+    /// A review is already open: ours (this version, from an earlier delivery) moves the target
+    /// on; another one fails it.
+    async fn adopt_pending_audit(
+        &self,
+        rollout: &Rollout,
+        target: &Target,
+    ) -> Result<StepOutcome, RolloutError> {
+        let latest = match self.code.sync_latest_audit(&target.appid).await {
+            Ok(latest) => latest,
+            Err(e) => return self.failed(rollout, target, e).await,
+        };
+        match latest {
+            Some((_, audit))
+                if audit.status.is_open()
+                    && audit.user_version.as_deref() == Some(&rollout.spec.user_version) =>
+            {
+                let change = TargetChange {
+                    auditid: Some(audit.auditid),
+                    ..TargetChange::default()
+                };
+                self.moved(rollout, target, TargetState::Submitted, change)
+                    .await
+            }
+            _ => {
+                let change = TargetChange {
+                    errcode: Some(Errcode::AuditPending.code()),
+                    reason: Some("another review of this mini program is open".into()),
+                    ..TargetChange::default()
+                };
+                self.moved(rollout, target, TargetState::Failed, change)
+                    .await
+            }
+        }
+    }
+
+    async fn review_result(
+        &self,
+        rollout: &Rollout,
+        target: &Target,
+    ) -> Result<StepOutcome, RolloutError> {
+        let Some(auditid) = target.auditid else {
+            return Ok(StepOutcome::Nothing);
+        };
+        let record = match self.code.audit_status(&target.appid, auditid).await {
+            Ok((_, record)) => record,
+            Err(e) => return self.failed(rollout, target, e).await,
+        };
+        let Some(record) = record else {
+            return Ok(StepOutcome::Waiting);
+        };
+        let outcome = TargetChange {
+            reason: record.reason.clone(),
+            screenshot: record.screenshot.clone(),
+            ..TargetChange::default()
+        };
+        match record.status {
+            AuditStatus::Passed | AuditStatus::Released if rollout.spec.release.is_manual() => {
+                self.moved(
+                    rollout,
+                    target,
+                    TargetState::Passed,
+                    TargetChange::default(),
+                )
+                .await
+            }
+            AuditStatus::Passed | AuditStatus::Released => {
+                match self
+                    .move_to(target, TargetState::Passed, TargetChange::default())
+                    .await?
+                {
+                    Some(passed) => self.release(rollout, &passed).await,
+                    None => Ok(StepOutcome::Nothing),
+                }
+            }
+            AuditStatus::Rejected => {
+                self.moved(rollout, target, TargetState::Rejected, outcome)
+                    .await
+            }
+            AuditStatus::Withdrawn => {
+                let change = TargetChange {
+                    reason: Some("the review was withdrawn outside the rollout".into()),
+                    ..TargetChange::default()
+                };
+                self.moved(rollout, target, TargetState::Failed, change)
+                    .await
+            }
+            AuditStatus::Pending | AuditStatus::Delayed => Ok(StepOutcome::Waiting),
+        }
+    }
+
+    async fn release(
+        &self,
+        rollout: &Rollout,
+        target: &Target,
+    ) -> Result<StepOutcome, RolloutError> {
+        match &rollout.spec.release {
+            ReleasePolicy::Simple(SimpleRelease::Manual) => Ok(StepOutcome::Waiting),
+            ReleasePolicy::Simple(SimpleRelease::Auto) => self.release_fully(rollout, target).await,
+            ReleasePolicy::Gray { gray, hold_secs } => {
+                let Some(first) = gray.first() else {
+                    return self.release_fully(rollout, target).await;
+                };
+                self.gray_to(rollout, target, 0, *first, *hold_secs).await
+            }
+        }
+    }
+
+    async fn release_fully(
+        &self,
+        rollout: &Rollout,
+        target: &Target,
+    ) -> Result<StepOutcome, RolloutError> {
+        match self.code.release(&target.appid).await {
+            Ok(_) => {}
+            Err(CodeError::Wechat(WechatError::Api {
+                errcode: Errcode::AlreadyReleased,
+                ..
+            })) => {}
+            Err(e) => return self.failed(rollout, target, e).await,
+        }
+        self.moved(
+            rollout,
+            target,
+            TargetState::Released,
+            TargetChange::default(),
+        )
+        .await
+    }
+
+    /// grayrelease to `percentage` (step `step` of the policy), held `hold_secs`.
+    async fn gray_to(
+        &self,
+        rollout: &Rollout,
+        target: &Target,
+        step: i64,
+        percentage: i64,
+        hold_secs: i64,
+    ) -> Result<StepOutcome, RolloutError> {
+        let request = GrayRelease {
+            gray_percentage: percentage,
+            support_experiencer_first: false,
+            support_debuger_first: false,
+        };
+        match self.code.call(&target.appid, &request).await {
+            Ok(_) => {}
+            // A first release has no online version to phase against: it is released fully.
+            Err(CodeError::Wechat(WechatError::Api { errcode, .. }))
+                if errcode.code() == NO_ONLINE_VERSION =>
+            {
+                return self.release_fully(rollout, target).await;
+            }
+            Err(e) => return self.failed(rollout, target, e).await,
+        }
+        let change = TargetChange {
+            gray: Some((step, unix_now() + hold_secs)),
+            ..TargetChange::default()
+        };
+        self.moved(rollout, target, TargetState::Gray, change).await
+    }
+
+    /// The next gray step once the hold has passed; after the last one, the full release.
+    async fn gray_step(
+        &self,
+        rollout: &Rollout,
+        target: &Target,
+    ) -> Result<StepOutcome, RolloutError> {
+        let ReleasePolicy::Gray { gray, hold_secs } = &rollout.spec.release else {
+            return self.release_fully(rollout, target).await;
+        };
+        if target.hold_until.is_some_and(|until| until > unix_now()) {
+            return Ok(StepOutcome::Waiting);
+        }
+        let next = target.gray_step.unwrap_or(0) + 1;
+        match gray.get(next as usize) {
+            Some(percentage) => {
+                self.gray_to(rollout, target, next, *percentage, *hold_secs)
+                    .await
+            }
+            None => self.release_fully(rollout, target).await,
+        }
+    }
+
+    async fn cancel_target(
+        &self,
+        rollout: &Rollout,
+        target: &Target,
+    ) -> Result<StepOutcome, RolloutError> {
+        if rollout.withdraw_on_cancel && target.state == TargetState::Submitted {
+            match self.code.undo_audit(&target.appid).await {
+                Ok(_) => {}
+                Err(e) => {
+                    if let Failure::Retry(e) = failure(e) {
+                        return Err(e);
+                    }
+                }
+            }
+        }
+        let change = TargetChange {
+            reason: Some("the rollout was cancelled".into()),
+            ..TargetChange::default()
+        };
+        self.moved(rollout, target, TargetState::Cancelled, change)
+            .await
+    }
+
+    /// Queues up to `count` pending targets (each once: the move from pending is conditional).
+    pub(super) async fn refill(
+        &self,
+        rollout: &Rollout,
+        count: usize,
+    ) -> Result<usize, RolloutError> {
+        if rollout.status != RolloutStatus::Running || count == 0 {
+            return Ok(0);
+        }
+        let mut queued = Vec::new();
+        let mut start: Option<String> = None;
+        while queued.len() < count {
+            let (page, next) = self
+                .store
+                .targets_in_state(
+                    &rollout.id,
+                    TargetState::Pending,
+                    (count * 2) as i32,
+                    start.as_deref(),
+                )
+                .await?;
+            for target in page {
+                if queued.len() == count {
+                    break;
+                }
+                if self
+                    .move_to(&target, TargetState::Queued, TargetChange::default())
+                    .await?
+                    .is_some()
+                {
+                    queued.push(StepMessage::new(&rollout.id, &target.appid));
+                }
+            }
+            match next {
+                Some(n) => start = Some(n),
+                None => break,
+            }
+        }
+        self.enqueue(&queued).await?;
+        Ok(queued.len())
+    }
+
+    /// Pause (`Running`/quota → `Paused`) or resume (`Paused` → `Running`, the window's work sent
+    /// again).
+    pub async fn pause(&self, id: &str) -> Result<Option<Rollout>, RolloutError> {
+        let from = [RolloutStatus::Running, RolloutStatus::QuotaExhausted];
+        Ok(self
+            .store
+            .set_status(id, &from, RolloutStatus::Paused, unix_now())
+            .await?)
+    }
+
+    pub async fn resume(&self, id: &str) -> Result<Option<Rollout>, RolloutError> {
+        let Some(rollout) = self
+            .store
+            .set_status(
+                id,
+                &[RolloutStatus::Paused],
+                RolloutStatus::Running,
+                unix_now(),
+            )
+            .await?
+        else {
+            return Ok(None);
+        };
+        self.send_work(&rollout).await?;
+        Ok(Some(rollout))
+    }
+
+    /// Sends a message for every target with work to do now (queued, committed, passed, gray),
+    /// and refills the window.
+    pub(super) async fn send_work(&self, rollout: &Rollout) -> Result<usize, RolloutError> {
+        let mut messages = Vec::new();
+        let mut active = 0;
+        for state in [
+            TargetState::Queued,
+            TargetState::Committed,
+            TargetState::Passed,
+            TargetState::Gray,
+        ] {
+            let targets = self.store.all_targets_in_state(&rollout.id, state).await?;
+            if state.is_active() {
+                active += targets.len();
+            }
+            messages.extend(
+                targets
+                    .iter()
+                    .map(|t| StepMessage::new(&rollout.id, &t.appid)),
+            );
+        }
+        self.enqueue(&messages).await?;
+        let room = (rollout.spec.concurrency.max(1) as usize).saturating_sub(active);
+        Ok(messages.len() + self.refill(rollout, room).await?)
+    }
+
+    /// Cancels the rollout (`withdraw`: reviews under way are withdrawn); its targets are
+    /// cancelled by their next messages, sent here.
+    pub async fn cancel(&self, id: &str, withdraw: bool) -> Result<Option<Rollout>, RolloutError> {
+        let Some(rollout) = self.store.cancel(id, withdraw, unix_now()).await? else {
+            return Ok(None);
+        };
+        self.sweep_cancelled(&rollout).await?;
+        Ok(Some(rollout))
+    }
+
+    pub(super) async fn sweep_cancelled(&self, rollout: &Rollout) -> Result<usize, RolloutError> {
+        let mut messages = Vec::new();
+        for state in TargetState::ALL.into_iter().filter(|s| !s.is_terminal()) {
+            let targets = self.store.all_targets_in_state(&rollout.id, state).await?;
+            messages.extend(
+                targets
+                    .iter()
+                    .map(|t| StepMessage::new(&rollout.id, &t.appid)),
+            );
+        }
+        self.enqueue(&messages).await?;
+        Ok(messages.len())
+    }
+
+    /// A rejected, failed or cancelled target starts again (its mini program locked again).
+    pub async fn retry(&self, id: &str, appid: &str) -> Result<Option<Target>, RolloutError> {
+        let now = unix_now();
+        match self.store.lock(appid, id, now).await? {
+            Lock::Taken => {}
+            Lock::HeldBy(other) => {
+                return Err(RolloutError::Conflict {
+                    appid: appid.to_owned(),
+                    rollout_id: other,
+                })
+            }
+        }
+        let from = [
+            TargetState::Rejected,
+            TargetState::Failed,
+            TargetState::Cancelled,
+        ];
+        let Some(target) = self
+            .store
+            .move_target(
+                id,
+                appid,
+                &from,
+                TargetState::Queued,
+                &TargetChange::default(),
+                now,
+            )
+            .await?
+        else {
+            return Ok(None);
+        };
+        self.store.add_done(id, -1, now).await?;
+        self.store
+            .set_status(id, &[RolloutStatus::Finished], RolloutStatus::Running, now)
+            .await?;
+        self.enqueue(&[StepMessage::new(id, appid)]).await?;
+        Ok(Some(target))
+    }
+}
+
+fn quota_reached() -> CodeError {
+    CodeError::Wechat(WechatError::Api {
+        errcode: Errcode::from_code(SUBMIT_QUOTA_REACHED),
+        errmsg: "queryquota: rest 0".into(),
+    })
+}
