@@ -1,5 +1,5 @@
 # The two commands: `make dev` (the local world) and `make test` (every check CI runs).
-.PHONY: dev test test-repeat bench bench-refresh bench-init
+.PHONY: dev test test-repeat bench bench-refresh bench-init bench-rollout
 
 dev:
 	@bash scripts/dev.sh
@@ -15,6 +15,10 @@ bench:
 
 bench-refresh:
 	@bash scripts/bench_refresh.sh
+
+# One rollout to 1,000 mini programs (README, "Rollouts").
+bench-rollout:
+	@bash scripts/bench_rollout.sh
 
 # Init time of every function beside the smallest lambda_http function (README, "Init time").
 bench-init:

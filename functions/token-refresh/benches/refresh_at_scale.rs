@@ -4,13 +4,10 @@
 //! `BENCH_LATENCY_MS`, `REFRESH_CONCURRENCY` change the figures.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
-use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_dynamodb::types::AttributeValue;
+use devstack::counting::RequestCounter;
 use devstack::sim::{Component, Setup};
 use serde_json::json;
 use shared::store::authorizers::token_shard;
@@ -18,26 +15,6 @@ use shared::store::unix_now;
 
 #[path = "../tests/common/mod.rs"]
 mod common;
-
-/// Counts every request the DynamoDB client sends.
-#[derive(Debug, Clone, Default)]
-struct RequestCounter(Arc<AtomicU64>);
-
-impl Intercept for RequestCounter {
-    fn name(&self) -> &'static str {
-        "RequestCounter"
-    }
-
-    fn read_before_transmit(
-        &self,
-        _context: &BeforeTransmitInterceptorContextRef<'_>,
-        _components: &RuntimeComponents,
-        _cfg: &mut ConfigBag,
-    ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
-        self.0.fetch_add(1, Ordering::Relaxed);
-        Ok(())
-    }
-}
 
 fn env_number(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -66,12 +43,7 @@ async fn main() {
     let bulk = w.ctl.bulk_authorize("wxbench", count).await;
 
     let counter = RequestCounter::default();
-    let sdk = devstack::local_sdk_config().await;
-    w.platform.dynamo = aws_sdk_dynamodb::Client::from_conf(
-        aws_sdk_dynamodb::config::Builder::from(&sdk)
-            .interceptor(counter.clone())
-            .build(),
-    );
+    w.platform.dynamo = devstack::counting::counted_dynamo(&counter).await;
 
     // Seed: every authorizer's token expires in a minute.
     let seeding = Instant::now();
@@ -117,11 +89,11 @@ async fn main() {
     );
 
     let refresher = common::refresher(&w.platform, 1800, concurrency);
-    let requests_before = counter.0.load(Ordering::Relaxed);
+    let requests_before = counter.count();
     let started = Instant::now();
     let summary = refresher.refresh_all().await;
     let wall = started.elapsed();
-    let requests = counter.0.load(Ordering::Relaxed) - requests_before;
+    let requests = counter.count() - requests_before;
     let calls = w.ctl.all_calls().await;
 
     assert_eq!(summary.refreshed as usize, count, "{summary:?}");

@@ -12,6 +12,7 @@
 
 pub mod apigw;
 pub mod bulk;
+pub mod counting;
 pub mod event_source;
 pub mod inbox;
 pub mod owner;
