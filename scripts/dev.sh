@@ -2,7 +2,9 @@
 # `make dev`: the whole local world on loopback, until Ctrl-C or SIGTERM.
 #   moto (DynamoDB + Secrets Manager) on DDB_PORT (8000), tables created from template.yaml,
 #   the functions served by `cargo lambda watch` on API_PORT (9000) with template.yaml's paths,
-#   the WeChat simulator (tests/wechat-sim) on SIM_PORT (9100), pushing to the functions.
+#   the WeChat simulator (tests/wechat-sim) on SIM_PORT (9100), pushing to the functions;
+#   the rollout queue and its dead-letter queue in moto's SQS, drained into rollout-worker by
+#   `devstack sqs-source` as Lambda's SQS event source does (with its 5-minute sync schedule).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
@@ -36,7 +38,7 @@ else
   component_source="the demo component of scripts/demo-component.env"
 fi
 
-log "moto (DynamoDB, Secrets Manager) on 127.0.0.1:$DDB_PORT"
+log "moto (DynamoDB, Secrets Manager, SQS) on 127.0.0.1:$DDB_PORT"
 start_moto "$DDB_PORT" .dev/moto.log
 pids+=("$MOTO_PID")
 
@@ -45,6 +47,8 @@ pids+=("$MOTO_PID")
 # command, so one `cargo build -p a -p b …` would leave every function to be compiled again on its
 # first request.
 functions=(ticket-receive auth-start auth-callback token-refresh code-admin)
+# The rollouts' consumer, once its crate exists.
+if [ -d functions/rollout-worker ]; then functions+=(rollout-worker); fi
 if [ ! -d "${CARGO_TARGET_DIR:-target}/debug" ]; then
   log "first build on this machine: compiling ~400 crates takes several minutes on 2 cores (later runs take seconds)"
 fi
@@ -65,6 +69,10 @@ log "creating the tables of template.yaml"
 while IFS='=' read -r name value; do
   export "$name=$value"
 done < <(cargo run --quiet -p devstack -- create-tables "$TABLE_PREFIX")
+log "creating the rollout queue and its dead-letter queue (template.yaml's RolloutQueue)"
+while IFS='=' read -r name value; do
+  export "$name=$value"
+done < <(cargo run --quiet -p devstack -- create-queue "${TABLE_PREFIX}rollouts")
 
 # code-admin's tokens: the public demo one (256 bits, README) unless ADMIN_TOKEN_HASHES is set.
 if [ -z "${ADMIN_TOKEN_HASHES:-}" ]; then
@@ -98,6 +106,20 @@ warm GET '/auth/start?auth_type=9' 400
 warm GET /auth/callback 400
 warm GET /admin/authorizers 401
 
+# The rollout queue's event source, as template.yaml's RolloutWorkerFunction events: batches of 10,
+# 5 invocations at a time, and {"mode":"sync"} every 5 minutes.
+if [ -d functions/rollout-worker ]; then
+  log "rollout queue -> rollout-worker (devstack sqs-source; logs in .dev/sqs-source.log)"
+  cargo run --quiet -p devstack -- sqs-source --queue-url "$ROLLOUT_QUEUE_URL" \
+    --function rollout-worker --invoke-url "http://127.0.0.1:$API_PORT" \
+    --batch-size 10 --concurrency 5 --timeout-secs 30 \
+    --schedule-secs 300 --schedule-input '{"mode":"sync"}' >.dev/sqs-source.log 2>&1 &
+  pids+=("$!")
+  rollout_source="drained into rollout-worker (.dev/sqs-source.log)"
+else
+  rollout_source="no consumer yet (functions/rollout-worker does not exist)"
+fi
+
 port_in_use "$SIM_PORT" && die "port $SIM_PORT is already in use (set SIM_PORT to another port)"
 log "WeChat simulator on 127.0.0.1:$SIM_PORT ($SIM_CONFIG; logs in .dev/sim.log)"
 SIM_PORT=$SIM_PORT SIM_AUTHORIZATION_EVENT_URL="http://127.0.0.1:$API_PORT/wechat/component/notify" \
@@ -114,6 +136,8 @@ cat <<EOT
 
   Authorization event URL   POST http://127.0.0.1:$API_PORT/wechat/component/notify
   DynamoDB (moto)           http://127.0.0.1:$DDB_PORT   tables: $TICKETS_TABLE $AUTHORIZERS_TABLE $AUDITS_TABLE $ACTIONS_TABLE $ROLLOUTS_TABLE
+  Rollout queue (moto SQS)  $ROLLOUT_QUEUE_URL, $rollout_source
+                            dead letters: $ROLLOUT_DEAD_LETTER_QUEUE_URL
   WeChat simulator          http://127.0.0.1:$SIM_PORT   pushes a component_verify_ticket now and every
                             ${SIM_TICKET_INTERVAL_SECS:-$(grep -m1 ticket_interval_secs "$SIM_CONFIG" | tr -dc 0-9)} s (SIM_TICKET_INTERVAL_SECS)
 

@@ -380,6 +380,8 @@ pub struct SourceOptions {
     /// An invocation that has not answered by then fails its whole batch (the function's
     /// `Timeout`; template.yaml: 30 s).
     pub timeout: Duration,
+    /// Print a line per invocation (`make dev`'s log).
+    pub log_batches: bool,
 }
 
 impl Default for SourceOptions {
@@ -389,6 +391,7 @@ impl Default for SourceOptions {
             batch_size: 10,
             idle_pause: Duration::from_millis(100),
             timeout: Duration::from_secs(30),
+            log_batches: false,
         }
     }
 }
@@ -546,6 +549,13 @@ impl Poller {
                     all_ids(&messages)
                 }
             };
+            if self.options.log_batches {
+                eprintln!(
+                    "event source: {} messages, {} failed",
+                    messages.len(),
+                    failed.len()
+                );
+            }
             Counters::add(&self.counters.failed, failed.len());
             self.delete_all_but(&messages, &failed).await;
         }

@@ -169,6 +169,7 @@ async fn sqs_source(args: &[String]) -> Result<(), String> {
         concurrency: flags.number("concurrency", defaults.concurrency)?,
         batch_size: flags.number("batch-size", defaults.batch_size)?,
         timeout: Duration::from_secs(flags.number("timeout-secs", defaults.timeout.as_secs())?),
+        log_batches: true,
         ..defaults
     };
     if !(1..=10).contains(&options.batch_size) || options.concurrency == 0 {
