@@ -73,6 +73,7 @@ log "creating the rollout queue and its dead-letter queue (template.yaml's Rollo
 while IFS='=' read -r name value; do
   export "$name=$value"
 done < <(cargo run --quiet -p devstack -- create-queue "${TABLE_PREFIX}rollouts")
+[ -n "${ROLLOUT_QUEUE_URL:-}" ] || die "creating the rollout queue failed (see above)"
 
 # code-admin's tokens: the public demo one (256 bits, README) unless ADMIN_TOKEN_HASHES is set.
 if [ -z "${ADMIN_TOKEN_HASHES:-}" ]; then
