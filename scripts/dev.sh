@@ -164,6 +164,11 @@ cat <<EOT
     curl -s $admin_hint -X POST $admin/$mp/privacy/interfaces/wx.getLocation/apply -d '{"content":"查找附近门店"}'
     # 20 simulated s later (demo.toml's privacy.apply_secs) the application is approved; the same
     # submit then goes to review (curl -s $admin_hint $admin/$mp/privacy/interfaces shows it)
+  Roll template 1 out to every authorized demo mini program (README "Rollouts"; authorize some first):
+    curl -s $admin_hint -X POST http://127.0.0.1:$API_PORT/admin/rollouts \
+         -d '{"template_id":1,"user_version":"1.2.0","targets":{"all":true},"release":"auto"}'
+    curl -s $admin_hint http://127.0.0.1:$API_PORT/admin/rollouts          # its id, status and progress
+    # reviews pass 5 simulated s after submission; GET /admin/rollouts/\$ID shows the counts per state
   Fast-register a mini program (the simulator's legal person confirms 60 simulated s later, or at once
   with curl -s -X POST http://127.0.0.1:$SIM_PORT/sim/registrations/\$TASKID/confirm; taskids: /sim/registrations):
     curl -s $admin_hint -X POST http://127.0.0.1:$API_PORT/admin/registrations -d '{"name":"示例科技有限公司","code":"91440300MA5EXAMPL1","code_type":1,"legal_persona_wechat":"legal_wx01","legal_persona_name":"张三"}'
