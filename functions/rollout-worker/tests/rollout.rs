@@ -12,7 +12,7 @@ use code_admin::PlatformCodeAdmin;
 use devstack::apigw::{body_text, request, serve, Served};
 use devstack::event_source::{self, EventSource, QueueOptions, SourceOptions};
 use devstack::sim::{template, Component, Setup};
-use devstack::wait::poll;
+use devstack::wait::{poll, poll_within};
 use devstack::world::World;
 use lambda_http::http::StatusCode;
 use rollout_worker::Worker;
@@ -161,12 +161,14 @@ impl Rollouts {
         report
     }
 
-    /// Waits until `done` holds of the rollout's report, moving WeChat's clock on meanwhile (so
-    /// that reviews end) and running the sync now and then (as its schedule would).
+    /// Waits until `done` holds of the rollout's report, running the sync now and then (as its
+    /// schedule would). WeChat's clock runs with the real one (reviews end a few seconds after
+    /// submission): moving it on would sign pushes outside ticket-receive's replay window.
     async fn wait_for(&self, id: &str, what: &str, done: impl Fn(&Value) -> bool) -> Value {
         let mut round = 0u32;
         let done = &done;
-        let found = poll(|| {
+        // Reviews take seconds of real time and a rollout many steps: a longer limit than one push.
+        let found = poll_within(devstack::wait::deadline() * 4, || {
             round += 1;
             let sync = round.is_multiple_of(20);
             async move {
@@ -174,7 +176,6 @@ impl Rollouts {
                 if done(&report) {
                     return Some(report);
                 }
-                self.ctl.advance_clock(2).await;
                 if sync {
                     self.worker
                         .rollouts()
