@@ -97,6 +97,14 @@ async fn main() {
     let started = Instant::now();
     let rollouts = worker.rollouts();
     let rollout = rollouts.create(spec, &appids, "bench").await.unwrap();
+    // The schedule's sync, compressed: every 10 s, a review without result after 30 s is asked
+    // of WeChat (a push the simulator stopped retrying while moto was busy).
+    let ages = SyncAges {
+        stale_secs: 60,
+        review_secs: 30,
+    };
+    let (mut syncs, mut sent_by_sync) = (0u64, 0usize);
+    let mut last_sync = Instant::now();
     let finished = loop {
         let current = rollouts
             .store()
@@ -106,6 +114,12 @@ async fn main() {
             .unwrap();
         if current.done_count >= current.target_count {
             break current;
+        }
+        if last_sync.elapsed() >= Duration::from_secs(10) {
+            let summary = rollouts.sync(ages).await.unwrap();
+            syncs += 1;
+            sent_by_sync += summary.sent;
+            last_sync = Instant::now();
         }
         assert!(
             started.elapsed() < Duration::from_secs(1800),
@@ -128,6 +142,12 @@ async fn main() {
         .await
         .unwrap();
     let calls = w.ctl.all_calls().await;
+    // Review results the simulator stopped retrying (not answered in time): the sync caught up.
+    let pushes = w.ctl.pushes().await;
+    let given_up = pushes
+        .as_array()
+        .map(|all| all.iter().filter(|p| p["delivered"] == false).count())
+        .unwrap_or(0);
     let mut wechat_calls = 0u64;
     if let (Value::Object(after), Value::Object(before)) = (&calls, &calls_before) {
         for (endpoint, n) in after {
@@ -153,6 +173,9 @@ async fn main() {
             "messages_received": counts.received,
             "messages_failed": counts.failed,
             "invocations": counts.batches,
+            "syncs": syncs,
+            "steps_sent_by_sync": sent_by_sync,
+            "push_deliveries_given_up": given_up,
         })
     );
     assert_eq!(released as usize + was_rejected as usize, count);
