@@ -198,6 +198,17 @@ where
         appid: &'a str,
     ) -> Result<MiniProgram<'a, S, A>, CodeError> {
         let authorizer = self.authorizer(appid).await?;
+        self.mini_program_of(appid, authorizer)
+    }
+
+    /// The token source of `appid` for code management, from its authorizer as just read
+    /// (authorized, permission set 18, not a test account): a step that needs the authorizer
+    /// anyway reads it once.
+    pub fn mini_program_of<'a>(
+        &'a self,
+        appid: &'a str,
+        authorizer: crate::authorizer::Authorizer,
+    ) -> Result<MiniProgram<'a, S, A>, CodeError> {
         if authorizer.status != AuthorizerStatus::Authorized {
             return Err(CodeError::NotAuthorized(appid.to_owned()));
         }
@@ -410,33 +421,9 @@ where
         Ok((answer.auditid, item_list))
     }
 
-    /// As the PHP implementations do: the first page and the first approved category.
+    /// [`default_item_list`] for `appid`.
     async fn default_item_list(&self, appid: &str) -> Result<Value, CodeError> {
-        let categories = self.call(appid, &GetCategory {}).await?;
-        let pages = self.call(appid, &GetPage {}).await?;
-        let (Some(category), Some(page)) =
-            (categories.category_list.first(), pages.page_list.first())
-        else {
-            return Err(CodeError::Invalid {
-                field: "item_list",
-                rule: "not given, and it cannot be built: no approved category or no page".into(),
-            });
-        };
-        let mut item = Map::new();
-        item.insert("address".into(), json!(page));
-        item.insert("title".into(), json!("首页"));
-        let known = json!({
-            "first_class": category.first_class,
-            "second_class": category.second_class,
-            "third_class": category.third_class,
-            "first_id": category.first_id,
-            "second_id": category.second_id,
-            "third_id": category.third_id,
-        });
-        if let Value::Object(known) = known {
-            item.extend(known.into_iter().filter(|(_, v)| !v.is_null()));
-        }
-        Ok(json!([item]))
+        default_item_list(&self.mini_program(appid).await?).await
     }
 
     /// Releases the latest audit once WeChat confirms it passed.
@@ -486,4 +473,36 @@ where
             None => Ok(None),
         }
     }
+}
+
+/// submit_audit's `item_list` when none is given, as the PHP implementations build it: the first
+/// page and the first approved category ("获取已上传的代码的页面列表" (get_page), "获取审核时可填写
+/// 的类目信息" (get_category)).
+pub async fn default_item_list<T: TokenSource<Error = CodeError>>(
+    mp: &T,
+) -> Result<Value, CodeError> {
+    let categories = crate::wechat::call(mp, &GetCategory {}).await?;
+    let pages = crate::wechat::call(mp, &GetPage {}).await?;
+    let (Some(category), Some(page)) = (categories.category_list.first(), pages.page_list.first())
+    else {
+        return Err(CodeError::Invalid {
+            field: "item_list",
+            rule: "not given, and it cannot be built: no approved category or no page".into(),
+        });
+    };
+    let mut item = Map::new();
+    item.insert("address".into(), json!(page));
+    item.insert("title".into(), json!("首页"));
+    let known = json!({
+        "first_class": category.first_class,
+        "second_class": category.second_class,
+        "third_class": category.third_class,
+        "first_id": category.first_id,
+        "second_id": category.second_id,
+        "third_id": category.third_id,
+    });
+    if let Value::Object(known) = known {
+        item.extend(known.into_iter().filter(|(_, v)| !v.is_null()));
+    }
+    Ok(json!([item]))
 }

@@ -2,18 +2,20 @@
 
 use serde_json::{json, Map, Value};
 
-use super::{
-    ReleasePolicy, Rollout, RolloutSpec, RolloutStatus, SimpleRelease, StepMessage, Target,
-    TargetState,
-};
+use super::{ReleasePolicy, Rollout, RolloutSpec, RolloutStatus, StepMessage, Target, TargetState};
 use crate::audit::AuditStatus;
+use crate::authorizer::Authorizer;
 use crate::authorizer_token::TokenError;
-use crate::code_release::{CodeError, CodeReleaseService};
+use crate::code_release::{default_item_list, CodeError, CodeReleaseService, MiniProgram};
 use crate::queue::StepQueue;
+use crate::review_readiness::{check_privacy_before_review, ScanWait};
 use crate::store::rollouts::{DynamoRolloutStore, Lock, TargetChange};
-use crate::store::{unix_now, AuditStore, AuthorizationRecords, AuthorizerStore, StoreError};
-use crate::wechat::code::{Commit, GrayRelease, QueryQuota};
-use crate::wechat::{Errcode, WechatError};
+use crate::store::{
+    unix_now, AuditRecord, AuditStore, AuthorizationRecords, AuthorizerStore, StatusChange,
+    StoreError,
+};
+use crate::wechat::code::{Commit, GetAuditStatus, GrayRelease, QueryQuota, Release, SubmitAudit};
+use crate::wechat::{call, Errcode, WechatError};
 
 /// Submit quota used up ("提交代码审核": 85085, the monthly or 7-day submit quota).
 const SUBMIT_QUOTA_REACHED: i64 = 85085;
@@ -396,14 +398,36 @@ where
         }
     }
 
+    /// The token source of the target's mini program, its authorizer read once for the step;
+    /// Err(outcome) when it cannot be one any more (the target failed, saying why).
+    async fn mini_program<'a>(
+        &'a self,
+        rollout: &Rollout,
+        target: &'a Target,
+    ) -> Result<Result<(MiniProgram<'a, S, A>, Authorizer), StepOutcome>, RolloutError> {
+        let read = self.code.authorizer(&target.appid).await;
+        let made = read.and_then(|authorizer| {
+            let kept = authorizer.clone();
+            self.code
+                .mini_program_of(&target.appid, authorizer)
+                .map(|mp| (mp, kept))
+        });
+        match made {
+            Ok(made) => Ok(Ok(made)),
+            Err(e) => self.failed(rollout, target, e).await.map(Err),
+        }
+    }
+
+    /// Commit, then at once the submission: one message takes a target into review, with one
+    /// authorizer read for all its WeChat calls.
     async fn commit(
         &self,
         rollout: &Rollout,
         target: &Target,
     ) -> Result<StepOutcome, RolloutError> {
-        let authorizer = match self.code.authorizer(&target.appid).await {
-            Ok(a) => a,
-            Err(e) => return self.failed(rollout, target, e).await,
+        let (mp, authorizer) = match self.mini_program(rollout, target).await? {
+            Ok(made) => made,
+            Err(outcome) => return Ok(outcome),
         };
         let spec = &rollout.spec;
         let request = Commit {
@@ -412,62 +436,115 @@ where
             user_version: spec.user_version.clone(),
             user_desc: spec.user_desc.clone(),
         };
-        if let Err(e) = self.code.commit(&target.appid, &request).await {
+        if let Err(e) = call(&mp, &request).await {
             return self.failed(rollout, target, e).await;
         }
-        let Some(committed) = self
-            .move_to(target, TargetState::Committed, TargetChange::default())
-            .await?
-        else {
-            return Ok(StepOutcome::Nothing);
-        };
-        // Straight on to the submission: one message takes a target into review.
-        self.submit(rollout, &committed).await
+        self.submit_with(&mp, rollout, target).await
     }
 
+    /// A committed target whose submission waited (quota, a privacy scan).
     async fn submit(
         &self,
         rollout: &Rollout,
         target: &Target,
     ) -> Result<StepOutcome, RolloutError> {
+        match self.mini_program(rollout, target).await? {
+            Ok((mp, _)) => self.submit_with(&mp, rollout, target).await,
+            Err(outcome) => Ok(outcome),
+        }
+    }
+
+    /// A target that must wait before its submission: committed (if it was only queued).
+    async fn wait_committed(&self, target: &Target) -> Result<(), RolloutError> {
+        if target.state == TargetState::Queued {
+            self.move_to(target, TargetState::Committed, TargetChange::default())
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// queryquota (none left: the rollout holds), the checks of review readiness, submit_audit,
+    /// the audit recorded (for the review's push), the target under review.
+    async fn submit_with(
+        &self,
+        mp: &MiniProgram<'_, S, A>,
+        rollout: &Rollout,
+        target: &Target,
+    ) -> Result<StepOutcome, RolloutError> {
         let appid = &target.appid;
-        match self.code.call(appid, &QueryQuota {}).await {
+        match call(mp, &QueryQuota {}).await {
             Ok(quota) if quota.rest <= 0 => {
                 tracing::warn!(
                     rollout = rollout.id,
                     "submit quota used up: the rollout holds"
                 );
+                self.wait_committed(target).await?;
                 return self.failed(rollout, target, quota_reached()).await;
             }
             Ok(_) => {}
             Err(e) => return self.failed(rollout, target, e).await,
         }
-        match self.code.submit_audit(appid, None, Map::new()).await {
-            Ok((auditid, _)) => {
-                let change = TargetChange {
-                    auditid: Some(auditid),
-                    ..TargetChange::default()
-                };
-                self.moved(rollout, target, TargetState::Submitted, change)
-                    .await
-            }
+        let no_wait = ScanWait {
+            wait: std::time::Duration::ZERO,
+            ..ScanWait::default()
+        };
+        match check_privacy_before_review(mp, no_wait, false).await {
+            Ok(()) => {}
             Err(CodeError::PrivacyScanPending { .. }) => {
+                self.wait_committed(target).await?;
                 let message = StepMessage::new(&rollout.id, appid);
                 self.queue
                     .send(&message.body(), SCAN_RETRY_DELAY_SECS)
                     .await
                     .map_err(|e| RolloutError::Queue(e.to_string()))?;
-                Ok(StepOutcome::Waiting)
+                return Ok(StepOutcome::Waiting);
             }
+            Err(e) => return self.failed(rollout, target, e).await,
+        }
+        let submitted = match default_item_list(mp).await {
+            Ok(item_list) => {
+                let request = SubmitAudit {
+                    item_list,
+                    extras: Map::new(),
+                };
+                call(mp, &request).await
+            }
+            Err(e) => Err(e),
+        };
+        let auditid = match submitted {
+            Ok(answer) => answer.auditid,
             // Submitted by an earlier delivery that died before recording it: WeChat's latest
             // audit is ours if it is of this version.
             Err(CodeError::Wechat(WechatError::Api {
                 errcode: Errcode::AuditPending,
                 ..
-            }))
-            | Err(CodeError::Conflict(_)) => self.adopt_pending_audit(rollout, target).await,
-            Err(e) => self.failed(rollout, target, e).await,
-        }
+            })) => return self.adopt_pending_audit(rollout, target).await,
+            Err(e) => return self.failed(rollout, target, e).await,
+        };
+        let spec = &rollout.spec;
+        self.code
+            .audits()
+            .save_submission(&AuditRecord {
+                appid: appid.clone(),
+                auditid,
+                template_id: Some(spec.template_id),
+                user_version: Some(spec.user_version.clone()),
+                user_desc: Some(spec.user_desc.clone()),
+                ext_json: None,
+                status: AuditStatus::Pending,
+                reason: None,
+                screenshot: None,
+                submitted_at: Some(unix_now()),
+                result_at: None,
+                released_at: None,
+            })
+            .await?;
+        let change = TargetChange {
+            auditid: Some(auditid),
+            ..TargetChange::default()
+        };
+        self.moved(rollout, target, TargetState::Submitted, change)
+            .await
     }
 
     /// A review is already open: ours (this version, from an earlier delivery) moves the target
@@ -505,6 +582,8 @@ where
         }
     }
 
+    /// The review's result as WeChat says it (get_auditstatus: authoritative, whether a push
+    /// brought the target here or the sync did), then the release its policy calls for.
     async fn review_result(
         &self,
         rollout: &Rollout,
@@ -513,20 +592,26 @@ where
         let Some(auditid) = target.auditid else {
             return Ok(StepOutcome::Nothing);
         };
-        let record = match self.code.audit_status(&target.appid, auditid).await {
-            Ok((_, record)) => record,
+        let (mp, _) = match self.mini_program(rollout, target).await? {
+            Ok(made) => made,
+            Err(outcome) => return Ok(outcome),
+        };
+        let state = match call(&mp, &GetAuditStatus { auditid }).await {
+            Ok(state) => state,
             Err(e) => return self.failed(rollout, target, e).await,
         };
-        let Some(record) = record else {
+        let Some(status) = state.status.and_then(AuditStatus::from_wechat) else {
             return Ok(StepOutcome::Waiting);
         };
         let outcome = TargetChange {
-            reason: record.reason.clone(),
-            screenshot: record.screenshot.clone(),
+            reason: state.reason().map(str::to_owned),
+            screenshot: state.screenshot().map(str::to_owned),
             ..TargetChange::default()
         };
-        match record.status {
+        match status {
             AuditStatus::Passed | AuditStatus::Released if rollout.spec.release.is_manual() => {
+                self.record_audit(&target.appid, auditid, status, &outcome)
+                    .await?;
                 self.moved(
                     rollout,
                     target,
@@ -536,15 +621,11 @@ where
                 .await
             }
             AuditStatus::Passed | AuditStatus::Released => {
-                match self
-                    .move_to(target, TargetState::Passed, TargetChange::default())
-                    .await?
-                {
-                    Some(passed) => self.release(rollout, &passed).await,
-                    None => Ok(StepOutcome::Nothing),
-                }
+                self.release_with(&mp, rollout, target, auditid).await
             }
             AuditStatus::Rejected => {
+                self.record_audit(&target.appid, auditid, status, &outcome)
+                    .await?;
                 self.moved(rollout, target, TargetState::Rejected, outcome)
                     .await
             }
@@ -560,29 +641,57 @@ where
         }
     }
 
-    async fn release(
+    /// The audits table told WeChat's answer (a push may have done it already; the sync's result
+    /// may be the first news).
+    async fn record_audit(
         &self,
+        appid: &str,
+        auditid: i64,
+        status: AuditStatus,
+        outcome: &TargetChange,
+    ) -> Result<(), RolloutError> {
+        let change = StatusChange {
+            status,
+            reason: outcome.reason.clone(),
+            screenshot: outcome.screenshot.clone(),
+            at: unix_now(),
+        };
+        self.code
+            .audits()
+            .correct_status(appid, auditid, &change)
+            .await?;
+        Ok(())
+    }
+
+    /// A passed review: released at once, or its first gray step.
+    async fn release_with(
+        &self,
+        mp: &MiniProgram<'_, S, A>,
         rollout: &Rollout,
         target: &Target,
+        auditid: i64,
     ) -> Result<StepOutcome, RolloutError> {
         match &rollout.spec.release {
-            ReleasePolicy::Simple(SimpleRelease::Manual) => Ok(StepOutcome::Waiting),
-            ReleasePolicy::Simple(SimpleRelease::Auto) => self.release_fully(rollout, target).await,
-            ReleasePolicy::Gray { gray, hold_secs } => {
-                let Some(first) = gray.first() else {
-                    return self.release_fully(rollout, target).await;
+            ReleasePolicy::Gray { gray, hold_secs } if !gray.is_empty() => {
+                let first = GrayStep {
+                    step: 0,
+                    percentage: gray[0],
+                    hold_secs: *hold_secs,
                 };
-                self.gray_to(rollout, target, 0, *first, *hold_secs).await
+                self.gray_to(mp, rollout, target, first, auditid).await
             }
+            _ => self.release_fully(mp, rollout, target, auditid).await,
         }
     }
 
     async fn release_fully(
         &self,
+        mp: &MiniProgram<'_, S, A>,
         rollout: &Rollout,
         target: &Target,
+        auditid: i64,
     ) -> Result<StepOutcome, RolloutError> {
-        match self.code.release(&target.appid).await {
+        match call(mp, &Release {}).await {
             Ok(_) => {}
             Err(CodeError::Wechat(WechatError::Api {
                 errcode: Errcode::AlreadyReleased,
@@ -590,6 +699,16 @@ where
             })) => {}
             Err(e) => return self.failed(rollout, target, e).await,
         }
+        let released = StatusChange {
+            status: AuditStatus::Released,
+            reason: None,
+            screenshot: None,
+            at: unix_now(),
+        };
+        self.code
+            .audits()
+            .correct_status(&target.appid, auditid, &released)
+            .await?;
         self.moved(
             rollout,
             target,
@@ -599,35 +718,53 @@ where
         .await
     }
 
-    /// grayrelease to `percentage` (step `step` of the policy), held `hold_secs`.
+    /// grayrelease to the step's percentage, held its `hold_secs`.
     async fn gray_to(
         &self,
+        mp: &MiniProgram<'_, S, A>,
         rollout: &Rollout,
         target: &Target,
-        step: i64,
-        percentage: i64,
-        hold_secs: i64,
+        gray: GrayStep,
+        auditid: i64,
     ) -> Result<StepOutcome, RolloutError> {
         let request = GrayRelease {
-            gray_percentage: percentage,
+            gray_percentage: gray.percentage,
             support_experiencer_first: false,
             support_debuger_first: false,
         };
-        match self.code.call(&target.appid, &request).await {
+        match call(mp, &request).await {
             Ok(_) => {}
             // A first release has no online version to phase against: it is released fully.
             Err(CodeError::Wechat(WechatError::Api { errcode, .. }))
                 if errcode.code() == NO_ONLINE_VERSION =>
             {
-                return self.release_fully(rollout, target).await;
+                return self.release_fully(mp, rollout, target, auditid).await;
             }
             Err(e) => return self.failed(rollout, target, e).await,
         }
         let change = TargetChange {
-            gray: Some((step, unix_now() + hold_secs)),
+            gray: Some((gray.step, unix_now() + gray.hold_secs)),
             ..TargetChange::default()
         };
         self.moved(rollout, target, TargetState::Gray, change).await
+    }
+
+    /// A passed target of a manual rollout waits; another is released.
+    async fn release(
+        &self,
+        rollout: &Rollout,
+        target: &Target,
+    ) -> Result<StepOutcome, RolloutError> {
+        if rollout.spec.release.is_manual() {
+            return Ok(StepOutcome::Waiting);
+        }
+        let Some(auditid) = target.auditid else {
+            return Ok(StepOutcome::Nothing);
+        };
+        match self.mini_program(rollout, target).await? {
+            Ok((mp, _)) => self.release_with(&mp, rollout, target, auditid).await,
+            Err(outcome) => Ok(outcome),
+        }
     }
 
     /// The next gray step once the hold has passed; after the last one, the full release.
@@ -636,19 +773,27 @@ where
         rollout: &Rollout,
         target: &Target,
     ) -> Result<StepOutcome, RolloutError> {
-        let ReleasePolicy::Gray { gray, hold_secs } = &rollout.spec.release else {
-            return self.release_fully(rollout, target).await;
-        };
         if target.hold_until.is_some_and(|until| until > unix_now()) {
             return Ok(StepOutcome::Waiting);
         }
+        let Some(auditid) = target.auditid else {
+            return Ok(StepOutcome::Nothing);
+        };
+        let (mp, _) = match self.mini_program(rollout, target).await? {
+            Ok(made) => made,
+            Err(outcome) => return Ok(outcome),
+        };
         let next = target.gray_step.unwrap_or(0) + 1;
-        match gray.get(next as usize) {
-            Some(percentage) => {
-                self.gray_to(rollout, target, next, *percentage, *hold_secs)
-                    .await
+        match &rollout.spec.release {
+            ReleasePolicy::Gray { gray, hold_secs } if (next as usize) < gray.len() => {
+                let step = GrayStep {
+                    step: next,
+                    percentage: gray[next as usize],
+                    hold_secs: *hold_secs,
+                };
+                self.gray_to(&mp, rollout, target, step, auditid).await
             }
-            None => self.release_fully(rollout, target).await,
+            _ => self.release_fully(&mp, rollout, target, auditid).await,
         }
     }
 
@@ -839,4 +984,12 @@ fn quota_reached() -> CodeError {
         errcode: Errcode::from_code(SUBMIT_QUOTA_REACHED),
         errmsg: "queryquota: rest 0".into(),
     })
+}
+
+/// One gray step of a policy: its index, its percentage and its hold.
+#[derive(Debug, Clone, Copy)]
+struct GrayStep {
+    step: i64,
+    percentage: i64,
+    hold_secs: i64,
 }
