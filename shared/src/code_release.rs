@@ -262,20 +262,15 @@ where
             if self.audits.audit(appid, auditid).await?.is_none() {
                 // Submitted outside the platform: record what WeChat says.
                 self.audits
-                    .save_submission(&AuditRecord {
-                        appid: appid.to_owned(),
+                    .save_submission(&AuditRecord::submitted(
+                        appid,
                         auditid,
-                        template_id: None,
-                        user_version: answer.user_version.clone(),
-                        user_desc: answer.user_desc.clone(),
-                        ext_json: None,
-                        status: AuditStatus::Pending,
-                        reason: None,
-                        screenshot: None,
-                        submitted_at: answer.submit_audit_time,
-                        result_at: None,
-                        released_at: None,
-                    })
+                        None,
+                        answer.user_version.clone(),
+                        answer.user_desc.clone(),
+                        None,
+                        answer.submit_audit_time,
+                    ))
                     .await?;
             }
             self.apply(appid, auditid, status, &answer).await?;
@@ -403,20 +398,15 @@ where
             .last_commit
             .and_then(|c| serde_json::from_str::<CommitSnapshot>(&c).ok());
         self.audits
-            .save_submission(&AuditRecord {
-                appid: appid.to_owned(),
-                auditid: answer.auditid,
-                template_id: commit.as_ref().map(|c| c.template_id),
-                user_version: commit.as_ref().map(|c| c.user_version.clone()),
-                user_desc: commit.as_ref().map(|c| c.user_desc.clone()),
-                ext_json: commit.map(|c| c.ext_json),
-                status: AuditStatus::Pending,
-                reason: None,
-                screenshot: None,
-                submitted_at: Some(unix_now()),
-                result_at: None,
-                released_at: None,
-            })
+            .save_submission(&AuditRecord::submitted(
+                appid,
+                answer.auditid,
+                commit.as_ref().map(|c| c.template_id),
+                commit.as_ref().map(|c| c.user_version.clone()),
+                commit.as_ref().map(|c| c.user_desc.clone()),
+                commit.map(|c| c.ext_json),
+                Some(unix_now()),
+            ))
             .await?;
         Ok((answer.auditid, item_list))
     }

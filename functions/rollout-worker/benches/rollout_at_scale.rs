@@ -10,29 +10,23 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use devstack::apigw::serve;
 use devstack::counting::{counted_dynamo, counted_sqs, process_cpu_secs, RequestCounter};
 use devstack::event_source::{self, QueueOptions, SourceOptions};
 use devstack::sim::{template, Component, Setup};
 use rollout_worker::Worker;
 use serde_json::{json, Value};
 use shared::rollout::{ReleasePolicy, RolloutSpec, SimpleRelease, SyncAges, TargetState};
-use ticket_receive::PlatformReceiver;
 
-fn env_number(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
+#[path = "../tests/common/mod.rs"]
+mod common;
 
 #[tokio::main]
 async fn main() {
-    if std::env::args().any(|a| a == "--list" || a == "--test") {
-        return; // `cargo test --benches` and `cargo bench --list` probe every bench target.
+    if devstack::bench::probed() {
+        return;
     }
-    let count = env_number("BENCH_TARGETS", 1000) as usize;
-    let concurrency = env_number("BENCH_CONCURRENCY", 50) as i64;
+    let count = devstack::bench::env_number("BENCH_TARGETS", 1000) as usize;
+    let concurrency = devstack::bench::env_number("BENCH_CONCURRENCY", 50) as i64;
     let queue = QueueOptions {
         visibility_timeout_secs: 60,
         max_receive_count: 5,
@@ -59,20 +53,7 @@ async fn main() {
     let (dynamo, sqs) = (RequestCounter::default(), RequestCounter::default());
     w.platform.dynamo = counted_dynamo(&dynamo).await;
     w.platform.sqs = counted_sqs(&sqs).await;
-    let receiver = Arc::new(PlatformReceiver::from_platform(&w.platform).unwrap());
-    let served = serve(move |call| {
-        let receiver = receiver.clone();
-        async move {
-            ticket_receive::handle(&receiver, call.request())
-                .await
-                .unwrap()
-        }
-    })
-    .await;
-    w.push_to(
-        &served.url("/wechat/component/notify"),
-        &served.url("/wechat/authorizer/$APPID$/notify"),
-    );
+    let _served = common::serve_pushes(&w).await;
     let worker = Arc::new(Worker::from_platform(&w.platform, SyncAges::default()).unwrap());
     let consumer = worker.clone();
     let source = event_source::start(&w.queue, SourceOptions::default(), move |event| {

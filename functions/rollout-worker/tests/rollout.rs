@@ -9,7 +9,7 @@ use std::convert::Infallible;
 use std::sync::Arc;
 
 use code_admin::PlatformCodeAdmin;
-use devstack::apigw::{body_text, request, serve, Served};
+use devstack::apigw::Served;
 use devstack::event_source::{self, EventSource, QueueOptions, SourceOptions};
 use devstack::sim::{template, Component, Setup};
 use devstack::wait::{poll, poll_within};
@@ -18,9 +18,11 @@ use lambda_http::http::StatusCode;
 use rollout_worker::Worker;
 use serde_json::{json, Value};
 use shared::rollout::{StepMessage, SyncAges};
-use ticket_receive::PlatformReceiver;
 
-const ADMIN: &str = "Ro7Zb1sKk2mB0v9yXcH4tR7wLpE3nUaJ6fG5dS1oQiT";
+/// code-admin's test helpers: the admin token and one call of its handler.
+#[path = "../../code-admin/tests/common/mod.rs"]
+mod admin;
+mod common;
 
 struct Rollouts {
     world: World,
@@ -59,23 +61,7 @@ async fn world_with(test: &str, prefix: &str, n: usize, visibility_timeout_secs:
     let bulk = world.ctl.bulk_authorize(prefix, n).await;
     devstack::bulk::store_code_authorizers(&world.platform, &bulk).await;
     world.ctl.set_submit_quota(1000, 1000).await;
-    let receiver = Arc::new(PlatformReceiver::from_platform(&world.platform).unwrap());
-    let served = serve(move |call| {
-        let receiver = receiver.clone();
-        async move {
-            ticket_receive::handle(&receiver, call.request())
-                .await
-                .unwrap()
-        }
-    })
-    .await;
-    world.push_to(
-        &served.url("/wechat/component/notify"),
-        &served.url("/wechat/authorizer/$APPID$/notify"),
-    );
-    let tokens =
-        code_admin::AdminTokens::parse(&format!("ops:{}", code_admin::auth::token_hash(ADMIN)))
-            .unwrap();
+    let served = common::serve_pushes(&world).await;
     // The sync looks again at once: the tests call it when they mean it.
     let ages = SyncAges {
         stale_secs: 0,
@@ -84,7 +70,7 @@ async fn world_with(test: &str, prefix: &str, n: usize, visibility_timeout_secs:
     let mut appids: Vec<String> = bulk.into_iter().map(|(appid, _)| appid).collect();
     appids.sort();
     let mut rollouts = Rollouts {
-        admin: PlatformCodeAdmin::from_platform(&world.platform, tokens),
+        admin: PlatformCodeAdmin::from_platform(&world.platform, admin::ops_tokens()),
         worker: Arc::new(Worker::from_platform(&world.platform, ages).unwrap()),
         world,
         appids,
@@ -126,25 +112,8 @@ impl Rollouts {
         query: &[(&str, &str)],
         body: Value,
     ) -> (StatusCode, Value) {
-        let auth = format!("Bearer {ADMIN}");
-        let headers = [
-            ("content-type", "application/json"),
-            ("authorization", auth.as_str()),
-        ];
-        let body = if body.is_null() {
-            String::new()
-        } else {
-            body.to_string()
-        };
-        let response =
-            code_admin::handle(&self.admin, request(method, path, query, &headers, &body))
-                .await
-                .unwrap();
-        let text = body_text(&response);
-        (
-            response.status(),
-            serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        )
+        let answer = admin::call_with(&self.admin, method, path, query, body).await;
+        (answer.status, answer.body)
     }
 
     async fn create(&self, body: Value) -> String {

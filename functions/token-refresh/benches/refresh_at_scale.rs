@@ -16,21 +16,14 @@ use shared::store::unix_now;
 #[path = "../tests/common/mod.rs"]
 mod common;
 
-fn env_number(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
 #[tokio::main]
 async fn main() {
-    if std::env::args().any(|a| a == "--list" || a == "--test") {
-        return; // `cargo test --benches` and `cargo bench --list` probe every bench target.
+    if devstack::bench::probed() {
+        return;
     }
-    let count = env_number("BENCH_AUTHORIZERS", 10_000) as usize;
-    let latency = env_number("BENCH_LATENCY_MS", 20);
-    let concurrency = env_number("REFRESH_CONCURRENCY", 16) as usize;
+    let count = devstack::bench::env_number("BENCH_AUTHORIZERS", 10_000) as usize;
+    let latency = devstack::bench::env_number("BENCH_LATENCY_MS", 20);
+    let concurrency = devstack::bench::env_number("REFRESH_CONCURRENCY", 16) as usize;
 
     let mut w = Setup::new(&Component::new(
         "wxbenchcomponent01",

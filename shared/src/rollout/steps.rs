@@ -157,7 +157,7 @@ where
     U: AuditStore + Sync,
     Q: StepQueue + Sync,
 {
-    async fn enqueue(&self, messages: &[StepMessage]) -> Result<(), RolloutError> {
+    pub(super) async fn enqueue(&self, messages: &[StepMessage]) -> Result<(), RolloutError> {
         let bodies: Vec<String> = messages.iter().map(StepMessage::body).collect();
         self.queue
             .send_batch(&bodies)
@@ -524,21 +524,25 @@ where
         let spec = &rollout.spec;
         self.code
             .audits()
-            .save_submission(&AuditRecord {
-                appid: appid.clone(),
+            .save_submission(&AuditRecord::submitted(
+                appid,
                 auditid,
-                template_id: Some(spec.template_id),
-                user_version: Some(spec.user_version.clone()),
-                user_desc: Some(spec.user_desc.clone()),
-                ext_json: None,
-                status: AuditStatus::Pending,
-                reason: None,
-                screenshot: None,
-                submitted_at: Some(unix_now()),
-                result_at: None,
-                released_at: None,
-            })
+                Some(spec.template_id),
+                Some(spec.user_version.clone()),
+                Some(spec.user_desc.clone()),
+                None,
+                Some(unix_now()),
+            ))
             .await?;
+        self.under_review(rollout, target, auditid).await
+    }
+
+    async fn under_review(
+        &self,
+        rollout: &Rollout,
+        target: &Target,
+        auditid: i64,
+    ) -> Result<StepOutcome, RolloutError> {
         let change = TargetChange {
             auditid: Some(auditid),
             ..TargetChange::default()
@@ -563,12 +567,7 @@ where
                 if audit.status.is_open()
                     && audit.user_version.as_deref() == Some(&rollout.spec.user_version) =>
             {
-                let change = TargetChange {
-                    auditid: Some(audit.auditid),
-                    ..TargetChange::default()
-                };
-                self.moved(rollout, target, TargetState::Submitted, change)
-                    .await
+                self.under_review(rollout, target, audit.auditid).await
             }
             _ => {
                 let change = TargetChange {

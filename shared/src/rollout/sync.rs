@@ -119,11 +119,7 @@ where
                 }
             }
         }
-        let bodies: Vec<String> = due.iter().map(StepMessage::body).collect();
-        self.queue()
-            .send_batch(&bodies)
-            .await
-            .map_err(|e| RolloutError::Queue(e.to_string()))?;
+        self.enqueue(&due).await?;
         summary.sent += due.len();
         let room = (rollout.spec.concurrency.max(1) as usize).saturating_sub(active);
         summary.sent += self.refill(rollout, room).await?;

@@ -33,6 +33,32 @@ pub struct AuditRecord {
 }
 
 impl AuditRecord {
+    /// A submission just made (pending), with what was committed for it.
+    pub fn submitted(
+        appid: &str,
+        auditid: i64,
+        template_id: Option<i64>,
+        user_version: Option<String>,
+        user_desc: Option<String>,
+        ext_json: Option<String>,
+        submitted_at: Option<i64>,
+    ) -> Self {
+        Self {
+            appid: appid.to_owned(),
+            auditid,
+            template_id,
+            user_version,
+            user_desc,
+            ext_json,
+            status: AuditStatus::Pending,
+            reason: None,
+            screenshot: None,
+            submitted_at,
+            result_at: None,
+            released_at: None,
+        }
+    }
+
     pub fn to_json(&self) -> serde_json::Value {
         serde_json::json!({
             "appid": self.appid,

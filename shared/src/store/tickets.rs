@@ -395,16 +395,7 @@ impl PushStore for DynamoTicketStore {
         &self,
         component_appid: &str,
     ) -> Result<Vec<ReceivedPush>, StoreError> {
-        let query = self
-            .table
-            .query()
-            .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
-            .expression_attribute_names("#pk", PK)
-            .expression_attribute_names("#sk", SK)
-            .expression_attribute_values(":pk", s(component_appid))
-            .expression_attribute_values(":prefix", s("push#"))
-            .consistent_read(true);
-        let items = Table::query_all(query).await?;
+        let items = self.records_with_prefix(component_appid, "push#").await?;
         items.iter().map(ReceivedPush::try_from).collect()
     }
 }

@@ -11,6 +11,7 @@
 //! [`simctl::SimControl`] and waits with [`wait`].
 
 pub mod apigw;
+pub mod bench;
 pub mod bulk;
 pub mod counting;
 pub mod event_source;

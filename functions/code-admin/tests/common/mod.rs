@@ -30,6 +30,17 @@ pub async fn call<L: ActionLog + Sync>(
     path: &str,
     body: Value,
 ) -> Answer {
+    call_with(admin, method, path, &[], body).await
+}
+
+/// [`call`] with a query.
+pub async fn call_with<L: ActionLog + Sync>(
+    admin: &CodeAdmin<L>,
+    method: &str,
+    path: &str,
+    query: &[(&str, &str)],
+    body: Value,
+) -> Answer {
     let auth = format!("Bearer {ADMIN}");
     let headers = [
         ("content-type", "application/json"),
@@ -40,7 +51,7 @@ pub async fn call<L: ActionLog + Sync>(
     } else {
         body.to_string()
     };
-    let response = code_admin::handle(admin, request(method, path, &[], &headers, &body))
+    let response = code_admin::handle(admin, request(method, path, query, &headers, &body))
         .await
         .unwrap();
     let text = body_text(&response);

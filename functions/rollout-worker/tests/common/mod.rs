@@ -1,0 +1,29 @@
+//! What the rollout tests and the benchmark share.
+
+#![allow(dead_code)]
+
+use std::sync::Arc;
+
+use devstack::apigw::{serve, Served};
+use devstack::world::World;
+use ticket_receive::PlatformReceiver;
+
+/// ticket-receive of the world's platform served over HTTP, and the simulator pushing to it (both
+/// URLs): review results arrive as on AWS, and queue the rollout's next step.
+pub async fn serve_pushes(world: &World) -> Served {
+    let receiver = Arc::new(PlatformReceiver::from_platform(&world.platform).unwrap());
+    let served = serve(move |call| {
+        let receiver = receiver.clone();
+        async move {
+            ticket_receive::handle(&receiver, call.request())
+                .await
+                .unwrap()
+        }
+    })
+    .await;
+    world.push_to(
+        &served.url("/wechat/component/notify"),
+        &served.url("/wechat/authorizer/$APPID$/notify"),
+    );
+    served
+}
