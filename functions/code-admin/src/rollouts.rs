@@ -374,14 +374,20 @@ impl<L: ActionLog + Sync> CodeAdmin<L> {
         .iter()
         .map(|s| counts[s.as_str()])
         .sum();
-        let left = rollout.target_count - rollout.done_count;
+        // From the targets themselves, not the rollout's running count.
+        let done: i64 = TargetState::ALL
+            .iter()
+            .filter(|s| rollout.has_ended(**s))
+            .map(|s| counts[s.as_str()])
+            .sum();
+        let left = rollout.target_count - done;
         let elapsed = unix_now() - rollout.created_at;
-        let estimated_remaining_secs =
-            (rollout.done_count > 0 && left > 0).then(|| elapsed * left / rollout.done_count);
+        let estimated_remaining_secs = (done > 0 && left > 0).then(|| elapsed * left / done);
         Ok(json!({
             "rollout": rollout_json(&rollout),
             "counts": counts,
             "quota_used": submitted,
+            "done": done,
             "remaining": left,
             "estimated_remaining_secs": estimated_remaining_secs,
         }))

@@ -412,15 +412,23 @@ async fn gray_steps_hold_then_release() {
     .await;
     let gray = json!({ "template_id": 1, "user_version": "6.1.0", "targets": { "all": true }, "release": { "gray": [10, 50, 100], "hold_secs": 1 } });
     let id = w.create(gray).await;
+    // Every gray step delivered twice: a step already made is not made again, nor fails.
+    w.wait_for(&id, "all in gray release", |r| count(r, "gray") == 3)
+        .await;
+    for appid in &w.appids {
+        for _ in 0..2 {
+            w.queue.send(&StepMessage::new(&id, appid).body()).await;
+        }
+    }
     let done = w
         .wait_for(&id, "gray steps then release", |r| {
             r["rollout"]["status"] == "finished"
         })
         .await;
     assert_eq!(count(&done, "released"), 3, "{done}");
-    assert_eq!(
-        w.calls().await["grayrelease"],
-        9,
+    assert_eq!(count(&done, "failed"), 0, "{done}");
+    assert!(
+        w.calls().await["grayrelease"] >= 9,
         "three steps for each of three"
     );
     for appid in &w.appids {
@@ -481,4 +489,47 @@ async fn bad_rollouts_are_refused_before_anything_is_queued() {
     let (status, list) = w.call("GET", "/admin/rollouts", Value::Null).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(list["rollouts"].as_array().unwrap().len(), 1, "{list}");
+}
+
+#[tokio::test]
+async fn review_results_pushed_while_paused_are_acted_on_at_resume() {
+    let w = world("rollout-paused-push", "wxrollpaused", 3).await;
+    let id = w.create(auto("8.0.0")).await;
+    w.wait_for(&id, "all under review", |r| count(r, "submitted") == 3)
+        .await;
+    let (status, _) = w
+        .call("POST", &format!("/admin/rollouts/{id}/pause"), Value::Null)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    // The reviews end meanwhile (5 s): their pushes queue steps the paused rollout drops.
+    let pushed = poll_within(devstack::wait::deadline() * 2, || async {
+        let pushes = w.ctl.pushes().await;
+        let results = pushes
+            .as_array()
+            .map(|all| {
+                all.iter()
+                    .filter(|p| p.to_string().contains("weapp_audit_success"))
+                    .count()
+            })
+            .unwrap_or(0);
+        (results == 3).then_some(())
+    })
+    .await;
+    pushed.expect("the three review results pushed");
+    w.drained().await;
+    assert_eq!(
+        count(&w.report(&id).await, "submitted"),
+        3,
+        "nothing moved while paused"
+    );
+    let (status, _) = w
+        .call("POST", &format!("/admin/rollouts/{id}/resume"), Value::Null)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let done = w
+        .wait_for(&id, "released after resume", |r| {
+            r["rollout"]["status"] == "finished"
+        })
+        .await;
+    assert_eq!(count(&done, "released"), 3, "{done}");
 }

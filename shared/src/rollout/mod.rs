@@ -210,6 +210,18 @@ pub struct Rollout {
     pub created_at: i64,
     pub updated_at: i64,
     pub finished_at: Option<i64>,
+    /// Why it holds (`quota_exhausted`): WeChat's errcode (85085 submit quota, 45009 a daily API
+    /// quota), and until when no call is tried (45009: the next midnight, Beijing time).
+    pub hold_errcode: Option<i64>,
+    pub held_until: Option<i64>,
+}
+
+impl Rollout {
+    /// Whether a target in `state` has ended for this rollout: a terminal state, or passed in a
+    /// manual rollout (its release is the operator's).
+    pub fn has_ended(&self, state: TargetState) -> bool {
+        state.is_terminal() || (state == TargetState::Passed && self.spec.release.is_manual())
+    }
 }
 
 /// One target as stored.

@@ -14,13 +14,17 @@ use crate::store::{
     unix_now, AuditRecord, AuditStore, AuthorizationRecords, AuthorizerStore, StatusChange,
     StoreError,
 };
-use crate::wechat::code::{Commit, GetAuditStatus, GrayRelease, QueryQuota, Release, SubmitAudit};
+use crate::wechat::code::{
+    Commit, GetAuditStatus, GrayRelease, QueryQuota, Release, RevertGrayRelease, SubmitAudit,
+};
 use crate::wechat::{call, Errcode, WechatError};
 
 /// Submit quota used up ("提交代码审核": 85085, the monthly or 7-day submit quota).
 const SUBMIT_QUOTA_REACHED: i64 = 85085;
 /// grayrelease: the mini program has no online version yet (its first release is a full one).
 const NO_ONLINE_VERSION: i64 = 85079;
+/// grayrelease: the percentage is not higher than the current one.
+const GRAY_NOT_HIGHER: i64 = 85082;
 /// How long a target whose privacy scan still runs waits before its next look.
 const SCAN_RETRY_DELAY_SECS: u32 = 60;
 
@@ -53,8 +57,8 @@ pub enum StepOutcome {
 enum Failure {
     /// Retry the message later.
     Retry(RolloutError),
-    /// The rollout waits for submit quota.
-    Quota,
+    /// The rollout holds for quota: WeChat's errcode.
+    Quota(i64),
     /// The target fails with WeChat's errcode or the platform's reason.
     Target(TargetChange),
 }
@@ -75,7 +79,7 @@ fn failure(err: CodeError) -> Failure {
                 errmsg,
                 "WeChat quota reached: the rollout holds"
             );
-            Failure::Quota
+            Failure::Quota(errcode.code())
         }
         CodeError::Wechat(WechatError::Api { errcode, errmsg })
             if errcode != Errcode::SystemBusy =>
@@ -185,6 +189,23 @@ where
     ) -> Result<Rollout, RolloutError> {
         let now = unix_now();
         let id = new_id(now);
+        // The rollout first: a lock always names a rollout that exists (a lock whose rollout is
+        // missing is a leftover, taken over), so two creations never share a mini program.
+        let rollout = Rollout {
+            id: id.clone(),
+            spec,
+            status: RolloutStatus::Running,
+            target_count: appids.len() as i64,
+            done_count: 0,
+            withdraw_on_cancel: false,
+            created_by: created_by.to_owned(),
+            created_at: now,
+            updated_at: now,
+            finished_at: None,
+            hold_errcode: None,
+            held_until: None,
+        };
+        self.store.create(&rollout).await?;
         let mut locked: Vec<&str> = Vec::new();
         for appid in appids {
             let taken = match self.store.lock(appid, &id, now).await? {
@@ -199,6 +220,7 @@ where
                 for appid in &locked {
                     self.store.unlock(appid, &id).await?;
                 }
+                self.store.delete_rollout(&id).await?;
                 return Err(RolloutError::Conflict {
                     appid: appid.clone(),
                     rollout_id: holder,
@@ -206,7 +228,7 @@ where
             }
             locked.push(appid);
         }
-        let window = spec.concurrency.max(1) as usize;
+        let window = rollout.spec.concurrency.max(1) as usize;
         let targets: Vec<Target> = appids
             .iter()
             .enumerate()
@@ -230,19 +252,6 @@ where
             })
             .collect();
         self.store.put_targets(&targets).await?;
-        let rollout = Rollout {
-            id: id.clone(),
-            spec,
-            status: RolloutStatus::Running,
-            target_count: appids.len() as i64,
-            done_count: 0,
-            withdraw_on_cancel: false,
-            created_by: created_by.to_owned(),
-            created_at: now,
-            updated_at: now,
-            finished_at: None,
-        };
-        self.store.create(&rollout).await?;
         let first: Vec<StepMessage> = appids
             .iter()
             .take(window)
@@ -272,7 +281,7 @@ where
             );
             return Ok(StepOutcome::Nothing);
         };
-        if target.state.is_terminal() {
+        if target.state.is_terminal() || rollout.has_ended(target.state) {
             return Ok(StepOutcome::Nothing);
         }
         match rollout.status {
@@ -333,9 +342,7 @@ where
         let Some(moved) = self.move_to(target, to, change).await? else {
             return Ok(StepOutcome::Nothing);
         };
-        let ends =
-            to.is_terminal() || (to == TargetState::Passed && rollout.spec.release.is_manual());
-        if ends {
+        if rollout.has_ended(to) {
             self.store.unlock(&moved.appid, &rollout.id).await?;
             let now = unix_now();
             let counted = self.store.add_done(&rollout.id, 1, now).await?;
@@ -374,15 +381,13 @@ where
     ) -> Result<StepOutcome, RolloutError> {
         match failure(err) {
             Failure::Retry(e) => Err(e),
-            Failure::Quota => {
-                self.store
-                    .set_status(
-                        &rollout.id,
-                        &[RolloutStatus::Running],
-                        RolloutStatus::QuotaExhausted,
-                        unix_now(),
-                    )
-                    .await?;
+            Failure::Quota(errcode) => {
+                let now = unix_now();
+                // A daily API quota (45009) comes back at midnight, Beijing time; the submit
+                // quota (85085) when queryquota says so.
+                let until = (errcode == Errcode::DailyQuotaReached.code())
+                    .then(|| next_midnight_beijing(now));
+                self.store.hold(&rollout.id, errcode, until, now).await?;
                 Ok(StepOutcome::Waiting)
             }
             Failure::Target(change) => {
@@ -454,12 +459,11 @@ where
         }
     }
 
-    /// A target that must wait before its submission: committed (if it was only queued).
+    /// A target that must wait before its submission: committed, its last move now (so that the
+    /// sync does not also send it again while a delayed step is on its way).
     async fn wait_committed(&self, target: &Target) -> Result<(), RolloutError> {
-        if target.state == TargetState::Queued {
-            self.move_to(target, TargetState::Committed, TargetChange::default())
-                .await?;
-        }
+        self.move_to(target, TargetState::Committed, TargetChange::default())
+            .await?;
         Ok(())
     }
 
@@ -739,6 +743,10 @@ where
             {
                 return self.release_fully(mp, rollout, target, auditid).await;
             }
+            // Already at this percentage or beyond: an earlier delivery of this step got there
+            // (and died before recording it, or a duplicate is under way): the step is done.
+            Err(CodeError::Wechat(WechatError::Api { errcode, .. }))
+                if errcode.code() == GRAY_NOT_HIGHER => {}
             Err(e) => return self.failed(rollout, target, e).await,
         }
         let change = TargetChange {
@@ -801,14 +809,22 @@ where
         rollout: &Rollout,
         target: &Target,
     ) -> Result<StepOutcome, RolloutError> {
-        if rollout.withdraw_on_cancel && target.state == TargetState::Submitted {
-            match self.code.undo_audit(&target.appid).await {
-                Ok(_) => {}
-                Err(e) => {
-                    if let Failure::Retry(e) = failure(e) {
-                        return Err(e);
-                    }
-                }
+        let undone = match target.state {
+            TargetState::Submitted if rollout.withdraw_on_cancel => {
+                self.code.undo_audit(&target.appid).await.map(|_| ())
+            }
+            // A gray release under way is reverted: its users go back to the online version
+            // ("分阶段发布" (revertgrayrelease)).
+            TargetState::Gray => self
+                .code
+                .call(&target.appid, &RevertGrayRelease {})
+                .await
+                .map(|_| ()),
+            _ => Ok(()),
+        };
+        if let Err(e) = undone {
+            if let Failure::Retry(e) = failure(e) {
+                return Err(e);
             }
         }
         let change = TargetChange {
@@ -893,9 +909,11 @@ where
     pub(super) async fn send_work(&self, rollout: &Rollout) -> Result<usize, RolloutError> {
         let mut messages = Vec::new();
         let mut active = 0;
+        // Submitted too: a review result pushed while the rollout was paused was dropped.
         for state in [
             TargetState::Queued,
             TargetState::Committed,
+            TargetState::Submitted,
             TargetState::Passed,
             TargetState::Gray,
         ] {
@@ -926,7 +944,10 @@ where
 
     pub(super) async fn sweep_cancelled(&self, rollout: &Rollout) -> Result<usize, RolloutError> {
         let mut messages = Vec::new();
-        for state in TargetState::ALL.into_iter().filter(|s| !s.is_terminal()) {
+        for state in TargetState::ALL
+            .into_iter()
+            .filter(|s| !rollout.has_ended(*s))
+        {
             let targets = self.store.all_targets_in_state(&rollout.id, state).await?;
             messages.extend(
                 targets
@@ -941,6 +962,14 @@ where
     /// A rejected, failed or cancelled target starts again (its mini program locked again).
     pub async fn retry(&self, id: &str, appid: &str) -> Result<Option<Target>, RolloutError> {
         let now = unix_now();
+        let retryable = self
+            .store
+            .target(id, appid)
+            .await?
+            .is_some_and(|t| t.state.is_terminal() && t.state != TargetState::Released);
+        if !retryable {
+            return Ok(None);
+        }
         match self.store.lock(appid, id, now).await? {
             Lock::Taken => {}
             Lock::HeldBy(other) => {
@@ -967,6 +996,7 @@ where
             )
             .await?
         else {
+            self.store.unlock(appid, id).await?;
             return Ok(None);
         };
         self.store.add_done(id, -1, now).await?;
@@ -991,4 +1021,11 @@ struct GrayStep {
     step: i64,
     percentage: i64,
     hold_secs: i64,
+}
+
+/// The next 00:00 in Beijing (UTC+8) after `now`, when WeChat's daily quotas start again.
+fn next_midnight_beijing(now: i64) -> i64 {
+    const DAY: i64 = 86_400;
+    const OFFSET: i64 = 8 * 3600;
+    (now + OFFSET).div_euclid(DAY) * DAY + DAY - OFFSET
 }

@@ -65,7 +65,16 @@ where
                             summary.sent += self.send_work(&rollout).await?;
                         }
                     }
-                    _ => summary.sent += self.sweep_cancelled(&rollout).await?,
+                    _ if rollout.finished_at.is_some() => {}
+                    _ => {
+                        let sent = self.sweep_cancelled(&rollout).await?;
+                        if sent == 0 {
+                            self.store()
+                                .close_cancelled(&rollout.id, unix_now())
+                                .await?;
+                        }
+                        summary.sent += sent;
+                    }
                 }
             }
         }
@@ -80,7 +89,15 @@ where
         summary: &mut SyncSummary,
     ) -> Result<(), RolloutError> {
         let now = unix_now();
-        if rollout.done_count >= rollout.target_count {
+        // Counted from the targets themselves: a step that died between its move and the
+        // rollout's count leaves the count short, never the targets.
+        let mut ended = 0;
+        for state in TargetState::ALL {
+            if rollout.has_ended(state) {
+                ended += self.store().count_in_state(&rollout.id, state).await?;
+            }
+        }
+        if ended >= rollout.target_count {
             let from = [RolloutStatus::Running];
             if self
                 .store()
@@ -129,6 +146,9 @@ where
     /// Whether queryquota shows submissions left (asked with the token of a mini program waiting
     /// to be submitted); if so the rollout runs again.
     async fn quota_is_back(&self, rollout: &Rollout) -> Result<bool, RolloutError> {
+        if rollout.held_until.is_some_and(|until| until > unix_now()) {
+            return Ok(false);
+        }
         let waiting = self
             .store()
             .targets_in_state(&rollout.id, TargetState::Committed, 1, None)

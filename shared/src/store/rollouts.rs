@@ -70,6 +70,8 @@ impl TryFrom<&Item> for Rollout {
             created_at: get(item, "created_at")?,
             updated_at: get(item, "updated_at")?,
             finished_at: get(item, "finished_at")?,
+            hold_errcode: get(item, "hold_errcode")?,
+            held_until: get(item, "held_until")?,
         })
     }
 }
@@ -166,6 +168,15 @@ impl DynamoRolloutStore {
             .is_some())
     }
 
+    /// Removes a rollout whose creation was refused (no target of it was stored).
+    pub async fn delete_rollout(&self, id: &str) -> Result<(), StoreError> {
+        let condition = Condition::new("attribute_exists(#pk)");
+        self.table
+            .delete(key(rollout_pk(id), META.into()), &condition)
+            .await
+            .map(|_| ())
+    }
+
     pub async fn rollout(&self, id: &str) -> Result<Option<Rollout>, StoreError> {
         self.table.read(key(rollout_pk(id), META.into())).await
     }
@@ -201,12 +212,46 @@ impl DynamoRolloutStore {
         if to == RolloutStatus::Finished {
             update = update.set("finished_at", n(now));
         }
+        if to == RolloutStatus::Running {
+            update = update.remove_all(&["hold_errcode", "held_until"]);
+        }
         let (condition, values) = one_of("status", from.iter().map(|f| f.as_str()));
         let update = values
             .into_iter()
             .fold(update.condition(condition), |u, (p, v)| u.value(&p, v))
             .returning(ReturnValue::AllNew);
         self.write_rollout(id, &update).await
+    }
+
+    /// Holds a running rollout for quota: WeChat's `errcode`, and no call before `until`.
+    pub async fn hold(
+        &self,
+        id: &str,
+        errcode: i64,
+        until: Option<i64>,
+        now: i64,
+    ) -> Result<Option<Rollout>, StoreError> {
+        let to = RolloutStatus::QuotaExhausted;
+        let update = Update::new()
+            .set("status", s(to.as_str()))
+            .set("state_key", s(status_key(to)))
+            .set("hold_errcode", n(errcode))
+            .set_or_remove("held_until", until.map(n))
+            .set("updated_at", n(now))
+            .condition("#status = :running")
+            .value(":running", s(RolloutStatus::Running.as_str()))
+            .returning(ReturnValue::AllNew);
+        self.write_rollout(id, &update).await
+    }
+
+    /// Marks a cancelled rollout whose targets have all ended: the sync leaves it alone.
+    pub async fn close_cancelled(&self, id: &str, now: i64) -> Result<(), StoreError> {
+        let update = Update::new()
+            .set("finished_at", n(now))
+            .set("updated_at", n(now))
+            .condition("#status = :cancelled")
+            .value(":cancelled", s(RolloutStatus::Cancelled.as_str()));
+        self.write_rollout(id, &update).await.map(|_| ())
     }
 
     /// Cancels the rollout unless it finished or was cancelled; `withdraw`: pending reviews are
