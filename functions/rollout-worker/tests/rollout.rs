@@ -4,6 +4,10 @@
 //! the next step. 50 targets with rejections, redelivered messages, a consumer killed mid-step,
 //! quota running out and coming back, pause / resume / cancel, gray steps, bad input.
 
+// The rollout's futures nest deeply (a step, a sync, the store, the SDK): room for the compiler's
+// layout queries of the tests' own futures around them.
+#![recursion_limit = "256"]
+
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -146,14 +150,12 @@ impl Rollouts {
                     return Some(report);
                 }
                 if sync {
-                    self.worker
-                        .rollouts()
-                        .sync(SyncAges {
-                            stale_secs: 5,
-                            review_secs: 5,
-                        })
-                        .await
-                        .unwrap();
+                    let ages = SyncAges {
+                        stale_secs: 5,
+                        review_secs: 5,
+                    };
+                    // Boxed: the sync's future is deep, and this one nests it in two more.
+                    Box::pin(self.worker.rollouts().sync(ages)).await.unwrap();
                 }
                 None
             }

@@ -57,17 +57,17 @@ where
                 summary.rollouts += 1;
                 match status {
                     RolloutStatus::Running => {
-                        self.sync_running(&rollout, ages, &mut summary).await?
+                        Box::pin(self.sync_running(&rollout, ages, &mut summary)).await?
                     }
                     RolloutStatus::QuotaExhausted => {
-                        if self.quota_is_back(&rollout).await? {
+                        if Box::pin(self.quota_is_back(&rollout)).await? {
                             summary.resumed += 1;
-                            summary.sent += self.send_work(&rollout).await?;
+                            summary.sent += Box::pin(self.send_work(&rollout)).await?;
                         }
                     }
                     _ if rollout.finished_at.is_some() => {}
                     _ => {
-                        let sent = self.sweep_cancelled(&rollout).await?;
+                        let sent = Box::pin(self.sweep_cancelled(&rollout)).await?;
                         if sent == 0 {
                             self.store()
                                 .close_cancelled(&rollout.id, unix_now())
@@ -139,7 +139,7 @@ where
         self.enqueue(&due).await?;
         summary.sent += due.len();
         let room = (rollout.spec.concurrency.max(1) as usize).saturating_sub(active);
-        summary.sent += self.refill(rollout, room).await?;
+        summary.sent += Box::pin(self.refill(rollout, room)).await?;
         Ok(())
     }
 
