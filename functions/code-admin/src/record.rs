@@ -130,6 +130,23 @@ impl<L: ActionLog + Sync> CodeAdmin<L> {
         }))
     }
 
+    /// The refusal of a code call for a mini program a rollout holds.
+    async fn rollout_holding(
+        &self,
+        params: &HashMap<String, String>,
+    ) -> Result<Option<AdminError>, AdminError> {
+        let (Some(rollouts), Some(appid)) = (&self.rollouts, params.get("appid")) else {
+            return Ok(None);
+        };
+        Ok(rollouts
+            .holder(appid)
+            .await?
+            .map(|rollout_id| AdminError::RolloutConflict {
+                appid: appid.clone(),
+                rollout_id,
+            }))
+    }
+
     /// A state-changing call: validated (a refusal is recorded as such), recorded as started, and
     /// only then made; its record is completed with the outcome.
     pub(crate) async fn act(
@@ -151,6 +168,17 @@ impl<L: ActionLog + Sync> CodeAdmin<L> {
             at_ms: unix_ms(),
         };
         let fields = match self.validated_fields(op, params, body).await {
+            // A mini program in a rollout that has not ended: its code is the rollout's.
+            Ok(Some(fields)) if op.changes_code() => match self.rollout_holding(params).await {
+                Ok(None) => fields,
+                Ok(Some(err)) | Err(err) => {
+                    let refused = outcome(ActionStatus::Refused, Some(&err));
+                    if let Err(e) = self.actions.refuse(&action(json!({})), &refused).await {
+                        tracing::error!(error = %e, ?op, "action log: the refusal was not recorded");
+                    }
+                    return Err(err);
+                }
+            },
             Ok(Some(fields)) => fields,
             Ok(None) => return self.read(op, params, query).await,
             Err(err) => {

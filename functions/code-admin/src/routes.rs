@@ -210,6 +210,23 @@ pub fn match_route(method: &str, path: &str) -> Option<(Op, HashMap<String, Stri
     })
 }
 
+impl Op {
+    /// Calls that change a mini program's code or its review: a rollout holding the mini program
+    /// refuses them.
+    pub fn changes_code(self) -> bool {
+        matches!(
+            self,
+            Op::Commit
+                | Op::SubmitAudit
+                | Op::UndoAudit
+                | Op::Release
+                | Op::Revert
+                | Op::StartGrayRelease
+                | Op::CancelGrayRelease
+        )
+    }
+}
+
 /// Calls that change something are recorded in the action log.
 pub fn changes_state(method: &str) -> bool {
     !method.eq_ignore_ascii_case("GET")

@@ -488,6 +488,17 @@ async fn bad_rollouts_are_refused_before_anything_is_queued() {
     assert_eq!(answer["error"], "rollout_conflict");
     assert_eq!(answer["rollout_id"], first.as_str());
     assert_eq!(answer["appid"], w.appids[0].as_str());
+    // Its code is the rollout's: the admin API's own commit is refused, naming the rollout.
+    let commit = json!({ "template_id": 1, "user_version": "9.9.9" });
+    let (status, answer) = w
+        .call(
+            "POST",
+            &format!("/admin/authorizers/{}/commits", w.appids[0]),
+            commit,
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{answer}");
+    assert_eq!(answer["rollout_id"], first.as_str());
     let (status, list) = w.call("GET", "/admin/rollouts", Value::Null).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(list["rollouts"].as_array().unwrap().len(), 1, "{list}");

@@ -170,6 +170,15 @@ where
     }
 
     /// Whether rollout `id` (the holder of a lock) has ended or never came to exist.
+    /// The rollout that holds `appid` now, if one that has not ended does (the admin API leaves
+    /// such a mini program's code to it).
+    pub async fn holder(&self, appid: &str) -> Result<Option<String>, StoreError> {
+        match self.store.lock_holder(appid).await? {
+            Some(id) if !self.is_over(&id).await? => Ok(Some(id)),
+            _ => Ok(None),
+        }
+    }
+
     async fn is_over(&self, id: &str) -> Result<bool, StoreError> {
         Ok(match self.store.rollout(id).await? {
             None => true,
