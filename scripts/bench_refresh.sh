@@ -5,9 +5,6 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
-ensure_venv
-use_workdir
-port=$(free_port)
-start_moto "$port" "$work/moto.log"
-log "token-refresh at scale (moto on 127.0.0.1:$port)"
+bench_moto
+log "token-refresh at scale (moto on 127.0.0.1:$BENCH_MOTO_PORT)"
 cargo bench --quiet -p token-refresh --bench refresh_at_scale

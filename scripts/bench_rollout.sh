@@ -5,11 +5,8 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
-ensure_venv
-use_workdir
-port=$(free_port)
-start_moto "$port" "$work/moto.log"
-log "a rollout at scale (moto on 127.0.0.1:$port)"
+bench_moto
+log "a rollout at scale (moto on 127.0.0.1:$BENCH_MOTO_PORT)"
 moto_cpu() { awk '{ print ($14 + $15) / 100 }' "/proc/$MOTO_PID/stat"; }
 before=$(moto_cpu)
 cargo bench --quiet -p rollout-worker --bench rollout_at_scale

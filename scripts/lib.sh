@@ -105,3 +105,12 @@ use_workdir() {
   trap '[ -n "${MOTO_PID:-}" ] && kill "$MOTO_PID" 2>/dev/null; rm -rf "$work"' EXIT
   trap 'exit 130' INT TERM
 }
+
+# bench_moto: what a benchmark needs before its cargo bench: the venv, the work folder and a fresh
+# moto on a free port (sets MOTO_PID; the port is in BENCH_MOTO_PORT).
+bench_moto() {
+  ensure_venv
+  use_workdir
+  BENCH_MOTO_PORT=$(free_port)
+  start_moto "$BENCH_MOTO_PORT" "$work/moto.log"
+}

@@ -564,6 +564,23 @@ where
             .await
     }
 
+    /// The target fails for a reason of the platform's (with WeChat's errcode, if one).
+    async fn fail_because(
+        &self,
+        rollout: &Rollout,
+        target: &Target,
+        errcode: Option<i64>,
+        reason: &str,
+    ) -> Result<StepOutcome, RolloutError> {
+        let change = TargetChange {
+            errcode,
+            reason: Some(reason.to_owned()),
+            ..TargetChange::default()
+        };
+        self.moved(rollout, target, TargetState::Failed, change)
+            .await
+    }
+
     /// A review is already open: ours (this version, from an earlier delivery) moves the target
     /// on; another one fails it.
     async fn adopt_pending_audit(
@@ -583,12 +600,8 @@ where
                 self.under_review(rollout, target, audit.auditid).await
             }
             _ => {
-                let change = TargetChange {
-                    errcode: Some(Errcode::AuditPending.code()),
-                    reason: Some("another review of this mini program is open".into()),
-                    ..TargetChange::default()
-                };
-                self.moved(rollout, target, TargetState::Failed, change)
+                let why = "another review of this mini program is open";
+                self.fail_because(rollout, target, Some(Errcode::AuditPending.code()), why)
                     .await
             }
         }
@@ -642,12 +655,8 @@ where
                     .await
             }
             AuditStatus::Withdrawn => {
-                let change = TargetChange {
-                    reason: Some("the review was withdrawn outside the rollout".into()),
-                    ..TargetChange::default()
-                };
-                self.moved(rollout, target, TargetState::Failed, change)
-                    .await
+                let why = "the review was withdrawn outside the rollout";
+                self.fail_because(rollout, target, None, why).await
             }
             AuditStatus::Pending | AuditStatus::Delayed => Ok(StepOutcome::Waiting),
         }
