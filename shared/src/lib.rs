@@ -16,6 +16,7 @@ pub mod code_release;
 pub mod component;
 pub mod config;
 pub mod crypto;
+pub mod events;
 pub mod go_live;
 pub mod platform;
 pub mod push;
