@@ -79,10 +79,11 @@ impl<L: ActionLog + Sync> CodeAdmin<L> {
                     .get("cursor")
                     .map(|c| validate::appid(c))
                     .transpose()?;
+                let filter = validate::authorizer_filter(query)?;
                 let (page, next) = code
                     .authorization()
                     .authorizers()
-                    .authorizer_page(cursor, limit as i32)
+                    .authorizer_page_where(cursor, limit as i32, &filter)
                     .await?;
                 let page: Vec<Value> = page.iter().map(|a| a.to_admin_json()).collect();
                 json(json!({ "authorizers": page, "next_cursor": next }))
@@ -107,7 +108,11 @@ impl<L: ActionLog + Sync> CodeAdmin<L> {
                 json(json!(pages))
             }
             Op::ListAudits => {
-                let audits = code.audits().audits(appid()?, 50).await?;
+                let limit = match query.get("limit") {
+                    Some(l) => validate::positive_int(l, "limit")?.min(50),
+                    None => 50,
+                };
+                let audits = code.audits().audits(appid()?, limit as i32).await?;
                 let audits: Vec<Value> = audits.iter().map(AuditRecord::to_json).collect();
                 json(json!({ "audits": audits }))
             }
@@ -178,6 +183,17 @@ impl<L: ActionLog + Sync> CodeAdmin<L> {
                 let component = code.authorization().component();
                 let cases = component.store().go_live_cases(component.appid()).await?;
                 json(go_live_report(&cases))
+            }
+            Op::PlatformHealth => {
+                let component = code.authorization().component();
+                json(
+                    crate::health::platform_health(
+                        component.store(),
+                        component.appid(),
+                        unix_now(),
+                    )
+                    .await?,
+                )
             }
             Op::ListRollouts | Op::GetRollout | Op::RolloutTargets => {
                 self.read_rollouts(op, params, query).await

@@ -6,6 +6,7 @@
 pub mod auth;
 mod dispatch;
 pub mod errors;
+mod health;
 mod record;
 mod registrations;
 pub mod requests;

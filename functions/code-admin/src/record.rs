@@ -124,7 +124,8 @@ impl<L: ActionLog + Sync> CodeAdmin<L> {
             | Op::PrivacyInterfaces
             | Op::Readiness
             | Op::GetPrivacyDefault
-            | Op::GoLiveReport => return Ok(None),
+            | Op::GoLiveReport
+            | Op::PlatformHealth => return Ok(None),
             Op::ListRegistrations | Op::GetRegistration => return Ok(None),
             Op::ListRollouts | Op::GetRollout | Op::RolloutTargets => return Ok(None),
         }))

@@ -80,6 +80,8 @@ pub struct RolloutRequest {
     ext: Option<Map<String, Value>>,
     release: Option<ReleasePolicy>,
     concurrency: Option<i64>,
+    /// Resolve and check the targets, answer them, and create nothing (the console's preview).
+    dry_run: Option<bool>,
 }
 
 /// A rollout's validated fields (what the action log records).
@@ -87,6 +89,8 @@ pub struct RolloutRequest {
 pub struct RolloutFields {
     pub spec: RolloutSpec,
     pub targets: TargetSelector,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub dry_run: bool,
 }
 
 impl RolloutRequest {
@@ -159,6 +163,7 @@ impl RolloutRequest {
                 concurrency,
             },
             targets,
+            dry_run: self.dry_run.unwrap_or(false),
         })
     }
 }
@@ -347,8 +352,16 @@ impl<L: ActionLog + Sync> CodeAdmin<L> {
             ..fields.spec
         };
         let appids = self.resolve(&fields.targets).await?;
-        let rollout = rollouts.create(spec, &appids, label).await?;
         let shown = 1000.min(appids.len());
+        if fields.dry_run {
+            return Ok(Answer::Json(json!({
+                "dry_run": true,
+                "target_count": appids.len(),
+                "targets": &appids[..shown],
+                "targets_truncated": appids.len() > shown,
+            })));
+        }
+        let rollout = rollouts.create(spec, &appids, label).await?;
         Ok(Answer::Json(json!({
             "rollout": rollout_json(&rollout),
             "targets": &appids[..shown],

@@ -29,7 +29,7 @@ use shared::store::authorizers::TOKEN_SHARDS;
 use shared::store::LeaseTerms;
 use shared::store::{
     lease, unix_now, AuthorizationRecords, AuthorizerStore, DueAuthorizer, DynamoAuthorizerStore,
-    DynamoTicketStore, RefreshShardLease, StoreError,
+    DynamoTicketStore, RefreshRun, RefreshRunStore, RefreshShardLease, StoreError,
 };
 
 /// The run's settings, from the environment.
@@ -513,7 +513,7 @@ fn finish(mut summary: Summary, started: Instant) -> Summary {
 /// The Lambda handler: `{"mode":"reconcile"}` reconciles; anything else refreshes.
 pub async fn handle<S, A>(refresher: &Refresher<S, A>, event: Value) -> Result<Value, Error>
 where
-    S: AuthorizationRecords + RefreshShardLease,
+    S: AuthorizationRecords + RefreshShardLease + RefreshRunStore,
     A: AuthorizerStore + Sync,
 {
     let mode = serde_json::from_value::<Event>(event)
@@ -526,7 +526,48 @@ where
         Mode::Reconcile => refresher.reconcile().await,
         Mode::Refresh => refresher.refresh_all().await,
     };
+    refresher.record_run(&summary).await;
     Ok(serde_json::to_value(summary)?)
+}
+
+impl Summary {
+    /// What the platform-health route shows: the counts and the reasons' names; the errors' text
+    /// (which may hold WeChat's or AWS's messages) stays in the logs.
+    pub fn for_operators(&self) -> Value {
+        let mut value = serde_json::to_value(self).unwrap_or(Value::Null);
+        for field in ["ticket", "component_token"] {
+            if let Some(Value::Object(state)) = value.get_mut(field) {
+                for detail in state.values_mut() {
+                    if let Value::Object(inner) = detail {
+                        inner.remove("error");
+                    }
+                }
+            }
+        }
+        value
+    }
+}
+
+impl<S, A> Refresher<S, A>
+where
+    S: AuthorizationRecords + RefreshShardLease + RefreshRunStore,
+    A: AuthorizerStore + Sync,
+{
+    /// Keeps the run for the platform-health route; a failure to keep it fails nothing else.
+    async fn record_run(&self, summary: &Summary) {
+        let component = self.service.component();
+        let run = RefreshRun {
+            finished_at: unix_now(),
+            summary: summary.for_operators(),
+        };
+        if let Err(e) = component
+            .store()
+            .save_refresh_run(component.appid(), &run)
+            .await
+        {
+            tracing::warn!(error = %e, "the run's summary was not kept for the platform-health route");
+        }
+    }
 }
 
 #[cfg(test)]

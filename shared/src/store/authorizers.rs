@@ -156,6 +156,18 @@ pub trait AuthorizerStore {
         &self,
         after: Option<&str>,
         limit: i32,
+    ) -> impl Future<Output = Result<(Vec<Authorizer>, Option<String>), StoreError>> + Send {
+        self.authorizer_page_where(after, limit, &NO_FILTER)
+    }
+
+    /// One page of the authorizers `filter` keeps, in appid order. Reads at most
+    /// [`FILTER_SCAN_PAGES`] pages of the table per call, so a page stays fast at 100k
+    /// authorizers even when few match: it may then hold fewer than `limit`, with a cursor to go on.
+    fn authorizer_page_where(
+        &self,
+        after: Option<&str>,
+        limit: i32,
+        filter: &AuthorizerFilter,
     ) -> impl Future<Output = Result<(Vec<Authorizer>, Option<String>), StoreError>> + Send;
 
     /// Sets an admin attribute (`ext_settings`, `last_commit`) to JSON text, if the authorizer exists.
@@ -172,6 +184,71 @@ pub trait AuthorizerStore {
         appid: &str,
         at: i64,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// Table pages one filtered listing reads at most (see [`AuthorizerStore::authorizer_page_where`]).
+pub const FILTER_SCAN_PAGES: usize = 5;
+/// Items each of those pages reads.
+const FILTER_SCAN_LIMIT: i32 = 500;
+
+static NO_FILTER: AuthorizerFilter = AuthorizerFilter {
+    status: None,
+    test_account: None,
+    search: None,
+};
+
+/// What an admin listing keeps: a status, test accounts, and a search in the appid and name.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuthorizerFilter {
+    pub status: Option<AuthorizerStatus>,
+    pub test_account: Option<bool>,
+    /// Part of the appid or of the nickname (case as written).
+    pub search: Option<String>,
+}
+
+impl AuthorizerFilter {
+    pub fn is_empty(&self) -> bool {
+        self == &Self::default()
+    }
+
+    /// The scan's filter expression, names and values; None when nothing is filtered.
+    #[allow(clippy::type_complexity)]
+    fn expression(
+        &self,
+    ) -> Option<(
+        String,
+        std::collections::HashMap<String, String>,
+        std::collections::HashMap<String, AttributeValue>,
+    )> {
+        let mut terms = Vec::new();
+        let mut names = std::collections::HashMap::new();
+        let mut values = std::collections::HashMap::new();
+        if let Some(status) = self.status {
+            terms.push("#status = :status".to_owned());
+            names.insert("#status".to_owned(), "status".to_owned());
+            values.insert(":status".to_owned(), s(status.as_str()));
+        }
+        match self.test_account {
+            Some(true) => {
+                terms.push("#test = :yes".to_owned());
+                names.insert("#test".to_owned(), "test_account".to_owned());
+                values.insert(":yes".to_owned(), AttributeValue::Bool(true));
+            }
+            Some(false) => {
+                terms.push("(attribute_not_exists(#test) OR #test = :no)".to_owned());
+                names.insert("#test".to_owned(), "test_account".to_owned());
+                values.insert(":no".to_owned(), AttributeValue::Bool(false));
+            }
+            None => {}
+        }
+        if let Some(search) = &self.search {
+            terms.push("(contains(#appid, :q) OR contains(#nick, :q))".to_owned());
+            names.insert("#appid".to_owned(), PK.to_owned());
+            names.insert("#nick".to_owned(), "nick_name".to_owned());
+            values.insert(":q".to_owned(), s(search));
+        }
+        (!terms.is_empty()).then(|| (terms.join(" AND "), names, values))
+    }
 }
 
 /// Attributes the admin API writes on an authorizer.
@@ -552,23 +629,49 @@ impl AuthorizerStore for DynamoAuthorizerStore {
         self.update_existing(appid, update).await.map(|_| ())
     }
 
-    async fn authorizer_page(
+    async fn authorizer_page_where(
         &self,
         after: Option<&str>,
         limit: i32,
+        filter: &AuthorizerFilter,
     ) -> Result<(Vec<Authorizer>, Option<String>), StoreError> {
-        let scan = self
-            .table
-            .scan()
-            .limit(limit)
-            .set_exclusive_start_key(after.map(Self::key));
-        let out = Table::scan_page(scan).await?;
-        let next = out.last_evaluated_key().map(|k| get(k, PK)).transpose()?;
-        let page = out
-            .items()
-            .iter()
-            .map(Authorizer::try_from)
-            .collect::<Result<_, _>>()?;
+        let wanted = limit.max(1) as usize;
+        let mut page: Vec<Authorizer> = Vec::new();
+        let mut next = after.map(str::to_owned);
+        for _ in 0..(if filter.is_empty() {
+            1
+        } else {
+            FILTER_SCAN_PAGES
+        }) {
+            let mut scan = self
+                .table
+                .scan()
+                .limit(if filter.is_empty() {
+                    limit
+                } else {
+                    limit.max(FILTER_SCAN_LIMIT)
+                })
+                .set_exclusive_start_key(next.as_deref().map(Self::key));
+            if let Some((expression, names, values)) = filter.expression() {
+                scan = scan
+                    .filter_expression(expression)
+                    .set_expression_attribute_names(Some(names))
+                    .set_expression_attribute_values(Some(values));
+            }
+            let out = Table::scan_page(scan).await?;
+            next = out.last_evaluated_key().map(|k| get(k, PK)).transpose()?;
+            for item in out.items() {
+                page.push(Authorizer::try_from(item)?);
+                if page.len() == wanted {
+                    // Cut inside the scanned page: the next call starts after the last one shown.
+                    next = Some(page[wanted - 1].appid.clone());
+                    return Ok((page, next));
+                }
+            }
+            if next.is_none() {
+                break;
+            }
+        }
         Ok((page, next))
     }
 

@@ -16,6 +16,7 @@ pub mod go_live;
 pub mod lease;
 pub mod nonces;
 pub mod privacy_default;
+pub mod refresh_runs;
 pub mod refresh_shards;
 pub mod registrations;
 pub mod rollouts;
@@ -35,6 +36,7 @@ pub use go_live::{CaseClaim, CaseOutcome, CasePush, CaseStatus, GoLiveStore};
 pub use lease::LeaseTerms;
 pub use nonces::{NonceOutcome, NonceStore, PushNonce};
 pub use privacy_default::{PrivacyDefault, PrivacyDefaultStore};
+pub use refresh_runs::{RefreshRun, RefreshRunStore};
 pub use refresh_shards::RefreshShardLease;
 pub use registrations::{
     RegistrationChange, RegistrationState, RegistrationStore, RegistrationTask,
