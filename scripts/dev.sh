@@ -46,7 +46,7 @@ pids+=("$MOTO_PID")
 # wechat-sim`, and `cargo lambda watch`'s `cargo run --bin <function>`): cargo resolves features per
 # command, so one `cargo build -p a -p b …` would leave every function to be compiled again on its
 # first request.
-functions=(ticket-receive auth-start auth-callback token-refresh code-admin)
+functions=(ticket-receive auth-start auth-callback token-refresh code-admin console)
 # The rollouts' consumer, once its crate exists.
 if [ -d functions/rollout-worker ]; then functions+=(rollout-worker); fi
 if [ ! -d "${CARGO_TARGET_DIR:-target}/debug" ]; then
@@ -79,8 +79,10 @@ done < <(cargo run --quiet -p devstack -- create-queue "${TABLE_PREFIX}rollouts"
 if [ -z "${ADMIN_TOKEN_HASHES:-}" ]; then
   export ADMIN_TOKEN_HASHES="demo:f445396ad7eb62a782996bde50bd8b054463ba31530d8851cc4c66e3b47ad462"
   admin_hint="-H 'Authorization: Bearer No9TyPmPFs88aZgVjyx2Ol8sqGKy0XtApK26gfnwshw'"
+  console_token="No9TyPmPFs88aZgVjyx2Ol8sqGKy0XtApK26gfnwshw (the demo token)"
 else
   admin_hint="-H 'Authorization: Bearer <your admin token>'"
+  console_token="one of your admin tokens"
 fi
 
 # The functions reach the simulator through the base-URL settings (defaults: WeChat's hosts).
@@ -106,6 +108,7 @@ warm POST /wechat/component/notify 400
 warm GET '/auth/start?auth_type=9' 400
 warm GET /auth/callback 400
 warm GET /admin/authorizers 401
+warm GET /console/ 200
 
 # The rollout queue's event source, as template.yaml's RolloutWorkerFunction events: batches of 10,
 # 5 invocations at a time, and {"mode":"sync"} every 5 minutes.
@@ -134,6 +137,9 @@ mp=wxd3m0shop00000001
 cat <<EOT
 
   The local platform is up (component: $component_source, appid $COMPONENT_APPID).
+
+  Operator console          http://127.0.0.1:$API_PORT/console/   sign in with $console_token;
+                            authorize, commit, review and release there without the terminal
 
   Authorization event URL   POST http://127.0.0.1:$API_PORT/wechat/component/notify
   DynamoDB (moto)           http://127.0.0.1:$DDB_PORT   tables: $TICKETS_TABLE $AUTHORIZERS_TABLE $AUDITS_TABLE $ACTIONS_TABLE $ROLLOUTS_TABLE

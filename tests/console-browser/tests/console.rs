@@ -1,0 +1,300 @@
+//! The operator console in a real headless Chromium against the local platform (moto, the WeChat
+//! simulator, the HTTP functions behind one origin): an operator signs in, authorizes a mini
+//! program on WeChat's (simulated) page, commits, sees the trial QR code, submits, watches the
+//! review pass, releases and reads the action log — without a terminal. Also: a refused token, and
+//! an API error shown in words. Screenshots of each main page go to `target/console-screenshots`.
+
+use auth_callback::AuthCallback;
+use auth_start::AuthStart;
+use code_admin::auth::token_hash;
+use code_admin::{AdminTokens, PlatformCodeAdmin};
+use console_browser::*;
+use devstack::sim::{shop, template, Component, MiniProgramBuilder, Setup};
+use devstack::simctl::fault;
+use devstack::world::World;
+use fantoccini::Client;
+use serde_json::json;
+use ticket_receive::PlatformReceiver;
+
+const COMPONENT: &str = "wxconsolecomponent";
+/// Authorized before the test: the demo mini program in the list.
+const SHOP: &str = "wxconsoleshop00001";
+/// Authorized by the operator in the browser during the test.
+const NEW: &str = "wxconsolenew000001";
+/// 256 bits, as `admin-token` prints them.
+const TOKEN: &str = "Xq3vT9kLm2Pz8Rw4Yb6Nc1Hd5Gf7Js0Ae2Ku4Oi6Ul8";
+
+struct Stack {
+    world: World,
+    api: LocalApi,
+    _driver: Driver,
+    browser: Client,
+}
+
+async fn stack(test: &str, width: u32, height: u32) -> Stack {
+    let component = Component::new(COMPONENT, "console-component-secret", "consoletoken");
+    let world = Setup::new(&component)
+        .mini_programs([
+            shop(SHOP)
+                .named("咖啡小店", "示例咖啡有限公司")
+                .sets(&[17, 18]),
+            shop(NEW)
+                .named("新开的面包店", "示例面包有限公司")
+                .sets(&[17, 18]),
+        ])
+        .configure(|config| {
+            config.component.server_domains = vec!["example.com".into()];
+            config.templates = vec![template(1, "1.0.0", "门店小程序", 0)];
+        })
+        .with_ticket()
+        .start(test)
+        .await;
+    world.authorize(SHOP, &[17, 18]).await;
+    let platform = world.platform.clone();
+    let api = LocalApi::serve(|base| Functions {
+        admin: PlatformCodeAdmin::from_platform(
+            &platform,
+            AdminTokens::parse(&format!("ops:{}", token_hash(TOKEN))).unwrap(),
+        ),
+        receiver: PlatformReceiver::from_platform(&platform).unwrap(),
+        start: AuthStart::from_platform(&platform, format!("{base}/auth/callback")),
+        callback: AuthCallback::from_platform(&platform),
+    })
+    .await;
+    // WeChat pushes (the review result, the authorization) to this origin from now on.
+    world.push_to(
+        &api.url("/wechat/component/notify"),
+        &api.url("/wechat/authorizer/$APPID$/notify"),
+    );
+    let driver = Driver::start().await;
+    let browser = browser(&driver, width, height).await;
+    Stack {
+        world,
+        api,
+        _driver: driver,
+        browser,
+    }
+}
+
+async fn sign_in(s: &Stack, token: &str) {
+    s.browser.goto(&s.api.url("/console/")).await.unwrap();
+    watch_errors(&s.browser).await;
+    fill(&s.browser, "#token", token).await;
+    click(&s.browser, "#signin").await;
+}
+
+/// How many messages (notices or errors) the console has shown so far.
+async fn messages(b: &Client) -> i64 {
+    let count = b
+        .execute(
+            "return Number(document.body.dataset.messages || 0);",
+            vec![],
+        )
+        .await
+        .unwrap();
+    count.as_i64().unwrap_or(0)
+}
+
+/// Clicks `button`, confirms, and waits for the message the action shows; answers it, failing
+/// the test if it is an error.
+async fn act(b: &Client, button: &str) -> String {
+    let before = messages(b).await;
+    click(b, button).await;
+    confirm(b).await;
+    let shown = devstack::wait::poll(|| async { (messages(b).await > before).then_some(()) }).await;
+    assert!(shown.is_some(), "{button}: no message shown");
+    let error = find(b, "#error").await;
+    if error.is_displayed().await.unwrap() {
+        panic!(
+            "{button} failed in the console: {}",
+            error.text().await.unwrap()
+        );
+    }
+    find(b, "#notice").await.text().await.unwrap()
+}
+
+/// Like [`act`], for an action expected to fail: answers the error shown.
+async fn act_failing(b: &Client, button: &str) -> String {
+    let before = messages(b).await;
+    click(b, button).await;
+    confirm(b).await;
+    let shown = devstack::wait::poll(|| async { (messages(b).await > before).then_some(()) }).await;
+    assert!(shown.is_some(), "{button}: no message shown");
+    let error = find(b, "#error").await;
+    assert!(error.is_displayed().await.unwrap(), "{button} did not fail");
+    error.text().await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_takes_a_mini_program_from_authorization_to_release() {
+    let s = stack("console-journey", 1280, 900).await;
+    let b = &s.browser;
+    sign_in(&s, TOKEN).await;
+    text_until(b, "#mp-table", |t| {
+        t.contains(SHOP) && t.contains("咖啡小店")
+    })
+    .await;
+    screenshot(b, "mini-programs").await;
+    // The token is in no URL the console opened.
+    assert!(!b.current_url().await.unwrap().as_str().contains(TOKEN));
+
+    // Authorization: the console's link → the platform's start page → WeChat's page → confirm.
+    click(b, "#authorize-link").await;
+    click(b, "#pc").await;
+    click(b, &format!("#confirm-{NEW}")).await;
+    let stored = devstack::wait::poll(|| async {
+        use shared::store::AuthorizerStore;
+        let store = s.world.platform.authorization_service();
+        store
+            .authorizers()
+            .authorizer(NEW)
+            .await
+            .ok()
+            .flatten()
+            .filter(|a| a.has_code_management())
+    })
+    .await;
+    assert!(stored.is_some(), "the authorization was stored");
+    b.goto(&s.api.url("/console/#/mini-programs"))
+        .await
+        .unwrap();
+    watch_errors(b).await;
+    text_until(b, "#mp-table", |t| t.contains(NEW)).await;
+    click(b, &format!("a.mp-link[data-appid='{NEW}']")).await;
+    text_until(b, "#mp-name", |t| t.contains("新开的面包店")).await;
+
+    // Commit template 1 (the library's only one) as 1.0.0.
+    text_until(b, "#commit-template", |t| t.contains("门店小程序")).await;
+    fill(b, "#commit-version", "1.0.0").await;
+    fill(b, "#commit-desc", "开业版本").await;
+    act(b, "#commit").await;
+    assert_eq!(s.world.ctl.calls("commit").await, 1);
+
+    // The trial QR code, fetched with the token and shown as an image that loaded.
+    click(b, "#show-qr").await;
+    find(b, "#qrcode").await;
+    let loaded = devstack::wait::poll(|| async {
+        let width = b
+            .execute(
+                "return document.getElementById('qrcode').naturalWidth;",
+                vec![],
+            )
+            .await
+            .ok()?;
+        (width.as_i64()? > 0).then_some(())
+    })
+    .await;
+    assert!(loaded.is_some(), "the QR code image loaded");
+
+    // Submit; the simulator's review passes and is pushed to the message URL.
+    let submitted = act(b, "#submit-audit").await;
+    assert_eq!(s.world.ctl.calls("submit_audit").await, 1);
+    let auditid = submitted
+        .chars()
+        .filter(char::is_ascii_digit)
+        .collect::<String>();
+    assert!(
+        !auditid.is_empty(),
+        "the notice names the audit: {submitted}"
+    );
+    // Past the simulator's review time (5 s), within the platform's 5-minute push window.
+    s.world.ctl.advance_clock(10).await;
+    // "审核通过": passed, as the push told the platform; the page reads it again by itself.
+    text_until(b, "#audits-table", |t| {
+        t.contains(&auditid) && t.contains("审核通过")
+    })
+    .await;
+    screenshot(b, "mini-program").await;
+
+    // Release, then the action log shows each step.
+    act(b, "#release").await;
+    assert_eq!(s.world.ctl.calls("release").await, 1);
+    assert_eq!(
+        s.world.ctl.online_version(NEW).await.as_deref(),
+        Some("1.0.0")
+    );
+    b.refresh().await.unwrap();
+    watch_errors(b).await;
+    let log = text_until(b, "#actions-table", |t| t.contains("Release")).await;
+    for step in ["Commit", "SubmitAudit", "Release"] {
+        assert!(log.contains(step), "{step} is in the action log: {log}");
+    }
+    text_until(b, "#audits-table", |t| t.contains("已发布")).await;
+    assert_eq!(console_errors(b).await, Vec::<String>::new());
+
+    // The other main pages, in English this time.
+    click(b, "#lang").await;
+    b.goto(&s.api.url("/console/#/health")).await.unwrap();
+    text_until(b, "#health", |t| t.contains("fresh") && t.contains("valid")).await;
+    screenshot(b, "health").await;
+    b.goto(&s.api.url("/console/#/templates")).await.unwrap();
+    text_until(b, "#templates-table", |t| t.contains("1.0.0")).await;
+    screenshot(b, "templates").await;
+    click(b, "#signout").await;
+    find(b, "#signin-form").await;
+    let kept = b
+        .execute("return sessionStorage.length;", vec![])
+        .await
+        .unwrap();
+    assert_eq!(kept, json!(0), "signing out forgets the token");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_token_gets_its_own_page_and_nothing_is_called() {
+    let s = stack("console-refused", 1280, 900).await;
+    let b = &s.browser;
+    let before = s.world.ctl.all_calls().await;
+    sign_in(&s, "not-the-token-but-long-enough-to-be-hashed-000").await;
+    let page = text_until(b, "#refused", |t| !t.is_empty()).await;
+    assert!(page.contains("令牌被拒绝"), "{page}");
+    assert!(b
+        .current_url()
+        .await
+        .unwrap()
+        .as_str()
+        .ends_with("#/refused"));
+    let kept = b
+        .execute("return sessionStorage.length;", vec![])
+        .await
+        .unwrap();
+    assert_eq!(kept, json!(0), "a refused token is not kept");
+    assert_eq!(s.world.ctl.all_calls().await, before, "no WeChat call");
+    click(b, "#signin-again").await;
+    find(b, "#signin-form").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_errors_are_shown_in_words_on_a_phone() {
+    let s = stack("console-errors", 390, 844).await;
+    let b = &s.browser;
+    sign_in(&s, TOKEN).await;
+    text_until(b, "#mp-table", |t| t.contains(SHOP)).await;
+    screenshot(b, "mini-programs-phone").await;
+    b.goto(&s.api.url(&format!("/console/#/mp/{SHOP}")))
+        .await
+        .unwrap();
+    find(b, "#tester-id").await;
+
+    // A field error: the field and the rule, in words.
+    let shown = act_failing(b, "#tester-bind").await;
+    assert!(shown.contains("wechatid"), "{shown}");
+    assert!(!shown.contains('{'), "no JSON: {shown}");
+
+    // WeChat's refusal: its errcode and meaning.
+    s.world
+        .ctl
+        .fault("bind_tester", 1, fault::errcode(40013))
+        .await;
+    fill(b, "#tester-id", "some_tester").await;
+    let shown = act_failing(b, "#tester-bind").await;
+    assert!(shown.contains("40013"), "{shown}");
+    assert!(shown.contains("invalid appid"), "{shown}");
+    assert!(!shown.contains('{'), "no JSON: {shown}");
+    screenshot(b, "error-in-words").await;
+
+    // Declining the confirmation calls nothing.
+    let before = s.world.ctl.calls("release").await;
+    click(b, "#release").await;
+    click(b, "dialog[open] #confirm-no").await;
+    assert_eq!(s.world.ctl.calls("release").await, before);
+}
