@@ -114,3 +114,20 @@ bench_moto() {
   BENCH_MOTO_PORT=$(free_port)
   start_moto "$BENCH_MOTO_PORT" "$work/moto.log"
 }
+
+# The browser tests' Chromium, its driver and the CJK fonts (Debian's packages: no download step of
+# their own). Installed when missing; root (or sudo) and the Debian archive are needed then.
+ensure_browser() {
+  local missing=()
+  command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+  command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
+  [ -e /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc ] || missing+=(fonts-noto-cjk)
+  [ ${#missing[@]} -eq 0 ] && return 0
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  log "installing ${missing[*]} (apt) for the console's browser tests"
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null 2>&1 \
+    || { $sudo apt-get update -q >/dev/null 2>&1 && $sudo apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null; } \
+    || die "could not install ${missing[*]}: install them with apt, then run make test again"
+}

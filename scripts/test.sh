@@ -5,6 +5,7 @@ source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 
 ensure_venv
+ensure_browser
 use_workdir
 
 log "cargo fmt --check"

@@ -312,6 +312,39 @@ pub fn qrcode_path(path: Option<&str>) -> Result<Option<&str>, AdminError> {
     }
 }
 
+/// The listing's filters: `status` (authorized, unauthorized, reauthorization_required),
+/// `test_account` (true or false) and `q` (part of the appid or the name, at most 64 characters).
+pub fn authorizer_filter(
+    query: &std::collections::HashMap<String, String>,
+) -> Result<shared::store::authorizers::AuthorizerFilter, AdminError> {
+    use shared::authorizer::AuthorizerStatus;
+    let status = match query.get("status").map(String::as_str) {
+        None | Some("") => None,
+        Some(text) => Some(AuthorizerStatus::parse(text).ok_or_else(|| {
+            invalid(
+                "status",
+                "one of authorized, unauthorized, reauthorization_required",
+            )
+        })?),
+    };
+    let test_account = match query.get("test_account").map(String::as_str) {
+        None | Some("") => None,
+        Some("true") => Some(true),
+        Some("false") => Some(false),
+        Some(_) => return Err(invalid("test_account", "true or false")),
+    };
+    let search = match query.get("q").map(|q| q.trim()) {
+        None | Some("") => None,
+        Some(q) if q.chars().count() > 64 => return Err(invalid("q", "at most 64 characters")),
+        Some(q) => Some(q.to_owned()),
+    };
+    Ok(shared::store::authorizers::AuthorizerFilter {
+        status,
+        test_account,
+        search,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -442,37 +475,4 @@ mod tests {
         assert_eq!(field_of(tester("a b").unwrap_err()), "tester");
         assert_eq!(field_of(qrcode_path(Some("a b")).unwrap_err()), "path");
     }
-}
-
-/// The listing's filters: `status` (authorized, unauthorized, reauthorization_required),
-/// `test_account` (true or false) and `q` (part of the appid or the name, at most 64 characters).
-pub fn authorizer_filter(
-    query: &std::collections::HashMap<String, String>,
-) -> Result<shared::store::authorizers::AuthorizerFilter, AdminError> {
-    use shared::authorizer::AuthorizerStatus;
-    let status = match query.get("status").map(String::as_str) {
-        None | Some("") => None,
-        Some(text) => Some(AuthorizerStatus::parse(text).ok_or_else(|| {
-            invalid(
-                "status",
-                "one of authorized, unauthorized, reauthorization_required",
-            )
-        })?),
-    };
-    let test_account = match query.get("test_account").map(String::as_str) {
-        None | Some("") => None,
-        Some("true") => Some(true),
-        Some("false") => Some(false),
-        Some(_) => return Err(invalid("test_account", "true or false")),
-    };
-    let search = match query.get("q").map(|q| q.trim()) {
-        None | Some("") => None,
-        Some(q) if q.chars().count() > 64 => return Err(invalid("q", "at most 64 characters")),
-        Some(q) => Some(q.to_owned()),
-    };
-    Ok(shared::store::authorizers::AuthorizerFilter {
-        status,
-        test_account,
-        search,
-    })
 }

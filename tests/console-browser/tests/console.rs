@@ -222,6 +222,14 @@ async fn an_operator_takes_a_mini_program_from_authorization_to_release() {
     text_until(b, "#audits-table", |t| t.contains("已发布")).await;
     assert_eq!(console_errors(b).await, Vec::<String>::new());
 
+    // A rollout's preview: every eligible mini program, counted before anything is created.
+    b.goto(&s.api.url("/console/#/rollouts")).await.unwrap();
+    text_until(b, "#ro-template", |t| t.contains("1.0.0")).await;
+    fill(b, "#ro-version", "1.1.0").await;
+    click(b, "#ro-preview-button").await;
+    text_until(b, "#ro-preview-count", |t| t == "2").await;
+    screenshot(b, "rollouts").await;
+
     // The other main pages, in English this time.
     click(b, "#lang").await;
     b.goto(&s.api.url("/console/#/health")).await.unwrap();
