@@ -9,8 +9,8 @@ use shared::code_release::CodeError;
 use shared::store::{unix_now, CaseOutcome, GoLiveStore, PrivacyDefault, PrivacyDefaultStore};
 use shared::store::{ActionLog, AdminAttribute, AuditRecord, AuditStore, AuthorizerStore};
 use shared::wechat::code::{
-    GetCategory, GetGrayReleasePlan, GetHistoryVersion, GetPage, GetQrcode, ListTesters,
-    ModifyDomain, QueryQuota, RevertGrayRelease, SetWebviewDomain, UnbindTester,
+    GetCategory, GetGrayReleasePlan, GetHistoryVersion, GetMaterial, GetPage, GetQrcode,
+    ListTesters, ModifyDomain, QueryQuota, RevertGrayRelease, SetWebviewDomain, UnbindTester,
 };
 use shared::wechat::endpoint::Passthrough;
 use shared::wechat::privacy::{GetPrivacyInterface, UploadPrivacyExtFile};
@@ -132,6 +132,33 @@ impl<L: ActionLog + Sync> CodeAdmin<L> {
                 )?;
                 let (wechat, record) = code.audit_status(appid()?, auditid).await?;
                 json(json!({ "wechat": wechat, "audit": record.map(|r| r.to_json()) }))
+            }
+            Op::ReviewScreenshot => {
+                let appid = appid()?;
+                let auditid = validate::positive_int(
+                    params.get("auditid").map(String::as_str).unwrap_or(""),
+                    "auditid",
+                )?;
+                let media_id = params.get("media_id").map(String::as_str).unwrap_or("");
+                // Only a screenshot this audit's rejection named: the route is no general
+                // material proxy.
+                let named = code
+                    .audits()
+                    .audit(appid, auditid)
+                    .await?
+                    .and_then(|a| a.screenshot)
+                    .is_some_and(|ids| ids.split('|').any(|id| !id.is_empty() && id == media_id));
+                if !named {
+                    return Err(AdminError::NotFound {
+                        method: "GET".into(),
+                        path: format!("screenshot {media_id:?} of audit {auditid}"),
+                    });
+                }
+                let image = code.call(appid, &GetMaterial { media_id }).await?;
+                Ok(Answer::Image {
+                    content_type: image.content_type,
+                    bytes: image.bytes,
+                })
             }
             Op::Versions => passthrough(code.call(appid()?, &GetHistoryVersion::default()).await?),
             Op::GrayReleasePlan => passthrough(code.call(appid()?, &GetGrayReleasePlan {}).await?),

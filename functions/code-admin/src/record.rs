@@ -109,6 +109,7 @@ impl<L: ActionLog + Sync> CodeAdmin<L> {
             | Op::GetAuthorizer
             | Op::ListTesters
             | Op::Qrcode
+            | Op::ReviewScreenshot
             | Op::Categories
             | Op::Pages
             | Op::ListAudits

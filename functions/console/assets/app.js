@@ -557,7 +557,7 @@ function extCard(appid) {
 function domainsCard(appid, kind) {
   const path = kind === "webview" ? "/webview-domains" : "/domains";
   const key = kind === "webview" ? "webviewdomain" : "requestdomain";
-  const area = h("textarea", { id: `${kind}-list`, placeholder: "one domain per line" });
+  const area = h("textarea", { id: `${kind}-list`, placeholder: t("detail.one_per_line") });
   const out = h("div", {});
   const read = () =>
     act({
@@ -644,7 +644,7 @@ function auditsCard(appid) {
           `${a.template_id ?? ""} · ${a.user_version ?? ""}`,
           auditBadge(a),
           a.reason,
-          a.screenshot ? h("span", { class: "mono" }, a.screenshot.split("|").join("\n")) : "—",
+          a.screenshot ? screenshotsCell(appid, a) : "—",
           when(a.submitted_at),
           when(a.result_at || a.released_at),
         ]),
@@ -653,6 +653,28 @@ function auditsCard(appid) {
     })
   );
   return section;
+}
+
+// A rejection's screenshots (media ids in `screenshot`, joined by "|"): fetched with the token
+// through the admin API (get_material) when asked for, and shown from memory.
+function screenshotsCell(appid, audit) {
+  const ids = audit.screenshot.split("|").filter(Boolean);
+  const holder = h("div", { class: "row" });
+  const load = () =>
+    busy(t("busy.loading"), async () => {
+      const images = [];
+      for (const [i, id] of ids.entries()) {
+        const path = mp(appid, `/audits/${audit.auditid}/screenshots/${encodeURIComponent(id)}`);
+        const img = h("img", { class: "shot", id: `shot-${audit.auditid}-${i}`, alt: id, title: id });
+        img.src = URL.createObjectURL(await api("GET", path, { blob: true }));
+        images.push(img);
+      }
+      holder.replaceChildren(...images);
+    }).catch((err) => err instanceof Refused || showError(err));
+  holder.append(
+    h("button", { type: "button", class: "secondary", dataset: { screenshots: audit.auditid }, onclick: load }, t("detail.show_screenshots", { n: ids.length }))
+  );
+  return holder;
 }
 
 function actionsCard(appid) {

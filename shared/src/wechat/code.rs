@@ -203,6 +203,14 @@ pub struct GetQrcode<'a> {
 }
 endpoint!(GetQrcode<'_>, Get "/wxa/get_qrcode", Authorizer => Binary);
 
+/// "获取永久素材" (get_material): a review screenshot named by a rejection's `ScreenShot`, as image
+/// bytes (JSON on error).
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct GetMaterial<'a> {
+    pub media_id: &'a str,
+}
+endpoint!(GetMaterial<'_>, Post "/cgi-bin/material/get_material", Authorizer => Binary);
+
 /// "queryquota": the platform's review submissions and speed-ups left this month.
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
 pub struct Quota {

@@ -306,3 +306,84 @@ async fn api_errors_are_shown_in_words_on_a_phone() {
     click(b, "dialog[open] #confirm-no").await;
     assert_eq!(s.world.ctl.calls("release").await, before);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rejected_review_shows_its_reason_and_screenshots() {
+    let s = stack("console-rejected", 1280, 900).await;
+    let b = &s.browser;
+    let script = json!({ "appid": SHOP, "outcome": "reject", "after_secs": 5,
+                         "reason": "首页空白，无法体验", "screenshot": "shotmedia01|shotmedia02" });
+    assert_eq!(s.world.ctl.script_review(script).await, 204);
+    sign_in(&s, TOKEN).await;
+    text_until(b, "#mp-table", |t| t.contains(SHOP)).await;
+    b.goto(&s.api.url(&format!("/console/#/mp/{SHOP}")))
+        .await
+        .unwrap();
+    text_until(b, "#commit-template", |t| t.contains("门店小程序")).await;
+    fill(b, "#commit-version", "2.0.0").await;
+    act(b, "#commit").await;
+    act(b, "#submit-audit").await;
+    s.world.ctl.advance_clock(10).await;
+    let table = text_until(b, "#audits-table", |t| t.contains("审核被拒")).await;
+    assert!(table.contains("首页空白，无法体验"), "{table}");
+    click(b, "#audits-table button[data-screenshots]").await;
+    for i in 0..2 {
+        let loaded = devstack::wait::poll(|| async {
+            let script = format!(
+                "const img = document.querySelector('#audits-table img.shot:nth-of-type({})'); \
+                 return img ? img.naturalWidth : 0;",
+                i + 1
+            );
+            let width = b.execute(&script, vec![]).await.ok()?;
+            (width.as_i64()? > 0).then_some(())
+        })
+        .await;
+        assert!(loaded.is_some(), "screenshot {i} loaded");
+    }
+    assert_eq!(s.world.ctl.calls("get_material").await, 2);
+    screenshot(b, "rejected-review").await;
+    assert_eq!(console_errors(b).await, Vec::<String>::new());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rollout_is_created_after_its_preview_and_steered_from_its_page() {
+    let s = stack("console-rollout", 1280, 900).await;
+    let b = &s.browser;
+    sign_in(&s, TOKEN).await;
+    text_until(b, "#mp-table", |t| t.contains(SHOP)).await;
+    b.goto(&s.api.url("/console/#/rollouts")).await.unwrap();
+    text_until(b, "#ro-template", |t| t.contains("1.0.0")).await;
+    fill(b, "#ro-name", "春季上新").await;
+    fill(b, "#ro-version", "1.1.0").await;
+    // Create: the console counts the targets first and asks with that count.
+    click(b, "#ro-create").await;
+    let question = text_until(b, "dialog[open] #confirm-text", |t| !t.is_empty()).await;
+    assert!(
+        question.contains('1'),
+        "the question names the count: {question}"
+    );
+    confirm(b).await;
+    text_until(b, "#rollout-summary", |t| t.contains("春季上新")).await;
+    let summary = text_until(b, "#rollout-summary", |t| t.contains("running")).await;
+    assert!(summary.contains(SHOP) || summary.contains('1'), "{summary}");
+    text_until(b, "#targets-table", |t| t.contains(SHOP)).await;
+    screenshot(b, "rollout").await;
+
+    for (button, status) in [("#ro-pause", "paused"), ("#ro-resume", "running")] {
+        act(b, button).await;
+        text_until(b, "#rollout-summary h1", |t| t.contains(status)).await;
+    }
+    // One rollout, whatever the page's refreshes did.
+    let rollouts = s
+        .world
+        .platform
+        .rollouts()
+        .expect("the world's rollout queue")
+        .store()
+        .rollouts_with_status(shared::rollout::RolloutStatus::Running)
+        .await
+        .unwrap();
+    assert_eq!(rollouts.len(), 1);
+    assert_eq!(rollouts[0].target_count, 1);
+    assert_eq!(console_errors(b).await, Vec::<String>::new());
+}

@@ -11,6 +11,7 @@ pub mod component;
 pub mod config;
 pub mod control;
 pub mod golive;
+pub mod material;
 pub mod pages;
 pub mod platform;
 pub mod privacy;
@@ -121,6 +122,10 @@ impl Sim {
             .route("/wxa/memberauth", post(c::memberauth))
             .route("/wxa/commit", post(c::commit))
             .route("/wxa/get_qrcode", get(c::get_qrcode))
+            .route(
+                "/cgi-bin/material/get_material",
+                post(material::get_material),
+            )
             .route("/wxa/get_category", get(c::get_category))
             .route("/wxa/get_page", get(c::get_page))
             .route("/wxa/submit_audit", post(a::submit_audit))
