@@ -2,238 +2,12 @@
 // lives in sessionStorage (this tab only) and goes out only as the Authorization header; nothing
 // is built from HTML strings, so no value the API answers can become markup.
 import { t, language, setLanguage, translateStatic } from "/console/i18n.js";
+import {
+  TOKEN_KEY, Refused, act, api, badge, busy, card, clearMessages, del, describeError, duration, field,
+  get, h, kv, loading, mp, post, put, renderValue, show, showError, table, token, when,
+} from "/console/ui.js";
 
-const TOKEN_KEY = "console.admin_token";
 const PAGE_SIZE = 20;
-const app = document.getElementById("app");
-
-// ---- DOM helpers --------------------------------------------------------------------------
-
-function h(tag, attrs = {}, ...children) {
-  const el = document.createElement(tag);
-  for (const [name, value] of Object.entries(attrs)) {
-    if (value === undefined || value === null || value === false) continue;
-    if (name.startsWith("on")) el.addEventListener(name.slice(2), value);
-    else if (name === "dataset") Object.assign(el.dataset, value);
-    else if (value === true) el.setAttribute(name, "");
-    else el.setAttribute(name, String(value));
-  }
-  for (const child of children.flat()) {
-    if (child === undefined || child === null || child === false) continue;
-    el.append(child instanceof Node ? child : String(child));
-  }
-  return el;
-}
-
-function show(...nodes) {
-  app.replaceChildren(...nodes);
-}
-
-function card(title, ...body) {
-  return h("section", { class: "card" }, title ? h("h2", {}, title) : null, ...body);
-}
-
-function badge(text, kind = "") {
-  return h("span", { class: `badge ${kind}` }, text);
-}
-
-function field(label, input) {
-  return h("label", {}, h("span", {}, label), input);
-}
-
-function table(headers, rows, attrs = {}) {
-  return h(
-    "table",
-    { class: "responsive", ...attrs },
-    h("thead", {}, h("tr", {}, headers.map((x) => h("th", {}, x)))),
-    h(
-      "tbody",
-      {},
-      rows.map((cells) =>
-        h("tr", {}, cells.map((c, i) => h("td", { "data-label": headers[i] }, c ?? "—")))
-      )
-    )
-  );
-}
-
-function kv(pairs) {
-  return h("dl", { class: "kv" }, pairs.flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, v ?? "—")]));
-}
-
-function when(seconds) {
-  if (!seconds) return "—";
-  return new Date(seconds * 1000).toLocaleString(language() === "zh" ? "zh-CN" : "en-GB");
-}
-
-function duration(secs) {
-  if (secs === null || secs === undefined) return "—";
-  const s = Math.max(0, Math.round(secs));
-  if (s < 120) return t("secs", { n: s });
-  if (s < 7200) return t("mins", { n: Math.round(s / 60) });
-  if (s < 172800) return t("hours", { n: Math.round(s / 3600) });
-  return t("days", { n: Math.round(s / 86400) });
-}
-
-// ---- messages, progress, confirmation ---------------------------------------------------
-
-const errorBox = document.getElementById("error");
-const noticeBox = document.getElementById("notice");
-const busyBox = document.getElementById("busy");
-let busyCount = 0;
-
-function clearMessages() {
-  errorBox.hidden = true;
-  noticeBox.hidden = true;
-}
-
-// Each message shown is counted on <body data-messages>, so a reader (a person's eye, or a test)
-// can tell a new one from the one before.
-function countMessage() {
-  document.body.dataset.messages = String(Number(document.body.dataset.messages || 0) + 1);
-}
-
-function notice(text) {
-  countMessage();
-  errorBox.hidden = true;
-  noticeBox.textContent = text;
-  noticeBox.hidden = false;
-}
-
-// The admin API's error answer in words: its message, the field and rule, WeChat's errcode with
-// its meaning. Never the raw JSON.
-function describeError(err) {
-  if (err instanceof ApiError) {
-    const body = err.body || {};
-    const lines = [];
-    if (body.request_id || (err.status >= 500 && !body.errcode)) {
-      lines.push(t("err.server", { id: body.request_id || "—" }));
-    } else if (body.message) {
-      lines.push(body.message);
-    } else {
-      lines.push(t("err.unknown", { status: err.status }));
-    }
-    if (body.field && body.rule) lines.push(t("err.field", { field: body.field, rule: body.rule }));
-    if (body.errcode !== undefined && body.errcode !== null) {
-      lines.push(t("err.wechat", { errcode: body.errcode, meaning: body.meaning || body.errmsg || "" }));
-    }
-    if (Array.isArray(body.missing_keys) && body.missing_keys.length) lines.push(body.missing_keys.join(", "));
-    return lines.join("\n");
-  }
-  if (err instanceof TypeError) return t("err.network");
-  return String(err && err.message ? err.message : err);
-}
-
-function showError(err) {
-  countMessage();
-  noticeBox.hidden = true;
-  errorBox.textContent = `${t("err.prefix")}: ${describeError(err)}`;
-  errorBox.hidden = false;
-}
-
-async function busy(text, work) {
-  busyCount += 1;
-  document.getElementById("busy-text").textContent = text;
-  busyBox.hidden = false;
-  const buttons = [...app.querySelectorAll("button:not([disabled])")];
-  buttons.forEach((b) => (b.disabled = true));
-  try {
-    return await work();
-  } finally {
-    buttons.forEach((b) => (b.disabled = false));
-    busyCount -= 1;
-    if (busyCount === 0) busyBox.hidden = true;
-  }
-}
-
-function confirmAction(text) {
-  const dialog = document.getElementById("confirm");
-  document.getElementById("confirm-text").textContent = text;
-  return new Promise((resolve) => {
-    dialog.addEventListener("close", () => resolve(dialog.returnValue === "yes"), { once: true });
-    dialog.returnValue = "no";
-    dialog.showModal();
-  });
-}
-
-// A state-changing call: asked first, shown in progress, its result or error in words.
-async function act({ question, progress, call, done }) {
-  if (question && !(await confirmAction(question))) return null;
-  clearMessages();
-  try {
-    const result = await busy(progress || t("busy.working"), call);
-    notice(done ? done(result) : t("done.ok"));
-    return result;
-  } catch (err) {
-    if (!(err instanceof Refused)) showError(err);
-    return null;
-  }
-}
-
-// ---- the admin API ------------------------------------------------------------------------
-
-class ApiError extends Error {
-  constructor(status, body) {
-    super((body && body.message) || `HTTP ${status}`);
-    this.status = status;
-    this.body = body;
-  }
-}
-class Refused extends Error {}
-
-function token() {
-  return sessionStorage.getItem(TOKEN_KEY);
-}
-
-async function api(method, path, { query, body, blob } = {}) {
-  const url = new URL(path, location.origin);
-  for (const [k, v] of Object.entries(query || {})) {
-    if (v !== undefined && v !== null && v !== "") url.searchParams.set(k, v);
-  }
-  const headers = { Authorization: `Bearer ${token()}` };
-  if (body !== undefined) headers["Content-Type"] = "application/json";
-  const response = await fetch(url, {
-    method,
-    headers,
-    body: body === undefined ? undefined : JSON.stringify(body),
-    credentials: "omit",
-    cache: "no-store",
-    redirect: "error",
-  });
-  if (response.status === 401) {
-    sessionStorage.removeItem(TOKEN_KEY);
-    location.hash = "#/refused";
-    throw new Refused();
-  }
-  if (response.ok && blob) return response.blob();
-  const text = await response.text();
-  let data = null;
-  try {
-    data = text ? JSON.parse(text) : {};
-  } catch {
-    data = null;
-  }
-  if (!response.ok) throw new ApiError(response.status, data);
-  return data;
-}
-
-const get = (path, query) => api("GET", path, { query });
-const post = (path, body = {}) => api("POST", path, { body });
-const put = (path, body) => api("PUT", path, { body });
-const del = (path) => api("DELETE", path);
-const mp = (appid, rest = "") => `/admin/authorizers/${encodeURIComponent(appid)}${rest}`;
-
-// A view section that loads itself: shows progress, then its content or the error in words.
-function loading(render) {
-  const box = h("div", {}, h("p", { class: "muted" }, t("busy.loading")));
-  Promise.resolve()
-    .then(render)
-    .then((content) => box.replaceChildren(...[content].flat()))
-    .catch((err) => {
-      if (err instanceof Refused) return;
-      box.replaceChildren(h("p", { class: "error-inline", role: "alert" }, describeError(err)));
-    });
-  return box;
-}
 
 // ---- sign-in ------------------------------------------------------------------------------
 
@@ -293,7 +67,10 @@ function auditBadge(audit) {
 function latestAuditCell(appid) {
   const cell = h("span", { class: "muted" }, "…");
   get(mp(appid, "/audits"), { limit: 1 })
-    .then((r) => cell.replaceWith(auditBadge((r.audits || [])[0])))
+    .then((r) => {
+      const audit = (r.audits || [])[0];
+      cell.replaceWith(audit ? h("span", {}, h("span", { class: "mono" }, audit.user_version || ""), " ", auditBadge(audit)) : "—");
+    })
     .catch(() => cell.replaceWith("—"));
   return cell;
 }
@@ -507,24 +284,11 @@ function renderReadiness(r) {
   const checks = r.checks || r;
   if (Array.isArray(checks)) {
     return table(
-      ["", "", ""],
+      [r.ready ? t("readiness.ready") : t("readiness.not_ready"), "", ""],
       checks.map((c) => [c.name || c.check, c.ok === true || c.status === "ok" ? badge("✓", "ok") : badge(c.status || "✗", c.ok === false ? "bad" : "warn"), c.detail || c.message || c.reason || ""])
     );
   }
   return renderValue(r);
-}
-
-// A JSON value as nested definition lists: WeChat's answers vary by endpoint; every field is shown.
-function renderValue(value) {
-  if (value === null || value === undefined) return "—";
-  if (Array.isArray(value)) {
-    if (!value.length) return t("none");
-    return h("ol", {}, value.map((v) => h("li", {}, renderValue(v))));
-  }
-  if (typeof value === "object") {
-    return kv(Object.entries(value).map(([k, v]) => [k, renderValue(v)]));
-  }
-  return String(value);
 }
 
 function versionsCard(appid) {

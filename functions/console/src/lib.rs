@@ -36,6 +36,11 @@ pub const ASSETS: &[Asset] = &[
         body: include_str!("../assets/app.js"),
     },
     Asset {
+        path: "/console/ui.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_str!("../assets/ui.js"),
+    },
+    Asset {
         path: "/console/i18n.js",
         content_type: "text/javascript; charset=utf-8",
         body: include_str!("../assets/i18n.js"),

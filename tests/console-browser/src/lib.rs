@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -123,16 +124,25 @@ async fn dispatch(State(functions): State<Arc<Functions>>, request: AxumRequest)
     AxumResponse::from_parts(parts, AxumBody::from(bytes))
 }
 
-/// chromedriver on a free loopback port, stopped when dropped.
+/// chromedriver on a free loopback port, in a process group of its own with the Chromium it
+/// starts: dropping it (the test ended, passed or not) kills the group and removes the browsers'
+/// profiles, so no browser outlives its test.
 pub struct Driver {
     child: Child,
     pub url: String,
+    profiles: PathBuf,
 }
 
 impl Drop for Driver {
     fn drop(&mut self) {
+        let group = format!("-{}", self.child.id());
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &group])
+            .stderr(Stdio::null())
+            .status();
         let _ = self.child.kill();
         let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.profiles);
     }
 }
 
@@ -145,6 +155,7 @@ impl Driver {
         let binary = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into());
         let child = Command::new(&binary)
             .arg(format!("--port={port}"))
+            .process_group(0)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -160,20 +171,18 @@ impl Driver {
         })
         .await;
         up.expect("chromedriver listens");
-        Self { child, url }
+        let profiles = std::env::temp_dir().join(format!("console-browser-{port}"));
+        Self {
+            child,
+            url,
+            profiles,
+        }
     }
 }
 
 /// One headless Chromium session of `width`×`height`, with an empty profile.
 pub async fn browser(driver: &Driver, width: u32, height: u32) -> Client {
-    let profile = std::env::temp_dir().join(format!(
-        "console-browser-{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0)
-    ));
+    let profile = driver.profiles.join(format!("{width}x{height}"));
     let binary = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
     // The flags Chromium needs as root on a machine without a display or outside network: no
     // sandbox, no GPU, and none of its background calls to Google's hosts.

@@ -170,6 +170,13 @@ async fn an_operator_takes_a_mini_program_from_authorization_to_release() {
     act(b, "#commit").await;
     assert_eq!(s.world.ctl.calls("commit").await, 1);
 
+    // Readiness: the checks submit makes, before submitting.
+    click(b, "#check-readiness").await;
+    text_until(b, "#readiness", |t| {
+        t.contains("commit") && t.contains("privacy")
+    })
+    .await;
+
     // The trial QR code, fetched with the token and shown as an image that loaded.
     click(b, "#show-qr").await;
     find(b, "#qrcode").await;
