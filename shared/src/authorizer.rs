@@ -10,6 +10,13 @@ pub const CODE_MANAGEMENT: i64 = 18;
 /// Permission sets the platform needs.
 pub const REQUIRED_PERMISSION_SETS: &[i64] = &[CODE_MANAGEMENT];
 
+/// An appid as WeChat issues them: `wx` and 16 letters or digits.
+pub fn is_appid(value: &str) -> bool {
+    value.len() == 18
+        && value.starts_with("wx")
+        && value[2..].bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AuthorizerStatus {
     Authorized,

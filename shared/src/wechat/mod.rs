@@ -7,6 +7,7 @@ pub mod endpoint;
 mod errcode;
 pub mod message;
 pub mod privacy;
+pub mod raw;
 pub mod registration;
 pub mod templates;
 

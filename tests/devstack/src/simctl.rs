@@ -315,6 +315,12 @@ impl SimControl {
             .expect("resolved")
     }
 
+    /// Every subscribe message WeChat accepted (`/sim/subscribe-messages`), oldest first.
+    pub async fn subscribe_messages(&self) -> Vec<Value> {
+        let messages = self.get("/sim/subscribe-messages").await;
+        messages.as_array().expect("a list").clone()
+    }
+
     /// A js_code of `user` in mini program `appid` (what wx.login gives it): (js_code, openid).
     pub async fn js_code(&self, appid: &str, user: &str) -> (String, String) {
         let minted = self

@@ -366,7 +366,7 @@ pub async fn commit(State(sim): State<Sim>, Query(params): Params, body: Bytes) 
 }
 
 /// A real PNG: the QR code of the trial version's link, 4 px a module, quiet zone of 4.
-fn qr_png(content: &str) -> Vec<u8> {
+pub(crate) fn qr_png(content: &str) -> Vec<u8> {
     let code = qrcode::QrCode::new(content.as_bytes()).expect("short content fits a QR code");
     let modules = code.width();
     let colors = code.to_colors();

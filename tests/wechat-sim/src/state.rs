@@ -329,6 +329,8 @@ pub struct SimState {
     pub due_applications: BTreeSet<(i64, String)>,
     /// Review outcomes by fraction (`/sim/reviews` without an appid), if scripted.
     pub review_rule: Option<crate::review_rule::ReviewRule>,
+    /// The subscribe messages the business calls sent.
+    pub business: crate::business::BusinessState,
 }
 
 /// What an owner's authorization gives: the InfoType to push, the authorization code, its expiry.
@@ -385,6 +387,7 @@ impl SimState {
             due_reviews: BTreeSet::new(),
             due_applications: BTreeSet::new(),
             review_rule: None,
+            business: Default::default(),
             config,
         }
     }
