@@ -39,9 +39,13 @@ fn call(appid: &str, method: &str, path: &str, query: Value, body: Value) -> Val
     json!({ "action": "call", "appid": appid, "method": method, "path": path, "query": query, "body": body })
 }
 
+fn post(appid: &str, path: &str, body: Value) -> Value {
+    call(appid, "POST", path, Value::Null, body)
+}
+
 fn urllink(appid: &str) -> Value {
     let body = json!({ "path": "pages/index/index", "query": "table=3" });
-    call(appid, "POST", "/wxa/generate_urllink", Value::Null, body)
+    post(appid, "/wxa/generate_urllink", body)
 }
 
 /// The stored access token of `appid`.
@@ -52,11 +56,7 @@ async fn stored_token(w: &World, appid: &str) -> String {
 
 /// Moves `appid`'s stored token expiry to one minute from now: inside the gateway's margin.
 async fn expires_soon(w: &World, appid: &str) {
-    w.update_authorizer(appid, "SET access_token_expires_at = :soon")
-        .expression_attribute_values(":soon", AttributeValue::N((unix_now() + 60).to_string()))
-        .send()
-        .await
-        .unwrap();
+    w.set_token_expiry(appid, unix_now() + 60).await;
 }
 
 /// Sets the stored status of `appid` (as an unauthorized push or a refused refresh would).
@@ -326,57 +326,28 @@ async fn the_business_calls_reach_wechat_on_the_authorizers_behalf() {
     let appid = mp(0);
     let data = json!({ "thing1": { "value": "拿铁" } });
     let send = json!({ "touser": "openid-1", "template_id": "tmpl-1", "page": "pages/index/index", "data": data });
-    let answer = g
-        .answer(call(
-            &appid,
-            "POST",
-            "/cgi-bin/message/subscribe/send",
-            Value::Null,
-            send,
-        ))
-        .await;
+    const SUBSCRIBE_SEND: &str = "/cgi-bin/message/subscribe/send";
+    let answer = g.answer(post(&appid, SUBSCRIBE_SEND, send)).await;
     assert_eq!(wechat_json(&answer)["errcode"], 0, "{answer}");
     let sent = w.ctl.subscribe_messages().await;
     assert_eq!(sent.len(), 1);
-    assert_eq!(
-        (sent[0]["appid"].as_str(), &sent[0]["data"]),
-        (Some(appid.as_str()), &data)
-    );
-    let phone = call(
-        &appid,
-        "POST",
-        "/wxa/business/getuserphonenumber",
-        Value::Null,
-        json!({ "code": "phone-code" }),
-    );
-    let answer = g.answer(phone).await;
+    let received = (sent[0]["appid"].as_str(), &sent[0]["data"]);
+    assert_eq!(received, (Some(appid.as_str()), &data));
+    let phone = json!({ "code": "phone-code" });
+    let answer = g
+        .answer(post(&appid, "/wxa/business/getuserphonenumber", phone))
+        .await;
     let info = &wechat_json(&answer)["phone_info"];
     assert_eq!(info["watermark"]["appid"], appid.as_str(), "{answer}");
     assert_eq!(info["countryCode"], "86");
     let scheme = json!({ "jump_wxa": { "path": "pages/about/about", "env_version": "trial" } });
-    let answer = g
-        .answer(call(
-            &appid,
-            "POST",
-            "/wxa/generatescheme",
-            Value::Null,
-            scheme,
-        ))
-        .await;
-    let openlink = wechat_json(&answer)["openlink"]
-        .as_str()
-        .unwrap_or_default();
+    let answer = g.answer(post(&appid, "/wxa/generatescheme", scheme)).await;
+    let openlink = wechat_json(&answer)["openlink"].as_str();
+    let openlink = openlink.unwrap_or_default();
     assert!(openlink.starts_with("weixin://dl/business/?t="), "{answer}");
     // WeChat's own refusals come back as WeChat answered them.
     let bad = json!({ "touser": "openid-1", "data": {} });
-    let answer = g
-        .answer(call(
-            &appid,
-            "POST",
-            "/cgi-bin/message/subscribe/send",
-            Value::Null,
-            bad,
-        ))
-        .await;
+    let answer = g.answer(post(&appid, SUBSCRIBE_SEND, bad)).await;
     assert_eq!(wechat_json(&answer)["errcode"], 40037, "{answer}");
+    assert_eq!(w.ctl.subscribe_messages().await.len(), 1);
 }

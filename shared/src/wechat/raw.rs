@@ -6,7 +6,7 @@
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value};
 
-use super::{transport, Binary, WechatClient, WechatError};
+use super::{Binary, WechatClient, WechatError};
 
 /// How a pass-through request travels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,23 +69,8 @@ impl WechatClient {
                 .post(url)
                 .json(request.body.unwrap_or(&Value::Object(Map::new()))),
         };
-        let response = builder
-            .query(&token_pair)
-            .query(request.query)
-            .send()
-            .await
-            .map_err(transport)?;
-        let status = response.status().as_u16();
-        if !(200..300).contains(&status) {
-            return Err(WechatError::Http(status));
-        }
-        let content_type = response
-            .headers()
-            .get(reqwest::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_owned();
-        let bytes = response.bytes().await.map_err(transport)?;
+        let (content_type, bytes) =
+            super::send_and_read(builder.query(&token_pair).query(request.query)).await?;
         // WeChat answers errors of its image endpoints as JSON with any content type (text/plain
         // among them): an answer that parses as a JSON object is JSON, whatever it is labelled.
         if !content_type.starts_with("image/") || bytes.first() == Some(&b'{') {
@@ -95,7 +80,7 @@ impl WechatClient {
         }
         Ok(RawAnswer::Binary(Binary {
             content_type,
-            bytes: bytes.to_vec(),
+            bytes,
         }))
     }
 }

@@ -15,7 +15,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 use sha1::{Digest, Sha1};
 
-use crate::state::{random_id, SimState, TokenOwner};
+use crate::state::{random_id, SimState};
 use crate::wx::{invalid_args, json_body, ok, respond, str_field, WxError, WxResult};
 use crate::Sim;
 
@@ -48,15 +48,8 @@ fn with_authorizer(
 ) -> Response {
     let mut state = sim.state();
     respond((|| {
-        let appid = match state.token_owner(params.get("access_token").map(String::as_str))? {
-            TokenOwner::Authorizer(appid) => appid,
-            TokenOwner::Component => {
-                return Err(WxError::new(
-                    40001,
-                    "invalid credential, access_token is invalid or not latest",
-                ))
-            }
-        };
+        let appid =
+            state.require_authorizer_token(params.get("access_token").map(String::as_str))?;
         let body = json_body(body)?;
         f(&mut state, &appid, body)
     })())
@@ -144,6 +137,16 @@ pub async fn get_user_phone_number(
     })
 }
 
+/// What a scheme or URL link opens (`jump_wxa` of a scheme, the body of a URL link): a known
+/// `path`, a valid `env_version`.
+fn check_target(state: &SimState, appid: &str, target: &Value) -> Result<(), WxError> {
+    env_version(target.get("env_version"))?;
+    match target.get("path").and_then(Value::as_str) {
+        Some(path) => known_page(state, appid, path),
+        None => Ok(()),
+    }
+}
+
 /// `POST /wxa/generatescheme {jump_wxa{path, query, env_version}, expire_*}`.
 pub async fn generate_scheme(
     State(sim): State<Sim>,
@@ -151,12 +154,9 @@ pub async fn generate_scheme(
     body: Bytes,
 ) -> Response {
     with_authorizer(&sim, &params, &body, |state, appid, body| {
-        let jump = body.get("jump_wxa").cloned().unwrap_or(json!({}));
-        env_version(jump.get("env_version"))?;
-        if let Some(path) = jump.get("path").and_then(Value::as_str) {
-            known_page(state, appid, path)?;
-        }
-        ok(json!({ "openlink": format!("weixin://dl/business/?t={}", &random_id("")[..12]) }))
+        check_target(state, appid, body.get("jump_wxa").unwrap_or(&Value::Null))?;
+        let t = &random_id("")[..12];
+        ok(json!({ "openlink": format!("weixin://dl/business/?t={t}") }))
     })
 }
 
@@ -167,11 +167,9 @@ pub async fn generate_urllink(
     body: Bytes,
 ) -> Response {
     with_authorizer(&sim, &params, &body, |state, appid, body| {
-        env_version(body.get("env_version"))?;
-        if let Some(path) = body.get("path").and_then(Value::as_str) {
-            known_page(state, appid, path)?;
-        }
-        ok(json!({ "url_link": format!("https://wxaurl.cn/{}", &random_id("")[..12]) }))
+        check_target(state, appid, &body)?;
+        let t = &random_id("")[..12];
+        ok(json!({ "url_link": format!("https://wxaurl.cn/{t}") }))
     })
 }
 

@@ -452,17 +452,20 @@ impl SimState {
         }
     }
 
+    /// The appid behind an authorizer token (a component token is 40001).
+    pub fn require_authorizer_token(&self, token: Option<&str>) -> Result<String, WxError> {
+        match self.token_owner(token)? {
+            TokenOwner::Authorizer(appid) => Ok(appid),
+            TokenOwner::Component => Err(WxError::new(
+                40001,
+                "invalid credential, access_token is invalid or not latest",
+            )),
+        }
+    }
+
     /// The mini program behind an authorizer token, still authorized, with permission set 18.
     pub fn require_code_management(&self, token: Option<&str>) -> Result<String, WxError> {
-        let appid = match self.token_owner(token)? {
-            TokenOwner::Authorizer(appid) => appid,
-            TokenOwner::Component => {
-                return Err(WxError::new(
-                    40001,
-                    "invalid credential, access_token is invalid or not latest",
-                ))
-            }
-        };
+        let appid = self.require_authorizer_token(token)?;
         let authorization = self
             .authorizations
             .get(&appid)
