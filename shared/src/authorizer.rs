@@ -77,6 +77,8 @@ pub struct Authorizer {
     /// authorizer (the check exchanges its code and calls with its token), flagged so that code
     /// rollouts leave it out.
     pub test_account: bool,
+    /// Until when a refresh holds the item's lease (Unix seconds), if one does or did.
+    pub lease_until: Option<i64>,
 }
 
 impl Authorizer {
@@ -251,6 +253,7 @@ impl Authorizer {
             last_event_time: 0,
             ext_settings: None,
             last_commit: None,
+            lease_until: None,
         }
     }
 }

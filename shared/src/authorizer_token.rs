@@ -518,12 +518,17 @@ where
                 true => Due::Within(MIN_VALIDITY),
                 false => due,
             };
-            if due.is_met_by(&stored, unix_now()) {
+            let now = unix_now();
+            if due.is_met_by(&stored, now) {
                 if let (Some(token), Some(expires_at)) =
                     (stored.access_token, stored.access_token_expires_at)
                 {
                     return Ok(Poll::Ready(AccessToken { token, expires_at }));
                 }
+            }
+            // Another refresh holds the lease: wait for its token rather than ask for the lease.
+            if stored.lease_until.is_some_and(|until| until >= now) {
+                return Ok(Poll::Pending);
             }
             match self.refresh_leased(appid, due).await? {
                 Refresh::Refreshed { .. } => {

@@ -418,3 +418,44 @@ where
 {
     Ok(gateway.answer(event).await)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn settings(vars: &[(&str, &str)]) -> Result<GatewaySettings, ConfigError> {
+        let map: HashMap<&str, &str> = vars.iter().copied().collect();
+        GatewaySettings::from_lookup(shared::config::map_lookup(&map))
+    }
+
+    #[test]
+    fn the_allow_list_and_margin_come_from_the_environment() {
+        let default = settings(&[]).unwrap();
+        assert_eq!(default, GatewaySettings::default());
+        assert!(default.allows("/wxa/getwxacodeunlimit"));
+        assert!(!default.allows("/wxa/commit"));
+        let custom = settings(&[
+            (
+                "WECHAT_CALL_ALLOWED_PREFIXES",
+                " /wxa/get_category , /cgi-bin/openapi/",
+            ),
+            ("TOKEN_MARGIN_SECS", "900"),
+        ])
+        .unwrap();
+        assert_eq!(
+            custom.allowed_prefixes,
+            vec!["/wxa/get_category", "/cgi-bin/openapi/"]
+        );
+        assert!(custom.allows("/cgi-bin/openapi/quota/get"));
+        assert!(!custom.allows("/wxa/generate_urllink"));
+        assert_eq!(custom.token_margin_secs, 900);
+        for bad in [
+            ("WECHAT_CALL_ALLOWED_PREFIXES", "wxa/x"),
+            ("TOKEN_MARGIN_SECS", "30"),
+            ("TOKEN_MARGIN_SECS", "7200"),
+        ] {
+            assert!(settings(&[bad]).is_err(), "{bad:?}");
+        }
+    }
+}
