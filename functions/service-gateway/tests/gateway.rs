@@ -142,12 +142,8 @@ async fn a_call_with_an_expired_token_succeeds_after_one_refresh() {
         "refused, then retried once"
     );
     assert_ne!(stored_token(&w, &appid).await, old);
-    // A token WeChat does not know (40001): the same, one more refresh.
-    w.update_authorizer(&appid, "SET access_token = :t")
-        .expression_attribute_values(":t", AttributeValue::S("not-a-token-of-wechat".into()))
-        .send()
-        .await
-        .unwrap();
+    // A token WeChat no longer knows (40001: not the latest): the same, one more refresh.
+    w.ctl.forget_tokens_of(&appid).await;
     let answer = g.answer(urllink(&appid)).await;
     assert_eq!(wechat_json(&answer)["errcode"], 0, "{answer}");
     assert_eq!(w.ctl.calls("api_authorizer_token").await, 2);

@@ -496,6 +496,13 @@ impl SimState {
         n
     }
 
+    /// Forgets every token of an owner now (40001 from then on).
+    pub fn forget_tokens(&mut self, owner: &TokenOwner) -> usize {
+        let before = self.tokens.len();
+        self.tokens.retain(|_, t| &t.owner != owner);
+        before - self.tokens.len()
+    }
+
     /// The owner authorizes `appid` with `permission_sets`: a new authorization gets a new refresh
     /// token, changing the permissions of one keeps it; WeChat issues an authorization code.
     pub fn grant(&mut self, appid: &str, permission_sets: Vec<i64>) -> Grant {
