@@ -49,6 +49,8 @@ pids+=("$MOTO_PID")
 functions=(ticket-receive auth-start auth-callback token-refresh code-admin console)
 # The rollouts' consumer, once its crate exists.
 if [ -d functions/rollout-worker ]; then functions+=(rollout-worker); fi
+# Tokens and WeChat calls for internal services: invoked directly, no route (README "Service gateway").
+functions+=(service-gateway)
 if [ ! -d "${CARGO_TARGET_DIR:-target}/debug" ]; then
   log "first build on this machine: compiling ~400 crates takes several minutes on 2 cores (later runs take seconds)"
 fi
@@ -180,6 +182,10 @@ cat <<EOT
     curl -s $admin_hint -X POST http://127.0.0.1:$API_PORT/admin/registrations -d '{"name":"示例科技有限公司","code":"91440300MA5EXAMPL1","code_type":1,"legal_persona_wechat":"legal_wx01","legal_persona_name":"张三"}'
     curl -s $admin_hint http://127.0.0.1:$API_PORT/admin/registrations
   Refresh tokens now:  cargo lambda invoke token-refresh --data-ascii '{"mode":"refresh"}' -A 127.0.0.1 -P $API_PORT
+  Service gateway (README "Service gateway"; what internal services invoke), for the coffee shop $mp once authorized:
+    cargo lambda invoke service-gateway --data-ascii '{"action":"token","appid":"$mp"}' -A 127.0.0.1 -P $API_PORT
+    cargo lambda invoke service-gateway -A 127.0.0.1 -P $API_PORT \
+         --data-ascii '{"action":"call","appid":"$mp","method":"POST","path":"/wxa/generate_urllink","body":{"path":"pages/index/index"}}'
 
   Try it (in another terminal, from this folder):
     AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:$DDB_PORT cargo run -q -p devstack -- dump $TICKETS_TABLE

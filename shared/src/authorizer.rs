@@ -10,6 +10,13 @@ pub const CODE_MANAGEMENT: i64 = 18;
 /// Permission sets the platform needs.
 pub const REQUIRED_PERMISSION_SETS: &[i64] = &[CODE_MANAGEMENT];
 
+/// An appid as WeChat issues them: `wx` and 16 letters or digits.
+pub fn is_appid(value: &str) -> bool {
+    value.len() == 18
+        && value.starts_with("wx")
+        && value[2..].bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AuthorizerStatus {
     Authorized,
@@ -70,6 +77,8 @@ pub struct Authorizer {
     /// authorizer (the check exchanges its code and calls with its token), flagged so that code
     /// rollouts leave it out.
     pub test_account: bool,
+    /// Until when a refresh holds the item's lease (Unix seconds), if one does or did.
+    pub lease_until: Option<i64>,
 }
 
 impl Authorizer {
@@ -244,6 +253,7 @@ impl Authorizer {
             last_event_time: 0,
             ext_settings: None,
             last_commit: None,
+            lease_until: None,
         }
     }
 }

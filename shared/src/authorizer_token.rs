@@ -40,6 +40,41 @@ pub enum Skip {
     Superseded,
 }
 
+/// When a stored access token is still good enough not to refresh.
+#[derive(Clone, Copy)]
+enum Due<'a> {
+    /// It expires within this many seconds.
+    Within(i64),
+    /// WeChat refused this one: any other token valid for another minute stands.
+    Replacing(&'a SecretString),
+}
+
+impl Due<'_> {
+    /// The stored token of `current` does (no refresh needed).
+    fn is_met_by(self, current: &crate::authorizer::Authorizer, now: i64) -> bool {
+        let (margin, refused) = match self {
+            Self::Within(margin) => (margin, None),
+            Self::Replacing(refused) => (MIN_VALIDITY, Some(refused)),
+        };
+        current.access_token.as_ref().is_some_and(|token| {
+            !refused.is_some_and(|r| same_secret(r, token))
+                && current
+                    .access_token_expires_at
+                    .is_some_and(|e| e > now + margin)
+        })
+    }
+}
+
+/// An authorizer access token and when it expires (Unix seconds).
+#[derive(Debug, Clone)]
+pub struct AccessToken {
+    pub token: SecretString,
+    pub expires_at: i64,
+}
+
+/// A token handed out for a call now is valid for at least this long.
+const MIN_VALIDITY: i64 = 60;
+
 /// The outcome of refreshing one authorizer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refresh {
@@ -102,6 +137,21 @@ where
         appid: &str,
         margin: i64,
     ) -> Result<Refresh, TokenError> {
+        self.refresh_leased(appid, Due::Within(margin)).await
+    }
+
+    /// WeChat refused `refused` (40001 / 42001): refreshes under the item's lease unless the
+    /// stored token is already another one, valid for another minute (a concurrent caller's
+    /// refresh replaced it): callers refused at once make one WeChat call between them.
+    pub async fn refresh_refused(
+        &self,
+        appid: &str,
+        refused: &SecretString,
+    ) -> Result<Refresh, TokenError> {
+        self.refresh_leased(appid, Due::Replacing(refused)).await
+    }
+
+    async fn refresh_leased(&self, appid: &str, due: Due<'_>) -> Result<Refresh, TokenError> {
         let owner = lease::new_owner();
         let now = unix_now();
         let Some(current) = self
@@ -113,11 +163,7 @@ where
         };
         let skip = if current.status != AuthorizerStatus::Authorized {
             Some(Skip::NotAuthorized)
-        } else if current.access_token.is_some()
-            && current
-                .access_token_expires_at
-                .is_some_and(|e| e > now + margin)
-        {
+        } else if due.is_met_by(&current, now) {
             Some(Skip::NotDue)
         } else {
             None
@@ -436,28 +482,63 @@ where
     /// The authorizer's access token for a call now (code-admin): the stored one while valid for
     /// another minute, else refreshed inline under the same lease and conditional write.
     pub async fn authorizer_access_token(&self, appid: &str) -> Result<SecretString, TokenError> {
-        const MARGIN: i64 = 60;
+        Ok(self
+            .authorizer_token(appid, MIN_VALIDITY, None)
+            .await?
+            .token)
+    }
+
+    /// The authorizer's access token, valid for another `margin` seconds and not `refused` (one
+    /// WeChat refused, when a call is retried), with its expiry: the stored one when it is, else
+    /// refreshed by the leased path ([`Self::refresh_authorizer`], [`Self::refresh_refused`]).
+    /// A caller that finds another holding the lease waits for (and reads) its token.
+    pub async fn authorizer_token(
+        &self,
+        appid: &str,
+        margin: i64,
+        refused: Option<&SecretString>,
+    ) -> Result<AccessToken, TokenError> {
         // Another instance's refresh lease is waited for, as long as a component token's.
         const WAIT: Duration = Duration::from_secs(5);
-        let token = poll_until(WAIT, || async {
+        let due = match refused {
+            Some(refused) => Due::Replacing(refused),
+            None => Due::Within(margin),
+        };
+        // After our own refresh any valid token stands, even one equal to the refused one.
+        let refreshed = std::sync::atomic::AtomicBool::new(false);
+        let refreshed = &refreshed;
+        let token = poll_until(WAIT, || async move {
             let stored = self
                 .authorizers()
                 .authorizer(appid)
                 .await?
                 .filter(|a| a.status == AuthorizerStatus::Authorized)
                 .ok_or_else(|| TokenError::NotAuthorized(appid.to_owned()))?;
-            if let (Some(token), Some(expires_at)) =
-                (&stored.access_token, stored.access_token_expires_at)
-            {
-                if expires_at > unix_now() + MARGIN {
-                    return Ok(Poll::Ready(token.clone()));
+            let due = match refreshed.load(std::sync::atomic::Ordering::Relaxed) {
+                true => Due::Within(MIN_VALIDITY),
+                false => due,
+            };
+            let now = unix_now();
+            if due.is_met_by(&stored, now) {
+                if let (Some(token), Some(expires_at)) =
+                    (stored.access_token, stored.access_token_expires_at)
+                {
+                    return Ok(Poll::Ready(AccessToken { token, expires_at }));
                 }
             }
-            match self.refresh_authorizer(appid, MARGIN).await? {
+            // Another refresh holds the lease: wait for its token rather than ask for the lease.
+            if stored.lease_until.is_some_and(|until| until >= now) {
+                return Ok(Poll::Pending);
+            }
+            match self.refresh_leased(appid, due).await? {
+                Refresh::Refreshed { .. } => {
+                    refreshed.store(true, std::sync::atomic::Ordering::Relaxed);
+                    Ok(Poll::Again)
+                }
                 // Read again: the token stored now is the one to use.
-                Refresh::Refreshed { .. }
-                | Refresh::Skipped(Skip::NotDue)
-                | Refresh::Skipped(Skip::Superseded) => Ok(Poll::Again),
+                Refresh::Skipped(Skip::NotDue) | Refresh::Skipped(Skip::Superseded) => {
+                    Ok(Poll::Again)
+                }
                 Refresh::Skipped(Skip::Leased) => Ok(Poll::Pending),
                 Refresh::Skipped(Skip::NotAuthorized) | Refresh::ReauthorizationRequired => {
                     Err(TokenError::NotAuthorized(appid.to_owned()))

@@ -97,17 +97,28 @@ impl<S: ComponentRecords> ComponentService<S> {
 
     /// As [`ComponentService::token`] with another margin (token-refresh uses a wider one).
     pub async fn token_with_margin(&self, margin: i64) -> Result<SecretString, ComponentError> {
+        Ok(self.token_with_expiry(margin).await?.0)
+    }
+
+    /// As [`ComponentService::token_with_margin`], with the token's expiry (Unix seconds): what
+    /// the service gateway hands to internal services.
+    pub async fn token_with_expiry(
+        &self,
+        margin: i64,
+    ) -> Result<(SecretString, i64), ComponentError> {
         if let Some((token, expires_at)) = self.cached.lock().expect("cache lock").as_ref() {
             if *expires_at > unix_now() + margin {
-                return Ok(token.clone());
+                return Ok((token.clone(), *expires_at));
             }
         }
         // Boxed: the lease poll is a deep future, and it runs only on a cache miss.
-        let token = Box::pin(self.stored_or_refreshed(margin)).await?;
-        Ok(token)
+        Box::pin(self.stored_or_refreshed(margin)).await
     }
 
-    async fn stored_or_refreshed(&self, margin: i64) -> Result<SecretString, ComponentError> {
+    async fn stored_or_refreshed(
+        &self,
+        margin: i64,
+    ) -> Result<(SecretString, i64), ComponentError> {
         let owner = lease::new_owner();
         let owner = owner.as_str();
         poll_until(self.wait, || async move {
@@ -118,12 +129,12 @@ impl<S: ComponentRecords> ComponentService<S> {
                 .await?;
             if let Some(token) = stored.valid_for(now, margin) {
                 self.remember(token, stored.expires_at);
-                return Ok(Poll::Ready(token.clone()));
+                return Ok(Poll::Ready((token.clone(), stored.expires_at)));
             }
             if stored.leased_by_other(owner, now) {
                 // Someone else is refreshing: a token that is still valid will do meanwhile.
                 return Ok(match stored.valid_for(now, 0) {
-                    Some(token) => Poll::Ready(token.clone()),
+                    Some(token) => Poll::Ready((token.clone(), stored.expires_at)),
                     None => Poll::Pending,
                 });
             }
@@ -149,7 +160,7 @@ impl<S: ComponentRecords> ComponentService<S> {
                 self.store
                     .release_component_token_lease(&self.config.appid, owner)
                     .await?;
-                return Ok(Poll::Ready(token));
+                return Ok(Poll::Ready((token, fresh.expires_at)));
             }
             let result = self.refresh(owner).await;
             if result.is_err() {
@@ -164,7 +175,7 @@ impl<S: ComponentRecords> ComponentService<S> {
     }
 
     /// With the lease held: the newest ticket buys a token, stored conditionally.
-    async fn refresh(&self, owner: &str) -> Result<SecretString, ComponentError> {
+    async fn refresh(&self, owner: &str) -> Result<(SecretString, i64), ComponentError> {
         let now = unix_now();
         let ticket = match self.store.verify_ticket(&self.config.appid).await? {
             None => {
@@ -197,7 +208,7 @@ impl<S: ComponentRecords> ComponentService<S> {
             .save_component_token(&self.config.appid, owner, &token, expires_at)
             .await?;
         tracing::info!(expires_at, stored, "component access token refreshed");
-        Ok(token)
+        Ok((token, expires_at))
     }
 
     fn remember(&self, token: &SecretString, expires_at: i64) {

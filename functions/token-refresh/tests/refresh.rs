@@ -47,11 +47,7 @@ async fn world(test: &str, count: usize) -> World {
 /// Moves `appid`'s stored access-token expiry to one minute from now, so that it is due with
 /// [`DUE_SOON`] while a freshly refreshed token (7200 s) is not.
 async fn expires_soon(w: &World, appid: &str) {
-    w.update_authorizer(appid, "SET access_token_expires_at = :soon")
-        .expression_attribute_values(":soon", AttributeValue::N((unix_now() + 60).to_string()))
-        .send()
-        .await
-        .unwrap();
+    w.set_token_expiry(appid, unix_now() + 60).await;
 }
 
 /// The endpoint refreshing authorizer tokens.

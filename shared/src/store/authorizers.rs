@@ -39,7 +39,7 @@ pub enum EventOutcome {
 from_item! { Authorizer {
     appid = PK, status, access_token, access_token_expires_at, refresh_token, permission_sets,
     service_type, verify_type, mini_program_info, authorized_at, unauthorized_at,
-    last_event_time, ext_settings, last_commit;
+    last_event_time, ext_settings, last_commit, lease_until;
     default: token_version = TOKEN_VERSION, nick_name, head_img, user_name, principal_name,
     qrcode_url, test_account
 } }

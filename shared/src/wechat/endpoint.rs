@@ -11,7 +11,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::{check_errcode, transport, Binary, WechatClient, WechatError};
+use super::{check_errcode, Binary, WechatClient, WechatError};
 
 /// How the request travels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -233,18 +233,7 @@ impl WechatClient {
                     .body(body)
             }
         };
-        let response = builder.send().await.map_err(transport)?;
-        let status = response.status().as_u16();
-        if !(200..300).contains(&status) {
-            return Err(WechatError::Http(status));
-        }
-        let content_type = response
-            .headers()
-            .get(reqwest::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_owned();
-        let bytes = response.bytes().await.map_err(transport)?;
+        let (content_type, bytes) = super::send_and_read(builder).await?;
         E::Answer::decode(&content_type, &bytes)
     }
 }

@@ -7,6 +7,7 @@ pub mod endpoint;
 mod errcode;
 pub mod message;
 pub mod privacy;
+pub mod raw;
 pub mod registration;
 pub mod templates;
 
@@ -145,6 +146,23 @@ impl WechatClient {
 
 fn transport(err: reqwest::Error) -> WechatError {
     WechatError::Transport(err.without_url().to_string())
+}
+
+/// Sends a request and reads a 2xx answer: its content type and bytes (other statuses are errors).
+async fn send_and_read(builder: reqwest::RequestBuilder) -> Result<(String, Vec<u8>), WechatError> {
+    let response = builder.send().await.map_err(transport)?;
+    let status = response.status().as_u16();
+    if !(200..300).contains(&status) {
+        return Err(WechatError::Http(status));
+    }
+    let content_type = response
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    let bytes = response.bytes().await.map_err(transport)?;
+    Ok((content_type, bytes.into()))
 }
 
 /// Error iff `errcode` is present and non-zero (wechatpy's "_handle_result"; WeChat's "全局返回码说明").

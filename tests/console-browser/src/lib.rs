@@ -3,6 +3,8 @@
 //! `/wechat/…`), and a real headless Chromium driven through chromedriver (Debian's `chromium` and
 //! `chromium-driver`, which `scripts/lib.sh`'s `ensure_browser` installs).
 
+#![recursion_limit = "256"]
+
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::os::unix::process::CommandExt;

@@ -96,6 +96,15 @@ impl SimControl {
             .await;
     }
 
+    /// WeChat forgets the access tokens of `appid` now: they answer 40001 (not 42001).
+    pub async fn forget_tokens_of(&self, appid: &str) {
+        self.post(
+            "/sim/tokens/expire",
+            json!({ "appid": appid, "forget": true }),
+        )
+        .await;
+    }
+
     /// Scripts the next review's outcome (the JSON of `/sim/reviews`), whatever the answer.
     pub async fn script_review(&self, script: Value) -> StatusCode {
         self.send("/sim/reviews", script).await.0
@@ -313,6 +322,12 @@ impl SimControl {
         self.post("/sim/privacy/interfaces", outcome).await["resolved"]
             .as_bool()
             .expect("resolved")
+    }
+
+    /// Every subscribe message WeChat accepted (`/sim/subscribe-messages`), oldest first.
+    pub async fn subscribe_messages(&self) -> Vec<Value> {
+        let messages = self.get("/sim/subscribe-messages").await;
+        messages.as_array().expect("a list").clone()
     }
 
     /// A js_code of `user` in mini program `appid` (what wx.login gives it): (js_code, openid).

@@ -118,6 +118,16 @@ impl World {
             .update_expression(expression)
     }
 
+    /// Moves the stored access-token expiry of `appid` to `at` (Unix seconds), WeChat's token
+    /// unchanged: a token due for refresh without waiting for it.
+    pub async fn set_token_expiry(&self, appid: &str, at: i64) {
+        self.update_authorizer(appid, "SET access_token_expires_at = :at")
+            .expression_attribute_values(":at", AttributeValue::N(at.to_string()))
+            .send()
+            .await
+            .expect("the authorizers table answers");
+    }
+
     /// Deletes the authorizer item `appid`, as if it were lost.
     pub async fn delete_authorizer(&self, appid: &str) {
         let (dynamo, table) = self.authorizers();

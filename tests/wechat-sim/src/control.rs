@@ -59,16 +59,27 @@ pub struct Expire {
     /// Expire the access tokens of this authorizer.
     #[serde(default)]
     appid: Option<String>,
+    /// Forget them instead: WeChat then answers 40001 (invalid, or not the latest), as after a
+    /// refresh made elsewhere, rather than 42001.
+    #[serde(default)]
+    forget: bool,
 }
 
 pub async fn expire_tokens(State(sim): State<Sim>, Json(expire): Json<Expire>) -> Json<Value> {
     let mut state = sim.state();
     let mut expired = 0;
+    let mut owners = Vec::new();
     if expire.component {
-        expired += state.expire_tokens(&TokenOwner::Component);
+        owners.push(TokenOwner::Component);
     }
     if let Some(appid) = expire.appid {
-        expired += state.expire_tokens(&TokenOwner::Authorizer(appid));
+        owners.push(TokenOwner::Authorizer(appid));
+    }
+    for owner in &owners {
+        expired += match expire.forget {
+            true => state.forget_tokens(owner),
+            false => state.expire_tokens(owner),
+        };
     }
     Json(json!({ "expired": expired }))
 }

@@ -28,7 +28,7 @@ use serde_json::{json, Value};
 
 use crate::config::{MiniProgram, ReviewScript};
 use crate::push::{Answer, Recipient};
-use crate::state::{random_id, TokenOwner};
+use crate::state::random_id;
 use crate::wx::{json_body, ok, respond, WxError};
 use crate::Sim;
 
@@ -185,15 +185,8 @@ pub async fn custom_send(
 ) -> Response {
     let mut state = sim.state();
     respond((|| {
-        let appid = match state.token_owner(params.get("access_token").map(String::as_str))? {
-            TokenOwner::Authorizer(appid) => appid,
-            TokenOwner::Component => {
-                return Err(WxError::new(
-                    40001,
-                    "invalid credential, access_token is invalid or not latest",
-                ))
-            }
-        };
+        let appid =
+            state.require_authorizer_token(params.get("access_token").map(String::as_str))?;
         let body = json_body(&body)?;
         let field = |name: &str| body.get(name).and_then(Value::as_str).unwrap_or("");
         let touser = field("touser");

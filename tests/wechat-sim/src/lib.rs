@@ -6,6 +6,7 @@
 //! pages and runs scripted code reviews. `/sim/…` controls it.
 
 pub mod audit;
+pub mod business;
 pub mod code;
 pub mod component;
 pub mod config;
@@ -214,6 +215,21 @@ impl Sim {
             .route("/safe/bindcomponent", get(p::login_page))
             .route("/wxaopen/safe/bindcomponent", get(p::login_page))
             .route("/cgi-bin/message/custom/send", post(g::custom_send))
+            // The business calls of the service gateway (business.rs).
+            .route(
+                "/cgi-bin/message/subscribe/send",
+                post(business::subscribe_send),
+            )
+            .route(
+                "/wxa/business/getuserphonenumber",
+                post(business::get_user_phone_number),
+            )
+            .route("/wxa/generatescheme", post(business::generate_scheme))
+            .route("/wxa/generate_urllink", post(business::generate_urllink))
+            .route(
+                "/wxa/getwxacodeunlimit",
+                post(business::get_wxacode_unlimit),
+            )
             .layer(axum::middleware::from_fn_with_state(
                 self.clone(),
                 count_and_inject,
@@ -250,7 +266,8 @@ impl Sim {
             .route("/sim/privacy/interfaces", post(s::script_application))
             .route("/sim/js-codes", post(s::mint_js_code))
             .route("/sim/go-live-check", post(g::go_live_check))
-            .route("/sim/custom-messages", get(g::custom_messages));
+            .route("/sim/custom-messages", get(g::custom_messages))
+            .route("/sim/subscribe-messages", get(business::subscribe_messages));
         wechat.merge(control).with_state(self.clone())
     }
 

@@ -329,6 +329,8 @@ pub struct SimState {
     pub due_applications: BTreeSet<(i64, String)>,
     /// Review outcomes by fraction (`/sim/reviews` without an appid), if scripted.
     pub review_rule: Option<crate::review_rule::ReviewRule>,
+    /// The subscribe messages the business calls sent.
+    pub business: crate::business::BusinessState,
 }
 
 /// What an owner's authorization gives: the InfoType to push, the authorization code, its expiry.
@@ -385,6 +387,7 @@ impl SimState {
             due_reviews: BTreeSet::new(),
             due_applications: BTreeSet::new(),
             review_rule: None,
+            business: Default::default(),
             config,
         }
     }
@@ -449,17 +452,20 @@ impl SimState {
         }
     }
 
+    /// The appid behind an authorizer token (a component token is 40001).
+    pub fn require_authorizer_token(&self, token: Option<&str>) -> Result<String, WxError> {
+        match self.token_owner(token)? {
+            TokenOwner::Authorizer(appid) => Ok(appid),
+            TokenOwner::Component => Err(WxError::new(
+                40001,
+                "invalid credential, access_token is invalid or not latest",
+            )),
+        }
+    }
+
     /// The mini program behind an authorizer token, still authorized, with permission set 18.
     pub fn require_code_management(&self, token: Option<&str>) -> Result<String, WxError> {
-        let appid = match self.token_owner(token)? {
-            TokenOwner::Authorizer(appid) => appid,
-            TokenOwner::Component => {
-                return Err(WxError::new(
-                    40001,
-                    "invalid credential, access_token is invalid or not latest",
-                ))
-            }
-        };
+        let appid = self.require_authorizer_token(token)?;
         let authorization = self
             .authorizations
             .get(&appid)
@@ -488,6 +494,13 @@ impl SimState {
             n += 1;
         }
         n
+    }
+
+    /// Forgets every token of an owner now (40001 from then on).
+    pub fn forget_tokens(&mut self, owner: &TokenOwner) -> usize {
+        let before = self.tokens.len();
+        self.tokens.retain(|_, t| &t.owner != owner);
+        before - self.tokens.len()
     }
 
     /// The owner authorizes `appid` with `permission_sets`: a new authorization gets a new refresh
