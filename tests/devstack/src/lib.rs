@@ -504,6 +504,8 @@ pub async fn platform_with_dynamodb_at(
             audits: tables("audits"),
             actions: tables("actions"),
             rollouts: tables("rollouts"),
+            webhooks: tables("webhooks"),
+            webhook_deliveries: tables("webhookdeliveries"),
         },
         dynamo: Client::new(&sdk),
         sqs: aws_sdk_sqs::Client::new(&sdk),
