@@ -21,6 +21,7 @@ pub mod sim;
 pub mod simctl;
 pub mod vectors;
 pub mod wait;
+pub mod webhooks;
 pub mod world;
 
 use std::collections::BTreeMap;
@@ -51,6 +52,8 @@ pub enum StackError {
     Dynamo(String),
     #[error("SQS: {0}")]
     Sqs(String),
+    #[error("EventBridge: {0}")]
+    Events(String),
 }
 
 fn template_error(msg: impl Into<String>) -> StackError {
