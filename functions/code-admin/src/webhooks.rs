@@ -47,7 +47,7 @@ impl WebhookSettings {
             queue_url: get("WEBHOOK_QUEUE_URL")?,
             queue_arn: get("WEBHOOK_QUEUE_ARN")?,
             secret_prefix: get("WEBHOOK_SECRET_PREFIX")?,
-            policy: TargetPolicy::from_lookup(&get),
+            policy: TargetPolicy::from_lookup(get),
         })
     }
 }
