@@ -17,7 +17,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
+use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use futures::stream::{self, StreamExt};
 use shared::config::{whole_number, ConfigError};
 use shared::store::{
@@ -179,7 +179,7 @@ impl Delivery {
     /// One batch: the messages to be delivered again are answered as failures, each with its
     /// visibility set to its retry delay.
     pub async fn handle_batch(&self, event: SqsEvent) -> SqsBatchResponse {
-        let failures: Vec<BatchItemFailure> = stream::iter(event.records)
+        let failed: Vec<String> = stream::iter(event.records)
             .map(|record| async move {
                 let id = record.message_id.clone().unwrap_or_default();
                 let retry = match self.handle(&record).await {
@@ -198,16 +198,9 @@ impl Delivery {
             })
             .buffer_unordered(AT_ONCE)
             .filter_map(|failed| async move { failed })
-            .map(|item_identifier| {
-                let mut failure = BatchItemFailure::default();
-                failure.item_identifier = item_identifier;
-                failure
-            })
             .collect()
             .await;
-        let mut response = SqsBatchResponse::default();
-        response.batch_item_failures = failures;
-        response
+        shared::queue::batch_response(failed)
     }
 
     async fn handle(&self, record: &SqsMessage) -> Result<Handled, DeliveryError> {
