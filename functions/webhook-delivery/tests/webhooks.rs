@@ -14,7 +14,7 @@ use code_admin::PlatformCodeAdmin;
 use devstack::event_source::{self, unique_queue_name, EventSource, QueueOptions, SourceOptions};
 use devstack::sim::{mini_program, Component, Setup};
 use devstack::wait::poll;
-use devstack::webhooks::{create_webhooks, event, LocalWebhooks, WebhookReceiver};
+use devstack::webhooks::{create_webhooks, event, LocalWebhooks, NotListening, WebhookReceiver};
 use devstack::world::World;
 use lambda_http::http::StatusCode;
 use serde_json::{json, Value};
@@ -303,12 +303,8 @@ async fn an_event_on_the_bus_is_delivered_signed_with_the_secret_shown_once() {
 async fn a_receiver_down_for_a_while_gets_every_event_later_once() {
     let w = world("hook_down", retry(3600)).await;
     // A port nothing listens on yet: the receiver is unreachable.
-    let port = {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.local_addr().unwrap().port()
-    };
-    let url = format!("http://127.0.0.1:{port}/hook");
-    let (id, secret) = w.create(&url, &["message.text"]).await;
+    let down = NotListening::new();
+    let (id, secret) = w.create(&down.url("/hook"), &["message.text"]).await;
     let _source = w.source();
     let ids = ["evt_down_1", "evt_down_2", "evt_down_3"];
     for event_id in ids {
@@ -325,7 +321,7 @@ async fn a_receiver_down_for_a_while_gets_every_event_later_once() {
         assert!(d["last_status"].is_null(), "{d}");
     }
     // Up again, but answering 500 to its first three POSTs.
-    let receiver = WebhookReceiver::start_at(([127, 0, 0, 1], port).into(), false).await;
+    let receiver = down.listen();
     receiver.set_secret(&secret);
     receiver.fail_next(3);
 

@@ -234,6 +234,10 @@ impl WebhookReceiver {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .unwrap_or_else(|e| panic!("binding {addr}: {e}"));
+        Self::serve(listener, print)
+    }
+
+    fn serve(listener: tokio::net::TcpListener, print: bool) -> Self {
         let addr = listener.local_addr().expect("bound");
         let state = Arc::new(ReceiverState {
             print,
@@ -271,6 +275,40 @@ impl WebhookReceiver {
             .into_iter()
             .filter(|h| h.event_id() == Some(event_id) && (200..300).contains(&h.status))
             .collect()
+    }
+}
+
+/// A loopback port held for a receiver not up yet: bound but not listening, so a connection to
+/// it is refused (the receiver unreachable) and no one else takes the port meanwhile.
+pub struct NotListening {
+    socket: tokio::net::TcpSocket,
+    pub addr: SocketAddr,
+}
+
+impl NotListening {
+    pub fn new() -> Self {
+        let socket = tokio::net::TcpSocket::new_v4().expect("a socket");
+        socket
+            .bind("127.0.0.1:0".parse().unwrap())
+            .expect("a loopback port");
+        let addr = socket.local_addr().expect("bound");
+        Self { socket, addr }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// The receiver comes up on the port.
+    pub fn listen(self) -> WebhookReceiver {
+        let listener = self.socket.listen(1024).expect("listening");
+        WebhookReceiver::serve(listener, false)
+    }
+}
+
+impl Default for NotListening {
+    fn default() -> Self {
+        Self::new()
     }
 }
 
