@@ -16,8 +16,8 @@ use serde_json::{json, Value};
 use shared::code_release::CodeError;
 use shared::events::{KindPattern, PlatformEvent};
 use shared::store::{
-    unix_now, ActionLog, AuthorizerStore, DeliveryCursor, Subscription, SubscriptionState,
-    WebhookStore,
+    unix_now, unix_now_ms, ActionLog, AuthorizerStore, CreateClaim, Creation, DeliveryCursor,
+    Subscription, SubscriptionState, WebhookStore,
 };
 use shared::webhook::{self, TargetPolicy, WebhookMessage};
 
@@ -87,6 +87,9 @@ pub struct WebhookFields {
     pub events: Vec<String>,
     pub appids: Vec<String>,
 }
+
+/// How long a create holds its subscription against another call's taking it over.
+const CREATE_CLAIM_MS: i64 = 60_000;
 
 const MAX_URL_CHARS: usize = 2048;
 const MAX_PATTERNS: usize = 20;
@@ -167,6 +170,7 @@ impl<L: ActionLog + Sync> CodeAdmin<L> {
     ) -> Result<Answer, AdminError> {
         let hooks = self.webhooks()?;
         let id = webhook::subscription_id(&fields.url, &fields.events, &fields.appids);
+        let now_ms = unix_now_ms();
         let new = Subscription {
             id: id.clone(),
             url: fields.url.clone(),
@@ -174,12 +178,23 @@ impl<L: ActionLog + Sync> CodeAdmin<L> {
             appids: fields.appids.join(","),
             state: SubscriptionState::Creating,
             created_by: label.to_owned(),
-            created_at_ms: unix_now() * 1000,
+            created_at_ms: now_ms,
         };
-        let mut sub = match hooks.store.create(&new).await? {
-            None => new,
-            Some(sub) if sub.state == SubscriptionState::Creating => sub,
-            Some(sub) => {
+        // Longer than this call may run (29 s): a create cut short is taken over only once the
+        // call that started it has ended.
+        let claim = CreateClaim {
+            token: format!("{:016x}", rand::random::<u64>()),
+            until: now_ms + CREATE_CLAIM_MS,
+        };
+        let mut sub = match hooks.store.claim_creation(&new, &claim, now_ms).await? {
+            Creation::New => new,
+            Creation::Resumed(sub) => sub,
+            Creation::Busy => {
+                return Err(AdminError::Refused(CodeError::Conflict(format!(
+                    "webhook {id} is being created by another call: try again in a minute"
+                ))))
+            }
+            Creation::Exists(sub) => {
                 return Err(AdminError::Refused(CodeError::Conflict(format!(
                     "webhook {} with this url, events and appids is {}{}",
                     sub.id,
@@ -194,17 +209,9 @@ impl<L: ActionLog + Sync> CodeAdmin<L> {
         let secret = webhook::new_secret();
         hooks.put_secret(&id, &secret).await?;
         hooks.put_rule(&id, fields).await?;
-        if !hooks
-            .store
-            .set_state(
-                &id,
-                &[SubscriptionState::Creating],
-                SubscriptionState::Active,
-            )
-            .await?
-        {
+        if !hooks.store.activate(&id, &claim.token).await? {
             return Err(AdminError::Refused(CodeError::Conflict(format!(
-                "webhook {id} was deleted while it was being created"
+                "webhook {id} was taken over or deleted while it was being created"
             ))));
         }
         sub.state = SubscriptionState::Active;

@@ -18,7 +18,10 @@ use devstack::webhooks::{create_webhooks, event, LocalWebhooks, NotListening, We
 use devstack::world::World;
 use lambda_http::http::StatusCode;
 use serde_json::{json, Value};
-use shared::store::{ActionLog, DynamoActionLog, Subscription, SubscriptionState, WebhookStore};
+use shared::store::{
+    unix_now_ms, ActionLog, CreateClaim, Creation, DynamoActionLog, Subscription,
+    SubscriptionState, WebhookStore,
+};
 use shared::webhook::{self, TargetPolicy};
 use webhook_delivery::{Delivery, RetryPolicy, Settings};
 
@@ -558,7 +561,13 @@ async fn a_create_or_delete_cut_short_is_finished_by_sending_it_again() {
         created_by: "ops".into(),
         created_at_ms: 1,
     };
-    assert_eq!(w.store.create(&half).await.unwrap(), None);
+    // Its call ended long ago (its claim ran out).
+    let ended = CreateClaim {
+        token: "ended".into(),
+        until: 0,
+    };
+    let made = w.store.claim_creation(&half, &ended, unix_now_ms()).await;
+    assert_eq!(made.unwrap(), Creation::New);
     let (status, answer) = w
         .call("GET", &format!("/admin/webhooks/{id}"), Value::Null)
         .await;
@@ -616,4 +625,37 @@ async fn a_delivery_failing_past_its_window_is_dead_lettered_and_shown_dead() {
         (id.as_str(), "evt_dead_1")
     );
     assert!(w.receiver.delivered("evt_dead_1").is_empty());
+}
+
+#[tokio::test]
+async fn two_creates_at_once_make_one_subscription_whose_secret_signs() {
+    let w = world("hook_twice", retry(3600)).await;
+    let _source = w.source();
+    let body = json!({ "url": w.receiver.url("/hook"), "events": ["*"], "appids": [MP] });
+    let (a, b) = tokio::join!(
+        w.call("POST", "/admin/webhooks", body.clone()),
+        w.call("POST", "/admin/webhooks", body)
+    );
+    let mut statuses = [a.0, b.0];
+    statuses.sort();
+    assert_eq!(
+        statuses,
+        [StatusCode::OK, StatusCode::CONFLICT],
+        "{} {}",
+        a.1,
+        b.1
+    );
+    let made = if a.0 == StatusCode::OK { &a.1 } else { &b.1 };
+    let (id, secret) = (
+        made["webhook"]["id"].as_str().unwrap(),
+        made["secret"].as_str().unwrap(),
+    );
+    w.receiver.set_secret(secret);
+    assert_eq!(w.local.rules().await, [webhook::rule_name(id)]);
+    w.local
+        .put_event(&event("evt_twice_1", "message.text", Some(MP)))
+        .await;
+    w.delivery_when(id, "evt_twice_1", |d| d["state"] == "delivered")
+        .await;
+    assert_eq!(w.receiver.delivered("evt_twice_1")[0].verified, Some(true));
 }

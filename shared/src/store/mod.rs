@@ -46,8 +46,8 @@ pub use tickets::{
     VerifyTicket, VerifyTicketRecord,
 };
 pub use webhooks::{
-    AttemptOutcome, Claim, Delivery, DeliveryCursor, DeliveryState, Subscription,
-    SubscriptionState, WebhookStore,
+    unix_now_ms, AttemptOutcome, Claim, CreateClaim, Creation, Delivery, DeliveryCursor,
+    DeliveryState, Subscription, SubscriptionState, WebhookStore,
 };
 
 /// What the component's services need of the tickets table: its verify ticket and the component

@@ -164,6 +164,34 @@ impl Delivery {
     }
 }
 
+/// The call making a subscription, and until when (milliseconds) no other call takes it over.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreateClaim {
+    pub token: String,
+    pub until: i64,
+}
+
+/// The answer to [`WebhookStore::claim_creation`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Creation {
+    /// A new record: this call makes the rest.
+    New,
+    /// A create cut short, taken over: this call finishes it.
+    Resumed(Subscription),
+    /// Another call is making it now.
+    Busy,
+    /// Already made (active) or being deleted.
+    Exists(Subscription),
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn unix_now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or_default()
+}
+
 /// The answer to a claim.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Claim {
@@ -208,8 +236,14 @@ impl WebhookStore {
         }
     }
 
-    /// Writes a new subscription `creating`; the one stored under its id when there is one.
-    pub async fn create(&self, sub: &Subscription) -> Result<Option<Subscription>, StoreError> {
+    /// Claims the making of `sub` for `claim`: a new record (`creating`), or one a create cut short
+    /// left `creating` whose claim has run out; otherwise the subscription as it stands.
+    pub async fn claim_creation(
+        &self,
+        sub: &Subscription,
+        claim: &CreateClaim,
+        now_ms: i64,
+    ) -> Result<Creation, StoreError> {
         let item = Item::from([
             ("id".to_owned(), s(&sub.id)),
             ("url".to_owned(), s(&sub.url)),
@@ -218,6 +252,8 @@ impl WebhookStore {
             ("state".to_owned(), s(SubscriptionState::Creating.as_str())),
             ("created_by".to_owned(), s(&sub.created_by)),
             ("created_at_ms".to_owned(), n(sub.created_at_ms)),
+            ("create_token".to_owned(), s(&claim.token)),
+            ("create_until".to_owned(), n(claim.until)),
         ]);
         if self
             .subscriptions
@@ -225,9 +261,35 @@ impl WebhookStore {
             .await?
             .is_some()
         {
-            return Ok(None);
+            return Ok(Creation::New);
         }
-        self.subscription(&sub.id).await
+        let take_over = Update::new()
+            .set("create_token", s(&claim.token))
+            .set("create_until", n(claim.until))
+            .condition("#state = :creating AND #create_until < :now")
+            .value(":creating", s(SubscriptionState::Creating.as_str()))
+            .value(":now", n(now_ms))
+            .returning(ReturnValue::AllNew);
+        if let Some(item) = self.subscriptions.update(key(&sub.id), &take_over).await? {
+            return Ok(Creation::Resumed(Subscription::try_from(&item)?));
+        }
+        Ok(match self.subscription(&sub.id).await? {
+            Some(sub) if sub.state == SubscriptionState::Creating => Creation::Busy,
+            Some(sub) => Creation::Exists(sub),
+            // Deleted in between: the caller may try again.
+            None => Creation::Busy,
+        })
+    }
+
+    /// Makes the subscription `active`, if `token` still holds its creation.
+    pub async fn activate(&self, id: &str, token: &str) -> Result<bool, StoreError> {
+        let update = Update::new()
+            .set("state", s(SubscriptionState::Active.as_str()))
+            .remove_all(&["create_token", "create_until"])
+            .condition("#state = :creating AND #create_token = :token")
+            .value(":creating", s(SubscriptionState::Creating.as_str()))
+            .value(":token", s(token));
+        Ok(self.subscriptions.update(key(id), &update).await?.is_some())
     }
 
     pub async fn subscription(&self, id: &str) -> Result<Option<Subscription>, StoreError> {
