@@ -16,8 +16,8 @@ use serde_json::{json, Value};
 use shared::code_release::CodeError;
 use shared::events::{KindPattern, PlatformEvent};
 use shared::store::{
-    unix_now, unix_now_ms, ActionLog, AuthorizerStore, CreateClaim, Creation, DeliveryCursor,
-    Subscription, SubscriptionState, WebhookStore,
+    unix_now, unix_now_ms, ActionLog, AuthorizerStore, CreateClaim, Creation, Deletion,
+    DeliveryCursor, Subscription, SubscriptionState, WebhookStore,
 };
 use shared::webhook::{self, TargetPolicy, WebhookMessage};
 
@@ -223,13 +223,14 @@ impl<L: ActionLog + Sync> CodeAdmin<L> {
     /// Deletes the subscription: nothing more is delivered once its rule is gone.
     pub(crate) async fn delete_webhook(&self, id: &str) -> Result<Answer, AdminError> {
         let hooks = self.webhooks()?;
-        use SubscriptionState::*;
-        if !hooks
-            .store
-            .set_state(id, &[Creating, Active, Deleting], Deleting)
-            .await?
-        {
-            return Err(not_found(id));
+        match hooks.store.begin_delete(id, unix_now_ms()).await? {
+            Deletion::Started => {}
+            Deletion::Absent => return Err(not_found(id)),
+            Deletion::Creating => {
+                return Err(AdminError::Refused(CodeError::Conflict(format!(
+                    "webhook {id} is being created by another call: try again in a minute"
+                ))))
+            }
         }
         hooks.delete_rule(id).await?;
         hooks.delete_secret(id).await?;

@@ -19,7 +19,7 @@ use devstack::world::World;
 use lambda_http::http::StatusCode;
 use serde_json::{json, Value};
 use shared::store::{
-    unix_now_ms, ActionLog, CreateClaim, Creation, DynamoActionLog, Subscription,
+    unix_now_ms, ActionLog, CreateClaim, Creation, Deletion, DynamoActionLog, Subscription,
     SubscriptionState, WebhookStore,
 };
 use shared::webhook::{self, TargetPolicy};
@@ -582,15 +582,8 @@ async fn a_create_or_delete_cut_short_is_finished_by_sending_it_again() {
 
     // A delete that stopped after marking it: sent again, it removes the rule, the secret and
     // the record.
-    assert!(w
-        .store
-        .set_state(
-            &id,
-            &[SubscriptionState::Active],
-            SubscriptionState::Deleting
-        )
-        .await
-        .unwrap());
+    let started = w.store.begin_delete(&id, unix_now_ms()).await.unwrap();
+    assert_eq!(started, Deletion::Started);
     let (status, _) = w
         .call("DELETE", &format!("/admin/webhooks/{id}"), Value::Null)
         .await;
@@ -599,6 +592,25 @@ async fn a_create_or_delete_cut_short_is_finished_by_sending_it_again() {
     assert!(!w.local.secret_exists(&id).await);
     assert_eq!(w.store.subscription(&id).await.unwrap(), None);
     drop(secret);
+
+    // A create under way (its call holds the subscription) is not deleted under it.
+    let other = Subscription {
+        id: webhook::subscription_id(&url, &["*".to_owned()], &[]),
+        events: "*".into(),
+        appids: String::new(),
+        ..half
+    };
+    let live = CreateClaim {
+        token: "live".into(),
+        until: unix_now_ms() + 60_000,
+    };
+    let made = w.store.claim_creation(&other, &live, unix_now_ms()).await;
+    assert_eq!(made.unwrap(), Creation::New);
+    let path = format!("/admin/webhooks/{}", other.id);
+    let (status, answer) = w.call("DELETE", &path, Value::Null).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{answer}");
+    let kept = w.store.subscription(&other.id).await.unwrap().unwrap();
+    assert_eq!(kept.state, SubscriptionState::Creating);
 }
 
 #[tokio::test]

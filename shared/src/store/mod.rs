@@ -46,7 +46,7 @@ pub use tickets::{
     VerifyTicket, VerifyTicketRecord,
 };
 pub use webhooks::{
-    unix_now_ms, AttemptOutcome, Claim, CreateClaim, Creation, Delivery, DeliveryCursor,
+    unix_now_ms, AttemptOutcome, Claim, CreateClaim, Creation, Deletion, Delivery, DeliveryCursor,
     DeliveryState, Subscription, SubscriptionState, WebhookStore,
 };
 

@@ -184,6 +184,17 @@ pub enum Creation {
     Exists(Subscription),
 }
 
+/// The answer to [`WebhookStore::begin_delete`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Deletion {
+    /// Marked `deleting`: the caller removes the rule, the secret, then the record.
+    Started,
+    /// A create holds it now: try again once that call has ended.
+    Creating,
+    /// No such subscription.
+    Absent,
+}
+
 /// Milliseconds since the Unix epoch.
 pub fn unix_now_ms() -> i64 {
     std::time::SystemTime::now()
@@ -296,20 +307,23 @@ impl WebhookStore {
         self.subscriptions.read(key(id)).await
     }
 
-    /// Moves a subscription from `from` to `to`; false when it was not in `from`.
-    pub async fn set_state(
-        &self,
-        id: &str,
-        from: &[SubscriptionState],
-        to: SubscriptionState,
-    ) -> Result<bool, StoreError> {
-        let mut update = Update::new().set("state", s(to.as_str()));
-        let allowed: Vec<String> = (0..from.len()).map(|i| format!(":from{i}")).collect();
-        update = update.condition(format!("#state IN ({})", allowed.join(", ")));
-        for (placeholder, state) in allowed.iter().zip(from) {
-            update = update.value(placeholder, s(state.as_str()));
+    /// Marks the subscription `deleting` (nothing more is delivered for it), unless a create
+    /// still holds it.
+    pub async fn begin_delete(&self, id: &str, now_ms: i64) -> Result<Deletion, StoreError> {
+        let update = Update::new()
+            .set("state", s(SubscriptionState::Deleting.as_str()))
+            .condition(
+                "attribute_exists(#id) AND \
+                 (attribute_not_exists(#create_until) OR #create_until < :now)",
+            )
+            .value(":now", n(now_ms));
+        if self.subscriptions.update(key(id), &update).await?.is_some() {
+            return Ok(Deletion::Started);
         }
-        Ok(self.subscriptions.update(key(id), &update).await?.is_some())
+        Ok(match self.subscription(id).await? {
+            Some(_) => Deletion::Creating,
+            None => Deletion::Absent,
+        })
     }
 
     /// Removes the record (the last step of a delete); false when it was not `deleting`.
