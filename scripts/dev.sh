@@ -51,6 +51,8 @@ functions=(ticket-receive auth-start auth-callback token-refresh code-admin cons
 if [ -d functions/rollout-worker ]; then functions+=(rollout-worker); fi
 # Tokens and WeChat calls for internal services: invoked directly, no route (README "Service gateway").
 functions+=(service-gateway)
+# Webhooks' delivery (README, "Webhooks").
+functions+=(webhook-delivery)
 if [ ! -d "${CARGO_TARGET_DIR:-target}/debug" ]; then
   log "first build on this machine: compiling ~400 crates takes several minutes on 2 cores (later runs take seconds)"
 fi
@@ -76,6 +78,16 @@ while IFS='=' read -r name value; do
   export "$name=$value"
 done < <(cargo run --quiet -p devstack -- create-queue "${TABLE_PREFIX}rollouts")
 [ -n "${ROLLOUT_QUEUE_URL:-}" ] || die "creating the rollout queue failed (see above)"
+# Webhooks (README, "Webhooks"): the bus, the webhook queue and its dead-letter queue in moto;
+# code-admin puts each subscription's rule on the bus. Plain http to loopback is allowed here only.
+log "creating the event bus and the webhook queue (template.yaml's EventBus, WebhookQueue)"
+export AWS_ENDPOINT_URL_EVENTBRIDGE="http://127.0.0.1:$DDB_PORT"
+while IFS='=' read -r name value; do
+  export "$name=$value"
+done < <(cargo run --quiet -p devstack -- create-webhooks "$TABLE_PREFIX")
+[ -n "${WEBHOOK_QUEUE_URL:-}" ] || die "creating the webhook queue failed (see above)"
+export WEBHOOK_ALLOW_LOOPBACK=true
+HOOK_PORT=${HOOK_PORT:-9200}
 
 # code-admin's tokens: the public demo one (256 bits, README) unless ADMIN_TOKEN_HASHES is set.
 if [ -z "${ADMIN_TOKEN_HASHES:-}" ]; then
@@ -126,6 +138,18 @@ else
   rollout_source="no consumer yet (functions/rollout-worker does not exist)"
 fi
 
+# The webhook queue's event source, as template.yaml's WebhookDeliveryFunction events, and a
+# local receiver printing what it gets (.dev/webhook-receiver.log).
+log "webhook queue -> webhook-delivery (devstack sqs-source; logs in .dev/webhook-source.log)"
+cargo run --quiet -p devstack -- sqs-source --queue-url "$WEBHOOK_QUEUE_URL" \
+  --function webhook-delivery --invoke-url "http://127.0.0.1:$API_PORT" \
+  --batch-size 10 --concurrency 5 --timeout-secs 30 >.dev/webhook-source.log 2>&1 &
+pids+=("$!")
+port_in_use "$HOOK_PORT" && die "port $HOOK_PORT is already in use (set HOOK_PORT to another port)"
+log "webhook receiver on 127.0.0.1:$HOOK_PORT (devstack webhook-receiver; logs in .dev/webhook-receiver.log)"
+cargo run --quiet -p devstack -- webhook-receiver --port "$HOOK_PORT" >.dev/webhook-receiver.log 2>&1 &
+pids+=("$!")
+
 port_in_use "$SIM_PORT" && die "port $SIM_PORT is already in use (set SIM_PORT to another port)"
 log "WeChat simulator on 127.0.0.1:$SIM_PORT ($SIM_CONFIG; logs in .dev/sim.log)"
 SIM_PORT=$SIM_PORT SIM_AUTHORIZATION_EVENT_URL="http://127.0.0.1:$API_PORT/wechat/component/notify" \
@@ -147,6 +171,8 @@ cat <<EOT
   DynamoDB (moto)           http://127.0.0.1:$DDB_PORT   tables: $TICKETS_TABLE $AUTHORIZERS_TABLE $AUDITS_TABLE $ACTIONS_TABLE $ROLLOUTS_TABLE
   Rollout queue (moto SQS)  $ROLLOUT_QUEUE_URL, $rollout_source
                             dead letters: $ROLLOUT_DEAD_LETTER_QUEUE_URL
+  Event bus (moto)          $EVENT_BUS_NAME; webhook queue $WEBHOOK_QUEUE_URL -> webhook-delivery
+                            (.dev/webhook-source.log); receiver http://127.0.0.1:$HOOK_PORT (.dev/webhook-receiver.log)
   WeChat simulator          http://127.0.0.1:$SIM_PORT   pushes a component_verify_ticket now and every
                             ${SIM_TICKET_INTERVAL_SECS:-$(grep -m1 ticket_interval_secs "$SIM_CONFIG" | tr -dc 0-9)} s (SIM_TICKET_INTERVAL_SECS)
 
@@ -181,6 +207,14 @@ cat <<EOT
   with curl -s -X POST http://127.0.0.1:$SIM_PORT/sim/registrations/\$TASKID/confirm; taskids: /sim/registrations):
     curl -s $admin_hint -X POST http://127.0.0.1:$API_PORT/admin/registrations -d '{"name":"示例科技有限公司","code":"91440300MA5EXAMPL1","code_type":1,"legal_persona_wechat":"legal_wx01","legal_persona_name":"张三"}'
     curl -s $admin_hint http://127.0.0.1:$API_PORT/admin/registrations
+  Webhooks (README "Webhooks"): subscribe the local receiver (http to loopback: make dev only),
+  note the secret (shown once), send a test event, see it in .dev/webhook-receiver.log:
+    curl -s $admin_hint -X POST http://127.0.0.1:$API_PORT/admin/webhooks \
+         -d '{"url":"http://127.0.0.1:$HOOK_PORT/hook","events":["message.*","event.*"]}'
+    curl -s $admin_hint -X POST http://127.0.0.1:$API_PORT/admin/webhooks/\$ID/test
+    curl -s $admin_hint http://127.0.0.1:$API_PORT/admin/webhooks/\$ID/deliveries
+    # signatures checked: another receiver given the secret, e.g.
+    cargo run -q -p devstack -- webhook-receiver --port 9201 --secret whsec_...
   Refresh tokens now:  cargo lambda invoke token-refresh --data-ascii '{"mode":"refresh"}' -A 127.0.0.1 -P $API_PORT
   Service gateway (README "Service gateway"; what internal services invoke), for the coffee shop $mp once authorized:
     cargo lambda invoke service-gateway --data-ascii '{"action":"token","appid":"$mp"}' -A 127.0.0.1 -P $API_PORT

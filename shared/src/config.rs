@@ -184,6 +184,9 @@ pub struct TableNames {
     pub audits: String,
     pub actions: String,
     pub rollouts: String,
+    /// Webhook subscriptions and their deliveries (`shared::store::webhooks`).
+    pub webhooks: String,
+    pub webhook_deliveries: String,
 }
 
 impl TableNames {
@@ -199,6 +202,8 @@ impl TableNames {
             audits: required("AUDITS_TABLE")?,
             actions: required("ACTIONS_TABLE")?,
             rollouts: required("ROLLOUTS_TABLE")?,
+            webhooks: required("WEBHOOKS_TABLE")?,
+            webhook_deliveries: required("WEBHOOK_DELIVERIES_TABLE")?,
         })
     }
 

@@ -27,5 +27,6 @@ pub mod review_readiness;
 pub mod rollout;
 pub mod store;
 pub mod web;
+pub mod webhook;
 pub mod wechat;
 pub mod xml;

@@ -213,6 +213,23 @@ where
     }
 }
 
+/// The answer of an SQS-triggered function (`ReportBatchItemFailures`): the messages that
+/// failed, delivered again by SQS; every other one of the batch is deleted.
+pub fn batch_response(
+    failed: impl IntoIterator<Item = String>,
+) -> aws_lambda_events::sqs::SqsBatchResponse {
+    let mut response = aws_lambda_events::sqs::SqsBatchResponse::default();
+    response.batch_item_failures = failed
+        .into_iter()
+        .map(|item_identifier| {
+            let mut failure = aws_lambda_events::sqs::BatchItemFailure::default();
+            failure.item_identifier = item_identifier;
+            failure
+        })
+        .collect();
+    response
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

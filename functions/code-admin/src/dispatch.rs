@@ -228,6 +228,9 @@ impl<L: ActionLog + Sync> CodeAdmin<L> {
             Op::ListRegistrations | Op::GetRegistration => {
                 self.read_registrations(op, params).await
             }
+            Op::ListWebhooks | Op::GetWebhook | Op::WebhookDeliveries => {
+                self.read_webhooks(op, params, query).await
+            }
             // The state-changing operations go through `change` with their validated fields.
             other => Err(AdminError::NotFound {
                 method: "GET".into(),
@@ -325,6 +328,9 @@ impl<L: ActionLog + Sync> CodeAdmin<L> {
             Validated::PauseRollout {}
             | Validated::ResumeRollout {}
             | Validated::RetryTarget {} => self.change_rollout(op, params, false).await,
+            Validated::CreateWebhook(fields) => self.create_webhook(label, &fields).await,
+            Validated::DeleteWebhook { id } => self.delete_webhook(&id).await,
+            Validated::TestWebhook { id } => self.test_webhook(&id).await,
         }
     }
 

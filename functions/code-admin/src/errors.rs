@@ -37,6 +37,13 @@ pub enum AdminError {
     Component(String),
     #[error("storage unavailable: {0}")]
     Store(#[from] StoreError),
+    /// EventBridge, Secrets Manager or SQS failed for a webhook: what was done is finished by
+    /// sending the call again.
+    #[error("webhooks unavailable: {0}")]
+    Webhooks(String),
+    /// The platform has no bus (`EVENT_BUS_NAME`): webhooks are off.
+    #[error("webhooks are not configured on this platform (EVENT_BUS_NAME)")]
+    WebhooksOff,
     /// The call's record could not be written before it started: nothing was done.
     #[error("the action log could not be written, so nothing was done: try again later")]
     ActionLog(#[source] StoreError),
@@ -131,6 +138,7 @@ impl AdminError {
             Self::Component(_) | Self::Store(_) | Self::ActionLog(_) => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
+            Self::Webhooks(_) | Self::WebhooksOff => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -151,6 +159,8 @@ impl AdminError {
             Self::Wechat(_) | Self::Component(_) => "wechat_unavailable",
             Self::Store(_) => "storage_unavailable",
             Self::ActionLog(_) => "action_log_unavailable",
+            Self::Webhooks(_) => "webhooks_unavailable",
+            Self::WebhooksOff => "webhooks_not_configured",
         }
     }
 

@@ -13,6 +13,7 @@ pub mod requests;
 pub mod rollouts;
 pub mod routes;
 pub mod validate;
+pub mod webhooks;
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -54,6 +55,8 @@ pub struct CodeAdmin<L = DynamoActionLog> {
     rollouts: Option<PlatformRollouts>,
     actions: L,
     tokens: AdminTokens,
+    /// None when the platform has no bus (the webhook routes answer 503).
+    webhooks: Option<webhooks::WebhookAdmin>,
 }
 
 pub type PlatformCodeAdmin = CodeAdmin<DynamoActionLog>;
@@ -67,6 +70,28 @@ impl PlatformCodeAdmin {
             tokens,
         )
         .with_rollouts(platform.rollouts())
+    }
+
+    /// The webhooks' AWS side, from the environment ([`webhooks::WebhookSettings`]).
+    pub async fn with_webhooks_from_env(self, platform: &Platform) -> Self {
+        let Some(settings) =
+            webhooks::WebhookSettings::from_lookup(|name| std::env::var(name).ok())
+        else {
+            return self;
+        };
+        // A second SDK configuration (the Platform keeps none): the same shared HTTP client.
+        let sdk = shared::config::aws_sdk_config().await;
+        self.with_webhooks(Some(webhooks::WebhookAdmin {
+            store: shared::store::WebhookStore::new(
+                platform.dynamo.clone(),
+                &platform.tables.webhooks,
+                &platform.tables.webhook_deliveries,
+            ),
+            events: aws_sdk_eventbridge::Client::new(&sdk),
+            secrets: aws_sdk_secretsmanager::Client::new(&sdk),
+            sqs: platform.sqs.clone(),
+            settings,
+        }))
     }
 
     /// `ADMIN_TOKEN_HASHES` (labelled SHA-256 hashes) from the environment or the component secret.
@@ -90,12 +115,13 @@ impl PlatformCodeAdmin {
                 reason: format!("{wait_secs} s is more than {MAX_SCAN_WAIT_SECS} s"),
             });
         }
-        Ok(
-            Self::from_platform(&platform, tokens).with_scan_wait(ScanWait {
+        Ok(Self::from_platform(&platform, tokens)
+            .with_scan_wait(ScanWait {
                 wait: Duration::from_secs(wait_secs as u64),
                 ..ScanWait::default()
-            }),
-        )
+            })
+            .with_webhooks_from_env(&platform)
+            .await)
     }
 }
 
@@ -125,6 +151,11 @@ impl<L> CodeAdmin<L> {
         Self { rollouts, ..self }
     }
 
+    /// The webhook routes' AWS side.
+    pub fn with_webhooks(self, webhooks: Option<webhooks::WebhookAdmin>) -> Self {
+        Self { webhooks, ..self }
+    }
+
     /// How long submit waits for a running privacy scan (`PRIVACY_SCAN_WAIT_SECS`).
     pub fn with_scan_wait(self, wait: ScanWait) -> Self {
         Self {
@@ -144,6 +175,7 @@ impl<L> CodeAdmin<L> {
             rollouts: None,
             actions,
             tokens,
+            webhooks: None,
         }
     }
 }

@@ -20,6 +20,7 @@ use crate::requests::{
 use crate::rollouts::{CancelRequest, RolloutRequest};
 use crate::routes::Op;
 use crate::validate::{self, Validated};
+use crate::webhooks::{webhook_id, WebhookRequest};
 use crate::{Answer, CodeAdmin};
 
 impl<L: ActionLog + Sync> CodeAdmin<L> {
@@ -128,6 +129,17 @@ impl<L: ActionLog + Sync> CodeAdmin<L> {
             | Op::GoLiveReport
             | Op::PlatformHealth => return Ok(None),
             Op::ListRegistrations | Op::GetRegistration => return Ok(None),
+            Op::CreateWebhook => Validated::CreateWebhook(
+                self.validate_webhook(parse::<WebhookRequest>(body)?)
+                    .await?,
+            ),
+            Op::DeleteWebhook => Validated::DeleteWebhook {
+                id: webhook_id(params)?.to_owned(),
+            },
+            Op::TestWebhook => Validated::TestWebhook {
+                id: webhook_id(params)?.to_owned(),
+            },
+            Op::ListWebhooks | Op::GetWebhook | Op::WebhookDeliveries => return Ok(None),
             Op::ListRollouts | Op::GetRollout | Op::RolloutTargets => return Ok(None),
         }))
     }

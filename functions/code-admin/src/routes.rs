@@ -58,6 +58,12 @@ pub enum Op {
     CreateRegistration,
     ListRegistrations,
     GetRegistration,
+    CreateWebhook,
+    ListWebhooks,
+    GetWebhook,
+    DeleteWebhook,
+    TestWebhook,
+    WebhookDeliveries,
 }
 
 const A: &str = "/admin/authorizers/{appid}";
@@ -190,6 +196,16 @@ pub const ROUTES: &[(&str, &str, Op)] = &[
     ("POST", "/admin/registrations", Op::CreateRegistration),
     ("GET", "/admin/registrations", Op::ListRegistrations),
     ("GET", "/admin/registrations/{id}", Op::GetRegistration),
+    ("POST", "/admin/webhooks", Op::CreateWebhook),
+    ("GET", "/admin/webhooks", Op::ListWebhooks),
+    ("GET", "/admin/webhooks/{id}", Op::GetWebhook),
+    ("DELETE", "/admin/webhooks/{id}", Op::DeleteWebhook),
+    ("POST", "/admin/webhooks/{id}/test", Op::TestWebhook),
+    (
+        "GET",
+        "/admin/webhooks/{id}/deliveries",
+        Op::WebhookDeliveries,
+    ),
 ];
 
 /// The operation for `method path` and its path parameters.

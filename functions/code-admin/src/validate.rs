@@ -46,6 +46,9 @@ pub enum Validated {
     ResumeRollout {},
     CancelRollout { withdraw: bool },
     RetryTarget {},
+    CreateWebhook(crate::webhooks::WebhookFields),
+    DeleteWebhook { id: String },
+    TestWebhook { id: String },
 }
 
 /// A guideline file to upload. The action log records its name, size and SHA-256, not its text.

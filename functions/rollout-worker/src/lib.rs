@@ -3,7 +3,7 @@
 //! timeout, and lands in the dead-letter queue after 5 tries) and the rollout sync on a schedule
 //! (`{"mode":"sync"}`). The steps themselves are `shared::rollout`.
 
-use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use futures::stream::{self, StreamExt};
 use lambda_runtime::Error;
 use serde_json::{json, Value};
@@ -48,7 +48,7 @@ impl Worker {
     /// One batch: each message's step; those that could not be made now are answered as
     /// failures (retried by SQS), a message that is not a step is dropped with a log line.
     pub async fn handle_batch(&self, event: SqsEvent) -> SqsBatchResponse {
-        let failures: Vec<BatchItemFailure> = stream::iter(event.records)
+        let failed: Vec<String> = stream::iter(event.records)
             .map(|record| async move {
                 let id = record.message_id.clone().unwrap_or_default();
                 let Some(message) = record
@@ -72,16 +72,9 @@ impl Worker {
             })
             .buffer_unordered(STEPS_AT_ONCE)
             .filter_map(|failed| async move { failed })
-            .map(|item_identifier| {
-                let mut failure = BatchItemFailure::default();
-                failure.item_identifier = item_identifier;
-                failure
-            })
             .collect()
             .await;
-        let mut response = SqsBatchResponse::default();
-        response.batch_item_failures = failures;
-        response
+        shared::queue::batch_response(failed)
     }
 }
 

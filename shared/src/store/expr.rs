@@ -144,6 +144,15 @@ impl Update {
             .value(&format!(":{attribute}"), value)
     }
 
+    /// `SET #<attribute> = if_not_exists(#<attribute>, :<attribute>)`: written by the first
+    /// update only.
+    pub fn set_if_absent(self, attribute: &str, value: AttributeValue) -> Self {
+        self.set_expression(format!(
+            "#{attribute} = if_not_exists(#{attribute}, :{attribute})"
+        ))
+        .value(&format!(":{attribute}"), value)
+    }
+
     /// `SET` for each attribute and value.
     pub fn set_all(
         self,

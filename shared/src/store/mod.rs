@@ -22,6 +22,7 @@ pub mod registrations;
 pub mod rollouts;
 mod table;
 pub mod tickets;
+pub mod webhooks;
 
 pub use actions::{Action, ActionKey, ActionLog, ActionOutcome, ActionStatus, DynamoActionLog};
 pub use audits::{AuditRecord, AuditStore, DynamoAuditStore, StatusChange};
@@ -45,6 +46,10 @@ pub use table::is_condition_failure;
 pub use tickets::{
     DynamoTicketStore, PushOutcome, PushStore, ReceivedPush, TicketOutcome, TicketStore,
     VerifyTicket, VerifyTicketRecord,
+};
+pub use webhooks::{
+    unix_now_ms, AttemptOutcome, Claim, CreateClaim, Creation, Deletion, Delivery, DeliveryCursor,
+    DeliveryState, Subscription, SubscriptionState, WebhookStore,
 };
 
 /// What the component's services need of the tickets table: its verify ticket and the component

@@ -50,14 +50,19 @@ impl QueueOptions {
     /// The options of template.yaml's `RolloutQueue` (what `make dev` uses): its
     /// `VisibilityTimeout` and its `RedrivePolicy`'s `maxReceiveCount`.
     pub fn of_template(template: &str) -> Result<Self, StackError> {
+        Self::of_template_queue(template, "RolloutQueue")
+    }
+
+    /// The options of template.yaml's queue `logical_id` (e.g. `WebhookQueue`).
+    pub fn of_template_queue(template: &str, logical_id: &str) -> Result<Self, StackError> {
         let doc: serde_yaml::Value = serde_yaml::from_str(template)?;
-        let queue = &doc["Resources"]["RolloutQueue"]["Properties"];
+        let queue = &doc["Resources"][logical_id]["Properties"];
         let number = |value: &serde_yaml::Value, what: &str| {
             value
                 .as_u64()
                 .and_then(|n| u32::try_from(n).ok())
                 .ok_or_else(|| {
-                    StackError::Template(format!("RolloutQueue: {what} is not a number"))
+                    StackError::Template(format!("{logical_id}: {what} is not a number"))
                 })
         };
         Ok(Self {

@@ -21,6 +21,7 @@ pub mod sim;
 pub mod simctl;
 pub mod vectors;
 pub mod wait;
+pub mod webhooks;
 pub mod world;
 
 use std::collections::BTreeMap;
@@ -51,6 +52,8 @@ pub enum StackError {
     Dynamo(String),
     #[error("SQS: {0}")]
     Sqs(String),
+    #[error("EventBridge: {0}")]
+    Events(String),
 }
 
 fn template_error(msg: impl Into<String>) -> StackError {
@@ -504,6 +507,8 @@ pub async fn platform_with_dynamodb_at(
             audits: tables("audits"),
             actions: tables("actions"),
             rollouts: tables("rollouts"),
+            webhooks: tables("webhooks"),
+            webhook_deliveries: tables("webhookdeliveries"),
         },
         dynamo: Client::new(&sdk),
         sqs: aws_sdk_sqs::Client::new(&sdk),

@@ -19,9 +19,32 @@ fn template_defines_the_tables_with_their_env_vars() {
             ("AuditsTable", "AUDITS_TABLE"),
             ("AuthorizersTable", "AUTHORIZERS_TABLE"),
             ("RolloutsTable", "ROLLOUTS_TABLE"),
-            ("TicketsTable", "TICKETS_TABLE")
+            ("TicketsTable", "TICKETS_TABLE"),
+            ("WebhookDeliveriesTable", "WEBHOOK_DELIVERIES_TABLE"),
+            ("WebhooksTable", "WEBHOOKS_TABLE")
         ])
     );
+    // A subscription's deliveries newest first, and one event's across subscriptions.
+    let deliveries = specs
+        .iter()
+        .find(|s| s.logical_id == "WebhookDeliveriesTable")
+        .unwrap();
+    let indexes: Vec<(&str, Vec<&str>)> = deliveries
+        .indexes
+        .iter()
+        .map(|i| {
+            let keys = i.keys.iter().map(|k| k.attribute.as_str()).collect();
+            (i.name.as_str(), keys)
+        })
+        .collect();
+    assert_eq!(
+        indexes,
+        [
+            ("recent", vec!["subscription", "queued_at"]),
+            ("by_event", vec!["event_id", "subscription"])
+        ]
+    );
+    assert_eq!(deliveries.ttl_attribute.as_deref(), Some("purge_at"));
     for spec in &specs {
         assert_eq!(spec.billing_mode, "PAY_PER_REQUEST", "{}", spec.logical_id);
         assert!(spec.point_in_time_recovery, "{}", spec.logical_id);

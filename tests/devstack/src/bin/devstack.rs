@@ -13,6 +13,13 @@
 //!   `--invoke-url`), as `devstack::event_source` does it in the tests; with `--schedule-secs`,
 //!   also invokes the function with `--schedule-input` every N seconds, as the EventBridge
 //!   schedule does. Runs until killed.
+//! * `devstack create-webhooks PREFIX`: creates the platform's bus `PREFIXevents` (template.yaml's
+//!   `EventBus`) and the webhook queue `PREFIXwebhooks` with its dead-letter queue (its
+//!   `WebhookQueue`'s options) in moto, and prints `EVENT_BUS_NAME=…`, `WEBHOOK_QUEUE_URL=…`,
+//!   `WEBHOOK_QUEUE_ARN=…`, `WEBHOOK_DLQ_URL=…` and `WEBHOOK_SECRET_PREFIX=…`;
+//! * `devstack webhook-receiver [--port N] [--secret whsec_…]`: a webhook receiver on loopback
+//!   that prints every POST and, given the subscription's secret, whether its signature holds
+//!   (answered 401 when it does not). Runs until killed.
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -68,6 +75,14 @@ async fn run(args: &[String]) -> Result<(), String> {
         }
         [cmd, rest @ ..] if cmd == "create-queue" => create_queue(rest).await,
         [cmd, rest @ ..] if cmd == "sqs-source" => sqs_source(rest).await,
+        [cmd, prefix] if cmd == "create-webhooks" => create_webhooks(prefix).await,
+        [cmd, rest @ ..] if cmd == "webhook-receiver" => {
+            let flags = Flags::parse(rest, &["port", "secret"])?;
+            let port: u16 = flags.number("port", 9200)?;
+            devstack::webhooks::serve_and_print(([127, 0, 0, 1], port).into(), flags.get("secret"))
+                .await;
+            Ok(())
+        }
         _ => Err(USAGE.into()),
     }
 }
@@ -75,7 +90,8 @@ async fn run(args: &[String]) -> Result<(), String> {
 const USAGE: &str = "usage: devstack create-tables PREFIX | devstack dump TABLE | \
     devstack create-queue NAME [--visibility-timeout SECS] [--max-receive-count N] | \
     devstack sqs-source --queue-url URL --function NAME --invoke-url URL [--concurrency N] \
-    [--batch-size N] [--timeout-secs N] [--schedule-secs N --schedule-input JSON]";
+    [--batch-size N] [--timeout-secs N] [--schedule-secs N --schedule-input JSON] | \
+    devstack create-webhooks PREFIX | devstack webhook-receiver [--port N] [--secret whsec_...]";
 
 /// `--name value` pairs after the positional arguments.
 struct Flags<'a>(Vec<(&'a str, &'a str)>);
@@ -142,6 +158,24 @@ async fn create_queue(args: &[String]) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     println!("ROLLOUT_QUEUE_URL={}", queue.url);
     println!("ROLLOUT_DEAD_LETTER_QUEUE_URL={}", queue.dlq_url);
+    Ok(())
+}
+
+async fn create_webhooks(prefix: &str) -> Result<(), String> {
+    let template =
+        devstack::read_template(&devstack::template_path()).map_err(|e| e.to_string())?;
+    let options =
+        QueueOptions::of_template_queue(&template, "WebhookQueue").map_err(|e| e.to_string())?;
+    let client = devstack::local_sqs_client().await;
+    let name = prefix.trim_end_matches('-');
+    let hooks = devstack::webhooks::create_webhooks(&client, name, options)
+        .await
+        .map_err(|e| e.to_string())?;
+    println!("EVENT_BUS_NAME={}", hooks.bus_name);
+    println!("WEBHOOK_QUEUE_URL={}", hooks.queue.url);
+    println!("WEBHOOK_QUEUE_ARN={}", hooks.queue.arn);
+    println!("WEBHOOK_DLQ_URL={}", hooks.queue.dlq_url);
+    println!("WEBHOOK_SECRET_PREFIX={}", hooks.secret_prefix);
     Ok(())
 }
 
