@@ -6,6 +6,7 @@ import {
   TOKEN_KEY, Refused, act, api, badge, busy, card, clearMessages, del, describeError, duration, field,
   get, h, kv, loading, mp, post, put, renderValue, show, showError, table, token, when,
 } from "/console/ui.js";
+import { pushView, pushesView, webhookView, webhooksView } from "/console/gateway.js";
 
 const PAGE_SIZE = 20;
 
@@ -736,6 +737,10 @@ function route() {
       return parts[1] ? rolloutView(decodeURIComponent(parts[1])) : rolloutsView();
     case "health":
       return healthView();
+    case "pushes":
+      return parts[1] ? pushView(decodeURIComponent(parts[1])) : pushesView(params);
+    case "webhooks":
+      return parts[1] ? webhookView(decodeURIComponent(parts[1])) : webhooksView();
     default:
       return miniProgramsView(params);
   }

@@ -1,6 +1,16 @@
 // Labels in Chinese (the operators' language, the default) and English. `t(key, vars)` fills
 // `{name}` placeholders; a key without a label shows itself, so a missing one is visible.
 const zh = {
+  "nav.pushes": "消息推送", "nav.webhooks": "Webhook",
+  "push.kind": "类型", "push.create_time": "微信时间", "push.received_at": "收到时间", "push.published_at": "发布时间",
+  "push.fields": "解析后的字段", "push.xml": "解密后的 XML", "push.deliveries": "投递记录",
+  "hook.create": "新建 Webhook", "hook.url": "地址 (https)", "hook.events": "事件 (如 message.*, event.subscribe_msg_popup_event)",
+  "hook.appids": "只要这些小程序 (appid，可留空)", "hook.appids_hint": "留空 = 全部小程序", "hook.every_appid": "全部小程序",
+  "hook.secret_title": "签名密钥", "hook.secret_once": "只显示这一次：现在复制并保存到接收方。之后无法再查看。",
+  "hook.webhook": "Webhook", "hook.attempts": "尝试次数", "hook.last_status": "最近状态码", "hook.last_error": "最近错误",
+  "hook.test": "发送测试事件", "hook.test_sent": "测试事件 {id} 已进入投递队列。", "hook.delete": "删除",
+  "state.delivered": "已投递", "state.pending": "投递中", "state.dead": "已放弃", "state.active": "生效", "state.creating": "创建中", "state.deleting": "删除中",
+  "state.published": "已发布", "state.stored": "已保存",
   brand: "第三方平台控制台",
   "nav.mini_programs": "小程序", "nav.templates": "模板库", "nav.rollouts": "批量发布", "nav.health": "平台状态",
   signout: "退出", "lang.other": "English", cancel: "取消", confirm: "确定",
@@ -42,6 +52,16 @@ const zh = {
   yes: "是", no: "否", none: "无", secs: "{n} 秒", mins: "{n} 分钟", hours: "{n} 小时", days: "{n} 天", ago: "{t}前",
 };
 const en = {
+  "nav.pushes": "Pushes", "nav.webhooks": "Webhooks",
+  "push.kind": "Kind", "push.create_time": "WeChat time", "push.received_at": "Received", "push.published_at": "Published",
+  "push.fields": "Parsed fields", "push.xml": "Decrypted XML", "push.deliveries": "Deliveries",
+  "hook.create": "New webhook", "hook.url": "URL (https)", "hook.events": "Events (e.g. message.*, event.subscribe_msg_popup_event)",
+  "hook.appids": "Only these mini programs (appids, optional)", "hook.appids_hint": "empty = every mini program", "hook.every_appid": "every mini program",
+  "hook.secret_title": "Signing secret", "hook.secret_once": "Shown this once: copy it to the receiver now. It cannot be read again.",
+  "hook.webhook": "Webhook", "hook.attempts": "Attempts", "hook.last_status": "Last status", "hook.last_error": "Last error",
+  "hook.test": "Send a test event", "hook.test_sent": "Test event {id} is on the delivery queue.", "hook.delete": "Delete",
+  "state.delivered": "delivered", "state.pending": "pending", "state.dead": "dead", "state.active": "active", "state.creating": "creating", "state.deleting": "deleting",
+  "state.published": "published", "state.stored": "stored",
   brand: "Platform console",
   "nav.mini_programs": "Mini programs", "nav.templates": "Templates", "nav.rollouts": "Rollouts", "nav.health": "Health",
   signout: "Sign out", "lang.other": "中文", cancel: "Cancel", confirm: "Confirm",

@@ -334,3 +334,78 @@ pub fn query_of(url: &str) -> HashMap<String, String> {
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .collect()
 }
+
+/// The webhooks' AWS side in moto for a console test: the bus and the webhook queue, the admin
+/// routes' client of them, and webhook-delivery driven by the queue's event source (as Lambda's),
+/// POSTing to loopback (allowed as `make dev` allows it).
+pub struct WebhookRig {
+    pub admin: code_admin::webhooks::WebhookAdmin,
+    pub local: devstack::webhooks::LocalWebhooks,
+    _source: devstack::event_source::EventSource,
+}
+
+impl WebhookRig {
+    pub async fn start(platform: &shared::platform::Platform, name: &str) -> Self {
+        use devstack::event_source::{self, unique_queue_name, QueueOptions, SourceOptions};
+        let options = QueueOptions {
+            visibility_timeout_secs: 2,
+            max_receive_count: 100,
+        };
+        let local =
+            devstack::webhooks::create_webhooks(&platform.sqs, &unique_queue_name(name), options)
+                .await
+                .unwrap_or_else(|e| panic!("the bus and webhook queue of {name}: {e}"));
+        let store = shared::store::WebhookStore::new(
+            platform.dynamo.clone(),
+            &platform.tables.webhooks,
+            &platform.tables.webhook_deliveries,
+        );
+        let policy = shared::webhook::TargetPolicy {
+            allow_loopback: true,
+        };
+        let admin = code_admin::webhooks::WebhookAdmin {
+            store: store.clone(),
+            events: local.events.clone(),
+            secrets: local.secrets.clone(),
+            sqs: platform.sqs.clone(),
+            settings: code_admin::webhooks::WebhookSettings {
+                bus_name: local.bus_name.clone(),
+                queue_url: local.queue.url.clone(),
+                queue_arn: local.queue.arn.clone(),
+                secret_prefix: local.secret_prefix.clone(),
+                policy,
+            },
+        };
+        let settings = webhook_delivery::Settings {
+            queue_url: local.queue.url.clone(),
+            dlq_url: local.queue.dlq_url.clone(),
+            secret_prefix: local.secret_prefix.clone(),
+            policy,
+            retry: webhook_delivery::RetryPolicy {
+                base_secs: 1,
+                max_delay_secs: 1,
+                max_age_secs: 3600,
+            },
+            timeout: Duration::from_secs(3),
+            busy_secs: 1,
+        };
+        let delivery = Arc::new(
+            webhook_delivery::Delivery::new(
+                store,
+                local.secrets.clone(),
+                platform.sqs.clone(),
+                settings,
+            )
+            .expect("an HTTP client"),
+        );
+        let source = event_source::start(&local.queue, SourceOptions::default(), move |batch| {
+            let delivery = delivery.clone();
+            async move { Ok::<_, std::convert::Infallible>(delivery.handle_batch(batch).await) }
+        });
+        Self {
+            admin,
+            local,
+            _source: source,
+        }
+    }
+}

@@ -9,6 +9,7 @@ use auth_start::AuthStart;
 use code_admin::auth::token_hash;
 use code_admin::{AdminTokens, PlatformCodeAdmin};
 use console_browser::*;
+
 use devstack::sim::{shop, template, Component, MiniProgramBuilder, Setup};
 use devstack::simctl::fault;
 use devstack::world::World;
@@ -29,9 +30,15 @@ struct Stack {
     api: LocalApi,
     _driver: Driver,
     browser: Client,
+    webhooks: Option<WebhookRig>,
 }
 
 async fn stack(test: &str, width: u32, height: u32) -> Stack {
+    stack_with(test, width, height, false).await
+}
+
+/// [`stack`], with the webhooks' bus, queue and delivery when `webhooks`.
+async fn stack_with(test: &str, width: u32, height: u32, webhooks: bool) -> Stack {
     let component = Component::new(COMPONENT, "console-component-secret", "consoletoken");
     let world = Setup::new(&component)
         .mini_programs([
@@ -51,11 +58,16 @@ async fn stack(test: &str, width: u32, height: u32) -> Stack {
         .await;
     world.authorize(SHOP, &[17, 18]).await;
     let platform = world.platform.clone();
+    let rig = match webhooks {
+        true => Some(WebhookRig::start(&platform, test).await),
+        false => None,
+    };
     let api = LocalApi::serve(|base| Functions {
         admin: PlatformCodeAdmin::from_platform(
             &platform,
             AdminTokens::parse(&format!("ops:{}", token_hash(TOKEN))).unwrap(),
-        ),
+        )
+        .with_webhooks(rig.as_ref().map(|r| r.admin.clone())),
         receiver: PlatformReceiver::from_platform(&platform).unwrap(),
         start: AuthStart::from_platform(&platform, format!("{base}/auth/callback")),
         callback: AuthCallback::from_platform(&platform),
@@ -73,6 +85,7 @@ async fn stack(test: &str, width: u32, height: u32) -> Stack {
         api,
         _driver: driver,
         browser,
+        webhooks: rig,
     }
 }
 
@@ -392,5 +405,42 @@ async fn a_rollout_is_created_after_its_preview_and_steered_from_its_page() {
         .unwrap();
     assert_eq!(rollouts.len(), 1);
     assert_eq!(rollouts[0].target_count, 1);
+    assert_eq!(console_errors(b).await, Vec::<String>::new());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_webhook_is_made_its_secret_shown_once_and_its_test_event_delivered_signed() {
+    let s = stack_with("console-webhook", 1280, 900, true).await;
+    assert!(s.webhooks.is_some());
+    let b = &s.browser;
+    let receiver = devstack::webhooks::WebhookReceiver::start().await;
+    sign_in(&s, TOKEN).await;
+    text_until(b, "#mp-table", |t| t.contains(SHOP)).await;
+    b.goto(&s.api.url("/console/#/webhooks")).await.unwrap();
+    fill(b, "#hook-url", &receiver.url("/wechat-events")).await;
+    fill(
+        b,
+        "#hook-events",
+        "message.*, event.subscribe_msg_popup_event",
+    )
+    .await;
+    act(b, "#hook-create").await;
+    let secret = text_until(b, "#webhook-secret", |t| t.starts_with("whsec_")).await;
+    receiver.set_secret(&secret);
+    text_until(b, "#webhooks-table", |t| t.contains("/wechat-events")).await;
+    screenshot(b, "webhooks").await;
+
+    click(b, "#hook-open").await;
+    text_until(b, "#hook-title", |t| t.contains("/wechat-events")).await;
+    // The secret is in no page but the one right after creating it.
+    let page = find(b, "main").await.text().await.unwrap();
+    assert!(!page.contains(&secret), "the secret is shown once");
+    act(b, "#hook-test").await;
+    let table = text_until(b, "#deliveries-table", |t| t.contains("已投递")).await;
+    assert!(table.contains("webhook.test"), "{table}");
+    let hits = receiver.hits();
+    assert_eq!(hits.len(), 1, "delivered once");
+    assert_eq!(hits[0].verified, Some(true), "signed with the secret shown");
+    screenshot(b, "webhook").await;
     assert_eq!(console_errors(b).await, Vec::<String>::new());
 }
