@@ -329,6 +329,8 @@ pub struct SimState {
     pub due_applications: BTreeSet<(i64, String)>,
     /// Review outcomes by fraction (`/sim/reviews` without an appid), if scripted.
     pub review_rule: Option<crate::review_rule::ReviewRule>,
+    /// Basic information, categories and ICP filing of new mini programs.
+    pub onboard: crate::onboard::OnboardState,
 }
 
 /// What an owner's authorization gives: the InfoType to push, the authorization code, its expiry.
@@ -385,6 +387,7 @@ impl SimState {
             due_reviews: BTreeSet::new(),
             due_applications: BTreeSet::new(),
             review_rule: None,
+            onboard: Default::default(),
             config,
         }
     }
@@ -397,6 +400,12 @@ impl SimState {
         self.mini_program_index
             .get(appid)
             .map(|i| &self.config.mini_programs[*i])
+    }
+
+    /// A mini program to change (its name, avatar, categories).
+    pub fn mini_program_mut(&mut self, appid: &str) -> Option<&mut MiniProgram> {
+        let index = *self.mini_program_index.get(appid)?;
+        self.config.mini_programs.get_mut(index)
     }
 
     /// A new mini program of this WeChat; false (and nothing changed) if its appid exists.
