@@ -184,6 +184,7 @@ pub struct TableNames {
     pub audits: String,
     pub actions: String,
     pub rollouts: String,
+    pub onboardings: String,
 }
 
 impl TableNames {
@@ -199,6 +200,7 @@ impl TableNames {
             audits: required("AUDITS_TABLE")?,
             actions: required("ACTIONS_TABLE")?,
             rollouts: required("ROLLOUTS_TABLE")?,
+            onboardings: required("ONBOARDINGS_TABLE")?,
         })
     }
 

@@ -504,6 +504,7 @@ pub async fn platform_with_dynamodb_at(
             audits: tables("audits"),
             actions: tables("actions"),
             rollouts: tables("rollouts"),
+            onboardings: tables("onboardings"),
         },
         dynamo: Client::new(&sdk),
         sqs: aws_sdk_sqs::Client::new(&sdk),
