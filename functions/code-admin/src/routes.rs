@@ -56,6 +56,10 @@ pub enum Op {
     CreateRegistration,
     ListRegistrations,
     GetRegistration,
+    CreateOnboarding,
+    ListOnboardings,
+    GetOnboarding,
+    ResubmitOnboarding,
 }
 
 const A: &str = "/admin/authorizers/{appid}";
@@ -182,6 +186,14 @@ pub const ROUTES: &[(&str, &str, Op)] = &[
     ("POST", "/admin/registrations", Op::CreateRegistration),
     ("GET", "/admin/registrations", Op::ListRegistrations),
     ("GET", "/admin/registrations/{id}", Op::GetRegistration),
+    ("POST", "/admin/onboardings", Op::CreateOnboarding),
+    ("GET", "/admin/onboardings", Op::ListOnboardings),
+    ("GET", "/admin/onboardings/{id}", Op::GetOnboarding),
+    (
+        "POST",
+        "/admin/onboardings/{id}/resubmit",
+        Op::ResubmitOnboarding,
+    ),
 ];
 
 /// The operation for `method path` and its path parameters.

@@ -46,6 +46,8 @@ pub enum Validated {
     ResumeRollout {},
     CancelRollout { withdraw: bool },
     RetryTarget {},
+    CreateOnboarding(crate::onboardings::OnboardingFields),
+    ResubmitOnboarding(crate::onboardings::ResubmitFields),
 }
 
 /// A guideline file to upload. The action log records its name, size and SHA-256, not its text.

@@ -408,7 +408,8 @@ pub fn to_json(o: &Onboarding) -> Value {
     value
 }
 
-fn strip_media(value: &mut Value) {
+/// Each media's base64 replaced by its size (answers and the action log never carry files).
+pub fn strip_media(value: &mut Value) {
     match value {
         Value::Object(map) => {
             if let Some(Value::String(b64)) = map.get("base64") {
