@@ -136,7 +136,7 @@ cat <<EOT
   The local platform is up (component: $component_source, appid $COMPONENT_APPID).
 
   Authorization event URL   POST http://127.0.0.1:$API_PORT/wechat/component/notify
-  DynamoDB (moto)           http://127.0.0.1:$DDB_PORT   tables: $TICKETS_TABLE $AUTHORIZERS_TABLE $AUDITS_TABLE $ACTIONS_TABLE $ROLLOUTS_TABLE
+  DynamoDB (moto)           http://127.0.0.1:$DDB_PORT   tables: $TICKETS_TABLE $AUTHORIZERS_TABLE $AUDITS_TABLE $ACTIONS_TABLE $ROLLOUTS_TABLE $ONBOARDINGS_TABLE
   Rollout queue (moto SQS)  $ROLLOUT_QUEUE_URL, $rollout_source
                             dead letters: $ROLLOUT_DEAD_LETTER_QUEUE_URL
   WeChat simulator          http://127.0.0.1:$SIM_PORT   pushes a component_verify_ticket now and every
@@ -173,6 +173,14 @@ cat <<EOT
   with curl -s -X POST http://127.0.0.1:$SIM_PORT/sim/registrations/\$TASKID/confirm; taskids: /sim/registrations):
     curl -s $admin_hint -X POST http://127.0.0.1:$API_PORT/admin/registrations -d '{"name":"示例科技有限公司","code":"91440300MA5EXAMPL1","code_type":1,"legal_persona_wechat":"legal_wx01","legal_persona_name":"张三"}'
     curl -s $admin_hint http://127.0.0.1:$API_PORT/admin/registrations
+  Onboard the fast-registered mini program (README "Onboarding"; \$REG is its registration's id; images
+  are base64 of at most 40 KiB: some.png is any small PNG):
+    png=\$(base64 -w0 some.png); img="{\"file_name\":\"a.png\",\"content_type\":\"image/png\",\"base64\":\"\$png\"}"
+    curl -s $admin_hint -X POST http://127.0.0.1:$API_PORT/admin/onboardings -d "{\"registration_id\":\"\$REG\",\"profile\":{\"nickname\":{\"nick_name\":\"示例点单助手\",\"license\":\$img},\"avatar\":\$img,\"signature\":\"门店点单与订单查询\",\"categories\":[{\"first\":287,\"second\":289}]}}"
+    # reviews end 60 simulated s later and push; run the schedule (or wait for it):
+    cargo lambda invoke rollout-worker --data-ascii '{"mode":"onboarding"}' -A 127.0.0.1 -P $API_PORT
+    curl -s $admin_hint http://127.0.0.1:$API_PORT/admin/onboardings    # steps, next actions, field errors
+    curl -s -X POST http://127.0.0.1:$SIM_PORT/sim/clock/advance -d '{"seconds":3600}'   # filing reviews
   Refresh tokens now:  cargo lambda invoke token-refresh --data-ascii '{"mode":"refresh"}' -A 127.0.0.1 -P $API_PORT
 
   Try it (in another terminal, from this folder):

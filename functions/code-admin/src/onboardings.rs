@@ -540,26 +540,27 @@ impl<L: ActionLog + Sync> CodeAdmin<L> {
         fields: &OnboardingFields,
     ) -> Result<Answer, AdminError> {
         let service = self.onboarding_service()?;
-        let appid =
-            match (&fields.appid, &fields.registration_id) {
-                (Some(appid), _) => appid.clone(),
-                (None, Some(id)) => {
-                    let task = self.code.authorization().registration(id).await?;
-                    match (task.state, task.appid) {
-                        (RegistrationState::Succeeded, Some(appid)) => appid,
-                        (state, _) => return Err(invalid(
+        let appid = match (&fields.appid, &fields.registration_id) {
+            (Some(appid), _) => appid.clone(),
+            (None, Some(id)) => {
+                let task = self.code.authorization().registration(id).await?;
+                match (task.state, task.appid) {
+                    (RegistrationState::Succeeded, Some(appid)) => appid,
+                    (state, _) => {
+                        return Err(invalid(
                             "registration_id",
                             format!(
                                 "the registration is {}: only a succeeded one has a mini program",
                                 state.as_str()
                             ),
-                        )),
+                        ))
                     }
                 }
-                (None, None) => {
-                    return Err(invalid("appid", "exactly one of appid and registration_id"))
-                }
-            };
+            }
+            (None, None) => {
+                return Err(invalid("appid", "exactly one of appid and registration_id"))
+            }
+        };
         if let Some(id) = service.store().running_for(&appid).await? {
             return Err(OnboardingError::Running { appid, id }.into());
         }

@@ -166,7 +166,9 @@ fn failed(step: &mut StepRecord, error: &CodeError) -> Result<Moved, OnboardingE
             step.errcode = Some(code);
             step.errmsg = Some(errmsg.clone());
             step.meaning = meaning(code);
-            if e.is_transient() || code == 45009 || code == 45011 {
+            // A token WeChat still refused after the refresh and retry of `call`: the next run
+            // has a fresh one.
+            if e.is_transient() || errcode.is_token_invalid() || code == 45009 || code == 45011 {
                 set(
                     step,
                     StepStatus::Retrying,

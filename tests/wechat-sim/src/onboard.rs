@@ -10,7 +10,7 @@
 //!   `category_secs` later and pushes `wxa_category_audit`; getcategory;
 //! - the `/wxa/icp/` family: entrance info (a fast-registered mini program starts not filed, the
 //!   configured ones filed), the service-type dictionary, media uploads, the face-verification
-//!   task (done `face_secs` later, or never: finished unverified after 24 h), apply_icp_filing
+//!   task (done `face_secs` later, or never: finished unverified after `face_expiry_secs`, 24 h), apply_icp_filing
 //!   answering `hints` naming the fields at fault, then platform review → authority review →
 //!   filed, each step's result pushed (`notify_icpfiling_verify_result`,
 //!   `notify_apply_icpfiling_result`).
@@ -41,6 +41,8 @@ pub struct Durations {
     pub face_secs: i64,
     pub platform_secs: i64,
     pub authority_secs: i64,
+    /// How long an unverified face-verification task lives (WeChat: 24 h).
+    pub face_expiry_secs: i64,
 }
 
 impl Default for Durations {
@@ -51,6 +53,7 @@ impl Default for Durations {
             face_secs: 120,
             platform_secs: 3600,
             authority_secs: 7200,
+            face_expiry_secs: FACE_TASK_SECS,
         }
     }
 }
@@ -632,7 +635,7 @@ pub async fn create_verify_task(
         let now = state.now();
         let outcome = state.onboard.next_outcome(appid, Review::Face);
         let resolves_at = if outcome.never {
-            now + FACE_TASK_SECS
+            now + state.onboard.durations.face_expiry_secs
         } else {
             now + state.onboard.durations.face_secs
         };
