@@ -625,6 +625,29 @@ impl<L: ActionLog + Sync> CodeAdmin<L> {
         ))
     }
 
+    /// The mini programs whose newest onboarding is not filed (rollouts leave them out).
+    pub(crate) async fn unfiled_appids(
+        &self,
+    ) -> Result<std::collections::HashSet<String>, AdminError> {
+        let Some(service) = &self.onboardings else {
+            return Ok(Default::default());
+        };
+        let mut filed = std::collections::HashSet::new();
+        let mut unfiled = std::collections::HashSet::new();
+        // Newest first: a mini program's newest onboarding decides.
+        for o in service.list().await? {
+            if filed.contains(&o.appid) || unfiled.contains(&o.appid) {
+                continue;
+            }
+            if o.filed() {
+                filed.insert(o.appid);
+            } else {
+                unfiled.insert(o.appid);
+            }
+        }
+        Ok(unfiled)
+    }
+
     /// Why a release of `appid` must wait: its onboarding's filing is not approved.
     pub(crate) async fn filing_block(&self, appid: &str) -> Result<Option<AdminError>, AdminError> {
         let Some(service) = &self.onboardings else {

@@ -165,6 +165,21 @@ impl Onboard {
         self.get(id).await
     }
 
+    /// Waits until the simulator has ended the face-verification task (its resolver runs on
+    /// its own).
+    async fn task_finished(&self, task_id: &str) {
+        let finished = devstack::wait::poll(|| async {
+            let sim = self.ctl.get("/sim/onboarding").await;
+            sim["tasks"]
+                .as_array()?
+                .iter()
+                .find(|t| t["task_id"] == task_id && t["is_finish"] == true)
+                .map(|_| ())
+        })
+        .await;
+        assert!(finished.is_some(), "task {task_id} never finished");
+    }
+
     /// From a fresh onboarding (waiting for the name's review) to filed, every review passing.
     async fn through_to_filed(&self, id: &str) -> Value {
         let o = self.review_ends(id, "wxa_nickname_audit", 1).await;
@@ -244,6 +259,25 @@ async fn a_fast_registered_mini_program_goes_from_nothing_to_released() {
         "{refused}"
     );
     assert_eq!(w.ctl.calls("release").await, 0);
+    // Nor does a rollout take it: named, it is refused; with every mini program, left out.
+    let rollout = json!({ "template_id": TEMPLATE, "user_version": "1.0.1", "targets": { "appids": [appid] }, "release": "auto" });
+    let (status, refused) = w.call("POST", "/admin/rollouts", rollout).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{refused}");
+    assert_eq!(refused["field"], "targets.appids[0]");
+    assert!(
+        refused["message"]
+            .as_str()
+            .unwrap()
+            .contains("ICP filing not approved"),
+        "{refused}"
+    );
+    let everyone = json!({ "template_id": TEMPLATE, "user_version": "1.0.1", "targets": { "all": true }, "release": "auto" });
+    let (status, refused) = w.call("POST", "/admin/rollouts", everyone).await;
+    assert_eq!(
+        (status, refused["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("targets")),
+        "{refused}"
+    );
 
     let o = w.through_to_filed(&id).await;
     assert_eq!(
@@ -406,6 +440,7 @@ async fn an_expired_face_verification_task_is_created_again() {
     // The task's life passes without the legal person (24 h at WeChat, 30 s in this simulator):
     // the schedule finds it finished unverified and creates another (WeChat sends a new notice).
     w.ctl.advance_clock(31).await;
+    w.task_finished(first_task.as_str().unwrap()).await;
     w.tick().await;
     let o = w.get(&id).await;
     let face = step(&o, "face_verification");
@@ -417,8 +452,11 @@ async fn an_expired_face_verification_task_is_created_again() {
     assert_ne!(o["progress"]["verify_task"]["task_id"], first_task);
     assert_eq!(o["progress"]["verify_task"]["replaces"], 1);
     assert_eq!(w.ctl.calls("create_icp_verifytask").await, 2);
-    // The next one is verified (the push is dated on the advanced clock: the schedule polls).
+    // The next one is verified: the schedule polls (its push is left undelivered).
     w.ctl.advance_clock(6).await;
+    w.inbox()
+        .wait_for_count("notify_icpfiling_verify_result", 1)
+        .await;
     w.tick().await;
     let o = w.get(&id).await;
     assert_eq!(step(&o, "face_verification")["status"], "done", "{o}");

@@ -20,7 +20,7 @@ use serde_json::{json, Value};
 
 use crate::authorization::AuthorizationService;
 use crate::code_release::CodeError;
-use crate::store::onboardings::{Created, DynamoOnboardingStore};
+use crate::store::onboardings::{Created, DocWrite, DynamoOnboardingStore};
 use crate::store::{
     unix_now, Action, ActionLog, ActionOutcome, ActionStatus, AuthorizationRecords,
     AuthorizerStore, StoreError,
@@ -240,18 +240,14 @@ where
         o.updated_at = now;
         let doc = serde_json::to_string(&*o).expect("an onboarding serializes");
         let ended = o.state == OnboardingState::Ready;
-        let saved = self
-            .store
-            .save(
-                &o.id,
-                &o.appid,
-                o.state.as_str(),
-                ended,
-                &doc,
-                o.version,
-                now,
-            )
-            .await?;
+        let write = DocWrite {
+            id: &o.id,
+            appid: &o.appid,
+            state: o.state.as_str(),
+            ended,
+            doc: &doc,
+        };
+        let saved = self.store.save(&write, o.version, now).await?;
         if saved {
             o.version += 1;
         }

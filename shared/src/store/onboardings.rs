@@ -35,6 +35,16 @@ pub struct StoredDoc {
     pub version: i64,
 }
 
+/// A document to write: its onboarding, mini program, state (and whether it ended) and JSON.
+#[derive(Debug, Clone, Copy)]
+pub struct DocWrite<'a> {
+    pub id: &'a str,
+    pub appid: &'a str,
+    pub state: &'a str,
+    pub ended: bool,
+    pub doc: &'a str,
+}
+
 /// A push stored for an onboarding: its sort key (to delete it once folded in) and its JSON.
 #[derive(Debug, Clone)]
 pub struct StoredPush {
@@ -81,7 +91,7 @@ impl DynamoOnboardingStore {
             return Ok(None);
         };
         let open = matches!(lock.get("open"), Some(AttributeValue::Bool(true)));
-        Ok(open.then(|| text(&lock, "onboarding_id")).transpose()?)
+        open.then(|| text(&lock, "onboarding_id")).transpose()
     }
 
     /// The newest onboarding of `appid` (running or ended).
@@ -195,14 +205,17 @@ impl DynamoOnboardingStore {
     /// when someone else wrote first. An ended onboarding frees its mini program.
     pub async fn save(
         &self,
-        id: &str,
-        appid: &str,
-        state: &str,
-        ended: bool,
-        doc: &str,
+        write: &DocWrite<'_>,
         read_version: i64,
         now: i64,
     ) -> Result<bool, StoreError> {
+        let DocWrite {
+            id,
+            appid,
+            state,
+            ended,
+            doc,
+        } = *write;
         let update = Update::new()
             .set("doc", s(doc))
             .set("state", s(state))
