@@ -16,7 +16,7 @@ use shared::onboarding::{
     OnboardingError, Profile, ProfilePatch,
 };
 use shared::store::{ActionLog, RegistrationState};
-use shared::wechat::basic_info::CheckNickname;
+use shared::wechat::basic_info::{CheckNickname, GetAllCategories};
 use shared::wechat::icp::QueryServiceContentTypes;
 use shared::wechat::WechatError;
 
@@ -499,8 +499,8 @@ impl<L: ActionLog + Sync> CodeAdmin<L> {
             .ok_or_else(|| AdminError::Component("this deployment has no onboardings table".into()))
     }
 
-    /// WeChat's checks that change nothing: the name (checkwxverifynickname) and that the
-    /// service types are level 2 (the dictionary).
+    /// WeChat's checks that change nothing: the name (checkwxverifynickname), the categories
+    /// (getallcategories) and that the service types are level 2 (the dictionary).
     async fn check_profile(&self, appid: &str, profile: &ProfileFields) -> Result<(), AdminError> {
         if let Some(nickname) = &profile.nickname {
             self.code
@@ -512,6 +512,18 @@ impl<L: ActionLog + Sync> CodeAdmin<L> {
                 )
                 .await
                 .map_err(name_refusal)?;
+        }
+        if let Some(categories) = profile.categories.as_ref().filter(|c| !c.is_empty()) {
+            let all = self.code.call(appid, &GetAllCategories {}).await?;
+            if let Some(i) = categories
+                .iter()
+                .position(|c| !all.knows(c.first, c.second))
+            {
+                return Err(owned(
+                    format!("profile.categories[{i}]"),
+                    "not a category of getallcategories (second under first)",
+                ));
+            }
         }
         if let Some(filing) = &profile.filing {
             let dictionary = self.code.call(appid, &QueryServiceContentTypes {}).await?;

@@ -593,6 +593,20 @@ async fn bad_input_is_refused_before_wechat_and_a_second_onboarding_is_409() {
         (StatusCode::BAD_REQUEST, Some("profile.nickname.nick_name")),
         "{answer}"
     );
+    let mut unknown = profile("示例点单助手");
+    unknown["categories"] = json!([{ "first": 287, "second": 305 }]);
+    let (status, answer) = w
+        .call(
+            "POST",
+            "/admin/onboardings",
+            json!({ "appid": appid, "profile": unknown }),
+        )
+        .await;
+    assert_eq!(
+        (status, answer["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("profile.categories[0]")),
+        "{answer}"
+    );
     let mut level1 = profile("示例点单助手");
     level1["filing"]["icp_applets"]["base_info"]["service_content_types"] = json!([10]);
     let (status, answer) = w

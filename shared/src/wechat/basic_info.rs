@@ -153,6 +153,43 @@ pub struct AddCategory {
 }
 endpoint!(AddCategory, Post "/cgi-bin/wxopen/addcategory", Authorizer => Done);
 
+/// "获取可设置的所有类目" (getallcategories): the categories a mini program may choose.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct GetAllCategories {}
+
+/// One category of the tree: level 1 has `father` 0.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CategoryNode {
+    pub id: i64,
+    pub name: String,
+    pub level: i64,
+    pub father: i64,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CategoryTree {
+    pub categories: Vec<CategoryNode>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AllCategories {
+    pub categories_list: CategoryTree,
+}
+
+impl AllCategories {
+    /// Whether `second` is a category under `first`.
+    pub fn knows(&self, first: i64, second: i64) -> bool {
+        self.categories_list
+            .categories
+            .iter()
+            .any(|c| c.id == second && c.father == first && first != 0)
+    }
+}
+endpoint!(GetAllCategories, Get "/cgi-bin/wxopen/getallcategories", Authorizer => AllCategories);
+
 #[derive(Debug, Clone, Copy, Default, Serialize)]
 pub struct GetCategories {}
 
@@ -210,6 +247,7 @@ pub struct UploadedMedia {
 endpoint!(UploadImage, Upload "/cgi-bin/media/upload?type=image", Authorizer => UploadedMedia);
 
 json_answers!(
+    AllCategories,
     AccountBasicInfo,
     NicknameCheck,
     NicknameSet,

@@ -326,6 +326,10 @@ fn onboard_routes() -> Router<Sim> {
         .route("/cgi-bin/wxopen/addcategory", post(o::add_category))
         .route("/cgi-bin/wxopen/getcategory", get(o::get_categories))
         .route(
+            "/cgi-bin/wxopen/getallcategories",
+            get(o::get_all_categories),
+        )
+        .route(
             "/wxa/icp/get_icp_entrance_info",
             get(o::get_icp_entrance_info),
         )

@@ -554,6 +554,20 @@ pub async fn add_category(State(sim): State<Sim>, Query(params): Params, body: B
     })
 }
 
+/// getallcategories: the level-1 and level-2 categories addcategory knows.
+pub async fn get_all_categories(State(sim): State<Sim>, Query(params): Params) -> Response {
+    with_mini_program(&sim, &params, |_, _| {
+        let mut list: Vec<Value> = Vec::new();
+        for (first, second, first_name, second_name) in CATEGORIES {
+            if !list.iter().any(|c| c["id"] == *first) {
+                list.push(json!({ "id": first, "name": first_name, "level": 1, "father": 0 }));
+            }
+            list.push(json!({ "id": second, "name": second_name, "level": 2, "father": first }));
+        }
+        ok(json!({ "categories_list": { "categories": list } }))
+    })
+}
+
 pub async fn get_categories(State(sim): State<Sim>, Query(params): Params) -> Response {
     with_mini_program(&sim, &params, |state, appid| {
         let list: Vec<Value> = account(state, appid)
