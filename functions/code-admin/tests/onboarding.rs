@@ -642,3 +642,69 @@ async fn bad_input_is_refused_before_wechat_and_a_second_onboarding_is_409() {
     let (_, list) = w.call("GET", "/admin/onboardings", Value::Null).await;
     assert_eq!(list["onboardings"].as_array().unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn a_filing_rejected_in_review_is_fixed_and_filed() {
+    let w = world("onb_filing_rejected").await;
+    let (appid, _) = w.registered().await;
+    let reason = json!({ "key_name": "icp_applets.base_info.comment", "error": "服务内容描述不清", "suggest": "写明小程序提供的服务" });
+    w.ctl
+        .post(
+            "/sim/onboarding/outcomes",
+            json!({ "appid": appid, "review": "platform", "pass": false, "audit_data": [reason] }),
+        )
+        .await;
+    let o = w
+        .start(json!({ "appid": appid, "profile": profile("示例点单助手") }))
+        .await;
+    let id = o["id"].as_str().unwrap().to_owned();
+    w.review_ends(&id, "wxa_nickname_audit", 1).await;
+    w.review_ends(&id, "wxa_category_audit", 1).await;
+    w.review_ends(&id, "notify_icpfiling_verify_result", 1)
+        .await;
+    let o = w.review_ends(&id, "notify_apply_icpfiling_result", 1).await;
+    let review = step(&o, "filing_review");
+    assert_eq!(
+        (o["state"].as_str(), review["status"].as_str()),
+        (Some("needs_operator"), Some("needs_operator")),
+        "{o}"
+    );
+    assert_eq!(
+        review["field_errors"][0]["field"],
+        "profile.filing.icp_applets.base_info.comment"
+    );
+    assert!(
+        review["next"]
+            .as_str()
+            .unwrap()
+            .contains("rejected by the platform"),
+        "{o}"
+    );
+
+    let mut fixed = filing("13800138000");
+    fixed["icp_applets"]["base_info"]["comment"] =
+        json!("门店顾客在线点单、查询订单进度与领取优惠券的工具类小程序");
+    let (status, answer) = w
+        .call(
+            "POST",
+            &format!("/admin/onboardings/{id}/resubmit"),
+            json!({ "profile": { "filing": fixed } }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(
+        step(&answer["onboarding"], "filing_review")["status"],
+        "waiting",
+        "{answer}"
+    );
+    w.review_ends(&id, "notify_apply_icpfiling_result", 2).await;
+    let o = w.review_ends(&id, "notify_apply_icpfiling_result", 3).await;
+    assert_eq!(o["state"], "ready", "{o}");
+    let sim = w.ctl.get("/sim/onboarding").await;
+    assert_eq!(
+        sim["accounts"][&appid]["filing"]["icp_applets"]["base_info"]["comment"],
+        "门店顾客在线点单、查询订单进度与领取优惠券的工具类小程序"
+    );
+    assert_eq!(w.ctl.calls("apply_icp_filing").await, 2);
+    assert_eq!(w.ctl.calls("create_icp_verifytask").await, 1);
+}
