@@ -168,7 +168,7 @@ cat <<EOT
                             authorize, commit, review and release there without the terminal
 
   Authorization event URL   POST http://127.0.0.1:$API_PORT/wechat/component/notify
-  DynamoDB (moto)           http://127.0.0.1:$DDB_PORT   tables: $TICKETS_TABLE $AUTHORIZERS_TABLE $AUDITS_TABLE $ACTIONS_TABLE $ROLLOUTS_TABLE
+  DynamoDB (moto)           http://127.0.0.1:$DDB_PORT   tables: $TICKETS_TABLE $AUTHORIZERS_TABLE $AUDITS_TABLE $ACTIONS_TABLE $ROLLOUTS_TABLE $ONBOARDINGS_TABLE
   Rollout queue (moto SQS)  $ROLLOUT_QUEUE_URL, $rollout_source
                             dead letters: $ROLLOUT_DEAD_LETTER_QUEUE_URL
   Event bus (moto)          $EVENT_BUS_NAME; webhook queue $WEBHOOK_QUEUE_URL -> webhook-delivery
@@ -215,6 +215,14 @@ cat <<EOT
     curl -s $admin_hint http://127.0.0.1:$API_PORT/admin/webhooks/\$ID/deliveries
     # signatures checked: another receiver given the secret, e.g.
     cargo run -q -p devstack -- webhook-receiver --port 9201 --secret whsec_...
+  Onboard the fast-registered mini program (README "Onboarding"; \$REG is its registration's id; images
+  are base64 of at most 40 KiB: some.png is any small PNG):
+    png=\$(base64 -w0 some.png); img="{\"file_name\":\"a.png\",\"content_type\":\"image/png\",\"base64\":\"\$png\"}"
+    curl -s $admin_hint -X POST http://127.0.0.1:$API_PORT/admin/onboardings -d "{\"registration_id\":\"\$REG\",\"profile\":{\"nickname\":{\"nick_name\":\"示例点单助手\",\"license\":\$img},\"avatar\":\$img,\"signature\":\"门店点单与订单查询\",\"categories\":[{\"first\":287,\"second\":289}]}}"
+    # reviews end 60 simulated s later and push; run the schedule (or wait for it):
+    cargo lambda invoke rollout-worker --data-ascii '{"mode":"onboarding"}' -A 127.0.0.1 -P $API_PORT
+    curl -s $admin_hint http://127.0.0.1:$API_PORT/admin/onboardings    # steps, next actions, field errors
+    curl -s -X POST http://127.0.0.1:$SIM_PORT/sim/clock/advance -d '{"seconds":3600}'   # filing reviews
   Refresh tokens now:  cargo lambda invoke token-refresh --data-ascii '{"mode":"refresh"}' -A 127.0.0.1 -P $API_PORT
   Service gateway (README "Service gateway"; what internal services invoke), for the coffee shop $mp once authorized:
     cargo lambda invoke service-gateway --data-ascii '{"action":"token","appid":"$mp"}' -A 127.0.0.1 -P $API_PORT

@@ -187,6 +187,7 @@ pub struct TableNames {
     /// Webhook subscriptions and their deliveries (`shared::store::webhooks`).
     pub webhooks: String,
     pub webhook_deliveries: String,
+    pub onboardings: String,
 }
 
 impl TableNames {
@@ -204,6 +205,7 @@ impl TableNames {
             rollouts: required("ROLLOUTS_TABLE")?,
             webhooks: required("WEBHOOKS_TABLE")?,
             webhook_deliveries: required("WEBHOOK_DELIVERIES_TABLE")?,
+            onboardings: required("ONBOARDINGS_TABLE")?,
         })
     }
 

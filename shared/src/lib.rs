@@ -18,6 +18,7 @@ pub mod config;
 pub mod crypto;
 pub mod events;
 pub mod go_live;
+pub mod onboarding;
 pub mod platform;
 pub mod push;
 pub mod queue;

@@ -20,6 +20,13 @@ fn wechat_timeout(get: &impl Fn(&str) -> Option<String>) -> Duration {
     )
 }
 
+/// The onboarding service over the platform's tables.
+pub type PlatformOnboardings = crate::onboarding::OnboardingService<
+    DynamoTicketStore,
+    DynamoAuthorizerStore,
+    crate::store::DynamoActionLog,
+>;
+
 #[derive(Clone)]
 pub struct Platform {
     pub config: ComponentConfig,
@@ -84,5 +91,22 @@ impl Platform {
         &self,
     ) -> AuthorizationService<DynamoTicketStore, DynamoAuthorizerStore> {
         AuthorizationService::new(self.component_service(), self.authorizer_store())
+    }
+
+    pub fn onboarding_store(&self) -> crate::store::onboardings::DynamoOnboardingStore {
+        crate::store::onboardings::DynamoOnboardingStore::new(
+            self.dynamo.clone(),
+            &self.tables.onboardings,
+        )
+    }
+
+    /// The onboardings of new mini programs (named, categorized, filed), their calls in the
+    /// action log.
+    pub fn onboardings(&self) -> PlatformOnboardings {
+        crate::onboarding::OnboardingService::new(
+            self.authorization_service(),
+            self.onboarding_store(),
+            crate::store::DynamoActionLog::new(self.dynamo.clone(), &self.tables.actions),
+        )
     }
 }

@@ -204,7 +204,12 @@ impl<L: ActionLog + Sync> CodeAdmin<L> {
             Op::PrivacyInterfaces => {
                 json(json!(code.call(appid()?, &GetPrivacyInterface {}).await?))
             }
-            Op::Readiness => json(json!(code.readiness(appid()?).await?)),
+            Op::Readiness => {
+                let appid = appid()?;
+                let mut readiness = json!(code.readiness(appid).await?);
+                self.add_filing_to_readiness(appid, &mut readiness).await?;
+                json(readiness)
+            }
             Op::GetPrivacyDefault => json(json!({ "default": self.privacy_default().await? })),
             Op::GoLiveReport => {
                 let component = code.authorization().component();
@@ -231,6 +236,7 @@ impl<L: ActionLog + Sync> CodeAdmin<L> {
             Op::ListWebhooks | Op::GetWebhook | Op::WebhookDeliveries => {
                 self.read_webhooks(op, params, query).await
             }
+            Op::ListOnboardings | Op::GetOnboarding => self.read_onboardings(op, params).await,
             // The state-changing operations go through `change` with their validated fields.
             other => Err(AdminError::NotFound {
                 method: "GET".into(),
@@ -321,6 +327,10 @@ impl<L: ActionLog + Sync> CodeAdmin<L> {
                 json(json!({ "default": self.privacy_default().await? }))
             }
             Validated::CreateRegistration(fields) => self.create_registration(&fields).await,
+            Validated::CreateOnboarding(fields) => self.create_onboarding(&fields).await,
+            Validated::ResubmitOnboarding(fields) => {
+                self.resubmit_onboarding(params, &fields).await
+            }
             Validated::CreateRollout(fields) => self.create_rollout(fields, label).await,
             Validated::CancelRollout { withdraw } => {
                 self.change_rollout(op, params, withdraw).await

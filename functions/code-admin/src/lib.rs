@@ -7,6 +7,7 @@ pub mod auth;
 mod dispatch;
 pub mod errors;
 mod health;
+mod onboardings;
 mod record;
 mod registrations;
 pub mod requests;
@@ -53,6 +54,8 @@ pub struct CodeAdmin<L = DynamoActionLog> {
     code: PlatformCodeRelease,
     /// None when the platform has no rollout queue (the rollout routes answer 503).
     rollouts: Option<PlatformRollouts>,
+    /// None when the platform has no onboardings table (tests of other routes).
+    onboardings: Option<shared::platform::PlatformOnboardings>,
     actions: L,
     tokens: AdminTokens,
     /// None when the platform has no bus (the webhook routes answer 503).
@@ -70,6 +73,7 @@ impl PlatformCodeAdmin {
             tokens,
         )
         .with_rollouts(platform.rollouts())
+        .with_onboardings(Some(platform.onboardings()))
     }
 
     /// The webhooks' AWS side, from the environment ([`webhooks::WebhookSettings`]).
@@ -146,6 +150,17 @@ fn request_body(request: &Request) -> Result<Value, AdminError> {
 }
 
 impl<L> CodeAdmin<L> {
+    /// The onboarding routes' service (and the filing check of releases).
+    pub fn with_onboardings(
+        self,
+        onboardings: Option<shared::platform::PlatformOnboardings>,
+    ) -> Self {
+        Self {
+            onboardings,
+            ..self
+        }
+    }
+
     /// The rollout routes' service.
     pub fn with_rollouts(self, rollouts: Option<PlatformRollouts>) -> Self {
         Self { rollouts, ..self }
@@ -173,6 +188,7 @@ impl<L> CodeAdmin<L> {
         Self {
             code: CodeReleaseService::new(service, audits),
             rollouts: None,
+            onboardings: None,
             actions,
             tokens,
             webhooks: None,

@@ -102,6 +102,12 @@ impl<L: ActionLog + Sync> CodeAdmin<L> {
                 withdraw: parse::<CancelRequest>(body)?.validate()?,
             },
             Op::RetryTarget => Validated::RetryTarget {},
+            Op::CreateOnboarding => Validated::CreateOnboarding(
+                parse::<crate::onboardings::OnboardingRequest>(body)?.validate()?,
+            ),
+            Op::ResubmitOnboarding => Validated::ResubmitOnboarding(
+                parse::<crate::onboardings::ResubmitRequest>(body)?.validate()?,
+            ),
             Op::CreateRegistration => {
                 Validated::CreateRegistration(parse::<RegistrationRequest>(body)?.validate()?)
             }
@@ -140,6 +146,7 @@ impl<L: ActionLog + Sync> CodeAdmin<L> {
                 id: webhook_id(params)?.to_owned(),
             },
             Op::ListWebhooks | Op::GetWebhook | Op::WebhookDeliveries => return Ok(None),
+            Op::ListOnboardings | Op::GetOnboarding => return Ok(None),
             Op::ListRollouts | Op::GetRollout | Op::RolloutTargets => return Ok(None),
         }))
     }
@@ -147,9 +154,20 @@ impl<L: ActionLog + Sync> CodeAdmin<L> {
     /// The refusal of a code call for a mini program a rollout holds.
     async fn rollout_holding(
         &self,
+        op: Op,
         params: &HashMap<String, String>,
     ) -> Result<Option<AdminError>, AdminError> {
-        let (Some(rollouts), Some(appid)) = (&self.rollouts, params.get("appid")) else {
+        let Some(appid) = params.get("appid") else {
+            return Ok(None);
+        };
+        // A release of a mini program whose onboarding's ICP filing is not approved would fail
+        // at WeChat ("小程序备案": no mini program goes online before it).
+        if matches!(op, Op::Release | Op::StartGrayRelease) {
+            if let Some(refusal) = self.filing_block(appid).await? {
+                return Ok(Some(refusal));
+            }
+        }
+        let Some(rollouts) = &self.rollouts else {
             return Ok(None);
         };
         Ok(rollouts
@@ -183,7 +201,7 @@ impl<L: ActionLog + Sync> CodeAdmin<L> {
         };
         let fields = match self.validated_fields(op, params, body).await {
             // A mini program in a rollout that has not ended: its code is the rollout's.
-            Ok(Some(fields)) if op.changes_code() => match self.rollout_holding(params).await {
+            Ok(Some(fields)) if op.changes_code() => match self.rollout_holding(op, params).await {
                 Ok(None) => fields,
                 Ok(Some(err)) | Err(err) => {
                     let refused = outcome(ActionStatus::Refused, Some(&err));

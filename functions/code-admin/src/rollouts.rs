@@ -281,10 +281,15 @@ impl<L: ActionLog + Sync> CodeAdmin<L> {
     /// is refused naming it; `all` and `where` take the eligible ones.
     async fn resolve(&self, selector: &TargetSelector) -> Result<Vec<String>, AdminError> {
         let authorizers = self.code.authorization().authorizers();
+        // Mini programs whose onboarding's ICP filing is not approved: no release would pass.
+        let unfiled = self.unfiled_appids().await?;
         if let TargetSelector::Appids(appids) = selector {
             for (i, appid) in appids.iter().enumerate() {
                 let why = match authorizers.authorizer(appid).await? {
                     None => Some("no such authorizer"),
+                    Some(_) if unfiled.contains(appid) => {
+                        Some("ICP filing not approved: its onboarding must reach ready first")
+                    }
                     Some(a) => ineligible(&a),
                 };
                 if let Some(why) = why {
@@ -302,7 +307,7 @@ impl<L: ActionLog + Sync> CodeAdmin<L> {
             let (page, next) = authorizers.authorizer_page(after.as_deref(), 500).await?;
             found.extend(
                 page.iter()
-                    .filter(|a| ineligible(a).is_none())
+                    .filter(|a| ineligible(a).is_none() && !unfiled.contains(&a.appid))
                     .filter(|a| match selector {
                         TargetSelector::Where(w) => w.matches(a),
                         _ => true,

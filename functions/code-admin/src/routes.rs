@@ -64,6 +64,10 @@ pub enum Op {
     DeleteWebhook,
     TestWebhook,
     WebhookDeliveries,
+    CreateOnboarding,
+    ListOnboardings,
+    GetOnboarding,
+    ResubmitOnboarding,
 }
 
 const A: &str = "/admin/authorizers/{appid}";
@@ -205,6 +209,14 @@ pub const ROUTES: &[(&str, &str, Op)] = &[
         "GET",
         "/admin/webhooks/{id}/deliveries",
         Op::WebhookDeliveries,
+    ),
+    ("POST", "/admin/onboardings", Op::CreateOnboarding),
+    ("GET", "/admin/onboardings", Op::ListOnboardings),
+    ("GET", "/admin/onboardings/{id}", Op::GetOnboarding),
+    (
+        "POST",
+        "/admin/onboardings/{id}/resubmit",
+        Op::ResubmitOnboarding,
     ),
 ];
 

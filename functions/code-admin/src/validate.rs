@@ -49,6 +49,8 @@ pub enum Validated {
     CreateWebhook(crate::webhooks::WebhookFields),
     DeleteWebhook { id: String },
     TestWebhook { id: String },
+    CreateOnboarding(crate::onboardings::OnboardingFields),
+    ResubmitOnboarding(crate::onboardings::ResubmitFields),
 }
 
 /// A guideline file to upload. The action log records its name, size and SHA-256, not its text.

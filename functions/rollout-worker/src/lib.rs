@@ -17,6 +17,8 @@ const STEPS_AT_ONCE: usize = 4;
 pub struct Worker {
     rollouts: PlatformRollouts,
     ages: SyncAges,
+    /// The onboardings' schedule (`{"mode":"onboarding"}`).
+    onboardings: shared::platform::PlatformOnboardings,
 }
 
 impl Worker {
@@ -24,7 +26,11 @@ impl Worker {
         let rollouts = platform
             .rollouts()
             .ok_or(ConfigError::Missing("ROLLOUT_QUEUE_URL"))?;
-        Ok(Self { rollouts, ages })
+        Ok(Self {
+            rollouts,
+            ages,
+            onboardings: platform.onboardings(),
+        })
     }
 
     /// `ROLLOUT_STALE_SECS`, `ROLLOUT_REVIEW_SYNC_SECS` (README, "Rollouts").
@@ -78,7 +84,8 @@ impl Worker {
     }
 }
 
-/// The Lambda handler: an SQS batch (`Records`), or the schedule's `{"mode":"sync"}`.
+/// The Lambda handler: an SQS batch (`Records`), or the schedule's `{"mode":"sync"}` or
+/// `{"mode":"onboarding"}` (the onboardings run: pushes folded in, reviews polled).
 pub async fn handle(worker: &Worker, event: Value) -> Result<Value, Error> {
     if event.get("Records").is_some() {
         let batch: SqsEvent = serde_json::from_value(event)?;
@@ -89,6 +96,10 @@ pub async fn handle(worker: &Worker, event: Value) -> Result<Value, Error> {
             let summary = worker.rollouts.sync(worker.ages).await?;
             Ok(json!({ "sync": summary }))
         }
-        _ => Err("expected an SQS batch or {\"mode\":\"sync\"}".into()),
+        Some("onboarding") => {
+            let summary = worker.onboardings.sync().await?;
+            Ok(json!({ "onboarding": summary }))
+        }
+        _ => Err("expected an SQS batch, {\"mode\":\"sync\"} or {\"mode\":\"onboarding\"}".into()),
     }
 }

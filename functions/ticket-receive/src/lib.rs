@@ -10,6 +10,7 @@
 //! go-live check expects ([`golive`]).
 
 pub mod golive;
+pub mod onboarding;
 
 use golive::{GoLiveActions, GoLiveError};
 use lambda_http::http::StatusCode;
@@ -213,6 +214,8 @@ pub enum MessageReceipt {
         case: shared::go_live::CaseName,
         reply: Option<String>,
     },
+    /// A name or category review result, stored for the mini program's onboarding.
+    Onboarding,
 }
 
 fn is_appid(value: &str) -> bool {
@@ -242,6 +245,8 @@ pub struct Receiver<S, A, U, Z> {
     settings: ReceiveSettings,
     /// Review results of mini programs in a rollout send the rollout's next step.
     rollouts: Option<RolloutHook>,
+    /// Where the onboarding pushes go ([`onboarding`]).
+    onboardings: Option<shared::store::onboardings::DynamoOnboardingStore>,
 }
 
 /// Where a review result for a mini program in a rollout is handed on: the rollout's lock tells
@@ -262,6 +267,17 @@ impl<S, A, U, Z> Receiver<S, A, U, Z> {
             authorizers,
             settings: ReceiveSettings::default(),
             rollouts: None,
+            onboardings: None,
+        }
+    }
+
+    pub fn with_onboardings(
+        self,
+        onboardings: Option<shared::store::onboardings::DynamoOnboardingStore>,
+    ) -> Self {
+        Self {
+            onboardings,
+            ..self
         }
     }
 
@@ -295,7 +311,8 @@ impl PlatformReceiver {
         .with_rollouts(platform.rollout_queue().map(|queue| RolloutHook {
             store: platform.rollout_store(),
             queue,
-        })))
+        }))
+        .with_onboardings(Some(platform.onboarding_store())))
     }
 
     /// Reads the configuration (env or Secrets Manager) and builds the clients once.
@@ -433,6 +450,8 @@ where
         }
         check_create_time(push.create_time, opened.timestamp, now)?;
         self.claim_nonce(COMPONENT_URL, &opened, now).await?;
+        let onboardings = self.onboardings.as_ref();
+        onboarding::component_push(onboardings, &opened.plaintext, push.create_time).await?;
         self.store_push(push, opened.plaintext).await
     }
 
@@ -473,6 +492,11 @@ where
         self.claim_nonce(&message_url(appid), &opened, now).await?;
         if let Some(account) = test_account {
             return self.go_live(account, &push, &opened).await;
+        }
+        let onboardings = self.onboardings.as_ref();
+        if onboarding::message_push(onboardings, appid, &opened.plaintext, push.create_time).await?
+        {
+            return Ok(MessageReceipt::Onboarding);
         }
         let event = match push.kind {
             MessageKind::Audit(event) => event,

@@ -15,6 +15,7 @@ mod expr;
 pub mod go_live;
 pub mod lease;
 pub mod nonces;
+pub mod onboardings;
 pub mod privacy_default;
 pub mod refresh_runs;
 pub mod refresh_shards;

@@ -60,6 +60,12 @@ pub trait Endpoint: Serialize + Sync {
     fn file(&self) -> Option<FilePart<'_>> {
         None
     }
+
+    /// The text fields sent before the file of an [`Method::Upload`] endpoint
+    /// ("上传小程序备案媒体材料" (upload_icp_media) takes `type`, `icp_order_field`, …).
+    fn form_fields(&self) -> Vec<(&'static str, String)> {
+        Vec::new()
+    }
 }
 
 /// One file of a multipart upload: its form field, its name, its type and its bytes.
@@ -74,12 +80,20 @@ pub struct FilePart<'a> {
 /// A request that is one file ([`Method::Upload`]).
 pub trait Upload {
     fn file(&self) -> FilePart<'_>;
+
+    /// Text fields sent before the file (none by default).
+    fn fields(&self) -> Vec<(&'static str, String)> {
+        Vec::new()
+    }
 }
 
 /// A multipart/form-data body of one file, and its content type (RFC 7578). A file containing
 /// the boundary is refused rather than sent broken (the boundary is random: only a file made to
 /// collide would).
-fn multipart(part: FilePart<'_>) -> Result<(String, Vec<u8>), WechatError> {
+fn multipart(
+    part: FilePart<'_>,
+    fields: &[(&'static str, String)],
+) -> Result<(String, Vec<u8>), WechatError> {
     use rand::distr::{Alphanumeric, SampleString};
     let boundary = format!(
         "----wechat-component-{}",
@@ -95,11 +109,28 @@ fn multipart(part: FilePart<'_>) -> Result<(String, Vec<u8>), WechatError> {
             "the file cannot be sent as multipart".into(),
         ));
     }
-    let mut body = format!(
+    if fields
+        .iter()
+        .any(|(_, value)| value.contains(&boundary) || value.contains(['\r', '\n']))
+    {
+        return Err(WechatError::Decode(
+            "a form field cannot be sent as multipart".into(),
+        ));
+    }
+    let mut body: Vec<u8> = fields
+        .iter()
+        .flat_map(|(name, value)| {
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+            )
+            .into_bytes()
+        })
+        .collect();
+    body.extend(format!(
         "--{boundary}\r\nContent-Disposition: form-data; name=\"{}\"; filename=\"{}\"\r\nContent-Type: {}\r\n\r\n",
         part.field, part.file_name, part.content_type
     )
-    .into_bytes();
+    .into_bytes());
     body.extend_from_slice(part.bytes);
     body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
     Ok((format!("multipart/form-data; boundary={boundary}"), body))
@@ -119,6 +150,10 @@ macro_rules! endpoint {
 
             fn file(&self) -> Option<$crate::wechat::endpoint::FilePart<'_>> {
                 Some($crate::wechat::endpoint::Upload::file(self))
+            }
+
+            fn form_fields(&self) -> Vec<(&'static str, String)> {
+                $crate::wechat::endpoint::Upload::fields(self)
             }
         }
     };
@@ -225,7 +260,7 @@ impl WechatClient {
                 let part = request.file().ok_or_else(|| {
                     WechatError::Decode(format!("{} has no file to upload", E::PATH))
                 })?;
-                let (content_type, body) = multipart(part)?;
+                let (content_type, body) = multipart(part, &request.form_fields())?;
                 self.http()?
                     .post(url)
                     .query(&token_pair)

@@ -1,10 +1,12 @@
 //! A typed client of WeChat's HTTP API (reqwest with rustls). Base URLs come from configuration
 //! so that the local stack and the tests reach the simulator; the defaults are WeChat's hosts.
 
+pub mod basic_info;
 pub mod code;
 pub mod component;
 pub mod endpoint;
 mod errcode;
+pub mod icp;
 pub mod message;
 pub mod privacy;
 pub mod raw;

@@ -509,6 +509,7 @@ pub async fn platform_with_dynamodb_at(
             rollouts: tables("rollouts"),
             webhooks: tables("webhooks"),
             webhook_deliveries: tables("webhookdeliveries"),
+            onboardings: tables("onboardings"),
         },
         dynamo: Client::new(&sdk),
         sqs: aws_sdk_sqs::Client::new(&sdk),

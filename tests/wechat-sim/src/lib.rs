@@ -13,6 +13,7 @@ pub mod config;
 pub mod control;
 pub mod golive;
 pub mod material;
+pub mod onboard;
 pub mod pages;
 pub mod platform;
 pub mod privacy;
@@ -230,6 +231,7 @@ impl Sim {
                 "/wxa/getwxacodeunlimit",
                 post(business::get_wxacode_unlimit),
             )
+            .merge(onboard_routes())
             .layer(axum::middleware::from_fn_with_state(
                 self.clone(),
                 count_and_inject,
@@ -267,7 +269,11 @@ impl Sim {
             .route("/sim/js-codes", post(s::mint_js_code))
             .route("/sim/go-live-check", post(g::go_live_check))
             .route("/sim/custom-messages", get(g::custom_messages))
-            .route("/sim/subscribe-messages", get(business::subscribe_messages));
+            .route("/sim/subscribe-messages", get(business::subscribe_messages))
+            .route("/sim/onboarding", get(onboard::show))
+            .route("/sim/onboarding/outcomes", post(onboard::script_outcome))
+            .route("/sim/onboarding/durations", post(onboard::set_durations))
+            .route("/sim/onboarding/words", post(onboard::set_words));
         wechat.merge(control).with_state(self.clone())
     }
 
@@ -292,6 +298,7 @@ impl Sim {
                 ticks.tick().await;
                 sim.resolve_due_reviews();
                 sim.resolve_due_registrations();
+                sim.resolve_due_onboarding();
             }
         });
     }
@@ -313,6 +320,52 @@ impl Sim {
             task,
         })
     }
+}
+
+/// Basic information, categories, media and the ICP filing family ([`onboard`]).
+fn onboard_routes() -> Router<Sim> {
+    use onboard as o;
+    Router::new()
+        .route("/cgi-bin/media/upload", post(o::media_upload))
+        .route(
+            "/cgi-bin/account/getaccountbasicinfo",
+            get(o::get_account_basic_info).post(o::get_account_basic_info),
+        )
+        .route(
+            "/cgi-bin/wxverify/checkwxverifynickname",
+            post(o::check_nickname),
+        )
+        .route("/wxa/setnickname", post(o::set_nickname))
+        .route("/wxa/api_wxa_querynickname", post(o::query_nickname))
+        .route(
+            "/cgi-bin/account/modifyheadimage",
+            post(o::modify_head_image),
+        )
+        .route(
+            "/cgi-bin/account/modifysignature",
+            post(o::modify_signature),
+        )
+        .route("/cgi-bin/wxopen/addcategory", post(o::add_category))
+        .route("/cgi-bin/wxopen/getcategory", get(o::get_categories))
+        .route(
+            "/cgi-bin/wxopen/getallcategories",
+            get(o::get_all_categories),
+        )
+        .route(
+            "/wxa/icp/get_icp_entrance_info",
+            get(o::get_icp_entrance_info),
+        )
+        .route(
+            "/wxa/icp/query_icp_service_content_types",
+            get(o::service_content_types),
+        )
+        .route("/wxa/icp/upload_icp_media", post(o::upload_icp_media))
+        .route(
+            "/wxa/icp/create_icp_verifytask",
+            post(o::create_verify_task),
+        )
+        .route("/wxa/icp/query_icp_verifytask", post(o::query_verify_task))
+        .route("/wxa/icp/apply_icp_filing", post(o::apply_icp_filing))
 }
 
 /// A simulator serving on a local port.

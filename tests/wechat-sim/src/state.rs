@@ -331,6 +331,8 @@ pub struct SimState {
     pub review_rule: Option<crate::review_rule::ReviewRule>,
     /// The subscribe messages the business calls sent.
     pub business: crate::business::BusinessState,
+    /// Basic information, categories and ICP filing of new mini programs.
+    pub onboard: crate::onboard::OnboardState,
 }
 
 /// What an owner's authorization gives: the InfoType to push, the authorization code, its expiry.
@@ -388,6 +390,7 @@ impl SimState {
             due_applications: BTreeSet::new(),
             review_rule: None,
             business: Default::default(),
+            onboard: Default::default(),
             config,
         }
     }
@@ -400,6 +403,12 @@ impl SimState {
         self.mini_program_index
             .get(appid)
             .map(|i| &self.config.mini_programs[*i])
+    }
+
+    /// A mini program to change (its name, avatar, categories).
+    pub fn mini_program_mut(&mut self, appid: &str) -> Option<&mut MiniProgram> {
+        let index = *self.mini_program_index.get(appid)?;
+        self.config.mini_programs.get_mut(index)
     }
 
     /// A new mini program of this WeChat; false (and nothing changed) if its appid exists.
