@@ -7,6 +7,7 @@ import {
   get, h, kv, loading, mp, post, put, renderValue, show, showError, table, token, when,
 } from "/console/ui.js";
 import { pushView, pushesView, webhookView, webhooksView } from "/console/gateway.js";
+import { onboardingView, onboardingsView } from "/console/onboarding.js";
 
 const PAGE_SIZE = 20;
 
@@ -737,6 +738,8 @@ function route() {
       return parts[1] ? rolloutView(decodeURIComponent(parts[1])) : rolloutsView();
     case "health":
       return healthView();
+    case "onboardings":
+      return parts[1] ? onboardingView(decodeURIComponent(parts[1])) : onboardingsView();
     case "pushes":
       return parts[1] ? pushView(decodeURIComponent(parts[1])) : pushesView(params);
     case "webhooks":

@@ -1,6 +1,15 @@
 // Labels in Chinese (the operators' language, the default) and English. `t(key, vars)` fills
 // `{name}` placeholders; a key without a label shows itself, so a missing one is visible.
 const zh = {
+  "nav.onboardings": "新小程序上线",
+  "onb.create": "开始上线流程", "onb.create_hint": "请求与 POST /admin/onboardings 相同：appid 或 registration_id，以及 profile（名称与材料、头像、简介、类目、备案主体与小程序信息；图片为 base64，每个不超过 40 KiB）。",
+  "onb.request": "请求", "onb.current": "当前步骤", "onb.updated": "更新时间", "onb.steps": "步骤", "onb.next": "下一步",
+  "onb.deadline": "截止时间", "onb.filed": "已备案", "onb.quotas": "本年修改额度", "onb.resubmit": "修改后重新提交",
+  "onb.resubmit_hint": "只填要修改的 profile 部分（与创建时的格式相同）；等待运营处理的步骤会重新开始。", "onb.patch": "要修改的 profile (JSON)",
+  "onb.ready": "可以发布", "onb.running": "进行中", "onb.waiting": "等待微信", "onb.needs_operator": "需要处理", "onb.retrying": "稍后重试",
+  "onb.done": "完成", "onb.skipped": "跳过", "onb.pending": "未开始",
+  "step.nickname": "名称", "step.avatar": "头像", "step.signature": "简介", "step.category": "类目", "step.filing_entrance": "备案入口",
+  "step.filing_media": "备案材料", "step.face_verification": "法人人脸核验", "step.filing_apply": "提交备案", "step.filing_review": "备案审核",
   "nav.pushes": "消息推送", "nav.webhooks": "Webhook",
   "push.kind": "类型", "push.create_time": "微信时间", "push.received_at": "收到时间", "push.published_at": "发布时间",
   "push.fields": "解析后的字段", "push.xml": "解密后的 XML", "push.deliveries": "投递记录",
@@ -52,6 +61,15 @@ const zh = {
   yes: "是", no: "否", none: "无", secs: "{n} 秒", mins: "{n} 分钟", hours: "{n} 小时", days: "{n} 天", ago: "{t}前",
 };
 const en = {
+  "nav.onboardings": "Onboarding",
+  "onb.create": "Start an onboarding", "onb.create_hint": "The request of POST /admin/onboardings: appid or registration_id, and the profile (name and its materials, avatar, introduction, categories, the filing's subject and mini program; images base64, at most 40 KiB each).",
+  "onb.request": "Request", "onb.current": "Current step", "onb.updated": "Updated", "onb.steps": "Steps", "onb.next": "Next",
+  "onb.deadline": "Deadline", "onb.filed": "Filed", "onb.quotas": "Changes left this year", "onb.resubmit": "Fix and resubmit",
+  "onb.resubmit_hint": "Only the parts of the profile to change (as when creating); the steps waiting for the operator start again.", "onb.patch": "Profile parts to change (JSON)",
+  "onb.ready": "ready", "onb.running": "running", "onb.waiting": "waiting for WeChat", "onb.needs_operator": "needs the operator", "onb.retrying": "retrying",
+  "onb.done": "done", "onb.skipped": "skipped", "onb.pending": "pending",
+  "step.nickname": "Name", "step.avatar": "Avatar", "step.signature": "Introduction", "step.category": "Categories", "step.filing_entrance": "Filing entrance",
+  "step.filing_media": "Filing materials", "step.face_verification": "Legal person's face verification", "step.filing_apply": "Filing submitted", "step.filing_review": "Filing review",
   "nav.pushes": "Pushes", "nav.webhooks": "Webhooks",
   "push.kind": "Kind", "push.create_time": "WeChat time", "push.received_at": "Received", "push.published_at": "Published",
   "push.fields": "Parsed fields", "push.xml": "Decrypted XML", "push.deliveries": "Deliveries",

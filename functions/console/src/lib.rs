@@ -46,6 +46,11 @@ pub const ASSETS: &[Asset] = &[
         body: include_str!("../assets/gateway.js"),
     },
     Asset {
+        path: "/console/onboarding.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_str!("../assets/onboarding.js"),
+    },
+    Asset {
         path: "/console/i18n.js",
         content_type: "text/javascript; charset=utf-8",
         body: include_str!("../assets/i18n.js"),

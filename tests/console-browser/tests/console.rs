@@ -444,3 +444,68 @@ async fn a_webhook_is_made_its_secret_shown_once_and_its_test_event_delivered_si
     screenshot(b, "webhook").await;
     assert_eq!(console_errors(b).await, Vec::<String>::new());
 }
+
+/// A tiny PNG, base64: the onboarding's images.
+const PNG: &str = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg==";
+
+fn media(name: &str) -> serde_json::Value {
+    json!({ "file_name": name, "content_type": "image/png", "base64": PNG })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_onboarding_shows_its_steps_and_a_rejected_name_is_fixed_from_the_console() {
+    let s = stack("console-onboarding", 1280, 900).await;
+    let b = &s.browser;
+    let ctl = &s.world.ctl;
+    let durations = json!({ "nickname_secs": 5, "category_secs": 5, "face_secs": 5, "platform_secs": 5, "authority_secs": 5 });
+    ctl.post("/sim/onboarding/durations", durations).await;
+    let rejection =
+        json!({ "appid": SHOP, "review": "nickname", "pass": false, "reason": "名称涉嫌侵权" });
+    ctl.post("/sim/onboarding/outcomes", rejection).await;
+    let worker =
+        rollout_worker::Worker::from_platform(&s.world.platform, Default::default()).unwrap();
+    // The schedule's run ({"mode":"onboarding"}), as EventBridge Scheduler would start it.
+    let tick = || async {
+        rollout_worker::handle(&worker, json!({ "mode": "onboarding" }))
+            .await
+            .unwrap();
+    };
+
+    sign_in(&s, TOKEN).await;
+    text_until(b, "#mp-table", |t| t.contains(SHOP)).await;
+    b.goto(&s.api.url("/console/#/onboardings")).await.unwrap();
+    let request = json!({ "appid": SHOP, "profile": {
+        "nickname": { "nick_name": "示例点单助手", "license": media("license.png") },
+        "avatar": media("avatar.png"),
+        "signature": "门店点单与订单查询",
+        "categories": [{ "first": 287, "second": 289 }],
+    }});
+    fill(b, "#onb-json", &request.to_string()).await;
+    act(b, "#onb-create").await;
+    let nickname = "#onb-steps li[data-step='nickname']";
+    text_until(b, nickname, |t| t.contains("等待微信")).await;
+
+    // WeChat's review ends and is pushed; the schedule folds it in; the page shows the field.
+    ctl.advance_clock(6).await;
+    let rejected = devstack::wait::poll(|| async {
+        tick().await;
+        let step = b.find(fantoccini::Locator::Css(nickname)).await.ok()?;
+        let status = step.attr("data-status").await.ok()??;
+        (status == "needs_operator").then_some(())
+    })
+    .await;
+    assert!(rejected.is_some(), "the rejection reached the page");
+    let step = text_until(b, nickname, |t| t.contains("名称涉嫌侵权")).await;
+    assert!(step.contains("profile.nickname.nick_name"), "{step}");
+    text_until(b, "#onb-title", |t| t.contains("需要处理")).await;
+    screenshot(b, "onboarding").await;
+
+    // The operator's fix, from the page: the name resubmitted, its review under way again.
+    let fix =
+        json!({ "nickname": { "nick_name": "示例点单小帮手", "license": media("license.png") } });
+    fill(b, "#onb-patch", &fix.to_string()).await;
+    act(b, "#onb-resubmit").await;
+    text_until(b, nickname, |t| t.contains("等待微信")).await;
+    assert_eq!(ctl.calls("setnickname").await, 2);
+    assert_eq!(console_errors(b).await, Vec::<String>::new());
+}
