@@ -184,6 +184,8 @@ pub struct TableNames {
     pub audits: String,
     pub actions: String,
     pub rollouts: String,
+    /// The outbox of the platform's events (every push, every state change): `EVENTS_TABLE`.
+    pub events: String,
 }
 
 impl TableNames {
@@ -199,6 +201,7 @@ impl TableNames {
             audits: required("AUDITS_TABLE")?,
             actions: required("ACTIONS_TABLE")?,
             rollouts: required("ROLLOUTS_TABLE")?,
+            events: required("EVENTS_TABLE")?,
         })
     }
 

@@ -8,7 +8,7 @@ use crate::authorization::AuthorizationService;
 use crate::component::ComponentService;
 use crate::config::{aws_sdk_config, ComponentConfig, ConfigError, TableNames};
 use crate::queue::SqsQueue;
-use crate::store::{DynamoAuthorizerStore, DynamoTicketStore};
+use crate::store::{DynamoAuthorizerStore, DynamoEventStore, DynamoTicketStore};
 use crate::wechat::{WechatClient, WechatEndpoints};
 
 /// The per-call timeout of WeChat requests (`WECHAT_TIMEOUT_MS`, default 5000).
@@ -61,6 +61,11 @@ impl Platform {
 
     pub fn ticket_store(&self) -> DynamoTicketStore {
         DynamoTicketStore::new(self.dynamo.clone(), &self.tables.tickets)
+    }
+
+    /// The events table: every push and state change, published from its stream.
+    pub fn event_store(&self) -> DynamoEventStore {
+        DynamoEventStore::new(self.dynamo.clone(), &self.tables.events)
     }
 
     pub fn authorizer_store(&self) -> DynamoAuthorizerStore {

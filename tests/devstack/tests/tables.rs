@@ -18,6 +18,7 @@ fn template_defines_the_tables_with_their_env_vars() {
             ("ActionsTable", "ACTIONS_TABLE"),
             ("AuditsTable", "AUDITS_TABLE"),
             ("AuthorizersTable", "AUTHORIZERS_TABLE"),
+            ("EventsTable", "EVENTS_TABLE"),
             ("RolloutsTable", "ROLLOUTS_TABLE"),
             ("TicketsTable", "TICKETS_TABLE")
         ])

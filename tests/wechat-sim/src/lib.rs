@@ -11,6 +11,7 @@ pub mod component;
 pub mod config;
 pub mod control;
 pub mod golive;
+pub mod messages;
 pub mod pages;
 pub mod platform;
 pub mod privacy;
@@ -245,7 +246,8 @@ impl Sim {
             .route("/sim/privacy/interfaces", post(s::script_application))
             .route("/sim/js-codes", post(s::mint_js_code))
             .route("/sim/go-live-check", post(g::go_live_check))
-            .route("/sim/custom-messages", get(g::custom_messages));
+            .route("/sim/custom-messages", get(g::custom_messages))
+            .route("/sim/messages", post(messages::send_message));
         wechat.merge(control).with_state(self.clone())
     }
 
