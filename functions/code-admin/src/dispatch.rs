@@ -185,6 +185,7 @@ impl<L: ActionLog + Sync> CodeAdmin<L> {
             Op::ListRegistrations | Op::GetRegistration => {
                 self.read_registrations(op, params).await
             }
+            Op::ListPushes | Op::GetPush => self.read_pushes(op, params, query).await,
             // The state-changing operations go through `change` with their validated fields.
             other => Err(AdminError::NotFound {
                 method: "GET".into(),

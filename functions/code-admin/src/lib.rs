@@ -6,6 +6,7 @@
 pub mod auth;
 mod dispatch;
 pub mod errors;
+mod pushes;
 mod record;
 mod registrations;
 pub mod requests;
@@ -51,6 +52,8 @@ pub struct CodeAdmin<L = DynamoActionLog> {
     code: PlatformCodeRelease,
     /// None when the platform has no rollout queue (the rollout routes answer 503).
     rollouts: Option<PlatformRollouts>,
+    /// The events table, for `GET /admin/pushes` (none: those routes answer 503).
+    events: Option<shared::store::DynamoEventStore>,
     actions: L,
     tokens: AdminTokens,
 }
@@ -66,6 +69,7 @@ impl PlatformCodeAdmin {
             tokens,
         )
         .with_rollouts(platform.rollouts())
+        .with_events(platform.event_store())
     }
 
     /// `ADMIN_TOKEN_HASHES` (labelled SHA-256 hashes) from the environment or the component secret.
@@ -124,6 +128,14 @@ impl<L> CodeAdmin<L> {
         Self { rollouts, ..self }
     }
 
+    /// The events table the push routes read.
+    pub fn with_events(self, events: shared::store::DynamoEventStore) -> Self {
+        Self {
+            events: Some(events),
+            ..self
+        }
+    }
+
     /// How long submit waits for a running privacy scan (`PRIVACY_SCAN_WAIT_SECS`).
     pub fn with_scan_wait(self, wait: ScanWait) -> Self {
         Self {
@@ -141,6 +153,7 @@ impl<L> CodeAdmin<L> {
         Self {
             code: CodeReleaseService::new(service, audits),
             rollouts: None,
+            events: None,
             actions,
             tokens,
         }

@@ -126,6 +126,7 @@ impl<L: ActionLog + Sync> CodeAdmin<L> {
             | Op::GetPrivacyDefault
             | Op::GoLiveReport => return Ok(None),
             Op::ListRegistrations | Op::GetRegistration => return Ok(None),
+            Op::ListPushes | Op::GetPush => return Ok(None),
             Op::ListRollouts | Op::GetRollout | Op::RolloutTargets => return Ok(None),
         }))
     }

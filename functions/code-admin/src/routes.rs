@@ -56,6 +56,8 @@ pub enum Op {
     CreateRegistration,
     ListRegistrations,
     GetRegistration,
+    ListPushes,
+    GetPush,
 }
 
 const A: &str = "/admin/authorizers/{appid}";
@@ -182,6 +184,8 @@ pub const ROUTES: &[(&str, &str, Op)] = &[
     ("POST", "/admin/registrations", Op::CreateRegistration),
     ("GET", "/admin/registrations", Op::ListRegistrations),
     ("GET", "/admin/registrations/{id}", Op::GetRegistration),
+    ("GET", "/admin/pushes", Op::ListPushes),
+    ("GET", "/admin/pushes/{id}", Op::GetPush),
 ];
 
 /// The operation for `method path` and its path parameters.

@@ -10,8 +10,9 @@
 //!
 //! Listing (`GET /admin/pushes`) reads one of three indexes, each sorted by `sort` =
 //! `<CreateTime, 10 digits>#<id>` (newest first): `by_appid` (partition `appid`), `by_kind`
-//! (partition `kind`), `by_day` (partition `day` = the CreateTime's UTC date, `YYYYMMDD`, for a
-//! listing with neither).
+//! (partition `kind`), `by_month` (partition `month` = the CreateTime's UTC month, `YYYYMM`, for a
+//! listing with neither: at most 4 partitions in 90 days, so a page is at most 4 queries however
+//! sparse the months).
 
 use std::collections::HashMap;
 
@@ -28,10 +29,7 @@ use crate::events::StoredEvent;
 pub const PK: &str = "id";
 pub const BY_APPID: &str = "by_appid";
 pub const BY_KIND: &str = "by_kind";
-pub const BY_DAY: &str = "by_day";
-/// How many days one page of an unfiltered listing looks through at most before answering (with
-/// a cursor at the next day): a page is a bounded number of queries however sparse the days.
-const DAYS_PER_PAGE: i64 = 31;
+pub const BY_MONTH: &str = "by_month";
 const SECS_PER_DAY: i64 = 86_400;
 
 /// What acting on a push did.
@@ -102,6 +100,27 @@ pub struct EventPage {
 #[error("cursor is not one a previous page answered")]
 pub struct BadCursor;
 
+/// The CreateTime's UTC month as `YYYYMM`: the partition of `by_month`.
+pub fn utc_month(unix_secs: i64) -> String {
+    utc_day(unix_secs)[..6].to_owned()
+}
+
+/// The month before a `YYYYMM` month; None for anything else.
+fn previous_month(month: &str) -> Option<String> {
+    if month.len() != 6 || !month.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let (year, m): (i64, i64) = (month[..4].parse().ok()?, month[4..].parse().ok()?);
+    if !(1..=12).contains(&m) {
+        return None;
+    }
+    Some(if m == 1 {
+        format!("{:04}12", year - 1)
+    } else {
+        format!("{year:04}{:02}", m - 1)
+    })
+}
+
 /// The CreateTime's UTC date as `YYYYMMDD` (Howard Hinnant's civil-from-days).
 pub fn utc_day(unix_secs: i64) -> String {
     let z = unix_secs.div_euclid(SECS_PER_DAY) + 719_468;
@@ -128,7 +147,7 @@ fn item_of(event: &StoredEvent) -> Item {
         ("received_at".to_owned(), n(event.received_at)),
         ("fields".to_owned(), s(event.fields.to_string())),
         ("status".to_owned(), s(EventStatus::Received.as_str())),
-        ("day".to_owned(), s(utc_day(event.create_time))),
+        ("month".to_owned(), s(utc_month(event.create_time))),
         ("sort".to_owned(), s(sort_key(event.create_time, &event.id))),
         (
             "purge_at".to_owned(),
@@ -172,8 +191,8 @@ fn key(id: &str) -> Item {
     Item::from([(PK.to_owned(), s(id))])
 }
 
-/// A cursor: the string attributes of the key a page ended at, as base64url JSON; or only `day`
-/// for "that day, from its newest".
+/// A cursor: the string attributes of the key a page ended at, as base64url JSON; or only `month`
+/// for "that month, from its newest".
 fn encode_cursor(key: &Item) -> String {
     let plain: HashMap<&str, &str> = key
         .iter()
@@ -277,7 +296,7 @@ impl DynamoEventStore {
         limit: i32,
         now: i64,
     ) -> Result<Result<EventPage, BadCursor>, StoreError> {
-        let start = match cursor.map(decode_cursor).transpose() {
+        let mut start = match cursor.map(decode_cursor).transpose() {
             Ok(start) => start,
             Err(bad) => return Ok(Err(bad)),
         };
@@ -290,7 +309,7 @@ impl DynamoEventStore {
         let (index, partition) = match (&filter.appid, &filter.kind) {
             (Some(appid), _) => (BY_APPID, Some(("appid", appid.clone()))),
             (None, Some(kind)) => (BY_KIND, Some(("kind", kind.clone()))),
-            (None, None) => (BY_DAY, None),
+            (None, None) => (BY_MONTH, None),
         };
         let query = |name: &str, value: String, start: Option<Item>, limit: i32| {
             let mut query = self
@@ -324,35 +343,35 @@ impl DynamoEventStore {
             let cursor = page.last_evaluated_key.as_ref().map(encode_cursor);
             return Ok(Ok(EventPage { events, cursor }));
         }
-        // No appid, no kind: day after day, newest first, from the cursor's day or `until`'s.
-        let first_day = filter.since.unwrap_or(now - PUSH_RETENTION_SECS).max(0);
-        let mut day_start = filter.until.unwrap_or(now).min(now + SECS_PER_DAY);
-        let mut start = start;
-        let cursor_day = start
+        // No appid, no kind: month after month (at most 4 in 90 days), newest first, from the
+        // cursor's month or `until`'s. A push may be dated a little ahead of our clock
+        // (crate::push::MAX_FUTURE_SKEW_SECS).
+        let oldest = utc_month(filter.since.unwrap_or(now - PUSH_RETENTION_SECS).max(0));
+        let mut month = utc_month(
+            filter
+                .until
+                .unwrap_or(now + crate::push::MAX_FUTURE_SKEW_SECS)
+                .min(now + SECS_PER_DAY),
+        );
+        let cursor_month = start
             .as_ref()
-            .and_then(|k| k.get("day"))
+            .and_then(|k| k.get("month"))
             .and_then(|d| d.as_s().ok())
             .cloned();
-        if let Some(day) = cursor_day {
-            let Some(at) = day_of(&day) else {
+        if let Some(at) = cursor_month {
+            if previous_month(&at).is_none() {
                 return Ok(Err(BadCursor));
-            };
-            day_start = at;
-            // A cursor of only a day starts that day from its newest.
+            }
+            month = at;
+            // A cursor of only a month starts that month from its newest.
             if start.as_ref().is_some_and(|k| k.len() == 1) {
                 start = None;
             }
         }
-        for _ in 0..DAYS_PER_PAGE {
-            if day_start.div_euclid(SECS_PER_DAY) < first_day.div_euclid(SECS_PER_DAY) {
-                return Ok(Ok(EventPage {
-                    events,
-                    cursor: None,
-                }));
-            }
-            let day = utc_day(day_start);
+        while month >= oldest {
             let wanted = limit - events.len() as i32;
-            let page = Table::query_page(query("day", day, start.take(), wanted)).await?;
+            let page =
+                Table::query_page(query("month", month.clone(), start.take(), wanted)).await?;
             for item in page.items() {
                 events.push(summary_of(item)?);
             }
@@ -362,39 +381,20 @@ impl DynamoEventStore {
                     cursor: Some(encode_cursor(last)),
                 }));
             }
-            day_start -= SECS_PER_DAY;
-            if events.len() as i32 >= limit {
-                break;
+            month = previous_month(&month).unwrap_or_default();
+            if events.len() as i32 >= limit && month >= oldest {
+                let next = Item::from([("month".to_owned(), s(month))]);
+                return Ok(Ok(EventPage {
+                    events,
+                    cursor: Some(encode_cursor(&next)),
+                }));
             }
         }
-        let more = day_start.div_euclid(SECS_PER_DAY) >= first_day.div_euclid(SECS_PER_DAY);
-        let cursor =
-            more.then(|| encode_cursor(&Item::from([("day".to_owned(), s(utc_day(day_start)))])));
-        Ok(Ok(EventPage { events, cursor }))
+        Ok(Ok(EventPage {
+            events,
+            cursor: None,
+        }))
     }
-}
-
-/// The Unix time of midday on a `YYYYMMDD` day (days-from-civil), for walking back from a cursor.
-fn day_of(day: &str) -> Option<i64> {
-    if day.len() != 8 || !day.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let (y, m, d): (i64, i64, i64) = (
-        day[..4].parse().ok()?,
-        day[4..6].parse().ok()?,
-        day[6..].parse().ok()?,
-    );
-    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
-        return None;
-    }
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    Some(days * SECS_PER_DAY + SECS_PER_DAY / 2)
 }
 
 /// Writes one of the platform's own state changes to the outbox (a kind of
@@ -457,11 +457,15 @@ mod tests {
     fn days_and_cursors() {
         assert_eq!(utc_day(0), "19700101");
         assert_eq!(utc_day(1_764_633_600), "20251202");
-        assert_eq!(utc_day(day_of("20240229").unwrap()), "20240229");
-        assert_eq!(day_of("2024022"), None);
+        assert_eq!(utc_day(1_709_208_000), "20240229");
+        assert_eq!(utc_month(1_764_633_600), "202512");
+        assert_eq!(previous_month("202601").as_deref(), Some("202512"));
+        assert_eq!(previous_month("202612").as_deref(), Some("202611"));
+        assert_eq!(previous_month("202613"), None);
+        assert_eq!(previous_month("2026"), None);
         let key = Item::from([
             ("id".to_owned(), s("evt_1")),
-            ("day".to_owned(), s("20251202")),
+            ("month".to_owned(), s("202512")),
         ]);
         assert_eq!(decode_cursor(&encode_cursor(&key)).unwrap(), key);
         assert!(decode_cursor("not a cursor!").is_err());
