@@ -89,5 +89,6 @@ impl Platform {
         &self,
     ) -> AuthorizationService<DynamoTicketStore, DynamoAuthorizerStore> {
         AuthorizationService::new(self.component_service(), self.authorizer_store())
+            .with_events(self.event_store())
     }
 }
