@@ -12,9 +12,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use devstack::bus::{create_bus, route_to_queue, take_messages};
+use devstack::bus::take_messages;
 use devstack::counting::{counted_dynamo, counted_eventbridge, process_cpu_secs, RequestCounter};
-use devstack::event_source::{create_queue, unique_queue_name, QueueOptions};
 use devstack::inbox::Received;
 use devstack::sim::{mini_program, Component, Setup};
 use devstack::stream_source::{self, local_streams_client, StreamOptions};
@@ -22,7 +21,9 @@ use event_publisher::{EventBridgeBus, Publisher};
 use futures::StreamExt;
 use serde_json::json;
 use shared::store::unix_now;
-use ticket_receive::PlatformReceiver;
+
+#[path = "../tests/common/mod.rs"]
+mod common;
 
 const MP: &str = "wxbencheventsmp001";
 
@@ -46,46 +47,16 @@ async fn main() {
         .await;
     let (dynamo, events) = (RequestCounter::default(), RequestCounter::default());
     w.platform.dynamo = counted_dynamo(&dynamo).await;
-    let receiver = Arc::new(PlatformReceiver::from_platform(&w.platform).unwrap());
-    let served = w
-        .serve_push_urls(move |call| {
-            let receiver = receiver.clone();
-            async move {
-                ticket_receive::handle(&receiver, call.request())
-                    .await
-                    .unwrap()
-            }
-        })
-        .await;
-
+    let served = common::serve_pushes(&w).await;
     let eventbridge = counted_eventbridge(&events).await;
-    let bus = unique_queue_name("bench-events");
-    create_bus(&eventbridge, &bus).await.unwrap();
-    let seen = create_queue(
-        &w.platform.sqs,
-        &unique_queue_name("bench-events-seen"),
-        QueueOptions::default(),
-    )
-    .await
-    .unwrap();
-    let pattern = json!({ "source": [shared::events::EVENT_SOURCE] });
-    route_to_queue(&eventbridge, &bus, "everything", &pattern, &seen.arn)
-        .await
-        .unwrap();
+    let (bus, seen) = common::observed_bus(&w, &eventbridge, "bench-events").await;
     let publisher = Arc::new(Publisher::new(
         w.platform.event_store(),
         EventBridgeBus::new(eventbridge.clone(), &bus),
     ));
-    let sdk = devstack::local_sdk_config().await;
-    let unreachable = aws_sdk_eventbridge::Client::from_conf(
-        aws_sdk_eventbridge::config::Builder::from(&sdk)
-            .endpoint_url("http://127.0.0.1:9")
-            .retry_config(aws_sdk_eventbridge::config::retry::RetryConfig::disabled())
-            .build(),
-    );
     let broken = Arc::new(Publisher::new(
         w.platform.event_store(),
-        EventBridgeBus::new(unreachable, &bus),
+        common::unreachable_bus(&bus).await,
     ));
     let published = Arc::new(AtomicU64::new(0));
     let invocations = Arc::new(AtomicU64::new(0));

@@ -9,10 +9,9 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 
-use aws_sdk_eventbridge::config::retry::RetryConfig;
 use devstack::apigw::Served;
-use devstack::bus::{create_bus, local_eventbridge_client, route_to_queue, take_messages};
-use devstack::event_source::{create_queue, unique_queue_name, LocalQueue, QueueOptions};
+use devstack::bus::{local_eventbridge_client, take_messages};
+use devstack::event_source::LocalQueue;
 use devstack::sim::{mini_program, Component, Setup};
 use devstack::stream_source::{self, local_streams_client, StreamOptions, StreamSource};
 use devstack::world::World;
@@ -21,7 +20,8 @@ use serde_json::{json, Value};
 use shared::events::EVENT_SOURCE;
 use shared::store::{unix_now, AuditRecord, AuditStore, DynamoAuditStore, EventFilter};
 use shared::stream::{StreamBatchResponse, StreamEvent};
-use ticket_receive::PlatformReceiver;
+
+mod common;
 
 const MP: &str = "wxeventsminiprog01";
 
@@ -48,31 +48,9 @@ async fn outbox(test: &str) -> Outbox {
         .authorized()
         .start(test)
         .await;
-    let receiver = Arc::new(PlatformReceiver::from_platform(&world.platform).unwrap());
-    let served = world
-        .serve_push_urls(move |call| {
-            let receiver = receiver.clone();
-            async move {
-                ticket_receive::handle(&receiver, call.request())
-                    .await
-                    .unwrap()
-            }
-        })
-        .await;
+    let served = common::serve_pushes(&world).await;
     let events = local_eventbridge_client().await;
-    let bus = unique_queue_name(test);
-    create_bus(&events, &bus).await.unwrap();
-    let observed = create_queue(
-        &world.platform.sqs,
-        &unique_queue_name(&format!("{test}-seen")),
-        QueueOptions::default(),
-    )
-    .await
-    .unwrap();
-    let pattern = json!({ "source": [EVENT_SOURCE] });
-    route_to_queue(&events, &bus, "everything", &pattern, &observed.arn)
-        .await
-        .unwrap();
+    let (bus, observed) = common::observed_bus(&world, &events, test).await;
     let publisher = Arc::new(Publisher::new(
         world.platform.event_store(),
         EventBridgeBus::new(events, &bus),
@@ -279,16 +257,6 @@ async fn wechat_retrying_a_push_stores_and_publishes_nothing_new() {
     source.stop().await;
 }
 
-/// A bus whose PutEvents endpoint refuses connections (no retries: each invocation fails fast).
-async fn unreachable_bus(bus: &str) -> EventBridgeBus {
-    let sdk = devstack::local_sdk_config().await;
-    let config = aws_sdk_eventbridge::config::Builder::from(&sdk)
-        .endpoint_url("http://127.0.0.1:9")
-        .retry_config(RetryConfig::disabled())
-        .build();
-    EventBridgeBus::new(aws_sdk_eventbridge::Client::from_conf(config), bus)
-}
-
 #[tokio::test]
 async fn a_publisher_failing_to_put_publishes_on_redelivery_once_with_the_same_id() {
     let o = outbox("put-fails").await;
@@ -300,7 +268,7 @@ async fn a_publisher_failing_to_put_publishes_on_redelivery_once_with_the_same_i
     // The first two invocations cannot reach EventBridge; the mapping retries the batch.
     let broken = Arc::new(Publisher::new(
         o.platform.event_store(),
-        unreachable_bus(&o.bus).await,
+        common::unreachable_bus(&o.bus).await,
     ));
     let good = o.publisher.clone();
     let invocations = Arc::new(AtomicU32::new(0));

@@ -84,7 +84,8 @@ impl Harness {
         all_items(&self.platform.dynamo, &self.platform.tables.events).await
     }
 
-    /// The authorization pushes kept as events (tickets aside): kind, appid and XML of each.
+    /// The authorization pushes kept as events (tickets and the platform's own events aside):
+    /// kind, appid and XML of each.
     async fn authorization_pushes(&self) -> Vec<(String, Option<String>, String)> {
         let text = |item: &HashMap<String, AttributeValue>, name: &str| {
             item.get(name).map(|v| v.as_s().unwrap().clone())
@@ -92,14 +93,12 @@ impl Harness {
         self.events()
             .await
             .iter()
-            .map(|item| {
-                (
-                    text(item, "kind").unwrap(),
-                    text(item, "appid"),
-                    text(item, "xml").unwrap(),
-                )
+            .filter_map(|item| {
+                let kind = text(item, "kind").unwrap();
+                let push =
+                    kind.starts_with("component.") && kind != "component.component_verify_ticket";
+                push.then(|| (kind, text(item, "appid"), text(item, "xml").unwrap()))
             })
-            .filter(|(kind, _, _)| kind != "component.component_verify_ticket")
             .collect()
     }
 }
@@ -297,6 +296,26 @@ async fn independent_pushes_are_stored_and_refused_ones_are_not() {
         .unwrap();
     assert_eq!(revoked.status, AuthorizerStatus::Unauthorized);
     assert_eq!(revoked.unauthorized_at, Some(1763700300));
+    // The revocation is also the platform's own event, once.
+    let platform: Vec<_> = h
+        .events()
+        .await
+        .into_iter()
+        .filter(|i| i["kind"].as_s().unwrap().starts_with("platform."))
+        .map(|i| {
+            (
+                i["kind"].as_s().unwrap().clone(),
+                i["appid"].as_s().unwrap().clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        platform,
+        [(
+            "platform.authorizer.unauthorized".to_owned(),
+            "wxauth00000000001".to_owned()
+        )]
+    );
 }
 
 #[tokio::test]
