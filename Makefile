@@ -1,5 +1,5 @@
 # The two commands: `make dev` (the local world) and `make test` (every check CI runs).
-.PHONY: dev test test-repeat bench bench-refresh bench-init bench-rollout
+.PHONY: dev test test-repeat bench bench-refresh bench-init bench-rollout bench-events
 
 dev:
 	@bash scripts/dev.sh
@@ -19,6 +19,10 @@ bench-refresh:
 # One rollout to 1,000 mini programs (README, "Rollouts").
 bench-rollout:
 	@bash scripts/bench_rollout.sh
+
+# 10,000 message-URL pushes stored and published (README, "Events at scale").
+bench-events:
+	@bash scripts/bench_events.sh
 
 # Init time of every function beside the smallest lambda_http function (README, "Init time").
 bench-init:

@@ -76,6 +76,7 @@ def child_env(name, runtime_port, closed_port, home):
         "WEBHOOKS_TABLE": "bench-webhooks",
         "WEBHOOK_DELIVERIES_TABLE": "bench-webhookdeliveries",
         "ONBOARDINGS_TABLE": "bench-onboardings",
+        "EVENTS_TABLE": "bench-events",
         "AUTH_CALLBACK_URL": "https://platform.example.com/auth/callback",
         # code-admin: the demo token's hash (README).
         "ADMIN_TOKEN_HASHES": "demo:f445396ad7eb62a782996bde50bd8b054463ba31530d8851cc4c66e3b47ad462",

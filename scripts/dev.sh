@@ -4,7 +4,9 @@
 #   the functions served by `cargo lambda watch` on API_PORT (9000) with template.yaml's paths,
 #   the WeChat simulator (tests/wechat-sim) on SIM_PORT (9100), pushing to the functions;
 #   the rollout queue and its dead-letter queue in moto's SQS, drained into rollout-worker by
-#   `devstack sqs-source` as Lambda's SQS event source does (with its 5-minute sync schedule).
+#   `devstack sqs-source` as Lambda's SQS event source does (with its 5-minute sync schedule);
+#   the events bus (with its archive) in moto's EventBridge, fed from the events table's stream by
+#   `devstack stream-source` driving event-publisher as Lambda's DynamoDB event source does.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
@@ -53,6 +55,8 @@ if [ -d functions/rollout-worker ]; then functions+=(rollout-worker); fi
 functions+=(service-gateway)
 # Webhooks' delivery (README, "Webhooks").
 functions+=(webhook-delivery)
+# The events' publisher (the events table's stream → the bus).
+functions+=(event-publisher)
 if [ ! -d "${CARGO_TARGET_DIR:-target}/debug" ]; then
   log "first build on this machine: compiling ~400 crates takes several minutes on 2 cores (later runs take seconds)"
 fi
@@ -88,6 +92,11 @@ done < <(cargo run --quiet -p devstack -- create-webhooks "$TABLE_PREFIX")
 [ -n "${WEBHOOK_QUEUE_URL:-}" ] || die "creating the webhook queue failed (see above)"
 export WEBHOOK_ALLOW_LOOPBACK=true
 HOOK_PORT=${HOOK_PORT:-9200}
+log "creating the events bus, its archive and a queue of what it publishes (template.yaml's EventBus)"
+while IFS='=' read -r name value; do
+  export "$name=$value"
+done < <(cargo run --quiet -p devstack -- create-bus "${TABLE_PREFIX}events")
+[ -n "${EVENT_BUS_NAME:-}" ] || die "creating the events bus failed (see above)"
 
 # code-admin's tokens: the public demo one (256 bits, README) unless ADMIN_TOKEN_HASHES is set.
 if [ -z "${ADMIN_TOKEN_HASHES:-}" ]; then
@@ -148,6 +157,13 @@ pids+=("$!")
 port_in_use "$HOOK_PORT" && die "port $HOOK_PORT is already in use (set HOOK_PORT to another port)"
 log "webhook receiver on 127.0.0.1:$HOOK_PORT (devstack webhook-receiver; logs in .dev/webhook-receiver.log)"
 cargo run --quiet -p devstack -- webhook-receiver --port "$HOOK_PORT" >.dev/webhook-receiver.log 2>&1 &
+# The events table's stream → event-publisher, as template.yaml's EventPublisherFunction `Outbox`
+# event: from the oldest record, inserts only, batches of 100, 10 retries, then the on-failure queue.
+log "events table stream -> event-publisher (devstack stream-source; logs in .dev/stream-source.log)"
+cargo run --quiet -p devstack -- stream-source --table "$EVENTS_TABLE" \
+  --function event-publisher --invoke-url "http://127.0.0.1:$API_PORT" \
+  --batch-size 100 --timeout-secs 30 --max-retry-attempts 10 \
+  --on-failure-queue-url "$EVENT_PUBLISHER_DEAD_LETTER_QUEUE_URL" >.dev/stream-source.log 2>&1 &
 pids+=("$!")
 
 port_in_use "$SIM_PORT" && die "port $SIM_PORT is already in use (set SIM_PORT to another port)"
@@ -173,6 +189,11 @@ cat <<EOT
                             dead letters: $ROLLOUT_DEAD_LETTER_QUEUE_URL
   Event bus (moto)          $EVENT_BUS_NAME; webhook queue $WEBHOOK_QUEUE_URL -> webhook-delivery
                             (.dev/webhook-source.log); receiver http://127.0.0.1:$HOOK_PORT (.dev/webhook-receiver.log)
+  DynamoDB (moto)           http://127.0.0.1:$DDB_PORT   tables: $TICKETS_TABLE $AUTHORIZERS_TABLE $AUDITS_TABLE $ACTIONS_TABLE $ROLLOUTS_TABLE $EVENTS_TABLE
+  Rollout queue (moto SQS)  $ROLLOUT_QUEUE_URL, $rollout_source
+                            dead letters: $ROLLOUT_DEAD_LETTER_QUEUE_URL
+  Events bus (moto)         $EVENT_BUS_NAME, published by event-publisher (.dev/stream-source.log)
+                            every event also lands in $EVENTS_SEEN_QUEUE_URL
   WeChat simulator          http://127.0.0.1:$SIM_PORT   pushes a component_verify_ticket now and every
                             ${SIM_TICKET_INTERVAL_SECS:-$(grep -m1 ticket_interval_secs "$SIM_CONFIG" | tr -dc 0-9)} s (SIM_TICKET_INTERVAL_SECS)
 
@@ -223,6 +244,11 @@ cat <<EOT
     cargo lambda invoke rollout-worker --data-ascii '{"mode":"onboarding"}' -A 127.0.0.1 -P $API_PORT
     curl -s $admin_hint http://127.0.0.1:$API_PORT/admin/onboardings    # steps, next actions, field errors
     curl -s -X POST http://127.0.0.1:$SIM_PORT/sim/clock/advance -d '{"seconds":3600}'   # filing reviews
+  Send a push to a mini program's message URL and see it stored and published (README "Events"):
+    curl -s -X POST http://127.0.0.1:$SIM_PORT/sim/messages -H 'content-type: application/json' \
+         -d '{"appid":"wxd3m0shop00000001","msg_type":"text","fields":{"Content":"我想退货"}}'
+    curl -s $admin_hint "http://127.0.0.1:$API_PORT/admin/pushes?appid=wxd3m0shop00000001"
+    AWS_ENDPOINT_URL_SQS=http://127.0.0.1:$DDB_PORT aws sqs receive-message --queue-url $EVENTS_SEEN_QUEUE_URL
   Refresh tokens now:  cargo lambda invoke token-refresh --data-ascii '{"mode":"refresh"}' -A 127.0.0.1 -P $API_PORT
   Service gateway (README "Service gateway"; what internal services invoke), for the coffee shop $mp once authorized:
     cargo lambda invoke service-gateway --data-ascii '{"action":"token","appid":"$mp"}' -A 127.0.0.1 -P $API_PORT

@@ -65,6 +65,9 @@ start_moto() {
   export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$port"
   export AWS_ENDPOINT_URL_SECRETS_MANAGER="http://127.0.0.1:$port"
   export AWS_ENDPOINT_URL_SQS="http://127.0.0.1:$port"
+  # The events' outbox: the events table's stream, and the bus the publisher puts them on.
+  export AWS_ENDPOINT_URL_DYNAMODB_STREAMS="http://127.0.0.1:$port"
+  export AWS_ENDPOINT_URL_EVENTBRIDGE="http://127.0.0.1:$port"
   # moto accepts any credentials; never let a developer's real ones or IMDS be used here.
   export AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_REGION=us-east-1
   export AWS_EC2_METADATA_DISABLED=true

@@ -77,6 +77,8 @@ pub struct Completed {
 pub struct AuthorizationService<S, A> {
     component: ComponentService<S>,
     authorizers: A,
+    /// Where authorizations and revocations are recorded as platform events (none: not recorded).
+    events: Option<crate::store::DynamoEventStore>,
     /// How long to wait for the other path's exchange before answering "in progress".
     pub wait: Duration,
 }
@@ -90,7 +92,39 @@ where
         Self {
             component,
             authorizers,
+            events: None,
             wait: Duration::from_secs(5),
+        }
+    }
+
+    /// Records authorizations and revocations in the events table.
+    pub fn with_events(self, events: crate::store::DynamoEventStore) -> Self {
+        Self {
+            events: Some(events),
+            ..self
+        }
+    }
+
+    /// The events table, when the platform's events are recorded.
+    pub fn events(&self) -> Option<&crate::store::DynamoEventStore> {
+        self.events.as_ref()
+    }
+
+    /// The platform event of an authorizer's change (idempotent: `key` names the change).
+    async fn authorizer_event(
+        &self,
+        kind: &str,
+        appid: &str,
+        key: &str,
+        fields: serde_json::Value,
+    ) -> Result<(), StoreError> {
+        match &self.events {
+            Some(events) => {
+                crate::store::record_platform_event(events, kind, Some(appid), key, fields)
+                    .await
+                    .map(|_| ())
+            }
+            None => Ok(()),
         }
     }
 
@@ -112,7 +146,7 @@ where
         let appid = self.component.appid();
         let owner = lease::new_owner();
         let owner = owner.as_str();
-        poll_until(self.wait, || async move {
+        let completed = poll_until(self.wait, || async move {
             let now = unix_now();
             if store
                 .claim_auth_code(
@@ -144,7 +178,21 @@ where
             }
         })
         .await?
-        .ok_or(AuthError::InProgress)
+        .ok_or(AuthError::InProgress)?;
+        // Whichever path exchanged the code (this one or the other, before a retry), the
+        // authorization's event: one per code, the same when written again.
+        if completed.authorizer.status == crate::authorizer::AuthorizerStatus::Authorized {
+            let fields =
+                serde_json::json!({ "permission_sets": completed.authorizer.permission_sets });
+            self.authorizer_event(
+                "platform.authorizer.authorized",
+                &completed.authorizer.appid,
+                &format!("code#{auth_code}"),
+                fields,
+            )
+            .await?;
+        }
+        Ok(completed)
     }
 
     /// Now on WeChat's clock (see [`EventTime::Callback`]); 0 without a ticket, which cannot
@@ -314,6 +362,22 @@ where
             .mark_unauthorized(authorizer_appid, event_time)
             .await?;
         tracing::info!(authorizer_appid, ?outcome, "authorization revoked");
+        // Applied now, or by an earlier try of this push whose event write failed.
+        let applied = outcome == EventOutcome::Applied
+            || self
+                .authorizers
+                .authorizer(authorizer_appid)
+                .await?
+                .is_some_and(|a| a.unauthorized_at == Some(event_time));
+        if applied {
+            self.authorizer_event(
+                "platform.authorizer.unauthorized",
+                authorizer_appid,
+                &format!("unauthorized#{event_time}"),
+                serde_json::json!({ "unauthorized_at": event_time }),
+            )
+            .await?;
+        }
         Ok(outcome)
     }
 }

@@ -408,6 +408,8 @@ where
                 Some(unix_now()),
             ))
             .await?;
+        self.audit_event(appid, answer.auditid, AuditStatus::Pending)
+            .await;
         Ok((answer.auditid, item_list))
     }
 
@@ -438,7 +440,22 @@ where
         self.audits
             .apply_status(appid, latest.auditid, &change)
             .await?;
+        self.audit_event(appid, latest.auditid, AuditStatus::Released)
+            .await;
         Ok(latest)
+    }
+
+    /// The platform event of an audit that reached `status` by our own call (submitted,
+    /// released). WeChat has already done it, so a failed write is logged rather than answered
+    /// as the call's failure (README "Events": the gap this leaves).
+    async fn audit_event(&self, appid: &str, auditid: i64, status: AuditStatus) {
+        if let Some(events) = self.authorization.events() {
+            if let Err(e) =
+                crate::store::record_audit_event(events, appid, auditid, status, None).await
+            {
+                tracing::error!(appid, auditid, status = status.as_str(), error = %e, "audit event not recorded");
+            }
+        }
     }
 
     /// Withdraws the open review; returns its auditid if one was open.

@@ -188,6 +188,8 @@ pub struct TableNames {
     pub webhooks: String,
     pub webhook_deliveries: String,
     pub onboardings: String,
+    /// The outbox of the platform's events (every push, every state change): `EVENTS_TABLE`.
+    pub events: String,
 }
 
 impl TableNames {
@@ -206,6 +208,7 @@ impl TableNames {
             webhooks: required("WEBHOOKS_TABLE")?,
             webhook_deliveries: required("WEBHOOK_DELIVERIES_TABLE")?,
             onboardings: required("ONBOARDINGS_TABLE")?,
+            events: required("EVENTS_TABLE")?,
         })
     }
 

@@ -13,6 +13,9 @@
 //! * `platform.<subject>.<change>`: the platform's own state changes (see [`PLATFORM_KINDS`]).
 
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::xml::{self, Element, XmlError};
 
 /// The EventBridge `source` of every event the platform publishes.
 pub const EVENT_SOURCE: &str = "wechat-component";
@@ -164,6 +167,227 @@ impl KindPattern {
     }
 }
 
+/// Elements whose values are credentials: a component_verify_ticket, an authorization code (and
+/// the pre-authorization code it came from), a go-live test's `QUERY_AUTH_CODE:` code. Their
+/// values are replaced by [`REDACTED`] in the stored fields and XML, so that neither the table,
+/// its stream, the bus nor a webhook ever carries them.
+pub const REDACTED_FIELDS: &[&str] = &[
+    "ComponentVerifyTicket",
+    "AuthorizationCode",
+    "PreAuthCode",
+    "auth_code",
+];
+
+/// What a redacted value reads as.
+pub const REDACTED: &str = "[redacted]";
+
+/// The go-live check's API case carries an authorization code in a text message's `Content`
+/// ("全网发布接入检测说明": `QUERY_AUTH_CODE:$query_auth_code$`).
+const QUERY_AUTH_CODE: &str = "QUERY_AUTH_CODE:";
+
+/// One event as kept in the events table (the outbox): what is published, and for a push the
+/// decrypted XML with its credentials redacted.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredEvent {
+    pub id: String,
+    pub kind: String,
+    pub appid: Option<String>,
+    pub create_time: i64,
+    /// When the platform stored it (our clock).
+    pub received_at: i64,
+    pub fields: serde_json::Value,
+    /// The push as decrypted (credentials redacted); none for the platform's own events.
+    pub xml: Option<String>,
+}
+
+impl StoredEvent {
+    /// The EventBridge `detail`.
+    pub fn detail(&self) -> PlatformEvent {
+        PlatformEvent {
+            id: self.id.clone(),
+            kind: self.kind.clone(),
+            appid: self.appid.clone(),
+            create_time: self.create_time,
+            fields: self.fields.clone(),
+        }
+    }
+
+    /// A push to the authorization event URL: `component.<InfoType>`, about the authorizer it
+    /// names (`AuthorizerAppid`, or a fast-registration result's `appid`). WeChat's own key of
+    /// such a push is its InfoType and CreateTime ("授权事件接收URL").
+    pub fn component_push(plaintext: &str, received_at: i64) -> Result<Self, XmlError> {
+        let root = xml::parse(plaintext)?;
+        let info_type = root.required("InfoType")?;
+        let create_time = root.required_i64("CreateTime")?;
+        let appid = non_empty(root.text_of("AuthorizerAppid")).or_else(|| {
+            root.child("info")
+                .and_then(|_| non_empty(root.text_of("appid")))
+        });
+        let key = format!("{info_type}\n{create_time}");
+        Ok(Self::push(
+            component_kind(info_type),
+            appid,
+            create_time,
+            &key,
+            &root,
+            plaintext,
+            received_at,
+        ))
+    }
+
+    /// A push to the message URL of `appid`: `message.<MsgType>` or `event.<Event>`. WeChat's key
+    /// of a message is its `MsgId`; of an event, `FromUserName` + `CreateTime` ("消息排重").
+    pub fn message_push(appid: &str, plaintext: &str, received_at: i64) -> Result<Self, XmlError> {
+        let root = xml::parse(plaintext)?;
+        let msg_type = root.required("MsgType")?;
+        let create_time = root.required_i64("CreateTime")?;
+        let event = non_empty(root.text_of("Event"));
+        let key = match non_empty(root.text_of("MsgId")) {
+            Some(msg_id) => format!("msgid\n{msg_id}"),
+            None => format!(
+                "{}\n{create_time}",
+                root.text_of("FromUserName").unwrap_or("").trim()
+            ),
+        };
+        let kind = message_kind(msg_type.trim(), event.as_deref());
+        Ok(Self::push(
+            kind,
+            Some(appid.to_owned()),
+            create_time,
+            &key,
+            &root,
+            plaintext,
+            received_at,
+        ))
+    }
+
+    /// A push as an event: its id from WeChat's key of it and the plaintext's digest (a retry is
+    /// the same plaintext, however re-encrypted; two pushes with one key but different content
+    /// are two events).
+    fn push(
+        kind: String,
+        appid: Option<String>,
+        create_time: i64,
+        key: &str,
+        root: &Element,
+        plaintext: &str,
+        received_at: i64,
+    ) -> Self {
+        let digest = hex(&Sha256::digest(plaintext.as_bytes())[..16]);
+        let id = event_id(&[&kind, appid.as_deref().unwrap_or("-"), key, &digest]);
+        Self {
+            id,
+            kind,
+            appid,
+            create_time,
+            received_at,
+            fields: fields_of(root),
+            xml: Some(redact_xml(plaintext)),
+        }
+    }
+
+    /// One of the platform's own state changes (a kind of [`PLATFORM_KINDS`]): its id from
+    /// `key`, which names the change itself (e.g. the audit id and its new status), so that a
+    /// retried write of the same change is the same event.
+    pub fn platform(
+        kind: &str,
+        appid: Option<&str>,
+        key: &str,
+        at: i64,
+        fields: serde_json::Value,
+    ) -> Self {
+        debug_assert!(PLATFORM_KINDS.contains(&kind), "{kind} is no platform kind");
+        Self {
+            id: event_id(&["platform", kind, appid.unwrap_or("-"), key]),
+            kind: kind.to_owned(),
+            appid: appid.map(str::to_owned),
+            create_time: at,
+            received_at: at,
+            fields,
+            xml: None,
+        }
+    }
+}
+
+fn non_empty(text: Option<&str>) -> Option<String> {
+    text.map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(str::to_owned)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// `evt_` and 128 bits of the SHA-256 of the parts: the same parts, the same id.
+pub fn event_id(parts: &[&str]) -> String {
+    let digest = Sha256::digest(parts.join("\n").as_bytes());
+    format!("evt_{}", hex(&digest[..16]))
+}
+
+fn redacted_value(name: &str, text: &str) -> Option<String> {
+    if REDACTED_FIELDS.contains(&name) {
+        return Some(REDACTED.to_owned());
+    }
+    (name == "Content" && text.trim_start().starts_with(QUERY_AUTH_CODE))
+        .then(|| format!("{QUERY_AUTH_CODE}{REDACTED}"))
+}
+
+/// The children of `element` as JSON: a leaf is its text, an element with children an object,
+/// a name repeated (e.g. the `List` of a subscribe-message event) an array; credentials redacted.
+pub fn fields_of(element: &Element) -> serde_json::Value {
+    let mut fields = serde_json::Map::new();
+    for child in &element.children {
+        let value = if child.children.is_empty() {
+            serde_json::Value::String(
+                redacted_value(&child.name, &child.text).unwrap_or_else(|| child.text.clone()),
+            )
+        } else {
+            fields_of(child)
+        };
+        match fields.get_mut(&child.name) {
+            None => {
+                fields.insert(child.name.clone(), value);
+            }
+            Some(serde_json::Value::Array(list)) => list.push(value),
+            Some(first) => {
+                let first = first.take();
+                fields.insert(
+                    child.name.clone(),
+                    serde_json::Value::Array(vec![first, value]),
+                );
+            }
+        }
+    }
+    serde_json::Value::Object(fields)
+}
+
+/// The XML with the text of every credential element replaced by [`REDACTED`] (a CDATA section).
+pub fn redact_xml(plaintext: &str) -> String {
+    let mut out = plaintext.to_owned();
+    for name in REDACTED_FIELDS.iter().copied().chain(["Content"]) {
+        let (open, close) = (format!("<{name}>"), format!("</{name}>"));
+        let mut from = 0;
+        while let Some(start) = out[from..].find(&open).map(|i| from + i + open.len()) {
+            let Some(end) = out[start..].find(&close).map(|i| start + i) else {
+                break;
+            };
+            let inner = out[start..end].trim();
+            let text = inner
+                .strip_prefix("<![CDATA[")
+                .and_then(|t| t.strip_suffix("]]>"))
+                .unwrap_or(inner);
+            let replaced = match redacted_value(name, text) {
+                Some(value) => format!("<![CDATA[{value}]]>"),
+                None => out[start..end].to_owned(),
+            };
+            out.replace_range(start..end, &replaced);
+            from = start + replaced.len() + close.len();
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -198,5 +422,57 @@ mod tests {
         ] {
             assert_eq!(KindPattern::parse(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn pushes_become_events_with_stable_ids_and_no_credentials() {
+        let text = "<xml><ToUserName><![CDATA[gh_1]]></ToUserName><FromUserName><![CDATA[o1]]></FromUserName><CreateTime>1700000000</CreateTime><MsgType><![CDATA[text]]></MsgType><Content><![CDATA[hi]]></Content><MsgId>42</MsgId></xml>";
+        let a = StoredEvent::message_push("wx0000000000000001", text, 1).unwrap();
+        let b = StoredEvent::message_push("wx0000000000000001", text, 2).unwrap();
+        assert_eq!(a.id, b.id, "a retry is the same event");
+        assert_eq!(a.kind, "message.text");
+        assert_eq!(a.fields["Content"], "hi");
+        assert_eq!(a.fields["MsgId"], "42");
+        let other = text.replace("<Content><![CDATA[hi]]>", "<Content><![CDATA[ho]]>");
+        assert_ne!(
+            StoredEvent::message_push("wx0000000000000001", &other, 1)
+                .unwrap()
+                .id,
+            a.id
+        );
+
+        let popup = "<xml><ToUserName>gh_1</ToUserName><FromUserName>o1</FromUserName><CreateTime>1</CreateTime><MsgType>event</MsgType><Event>subscribe_msg_popup_event</Event><SubscribeMsgPopupEvent><List><TemplateId>t1</TemplateId></List><List><TemplateId>t2</TemplateId></List></SubscribeMsgPopupEvent></xml>";
+        let e = StoredEvent::message_push("wx0000000000000001", popup, 1).unwrap();
+        assert_eq!(e.kind, "event.subscribe_msg_popup_event");
+        assert_eq!(
+            e.fields["SubscribeMsgPopupEvent"]["List"][1]["TemplateId"],
+            "t2"
+        );
+
+        let auth = "<xml><AppId>wxc</AppId><CreateTime>5</CreateTime><InfoType>authorized</InfoType><AuthorizerAppid>wxa</AuthorizerAppid><AuthorizationCode><![CDATA[secret-code]]></AuthorizationCode><PreAuthCode>pre</PreAuthCode></xml>";
+        let e = StoredEvent::component_push(auth, 1).unwrap();
+        assert_eq!(e.kind, "component.authorized");
+        assert_eq!(e.appid.as_deref(), Some("wxa"));
+        assert_eq!(e.fields["AuthorizationCode"], REDACTED);
+        let xml = e.xml.unwrap();
+        assert!(
+            !xml.contains("secret-code") && !xml.contains(">pre<"),
+            "{xml}"
+        );
+        assert!(xml.contains("<AuthorizationCode><![CDATA[[redacted]]]></AuthorizationCode>"));
+
+        let ticket = "<xml><AppId>wxc</AppId><CreateTime>5</CreateTime><InfoType>component_verify_ticket</InfoType><ComponentVerifyTicket>ticket@@@x</ComponentVerifyTicket></xml>";
+        let e = StoredEvent::component_push(ticket, 1).unwrap();
+        assert_eq!(e.appid, None);
+        assert!(!e.xml.unwrap().contains("ticket@@@x"));
+        assert!(!e.fields.to_string().contains("ticket@@@x"));
+
+        let golive = text.replace(
+            "<Content><![CDATA[hi]]>",
+            "<Content><![CDATA[QUERY_AUTH_CODE:code123]]>",
+        );
+        let e = StoredEvent::message_push("wx0000000000000001", &golive, 1).unwrap();
+        assert!(!e.fields.to_string().contains("code123"));
+        assert!(!e.xml.unwrap().contains("code123"));
     }
 }

@@ -27,6 +27,7 @@ pub mod retry;
 pub mod review_readiness;
 pub mod rollout;
 pub mod store;
+pub mod stream;
 pub mod web;
 pub mod webhook;
 pub mod wechat;

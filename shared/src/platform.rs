@@ -8,7 +8,7 @@ use crate::authorization::AuthorizationService;
 use crate::component::ComponentService;
 use crate::config::{aws_sdk_config, ComponentConfig, ConfigError, TableNames};
 use crate::queue::SqsQueue;
-use crate::store::{DynamoAuthorizerStore, DynamoTicketStore};
+use crate::store::{DynamoAuthorizerStore, DynamoEventStore, DynamoTicketStore};
 use crate::wechat::{WechatClient, WechatEndpoints};
 
 /// The per-call timeout of WeChat requests (`WECHAT_TIMEOUT_MS`, default 5000).
@@ -70,6 +70,11 @@ impl Platform {
         DynamoTicketStore::new(self.dynamo.clone(), &self.tables.tickets)
     }
 
+    /// The events table: every push and state change, published from its stream.
+    pub fn event_store(&self) -> DynamoEventStore {
+        DynamoEventStore::new(self.dynamo.clone(), &self.tables.events)
+    }
+
     pub fn authorizer_store(&self) -> DynamoAuthorizerStore {
         DynamoAuthorizerStore::new(self.dynamo.clone(), &self.tables.authorizers)
     }
@@ -91,6 +96,7 @@ impl Platform {
         &self,
     ) -> AuthorizationService<DynamoTicketStore, DynamoAuthorizerStore> {
         AuthorizationService::new(self.component_service(), self.authorizer_store())
+            .with_events(self.event_store())
     }
 
     pub fn onboarding_store(&self) -> crate::store::onboardings::DynamoOnboardingStore {

@@ -237,6 +237,7 @@ impl<L: ActionLog + Sync> CodeAdmin<L> {
                 self.read_webhooks(op, params, query).await
             }
             Op::ListOnboardings | Op::GetOnboarding => self.read_onboardings(op, params).await,
+            Op::ListPushes | Op::GetPush => self.read_pushes(op, params, query).await,
             // The state-changing operations go through `change` with their validated fields.
             other => Err(AdminError::NotFound {
                 method: "GET".into(),

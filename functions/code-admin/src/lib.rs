@@ -8,6 +8,7 @@ mod dispatch;
 pub mod errors;
 mod health;
 mod onboardings;
+mod pushes;
 mod record;
 mod registrations;
 pub mod requests;
@@ -56,6 +57,8 @@ pub struct CodeAdmin<L = DynamoActionLog> {
     rollouts: Option<PlatformRollouts>,
     /// None when the platform has no onboardings table (tests of other routes).
     onboardings: Option<shared::platform::PlatformOnboardings>,
+    /// The events table, for `GET /admin/pushes` (none: those routes answer 503).
+    events: Option<shared::store::DynamoEventStore>,
     actions: L,
     tokens: AdminTokens,
     /// None when the platform has no bus (the webhook routes answer 503).
@@ -74,6 +77,7 @@ impl PlatformCodeAdmin {
         )
         .with_rollouts(platform.rollouts())
         .with_onboardings(Some(platform.onboardings()))
+        .with_events(platform.event_store())
     }
 
     /// The webhooks' AWS side, from the environment ([`webhooks::WebhookSettings`]).
@@ -171,6 +175,14 @@ impl<L> CodeAdmin<L> {
         Self { webhooks, ..self }
     }
 
+    /// The events table the push routes read.
+    pub fn with_events(self, events: shared::store::DynamoEventStore) -> Self {
+        Self {
+            events: Some(events),
+            ..self
+        }
+    }
+
     /// How long submit waits for a running privacy scan (`PRIVACY_SCAN_WAIT_SECS`).
     pub fn with_scan_wait(self, wait: ScanWait) -> Self {
         Self {
@@ -189,6 +201,7 @@ impl<L> CodeAdmin<L> {
             code: CodeReleaseService::new(service, audits),
             rollouts: None,
             onboardings: None,
+            events: None,
             actions,
             tokens,
             webhooks: None,

@@ -147,6 +147,7 @@ impl<L: ActionLog + Sync> CodeAdmin<L> {
             },
             Op::ListWebhooks | Op::GetWebhook | Op::WebhookDeliveries => return Ok(None),
             Op::ListOnboardings | Op::GetOnboarding => return Ok(None),
+            Op::ListPushes | Op::GetPush => return Ok(None),
             Op::ListRollouts | Op::GetRollout | Op::RolloutTargets => return Ok(None),
         }))
     }

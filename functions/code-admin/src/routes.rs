@@ -68,6 +68,8 @@ pub enum Op {
     ListOnboardings,
     GetOnboarding,
     ResubmitOnboarding,
+    ListPushes,
+    GetPush,
 }
 
 const A: &str = "/admin/authorizers/{appid}";
@@ -218,6 +220,8 @@ pub const ROUTES: &[(&str, &str, Op)] = &[
         "/admin/onboardings/{id}/resubmit",
         Op::ResubmitOnboarding,
     ),
+    ("GET", "/admin/pushes", Op::ListPushes),
+    ("GET", "/admin/pushes/{id}", Op::GetPush),
 ];
 
 /// The operation for `method path` and its path parameters.

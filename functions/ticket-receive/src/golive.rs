@@ -31,7 +31,7 @@ use shared::crypto::random_prefix;
 use shared::go_live::{custom_message_content, text_reply_xml, Case, CaseName, TestAccount};
 use shared::store::{
     unix_now, AuditStore, AuthorizationRecords, AuthorizerStore, CaseClaim, CasePush, CaseStatus,
-    GoLiveStore, NonceStore, PushStore, TicketStore,
+    GoLiveStore, NonceStore, TicketStore,
 };
 use shared::wechat::message::CustomSend;
 use shared::wechat::WechatError;
@@ -121,7 +121,7 @@ where
 
 impl<S, A, U, Z> Receiver<S, A, U, Z>
 where
-    S: TicketStore + PushStore + NonceStore + GoLiveStore,
+    S: TicketStore + NonceStore + GoLiveStore,
     A: GoLiveActions,
     U: AuditStore,
     Z: AuthorizerStore,

@@ -19,6 +19,7 @@ use shared::audit::{MessageKind, MessagePush};
 use shared::authorization::{AuthError, AuthorizationService, PushAction, PushActions};
 use shared::config::{whole_number, ConfigError};
 use shared::crypto::{CryptoError, KeyUsed, MessageCrypto};
+use shared::events::StoredEvent;
 use shared::platform::Platform;
 use shared::push::{
     is_future_dated, Addressee, AuthorizationEvent, AuthorizationPush, Envelope,
@@ -28,9 +29,10 @@ use shared::queue::{SqsQueue, StepQueue};
 use shared::rollout::StepMessage;
 use shared::store::rollouts::DynamoRolloutStore;
 use shared::store::{
-    unix_now, AuditStore, AuthorizerStore, DynamoAuditStore, DynamoAuthorizerStore,
-    DynamoTicketStore, GoLiveStore, NonceOutcome, NonceStore, PushNonce, PushOutcome, PushStore,
-    ReceivedPush, StatusChange, StoreError, TicketOutcome, TicketStore, VerifyTicket,
+    record_audit_event, unix_now, AuditStore, AuthorizerStore, DynamoAuditStore,
+    DynamoAuthorizerStore, DynamoEventStore, DynamoTicketStore, EventStatus, GoLiveStore,
+    NonceOutcome, NonceStore, PushNonce, PushOutcome, StatusChange, StoreError, TicketOutcome,
+    TicketStore, VerifyTicket,
 };
 use shared::xml::XmlError;
 use tracing::{info, warn};
@@ -239,6 +241,9 @@ pub enum Receipt {
 pub struct Receiver<S, A, U, Z> {
     crypto: MessageCrypto,
     store: S,
+    /// Every accepted push, kept as an event before it is answered (the outbox the publisher
+    /// reads through the table's stream).
+    events: DynamoEventStore,
     actions: A,
     audits: U,
     authorizers: Z,
@@ -258,10 +263,17 @@ pub struct RolloutHook {
 
 impl<S, A, U, Z> Receiver<S, A, U, Z> {
     /// With the default settings.
-    pub fn new(crypto: MessageCrypto, store: S, actions: A, audits: U, authorizers: Z) -> Self {
+    pub fn new(
+        crypto: MessageCrypto,
+        (store, events): (S, DynamoEventStore),
+        actions: A,
+        audits: U,
+        authorizers: Z,
+    ) -> Self {
         Self {
             crypto,
             store,
+            events,
             actions,
             audits,
             authorizers,
@@ -303,7 +315,7 @@ impl PlatformReceiver {
     pub fn from_platform(platform: &Platform) -> Result<Self, ConfigError> {
         Ok(Self::new(
             platform.config.message_crypto()?,
-            platform.ticket_store(),
+            (platform.ticket_store(), platform.event_store()),
             platform.authorization_service(),
             DynamoAuditStore::new(platform.dynamo.clone(), &platform.tables.audits),
             platform.authorizer_store(),
@@ -342,7 +354,7 @@ fn check_create_time(create_time: i64, timestamp: i64, now: i64) -> Result<(), N
 
 impl<S, A, U, Z> Receiver<S, A, U, Z>
 where
-    S: TicketStore + PushStore + NonceStore + GoLiveStore,
+    S: TicketStore + NonceStore + GoLiveStore,
     A: PushActions + GoLiveActions,
     U: AuditStore,
     Z: AuthorizerStore,
@@ -452,7 +464,10 @@ where
         self.claim_nonce(COMPONENT_URL, &opened, now).await?;
         let onboardings = self.onboardings.as_ref();
         onboarding::component_push(onboardings, &opened.plaintext, push.create_time).await?;
-        self.store_push(push, opened.plaintext).await
+        let event =
+            StoredEvent::component_push(&opened.plaintext, now).map_err(NotifyError::BadPush)?;
+        let outcome = self.keep(&event).await?;
+        self.store_push(push, &event, outcome).await
     }
 
     /// A push to a mini program's message URL (`$APPID$` = `appid`), which must be addressed to
@@ -490,6 +505,9 @@ where
         }
         check_create_time(push.create_time, opened.timestamp, now)?;
         self.claim_nonce(&message_url(appid), &opened, now).await?;
+        let stored = StoredEvent::message_push(appid, &opened.plaintext, now)
+            .map_err(NotifyError::BadPush)?;
+        self.keep(&stored).await?;
         if let Some(account) = test_account {
             return self.go_live(account, &push, &opened).await;
         }
@@ -506,7 +524,8 @@ where
                     appid,
                     msg_type,
                     event = event.unwrap_or("-"),
-                    "message push acknowledged"
+                    id = %stored.id,
+                    "message push stored as an event"
                 );
                 return Ok(MessageReceipt::Ignored);
             }
@@ -536,6 +555,19 @@ where
             applied,
             "review result"
         );
+        // The platform's event of the result: written when applied, and again on WeChat's retry
+        // of a push whose event write failed (the audit already shows the result; the event id
+        // is the same, so a write that had succeeded changes nothing).
+        if applied || audit.status == change.status {
+            record_audit_event(
+                &self.events,
+                appid,
+                audit.auditid,
+                change.status,
+                change.reason.as_deref(),
+            )
+            .await?;
+        }
         // Answered only once the rollout's next step is queued (a retry queues it again: the
         // step is idempotent), so a result is never lost between here and the rollout.
         if let Some(hook) = &self.rollouts {
@@ -558,10 +590,19 @@ where
         })
     }
 
+    /// Stores the push as an event (once: WeChat's retry is the same item), before anything acts
+    /// on it or answers it.
+    async fn keep(&self, event: &StoredEvent) -> Result<PushOutcome, NotifyError> {
+        let outcome = self.events.record(event).await?;
+        info!(kind = %event.kind, id = %event.id, ?outcome, "push stored as an event");
+        Ok(outcome)
+    }
+
     async fn store_push(
         &self,
         push: AuthorizationPush,
-        plaintext: String,
+        event: &StoredEvent,
+        outcome: PushOutcome,
     ) -> Result<Receipt, NotifyError> {
         let received_at = unix_now();
         if let AuthorizationEvent::ComponentVerifyTicket { ticket } = &push.event {
@@ -579,18 +620,9 @@ where
             info!(info_type = %push.info_type, create_time = push.create_time, ?outcome, "component_verify_ticket received");
             return Ok(Receipt::Ticket(outcome));
         }
-        let record = ReceivedPush {
-            component_appid: push.component_appid.clone(),
-            info_type: push.info_type.clone(),
-            authorizer_appid: push.authorizer_appid().map(str::to_owned),
-            create_time: push.create_time,
-            received_at,
-            plaintext,
-        };
-        let outcome = self.store.record_push(&record).await?;
         info!(
             info_type = %push.info_type,
-            authorizer_appid = record.authorizer_appid.as_deref().unwrap_or("-"),
+            authorizer_appid = push.authorizer_appid().unwrap_or("-"),
             create_time = push.create_time,
             ?outcome,
             "authorization push stored"
@@ -599,13 +631,13 @@ where
         let action = self.actions.act_on_push(&push).await?;
         if let PushAction::Failed { reason } = &action {
             tracing::error!(info_type = %push.info_type, reason, "push stored but cannot be acted on");
-            self.store
-                .set_push_status(&record, "failed", Some(reason))
+            self.events
+                .set_status(&event.id, EventStatus::Failed, Some(reason))
                 .await?;
         } else {
             info!(info_type = %push.info_type, ?action, "push acted on");
-            self.store
-                .set_push_status(&record, "processed", None)
+            self.events
+                .set_status(&event.id, EventStatus::Processed, None)
                 .await?;
         }
         Ok(Receipt::Push {
@@ -658,7 +690,7 @@ pub async fn handle<S, A, U, Z>(
     request: Request,
 ) -> Result<Response<Body>, Error>
 where
-    S: TicketStore + PushStore + NonceStore + GoLiveStore,
+    S: TicketStore + NonceStore + GoLiveStore,
     A: PushActions + GoLiveActions,
     U: AuditStore,
     Z: AuthorizerStore,

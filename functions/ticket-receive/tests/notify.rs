@@ -20,7 +20,7 @@ use shared::config::map_lookup;
 use shared::crypto::MessageCrypto;
 use shared::push::{component_envelope_xml, verify_ticket_xml};
 use shared::store::{
-    unix_now, AuthorizerStore, DynamoAuditStore, DynamoTicketStore, PushStore, TicketStore,
+    unix_now, AuthorizerStore, DynamoAuditStore, DynamoEventStore, DynamoTicketStore, TicketStore,
     VerifyTicket, VerifyTicketRecord,
 };
 use ticket_receive::{handle, PlatformReceiver, ReceiveSettings, Receiver};
@@ -72,9 +72,34 @@ impl Harness {
         stored.unwrap().expect("a ticket")
     }
 
-    /// Every item of the tickets table.
+    /// Every item the pushes may write: the tickets table's, then the events table's.
     async fn tickets(&self) -> Vec<HashMap<String, AttributeValue>> {
-        all_items(&self.platform.dynamo, &self.platform.tables.tickets).await
+        let mut items = all_items(&self.platform.dynamo, &self.platform.tables.tickets).await;
+        items.extend(self.events().await);
+        items
+    }
+
+    /// Every item of the events table (each push kept as an event).
+    async fn events(&self) -> Vec<HashMap<String, AttributeValue>> {
+        all_items(&self.platform.dynamo, &self.platform.tables.events).await
+    }
+
+    /// The authorization pushes kept as events (tickets and the platform's own events aside):
+    /// kind, appid and XML of each.
+    async fn authorization_pushes(&self) -> Vec<(String, Option<String>, String)> {
+        let text = |item: &HashMap<String, AttributeValue>, name: &str| {
+            item.get(name).map(|v| v.as_s().unwrap().clone())
+        };
+        self.events()
+            .await
+            .iter()
+            .filter_map(|item| {
+                let kind = text(item, "kind").unwrap();
+                let push =
+                    kind.starts_with("component.") && kind != "component.component_verify_ticket";
+                push.then(|| (kind, text(item, "appid"), text(item, "xml").unwrap()))
+            })
+            .collect()
     }
 }
 
@@ -218,24 +243,29 @@ async fn independent_pushes_are_stored_and_refused_ones_are_not() {
         .ticket
         .expose_secret()
         .starts_with("ticket@@@pUbL1c"));
-    // The three authorization pushes are kept as received, with their plaintext.
-    let pushes = h
-        .store
-        .received_pushes(&h.file.component_appid)
-        .await
-        .unwrap();
-    let mut kinds: Vec<&str> = pushes.iter().map(|p| p.info_type.as_str()).collect();
+    // The three authorization pushes are kept as events, with their plaintext (the
+    // authorization codes redacted).
+    let pushes = h.authorization_pushes().await;
+    let mut kinds: Vec<&str> = pushes.iter().map(|p| p.0.as_str()).collect();
     kinds.sort_unstable();
-    assert_eq!(kinds, ["authorized", "unauthorized", "updateauthorized"]);
-    for push in &pushes {
-        assert_eq!(push.authorizer_appid.as_deref(), Some("wxauth00000000001"));
+    assert_eq!(
+        kinds,
+        [
+            "component.authorized",
+            "component.unauthorized",
+            "component.updateauthorized"
+        ]
+    );
+    for (kind, appid, xml) in &pushes {
+        assert_eq!(appid.as_deref(), Some("wxauth00000000001"));
         let vector = h
             .file
             .vectors
             .iter()
-            .find(|v| v.expect == push.info_type)
+            .find(|v| format!("component.{}", v.expect) == *kind)
             .unwrap();
-        assert_eq!(push.plaintext, vector.plaintext);
+        assert_eq!(*xml, shared::events::redact_xml(&vector.plaintext));
+        assert!(!xml.contains("queryauthcode@@@"), "{xml}");
     }
     // Acting on them: the vectors' tickets are a year old, so no component token can be had and the
     // codes cannot be exchanged (recorded as failed, answered success: a retry cannot help);
@@ -244,7 +274,7 @@ async fn independent_pushes_are_stored_and_refused_ones_are_not() {
     let status_of = |info_type: &str| {
         let item = items
             .iter()
-            .find(|i| i.get("info_type") == Some(&AttributeValue::S(info_type.into())))
+            .find(|i| i.get("kind") == Some(&AttributeValue::S(format!("component.{info_type}"))))
             .unwrap();
         (
             item["status"].as_s().unwrap().clone(),
@@ -266,6 +296,26 @@ async fn independent_pushes_are_stored_and_refused_ones_are_not() {
         .unwrap();
     assert_eq!(revoked.status, AuthorizerStatus::Unauthorized);
     assert_eq!(revoked.unauthorized_at, Some(1763700300));
+    // The revocation is also the platform's own event, once.
+    let platform: Vec<_> = h
+        .events()
+        .await
+        .into_iter()
+        .filter(|i| i["kind"].as_s().unwrap().starts_with("platform."))
+        .map(|i| {
+            (
+                i["kind"].as_s().unwrap().clone(),
+                i["appid"].as_s().unwrap().clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        platform,
+        [(
+            "platform.authorizer.unauthorized".to_owned(),
+            "wxauth00000000001".to_owned()
+        )]
+    );
 }
 
 #[tokio::test]
@@ -325,9 +375,9 @@ async fn a_retried_push_is_answered_success_and_changes_nothing() {
         );
     }
     let items_after = h.tickets().await;
-    // The ticket, the push, the component token record its action created (no token: the
-    // vectors' ticket is too old), and the two nonces.
-    assert_eq!(items_before.len(), 5);
+    // The ticket, the component token record its action created (no token: the vectors' ticket
+    // is too old), the two nonces, and the two pushes kept as events (the ticket's redacted).
+    assert_eq!(items_before.len(), 6);
     assert_eq!(
         items_before, items_after,
         "received_at and everything else unchanged"
@@ -476,7 +526,10 @@ async fn pushes_encrypted_with_the_previous_key_are_accepted_after_rotation() {
     let h = harness("rotation").await;
     let rotated = Receiver::new(
         crypto_with_new_key(&h.file),
-        DynamoTicketStore::new(h.platform.dynamo.clone(), &h.platform.tables.tickets),
+        (
+            DynamoTicketStore::new(h.platform.dynamo.clone(), &h.platform.tables.tickets),
+            h.platform.event_store(),
+        ),
         h.platform.authorization_service(),
         DynamoAuditStore::new(h.platform.dynamo.clone(), &h.platform.tables.audits),
         h.platform.authorizer_store(),
@@ -510,7 +563,10 @@ async fn storage_failure_is_a_5xx_so_wechat_retries() {
     let h = harness("outage").await;
     let broken = Receiver::new(
         h.crypto(),
-        DynamoTicketStore::new(h.platform.dynamo.clone(), "no-such-table"),
+        (
+            DynamoTicketStore::new(h.platform.dynamo.clone(), "no-such-table"),
+            DynamoEventStore::new(h.platform.dynamo.clone(), "no-such-table"),
+        ),
         h.platform.authorization_service(),
         DynamoAuditStore::new(h.platform.dynamo.clone(), &h.platform.tables.audits),
         h.platform.authorizer_store(),
@@ -697,12 +753,10 @@ async fn different_pushes_of_the_same_second_are_both_stored() {
         );
     }
     let mut stored: Vec<String> = h
-        .store
-        .received_pushes(&h.file.component_appid)
+        .authorization_pushes()
         .await
-        .unwrap()
         .into_iter()
-        .map(|p| p.plaintext)
+        .map(|p| p.2)
         .collect();
     stored.sort();
     assert_eq!(stored, [unknown("task-1"), unknown("task-2")]);

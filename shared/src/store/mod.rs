@@ -11,6 +11,7 @@ pub mod auth_codes;
 pub mod auth_states;
 pub mod authorizers;
 pub mod component_token;
+pub mod events;
 mod expr;
 pub mod go_live;
 pub mod lease;
@@ -34,6 +35,10 @@ pub use authorizers::{
     RefreshedTokens,
 };
 pub use component_token::{ComponentTokenStore, StoredComponentToken};
+pub use events::{
+    record_audit_event, record_platform_event, DynamoEventStore, EventFilter, EventPage,
+    EventRecord, EventStatus, EventSummary,
+};
 pub use go_live::{CaseClaim, CaseOutcome, CasePush, CaseStatus, GoLiveStore};
 pub use lease::LeaseTerms;
 pub use nonces::{NonceOutcome, NonceStore, PushNonce};
@@ -45,8 +50,7 @@ pub use registrations::{
 };
 pub use table::is_condition_failure;
 pub use tickets::{
-    DynamoTicketStore, PushOutcome, PushStore, ReceivedPush, TicketOutcome, TicketStore,
-    VerifyTicket, VerifyTicketRecord,
+    DynamoTicketStore, PushOutcome, TicketOutcome, TicketStore, VerifyTicket, VerifyTicketRecord,
 };
 pub use webhooks::{
     unix_now_ms, AttemptOutcome, Claim, CreateClaim, Creation, Deletion, Delivery, DeliveryCursor,

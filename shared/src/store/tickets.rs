@@ -2,9 +2,8 @@
 //!
 //! * `record = "verify_ticket"`: the newest component_verify_ticket (`ticket`, `create_time`,
 //!   `received_at`) and the one before it (`previous_*`);
-//! * `record = "push#<InfoType>#<authorizer appid or ->#<CreateTime>#<digest>"`: every other
-//!   authorization push as received (idempotent: one item per push), purged by TTL (`purge_at`)
-//!   after 90 days;
+//! * (pushes are kept in the events table, [`super::events`]; the `push#…` records of earlier
+//!   versions expire by their TTL);
 //! * `record = "nonce#<nonce>"`: the nonces of recent pushes (see [`super::nonces`]);
 //! * `record = "registration#<id>"`: fast-registration tasks (see [`super::registrations`]).
 
@@ -13,9 +12,8 @@ use std::future::Future;
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
 use secrecy::{ExposeSecret, SecretString};
-use sha2::{Digest, Sha256};
 
-use super::attr::{from_item, get, get_or_default, n, s, FromItem, Item};
+use super::attr::{get, get_or_default, n, s, FromItem, Item};
 use super::expr::{Condition, Update};
 use super::table::Table;
 use super::StoreError;
@@ -115,64 +113,12 @@ pub trait TicketStore {
     ) -> impl Future<Output = Result<Option<VerifyTicketRecord>, StoreError>> + Send;
 }
 
-/// An authorization push kept as received.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ReceivedPush {
-    pub component_appid: String,
-    pub info_type: String,
-    pub authorizer_appid: Option<String>,
-    pub create_time: i64,
-    pub received_at: i64,
-    /// The decrypted XML.
-    pub plaintext: String,
-}
-
-impl ReceivedPush {
-    /// One key per push: WeChat's de-duplication key (AppId + InfoType + CreateTime), the
-    /// authorizer, and the first 64 bits of the plaintext's SHA-256, so that two different pushes
-    /// of the same second (two fast-registration results) are two items while a retry (the same
-    /// plaintext, however re-encrypted) is the same one.
-    pub fn record_key(&self) -> String {
-        let digest = Sha256::digest(self.plaintext.as_bytes());
-        let digest: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
-        format!(
-            "push#{}#{}#{}#{digest}",
-            self.info_type,
-            self.authorizer_appid.as_deref().unwrap_or("-"),
-            self.create_time
-        )
-    }
-}
-
-from_item! { ReceivedPush {
-    component_appid = PK, info_type, authorizer_appid, create_time, received_at, plaintext
-} }
-
+/// What storing a push (an event) did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PushOutcome {
     Stored,
     /// Already stored (a retried push); nothing changed.
     Duplicate,
-}
-
-pub trait PushStore {
-    fn record_push(
-        &self,
-        push: &ReceivedPush,
-    ) -> impl Future<Output = Result<PushOutcome, StoreError>> + Send;
-
-    fn received_pushes(
-        &self,
-        component_appid: &str,
-    ) -> impl Future<Output = Result<Vec<ReceivedPush>, StoreError>> + Send;
-
-    /// Records what acting on the push did: `processed`, or `failed` with the reason.
-    fn set_push_status(
-        &self,
-        push: &ReceivedPush,
-        status: &str,
-        detail: Option<&str>,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
 /// The `tickets` table: every record kind of this module and of [`super::component_token`],
@@ -340,62 +286,5 @@ impl TicketStore for DynamoTicketStore {
     ) -> Result<Option<VerifyTicketRecord>, StoreError> {
         self.read_record(component_appid, VERIFY_TICKET_RECORD)
             .await
-    }
-}
-
-/// `status` of a push as first stored; acting on it sets `processed` or `failed`.
-const PUSH_RECEIVED: &str = "received";
-
-impl PushStore for DynamoTicketStore {
-    async fn record_push(&self, push: &ReceivedPush) -> Result<PushOutcome, StoreError> {
-        let mut attributes = vec![
-            ("info_type", s(&push.info_type)),
-            ("create_time", n(push.create_time)),
-            ("received_at", n(push.received_at)),
-            ("plaintext", s(&push.plaintext)),
-            ("status", s(PUSH_RECEIVED)),
-            ("purge_at", n(push.received_at + PUSH_RETENTION_SECS)),
-        ];
-        if let Some(appid) = &push.authorizer_appid {
-            attributes.push(("authorizer_appid", s(appid)));
-        }
-        let stored = self
-            .put_record(
-                &push.component_appid,
-                &push.record_key(),
-                attributes,
-                &Condition::absent(SK),
-            )
-            .await?;
-        Ok(if stored {
-            PushOutcome::Stored
-        } else {
-            PushOutcome::Duplicate
-        })
-    }
-
-    async fn set_push_status(
-        &self,
-        push: &ReceivedPush,
-        status: &str,
-        detail: Option<&str>,
-    ) -> Result<(), StoreError> {
-        let update = Update::new()
-            .set("status", s(status))
-            .set_or_remove("status_detail", detail.map(s))
-            .set("processed_at", n(super::unix_now()))
-            // A retried push that ends the same way (same status) changes nothing.
-            .condition("attribute_not_exists(#processed_at) OR #status <> :status");
-        self.update_record(&push.component_appid, &push.record_key(), &update)
-            .await
-            .map(|_| ())
-    }
-
-    async fn received_pushes(
-        &self,
-        component_appid: &str,
-    ) -> Result<Vec<ReceivedPush>, StoreError> {
-        let items = self.records_with_prefix(component_appid, "push#").await?;
-        items.iter().map(ReceivedPush::try_from).collect()
     }
 }

@@ -1,5 +1,5 @@
-//! Requests counted on their way out of an AWS SDK client (benchmarks report DynamoDB and SQS
-//! requests per item).
+//! Requests counted on their way out of an AWS SDK client (benchmarks report DynamoDB, SQS and
+//! EventBridge requests per item).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -51,6 +51,17 @@ pub async fn counted_sqs(counter: &RequestCounter) -> aws_sdk_sqs::Client {
     let sdk = crate::local_sdk_config().await;
     aws_sdk_sqs::Client::from_conf(
         aws_sdk_sqs::config::Builder::from(&sdk)
+            .interceptor(counter.clone())
+            .build(),
+    )
+}
+
+/// An EventBridge client of the local endpoint (`crate::bus`) whose requests `counter` counts.
+pub async fn counted_eventbridge(counter: &RequestCounter) -> aws_sdk_eventbridge::Client {
+    let base = crate::bus::local_eventbridge_client().await;
+    aws_sdk_eventbridge::Client::from_conf(
+        base.config()
+            .to_builder()
             .interceptor(counter.clone())
             .build(),
     )

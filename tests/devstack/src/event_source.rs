@@ -705,24 +705,27 @@ pub fn sqs_event(messages: &[aws_sdk_sqs::types::Message], queue: &LocalQueue) -
 /// the event; a function error (an `X-Amz-Function-Error` header, a non-2xx status, or an error
 /// document `{errorType, errorMessage}`) fails the batch, an empty or `null` answer fails nothing
 /// (AWS: "Lambda treats a batch as a complete success"), anything else must be the
-/// `SqsBatchResponse`.
-pub fn invoking(
+/// `SqsBatchResponse` (or, for a stream source, the stream's `StreamBatchResponse`: any event
+/// and its batch answer).
+pub fn invoking<Ev, Answer>(
     http: reqwest::Client,
     invoke_base: &str,
     function: &str,
-) -> impl Fn(
-    SqsEvent,
-) -> std::pin::Pin<Box<dyn Future<Output = Result<SqsBatchResponse, InvokeError>> + Send>>
+) -> impl Fn(Ev) -> std::pin::Pin<Box<dyn Future<Output = Result<Answer, InvokeError>> + Send>>
        + Send
        + Sync
-       + 'static {
+       + 'static
+where
+    Ev: serde::Serialize + Send + Sync + 'static,
+    Answer: serde::de::DeserializeOwned + Default + Send + 'static,
+{
     let url = invoke_url(invoke_base, function);
     move |event| {
         let (http, url) = (http.clone(), url.clone());
         Box::pin(async move {
             let answer = invoke(&http, &url, &event).await?;
             if answer.is_null() {
-                return Ok(SqsBatchResponse::default());
+                return Ok(Answer::default());
             }
             serde_json::from_value(answer).map_err(|e| InvokeError::Answer(e.to_string()))
         })
@@ -743,7 +746,7 @@ pub enum InvokeError {
     Request(String),
     #[error("the function failed ({0})")]
     Function(String),
-    #[error("the function's answer is not an SQS batch response: {0}")]
+    #[error("the function's answer is not a batch response: {0}")]
     Answer(String),
 }
 

@@ -13,12 +13,14 @@
 pub mod apigw;
 pub mod bench;
 pub mod bulk;
+pub mod bus;
 pub mod counting;
 pub mod event_source;
 pub mod inbox;
 pub mod owner;
 pub mod sim;
 pub mod simctl;
+pub mod stream_source;
 pub mod vectors;
 pub mod wait;
 pub mod webhooks;
@@ -31,7 +33,7 @@ use aws_sdk_dynamodb::client::Waiters;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
     PointInTimeRecoverySpecification, Projection, ProjectionType, ScalarAttributeType,
-    TimeToLiveSpecification,
+    StreamSpecification, StreamViewType, TimeToLiveSpecification,
 };
 use aws_sdk_dynamodb::Client;
 use serde_yaml::Value;
@@ -89,6 +91,8 @@ pub struct TableSpec {
     pub billing_mode: String,
     pub ttl_attribute: Option<String>,
     pub point_in_time_recovery: bool,
+    /// `StreamSpecification.StreamViewType`, when the table has a stream.
+    pub stream_view_type: Option<String>,
 }
 
 impl TableSpec {
@@ -243,6 +247,10 @@ pub fn table_specs(template: &str) -> Result<Vec<TableSpec>, StackError> {
                 .and_then(|p| p.get("PointInTimeRecoveryEnabled"))
                 .and_then(Value::as_bool)
                 .unwrap_or(false),
+            stream_view_type: props
+                .get("StreamSpecification")
+                .map(|p| str_at(p, "StreamViewType", logical_id).map(str::to_owned))
+                .transpose()?,
         });
     }
     Ok(specs)
@@ -294,6 +302,15 @@ pub async fn create_table(client: &Client, spec: &TableSpec, name: &str) -> Resu
                         )
                         .build(),
                 )
+                .build()
+                .map_err(dynamo_error)?,
+        );
+    }
+    if let Some(view) = &spec.stream_view_type {
+        request = request.stream_specification(
+            StreamSpecification::builder()
+                .stream_enabled(true)
+                .stream_view_type(StreamViewType::from(view.as_str()))
                 .build()
                 .map_err(dynamo_error)?,
         );
@@ -510,6 +527,7 @@ pub async fn platform_with_dynamodb_at(
             webhooks: tables("webhooks"),
             webhook_deliveries: tables("webhookdeliveries"),
             onboardings: tables("onboardings"),
+            events: tables("events"),
         },
         dynamo: Client::new(&sdk),
         sqs: aws_sdk_sqs::Client::new(&sdk),

@@ -338,6 +338,13 @@ impl SimControl {
         let field = |name: &str| minted[name].as_str().expect(name).to_owned();
         (field("js_code"), field("openid"))
     }
+
+    /// `POST /sim/messages`: a message-URL push on demand (wechat-sim's `messages` module),
+    /// answering the simulator's report (`delivery`, `plaintext`, `answers`); panics unless the
+    /// simulator could send it.
+    pub async fn send_message(&self, request: Value) -> Value {
+        self.post("/sim/messages", request).await
+    }
 }
 
 /// The faults `/sim/faults` arms (the simulator's `FaultKind` as JSON).

@@ -69,6 +69,22 @@ impl Setup {
 }
 
 impl World {
+    /// `handler` (ticket-receive's, as a test wraps it) served over HTTP, and the simulator
+    /// pushing to it on both URLs: pushes arrive as on AWS. Stops when the answer is dropped.
+    pub async fn serve_push_urls<F, Fut>(&self, handler: F) -> crate::apigw::Served
+    where
+        F: Fn(crate::apigw::Call) -> Fut + Clone + Send + Sync + 'static,
+        Fut:
+            std::future::Future<Output = lambda_http::Response<lambda_http::Body>> + Send + 'static,
+    {
+        let served = crate::apigw::serve(handler).await;
+        self.push_to(
+            &served.url("/wechat/component/notify"),
+            &served.url("/wechat/authorizer/$APPID$/notify"),
+        );
+        served
+    }
+
     /// The simulator pushes a ticket; it is stored as ticket-receive would store it.
     pub async fn store_ticket(&self) {
         crate::owner::store_ticket(&self.platform, self.push_ticket()).await;

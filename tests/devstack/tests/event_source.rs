@@ -414,7 +414,11 @@ fn event_of(bodies: &[&str]) -> SqsEvent {
 #[tokio::test]
 async fn a_function_behind_the_invoke_api_answers_as_lambda_reads_it() {
     let (base, server) = invoke_api().await;
-    let invoke = event_source::invoking(reqwest::Client::new(), &base, "rollout-worker");
+    let invoke = event_source::invoking::<SqsEvent, SqsBatchResponse>(
+        reqwest::Client::new(),
+        &base,
+        "rollout-worker",
+    );
     let answer = invoke(event_of(&["fine", "poison", "fine"])).await.unwrap();
     let failed: Vec<&str> = answer
         .batch_item_failures
@@ -434,7 +438,11 @@ async fn a_function_behind_the_invoke_api_answers_as_lambda_reads_it() {
     );
     let odd = invoke(event_of(&["odd"])).await.unwrap_err();
     assert!(matches!(odd, event_source::InvokeError::Answer(_)), "{odd}");
-    let missing = event_source::invoking(reqwest::Client::new(), &base, "no-such-function");
+    let missing = event_source::invoking::<SqsEvent, SqsBatchResponse>(
+        reqwest::Client::new(),
+        &base,
+        "no-such-function",
+    );
     assert!(
         missing(event_of(&["fine"])).await.is_err(),
         "a 404 fails the batch"

@@ -19,6 +19,7 @@ fn template_defines_the_tables_with_their_env_vars() {
             ("AuditsTable", "AUDITS_TABLE"),
             ("AuthorizersTable", "AUTHORIZERS_TABLE"),
             ("OnboardingsTable", "ONBOARDINGS_TABLE"),
+            ("EventsTable", "EVENTS_TABLE"),
             ("RolloutsTable", "ROLLOUTS_TABLE"),
             ("TicketsTable", "TICKETS_TABLE"),
             ("WebhookDeliveriesTable", "WEBHOOK_DELIVERIES_TABLE"),

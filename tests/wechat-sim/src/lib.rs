@@ -13,6 +13,7 @@ pub mod config;
 pub mod control;
 pub mod golive;
 pub mod material;
+pub mod messages;
 pub mod onboard;
 pub mod pages;
 pub mod platform;
@@ -273,7 +274,8 @@ impl Sim {
             .route("/sim/onboarding", get(onboard::show))
             .route("/sim/onboarding/outcomes", post(onboard::script_outcome))
             .route("/sim/onboarding/durations", post(onboard::set_durations))
-            .route("/sim/onboarding/words", post(onboard::set_words));
+            .route("/sim/onboarding/words", post(onboard::set_words))
+            .route("/sim/messages", post(messages::send_message));
         wechat.merge(control).with_state(self.clone())
     }
 

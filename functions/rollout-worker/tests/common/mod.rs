@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use devstack::apigw::{serve, Served};
+use devstack::apigw::Served;
 use devstack::world::World;
 use ticket_receive::PlatformReceiver;
 
@@ -12,18 +12,14 @@ use ticket_receive::PlatformReceiver;
 /// URLs): review results arrive as on AWS, and queue the rollout's next step.
 pub async fn serve_pushes(world: &World) -> Served {
     let receiver = Arc::new(PlatformReceiver::from_platform(&world.platform).unwrap());
-    let served = serve(move |call| {
-        let receiver = receiver.clone();
-        async move {
-            ticket_receive::handle(&receiver, call.request())
-                .await
-                .unwrap()
-        }
-    })
-    .await;
-    world.push_to(
-        &served.url("/wechat/component/notify"),
-        &served.url("/wechat/authorizer/$APPID$/notify"),
-    );
-    served
+    world
+        .serve_push_urls(move |call| {
+            let receiver = receiver.clone();
+            async move {
+                ticket_receive::handle(&receiver, call.request())
+                    .await
+                    .unwrap()
+            }
+        })
+        .await
 }

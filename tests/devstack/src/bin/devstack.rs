@@ -20,6 +20,15 @@
 //! * `devstack webhook-receiver [--port N] [--secret whsec_…]`: a webhook receiver on loopback
 //!   that prints every POST and, given the subscription's secret, whether its signature holds
 //!   (answered 401 when it does not). Runs until killed.
+//! * `devstack create-bus NAME`: creates the custom bus `NAME` in the EventBridge endpoint
+//!   (`AWS_ENDPOINT_URL_EVENTBRIDGE`), its archive (template.yaml's `EventArchive`, the
+//!   `EventArchiveRetentionDays` default), a queue `NAME-seen` every event of the platform is
+//!   routed to (to look at what was published), and the publisher's on-failure queue; prints
+//!   `EVENT_BUS_NAME=…`, `EVENTS_SEEN_QUEUE_URL=…` and `EVENT_PUBLISHER_DEAD_LETTER_QUEUE_URL=…`;
+//! * `devstack stream-source --table NAME --function NAME --invoke-url URL [--batch-size N]
+//!   [--timeout-secs N] [--max-retry-attempts N] [--on-failure-queue-url URL]`: the table's
+//!   DynamoDB stream as Lambda's event source mapping drives a function (template.yaml's
+//!   `Outbox` event), as `devstack::stream_source` does it in the tests. Runs until killed.
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -83,6 +92,8 @@ async fn run(args: &[String]) -> Result<(), String> {
                 .await;
             Ok(())
         }
+        [cmd, name] if cmd == "create-bus" => create_bus(name).await,
+        [cmd, rest @ ..] if cmd == "stream-source" => stream_source(rest).await,
         _ => Err(USAGE.into()),
     }
 }
@@ -91,7 +102,10 @@ const USAGE: &str = "usage: devstack create-tables PREFIX | devstack dump TABLE 
     devstack create-queue NAME [--visibility-timeout SECS] [--max-receive-count N] | \
     devstack sqs-source --queue-url URL --function NAME --invoke-url URL [--concurrency N] \
     [--batch-size N] [--timeout-secs N] [--schedule-secs N --schedule-input JSON] | \
-    devstack create-webhooks PREFIX | devstack webhook-receiver [--port N] [--secret whsec_...]";
+    devstack create-webhooks PREFIX | devstack webhook-receiver [--port N] [--secret whsec_...] | \
+    devstack create-bus NAME | \
+    devstack stream-source --table NAME --function NAME --invoke-url URL [--batch-size N] \
+    [--timeout-secs N] [--max-retry-attempts N] [--on-failure-queue-url URL]";
 
 /// `--name value` pairs after the positional arguments.
 struct Flags<'a>(Vec<(&'a str, &'a str)>);
@@ -262,6 +276,105 @@ async fn sqs_source(args: &[String]) -> Result<(), String> {
             }
         }
     }
+    drop(source);
+    Ok(())
+}
+
+/// The `Default` of a template parameter.
+fn parameter_default(name: &str) -> Result<i64, String> {
+    let template =
+        devstack::read_template(&devstack::template_path()).map_err(|e| e.to_string())?;
+    let doc: serde_yaml::Value = serde_yaml::from_str(&template).map_err(|e| e.to_string())?;
+    doc["Parameters"][name]["Default"]
+        .as_i64()
+        .ok_or_else(|| format!("template.yaml: parameter {name} has no numeric Default"))
+}
+
+async fn create_bus(name: &str) -> Result<(), String> {
+    use devstack::bus;
+    let events = bus::local_eventbridge_client().await;
+    let sqs = devstack::local_sqs_client().await;
+    let arn = bus::create_bus(&events, name)
+        .await
+        .map_err(|e| e.to_string())?;
+    let retention = parameter_default("EventArchiveRetentionDays")?;
+    bus::create_archive(&events, &format!("{name}-archive"), &arn, retention as i32)
+        .await
+        .map_err(|e| e.to_string())?;
+    let seen = event_source::create_queue(&sqs, &format!("{name}-seen"), QueueOptions::default())
+        .await
+        .map_err(|e| e.to_string())?;
+    let pattern = json!({ "source": [shared::events::EVENT_SOURCE] });
+    bus::route_to_queue(&events, name, "everything-to-seen", &pattern, &seen.arn)
+        .await
+        .map_err(|e| e.to_string())?;
+    println!("EVENT_BUS_NAME={name}");
+    println!("EVENTS_SEEN_QUEUE_URL={}", seen.url);
+    // The publisher's on-failure destination: the seen queue's own dead-letter queue would do,
+    // but a queue of its own reads as template.yaml's EventPublisherDeadLetterQueue.
+    let failed =
+        event_source::create_queue(&sqs, &format!("{name}-publisher"), QueueOptions::default())
+            .await
+            .map_err(|e| e.to_string())?;
+    println!("EVENT_PUBLISHER_DEAD_LETTER_QUEUE_URL={}", failed.dlq_url);
+    Ok(())
+}
+
+async fn stream_source(args: &[String]) -> Result<(), String> {
+    use devstack::stream_source::{self, StreamOptions};
+    let flags = Flags::parse(
+        args,
+        &[
+            "table",
+            "function",
+            "invoke-url",
+            "batch-size",
+            "timeout-secs",
+            "max-retry-attempts",
+            "on-failure-queue-url",
+        ],
+    )?;
+    let (table, function, invoke_base) = (
+        flags.required("table")?,
+        flags.required("function")?,
+        flags.required("invoke-url")?,
+    );
+    let defaults = StreamOptions::default();
+    let options = StreamOptions {
+        batch_size: flags.number("batch-size", defaults.batch_size)?,
+        timeout: Duration::from_secs(flags.number("timeout-secs", defaults.timeout.as_secs())?),
+        max_retry_attempts: flags.number("max-retry-attempts", defaults.max_retry_attempts)?,
+        on_failure_queue_url: flags.get("on-failure-queue-url").map(str::to_owned),
+        log_batches: true,
+        ..defaults
+    };
+    if !(1..=10_000).contains(&options.batch_size) {
+        return Err("--batch-size is 1 to 10000".into());
+    }
+    let dynamo = devstack::local_client().await;
+    let arn = stream_source::table_stream(&dynamo, table)
+        .await
+        .map_err(|e| e.to_string())?;
+    let http = reqwest::Client::builder()
+        .timeout(options.timeout + Duration::from_secs(5))
+        .build()
+        .map_err(|e| e.to_string())?;
+    eprintln!(
+        "devstack stream-source: {arn} -> {function} (batches of {}, {} retries, then {})",
+        options.batch_size,
+        options.max_retry_attempts,
+        options.on_failure_queue_url.as_deref().unwrap_or("dropped")
+    );
+    let source = stream_source::start(
+        stream_source::local_streams_client().await,
+        devstack::local_sqs_client().await,
+        &arn,
+        options,
+        event_source::invoking(http, invoke_base, function),
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    std::future::pending::<()>().await;
     drop(source);
     Ok(())
 }
