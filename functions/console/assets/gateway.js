@@ -167,6 +167,10 @@ export function webhookView(id) {
   clearTimeout(deliveriesTimer);
   const base = `/admin/webhooks/${encodeURIComponent(id)}`;
   const deliveries = h("div", { id: "hook-deliveries" });
+  // Test events sent from this page and not yet listed: the queue's consumer records a delivery
+  // when it takes the message, seconds later, so the list is read again until they show.
+  const awaited = new Set();
+  let polls = 0;
   const loadDeliveries = async () => {
     clearTimeout(deliveriesTimer);
     try {
@@ -188,9 +192,13 @@ export function webhookView(id) {
             )
           : h("p", { class: "muted" }, t("none"))
       );
-      // Deliveries under way are read again until they end (delivered or dead).
-      if (list.some((d) => d.state === "pending") && location.hash === `#/webhooks/${id}`) {
-        deliveriesTimer = setTimeout(loadDeliveries, 3000);
+      for (const d of list) awaited.delete(d.event_id);
+      // Deliveries under way are read again until they end (delivered or dead), as is the list
+      // while a test event sent from here is not in it yet (for at most a few minutes).
+      const underWay = list.some((d) => d.state === "pending") || (awaited.size > 0 && polls < 100);
+      if (underWay && location.hash === `#/webhooks/${id}`) {
+        polls += 1;
+        deliveriesTimer = setTimeout(loadDeliveries, 2000);
       }
     } catch (err) {
       if (!(err instanceof Refused)) showError(err);
@@ -221,7 +229,11 @@ export function webhookView(id) {
                   call: () => post(`${base}/test`),
                   done: (x) => t("hook.test_sent", { id: x.event_id }),
                 });
-                if (r) loadDeliveries();
+                if (r) {
+                  awaited.add(r.event_id);
+                  polls = 0;
+                  loadDeliveries();
+                }
               },
             }, t("hook.test")),
             h("button", {

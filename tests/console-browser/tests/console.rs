@@ -509,3 +509,29 @@ async fn an_onboarding_shows_its_steps_and_a_rejected_name_is_fixed_from_the_con
     assert_eq!(ctl.calls("setnickname").await, 2);
     assert_eq!(console_errors(b).await, Vec::<String>::new());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_customer_message_is_listed_with_its_fields_and_xml() {
+    let s = stack("console-pushes", 1280, 900).await;
+    let b = &s.browser;
+    let text = json!({ "appid": SHOP, "msg_type": "text", "fields": { "Content": "请问几点开门？" }, "deliveries": 2 });
+    let answered = s.world.ctl.post("/sim/messages", text).await;
+    assert!(answered.to_string().contains("success"), "{answered}");
+    sign_in(&s, TOKEN).await;
+    text_until(b, "#mp-table", |t| t.contains(SHOP)).await;
+    b.goto(&s.api.url(&format!("/console/#/pushes?appid={SHOP}")))
+        .await
+        .unwrap();
+    let list = text_until(b, "#pushes-table", |t| t.contains("message.text")).await;
+    // WeChat's retry of the same message is the same push: listed once.
+    assert_eq!(list.matches("message.text").count(), 1, "{list}");
+    click(b, "#pushes-table a.push-link").await;
+    let fields = text_until(b, "#push-fields", |t| t.contains("请问几点开门？")).await;
+    assert!(fields.contains("Content"), "{fields}");
+    text_until(b, "#push-xml", |t| {
+        t.contains("<MsgType><![CDATA[text]]></MsgType>")
+    })
+    .await;
+    screenshot(b, "push").await;
+    assert_eq!(console_errors(b).await, Vec::<String>::new());
+}
