@@ -335,13 +335,16 @@ pub fn query_of(url: &str) -> HashMap<String, String> {
         .collect()
 }
 
-/// The webhooks' AWS side in moto for a console test: the bus and the webhook queue, the admin
-/// routes' client of them, and webhook-delivery driven by the queue's event source (as Lambda's),
-/// POSTing to loopback (allowed as `make dev` allows it).
+/// The gateway's AWS side in moto for a console test: the bus and the webhook queue, the admin
+/// routes' client of them, the events table's stream driving event-publisher onto the bus (as
+/// Lambda's event source mapping would), and webhook-delivery driven by the queue's event source,
+/// POSTing to loopback (allowed as `make dev` allows it). A push stored by ticket-receive thus
+/// reaches a subscribed receiver as it would on AWS.
 pub struct WebhookRig {
     pub admin: code_admin::webhooks::WebhookAdmin,
     pub local: devstack::webhooks::LocalWebhooks,
     _source: devstack::event_source::EventSource,
+    _outbox: devstack::stream_source::StreamSource,
 }
 
 impl WebhookRig {
@@ -402,10 +405,31 @@ impl WebhookRig {
             let delivery = delivery.clone();
             async move { Ok::<_, std::convert::Infallible>(delivery.handle_batch(batch).await) }
         });
+        let publisher = Arc::new(event_publisher::Publisher::new(
+            platform.event_store(),
+            event_publisher::EventBridgeBus::new(local.events.clone(), &local.bus_name),
+        ));
+        let stream_arn =
+            devstack::stream_source::table_stream(&platform.dynamo, &platform.tables.events)
+                .await
+                .expect("the events table's stream");
+        let outbox = devstack::stream_source::start(
+            devstack::stream_source::local_streams_client().await,
+            platform.sqs.clone(),
+            &stream_arn,
+            devstack::stream_source::StreamOptions::default(),
+            move |event| {
+                let publisher = publisher.clone();
+                async move { Ok::<_, String>(publisher.handle(event).await) }
+            },
+        )
+        .await
+        .expect("the outbox's stream source");
         Self {
             admin,
             local,
             _source: source,
+            _outbox: outbox,
         }
     }
 }

@@ -442,6 +442,44 @@ async fn a_webhook_is_made_its_secret_shown_once_and_its_test_event_delivered_si
     assert_eq!(hits.len(), 1, "delivered once");
     assert_eq!(hits[0].verified, Some(true), "signed with the secret shown");
     screenshot(b, "webhook").await;
+
+    // A customer's message: stored by ticket-receive, published through the outbox, delivered
+    // by the subscription's rule, signed; the push's page shows the delivery.
+    let text = json!({ "appid": SHOP, "msg_type": "text", "fields": { "Content": "有外卖吗？" } });
+    s.world.ctl.post("/sim/messages", text).await;
+    let delivered = devstack::wait::poll(|| async {
+        receiver.hits().into_iter().find(|h| {
+            h.json()["detail"]["kind"] == "message.text" || h.json()["kind"] == "message.text"
+        })
+    })
+    .await
+    .expect("the customer's message reached the webhook");
+    assert_eq!(
+        delivered.verified,
+        Some(true),
+        "signed with the secret shown"
+    );
+    let event_id = delivered
+        .event_id()
+        .expect("the event id header")
+        .to_owned();
+    assert!(delivered
+        .body
+        .windows("有外卖吗？".len())
+        .any(|w| w == "有外卖吗？".as_bytes()));
+    b.goto(&s.api.url(&format!("/console/#/pushes/{event_id}")))
+        .await
+        .unwrap();
+    text_until(b, "#push-deliveries", |t| t.contains("已投递")).await;
+    assert_eq!(
+        receiver
+            .hits()
+            .iter()
+            .filter(|h| h.event_id() == Some(event_id.as_str()))
+            .count(),
+        1,
+        "delivered once"
+    );
     assert_eq!(console_errors(b).await, Vec::<String>::new());
 }
 
