@@ -262,6 +262,11 @@ where
                         Work::Due(due) => self.service.refresh_due(due).await,
                         Work::Leased(appid) => self.service.refresh_authorizer(appid, margin).await,
                     };
+                    let appid = match &work {
+                        Work::Due(due) => due.appid.as_str(),
+                        Work::Leased(appid) => appid.as_str(),
+                    };
+                    self.record_refresh_event(appid, &result).await;
                     if matches!(result, Err(TokenError::QuotaExhausted)) {
                         stop.store(true, Ordering::Relaxed);
                     }
@@ -285,6 +290,44 @@ where
                 }
                 Err(e) => *summary.failed.entry(error_reason(&e)).or_default() += 1,
             }
+        }
+    }
+
+    /// The platform event of a refresh that needs someone: the owner must authorize again, or the
+    /// refresh failed (the business's services hear of it on the bus, README "Events"). Keyed by
+    /// the authorizer and the 10-minute run, so a retried write is the same event; a failure to
+    /// record it is logged and changes nothing else.
+    async fn record_refresh_event(&self, appid: &str, result: &Result<Refresh, TokenError>) {
+        let Some(events) = self.service.events() else {
+            return;
+        };
+        let run = unix_now() / SHARD_LEASE_SECS;
+        let (kind, key, fields) = match result {
+            Ok(Refresh::ReauthorizationRequired) => (
+                "platform.authorizer.reauthorization_required",
+                format!("{appid}#reauthorization_required#{run}"),
+                serde_json::json!({ "errcode": 61023 }),
+            ),
+            Ok(Refresh::Failed { reason }) => (
+                "platform.token_refresh.failed",
+                format!("{appid}#{reason}#{run}"),
+                serde_json::json!({ "reason": reason }),
+            ),
+            Err(TokenError::QuotaExhausted) | Ok(_) => return,
+            Err(e) => {
+                let reason = error_reason(e);
+                let key = format!("{appid}#{reason}#{run}");
+                (
+                    "platform.token_refresh.failed",
+                    key,
+                    serde_json::json!({ "reason": reason }),
+                )
+            }
+        };
+        if let Err(e) =
+            shared::store::record_platform_event(events, kind, Some(appid), &key, fields).await
+        {
+            tracing::warn!(appid, kind, error = %e, "platform event not recorded");
         }
     }
 
