@@ -216,6 +216,36 @@ fn auto(version: &str) -> Value {
     json!({ "template_id": 1, "user_version": version, "user_desc": "rollout", "targets": { "all": true }, "release": "auto", "concurrency": 10 })
 }
 
+/// The platform.rollout.step events recorded so far: (appid, state), every page.
+async fn rollout_steps(w: &Rollouts) -> Vec<(String, String)> {
+    let events = w.platform.event_store();
+    let filter = shared::store::EventFilter {
+        kind: Some("platform.rollout.step".into()),
+        ..Default::default()
+    };
+    let mut steps = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let page = events
+            .list(&filter, cursor.as_deref(), 200, shared::store::unix_now())
+            .await
+            .unwrap()
+            .unwrap();
+        for summary in &page.events {
+            let record = events.event(&summary.id).await.unwrap().expect("the event");
+            let state = record.event.fields["state"]
+                .as_str()
+                .unwrap_or("")
+                .to_owned();
+            steps.push((summary.appid.clone().unwrap_or_default(), state));
+        }
+        match page.cursor {
+            Some(next) => cursor = Some(next),
+            None => return steps,
+        }
+    }
+}
+
 #[tokio::test]
 async fn fifty_targets_roll_out_with_rejections_and_redelivered_messages_change_nothing() {
     let w = world("rollout-fifty", "wxrollfifty", 50).await;
@@ -261,12 +291,22 @@ async fn fifty_targets_roll_out_with_rejections_and_redelivered_messages_change_
         (50, 50, 45)
     );
 
+    // Each move published once as platform.rollout.step: one "released" per released target.
+    let steps = rollout_steps(&w).await;
+    let released = steps.iter().filter(|s| s.1 == "released").count();
+    assert_eq!(released, 45, "{steps:?}");
+
     // SQS delivers at least once: every target's message again changes nothing, calls nothing.
     for appid in &w.appids {
         w.queue.send(&StepMessage::new(&id, appid).body()).await;
     }
     w.drained().await;
     assert_eq!(w.calls().await, calls);
+    assert_eq!(
+        rollout_steps(&w).await.len(),
+        steps.len(),
+        "no step event again"
+    );
     let again = w.report(&id).await;
     assert_eq!(again["counts"], done["counts"]);
     // The rollout freed its mini programs: a second one may take them.

@@ -326,7 +326,7 @@ where
         to: TargetState,
         change: TargetChange,
     ) -> Result<Option<Target>, RolloutError> {
-        Ok(self
+        let moved = self
             .store
             .move_target(
                 &target.rollout_id,
@@ -336,7 +336,42 @@ where
                 &change,
                 unix_now(),
             )
-            .await?)
+            .await?;
+        if let Some(moved) = &moved {
+            self.publish_step(Some(target.state), moved).await;
+        }
+        Ok(moved)
+    }
+
+    /// `platform.rollout.step`: a target moved (README "Events"). Keyed by the move itself (the
+    /// target, its new state and when), so a retried write is the same event; only the move that
+    /// won its condition publishes. A failure to record it is logged and changes nothing else.
+    async fn publish_step(&self, from: Option<TargetState>, moved: &Target) {
+        let Some(events) = self.code.authorization().events() else {
+            return;
+        };
+        let key = format!(
+            "{}#{}#{}#{}",
+            moved.rollout_id,
+            moved.appid,
+            moved.state.as_str(),
+            moved.updated_at
+        );
+        let fields = serde_json::json!({
+            "rollout_id": moved.rollout_id,
+            "from": from.map(TargetState::as_str),
+            "state": moved.state.as_str(),
+            "auditid": moved.auditid,
+            "errcode": moved.errcode,
+            "reason": moved.reason,
+        });
+        let kind = "platform.rollout.step";
+        if let Err(e) =
+            crate::store::record_platform_event(events, kind, Some(&moved.appid), &key, fields)
+                .await
+        {
+            tracing::warn!(appid = %moved.appid, rollout = %moved.rollout_id, error = %e, "rollout step event not recorded");
+        }
     }
 
     /// A move, then what ending (or not) means: an ended target frees its mini program and counts
@@ -1017,6 +1052,8 @@ where
             self.store.unlock(appid, id).await?;
             return Ok(None);
         };
+        // Retried from whichever ended state it was in.
+        self.publish_step(None, &target).await;
         self.store.add_done(id, -1, now).await?;
         self.store
             .set_status(id, &[RolloutStatus::Finished], RolloutStatus::Running, now)
