@@ -306,13 +306,14 @@ async fn scripted_rejection_delay_and_undo() {
     );
 
     let auditid = mp.submit().await["auditid"].as_i64().unwrap();
-    env.ctl.advance_clock(59).await;
+    // 10 s short of the review's 60 (the clock also runs in real time), then past it.
+    env.ctl.advance_clock(50).await;
     assert_eq!(
         mp.post("get_auditstatus", json!({ "auditid": auditid }))
             .await["status"],
         2
     );
-    env.ctl.advance_clock(1).await;
+    env.ctl.advance_clock(10).await;
     let push = env.inbox().wait_for("weapp_audit_fail").await;
     assert!(
         push.plaintext.contains("页面空白&lt;br&gt;请完善")
