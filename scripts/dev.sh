@@ -157,6 +157,7 @@ pids+=("$!")
 port_in_use "$HOOK_PORT" && die "port $HOOK_PORT is already in use (set HOOK_PORT to another port)"
 log "webhook receiver on 127.0.0.1:$HOOK_PORT (devstack webhook-receiver; logs in .dev/webhook-receiver.log)"
 cargo run --quiet -p devstack -- webhook-receiver --port "$HOOK_PORT" >.dev/webhook-receiver.log 2>&1 &
+pids+=("$!")
 # The events table's stream → event-publisher, as template.yaml's EventPublisherFunction `Outbox`
 # event: from the oldest record, inserts only, batches of 100, 10 retries, then the on-failure queue.
 log "events table stream -> event-publisher (devstack stream-source; logs in .dev/stream-source.log)"
@@ -184,14 +185,12 @@ cat <<EOT
                             authorize, commit, review and release there without the terminal
 
   Authorization event URL   POST http://127.0.0.1:$API_PORT/wechat/component/notify
-  DynamoDB (moto)           http://127.0.0.1:$DDB_PORT   tables: $TICKETS_TABLE $AUTHORIZERS_TABLE $AUDITS_TABLE $ACTIONS_TABLE $ROLLOUTS_TABLE $ONBOARDINGS_TABLE
+  DynamoDB (moto)           http://127.0.0.1:$DDB_PORT   tables: $TICKETS_TABLE $AUTHORIZERS_TABLE $AUDITS_TABLE $ACTIONS_TABLE $ROLLOUTS_TABLE
+                            $ONBOARDINGS_TABLE $EVENTS_TABLE $WEBHOOKS_TABLE $WEBHOOK_DELIVERIES_TABLE
   Rollout queue (moto SQS)  $ROLLOUT_QUEUE_URL, $rollout_source
                             dead letters: $ROLLOUT_DEAD_LETTER_QUEUE_URL
   Event bus (moto)          $EVENT_BUS_NAME; webhook queue $WEBHOOK_QUEUE_URL -> webhook-delivery
                             (.dev/webhook-source.log); receiver http://127.0.0.1:$HOOK_PORT (.dev/webhook-receiver.log)
-  DynamoDB (moto)           http://127.0.0.1:$DDB_PORT   tables: $TICKETS_TABLE $AUTHORIZERS_TABLE $AUDITS_TABLE $ACTIONS_TABLE $ROLLOUTS_TABLE $EVENTS_TABLE
-  Rollout queue (moto SQS)  $ROLLOUT_QUEUE_URL, $rollout_source
-                            dead letters: $ROLLOUT_DEAD_LETTER_QUEUE_URL
   Events bus (moto)         $EVENT_BUS_NAME, published by event-publisher (.dev/stream-source.log)
                             every event also lands in $EVENTS_SEEN_QUEUE_URL
   WeChat simulator          http://127.0.0.1:$SIM_PORT   pushes a component_verify_ticket now and every

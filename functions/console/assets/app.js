@@ -11,6 +11,12 @@ import { onboardingView, onboardingsView } from "/console/onboarding.js";
 
 const PAGE_SIZE = 20;
 
+// A state's label in the operator's language; the state itself when there is none.
+function label(group, value) {
+  const text = t(`${group}.${value}`);
+  return text === `${group}.${value}` ? value : text;
+}
+
 // ---- sign-in ------------------------------------------------------------------------------
 
 function signInView() {
@@ -27,6 +33,8 @@ function signInView() {
           await busy(t("busy.loading"), () => get("/admin/health"));
           location.hash = "#/mini-programs";
         } catch (err) {
+          // Kept only once the API accepted it (a refusal already removed it).
+          sessionStorage.removeItem(TOKEN_KEY);
           if (!(err instanceof Refused)) showError(err);
         }
       },
@@ -112,7 +120,7 @@ function miniProgramsView(params) {
       h("span", { class: "mono" }, a.appid),
       statusBadge(a),
       a.has_code_management ? badge(t("set18.yes"), "ok") : badge(t("set18.no"), "bad"),
-      a.last_commit ? `${a.last_commit.template_id ?? ""} · ${a.last_commit.user_version ?? ""}` : "—",
+      a.last_commit ? commitLine(a.last_commit) : "—",
       latestAuditCell(a.appid),
     ]);
     const pager = h(
@@ -131,8 +139,9 @@ function miniProgramsView(params) {
 }
 
 // One mini program: every code action, each behind a confirmation where it changes anything.
-function miniProgramView(appid) {
-  const info = loading(async () => {
+function infoSection(appid) {
+  const section = h("div", { id: "mp-info" });
+  section.append(loading(async () => {
     const { authorizer: a } = await get(mp(appid));
     return [
       h("h1", { id: "mp-name" }, a.nick_name || a.appid, " ", statusBadge(a)),
@@ -142,10 +151,15 @@ function miniProgramView(appid) {
         [t("detail.sets"), (a.permission_sets || []).join(", ")],
         [t("mp.set18"), a.has_code_management ? badge(t("set18.yes"), "ok") : badge(t("set18.no"), "bad")],
         [t("detail.authorized_at"), when(a.authorized_at)],
-        [t("mp.version"), a.last_commit ? JSON.stringify(a.last_commit) : "—"],
+        [t("mp.version"), a.last_commit ? commitLine(a.last_commit) : "—"],
       ]),
     ];
-  });
+  }));
+  return section;
+}
+
+function miniProgramView(appid) {
+  const info = infoSection(appid);
   show(
     info,
     h("div", { class: "grid" }, commitCard(appid), qrCard(appid)),
@@ -160,8 +174,15 @@ function miniProgramView(appid) {
   );
 }
 
+// A commit as the operator reads it: template, version, description and when.
+function commitLine(commit) {
+  return [commit.template_id, commit.user_version, commit.user_desc, when(commit.committed_at || commit.at)].filter((x) => x && x !== "—").join(" · ");
+}
+
 function refreshAfter(appid) {
   // The parts that an action changes are read again.
+  const info = document.getElementById("mp-info");
+  if (info) info.replaceWith(infoSection(appid));
   for (const id of ["audits-card", "actions-card"]) {
     const old = document.getElementById(id);
     if (old) old.replaceWith(id === "audits-card" ? auditsCard(appid) : actionsCard(appid));
@@ -183,7 +204,10 @@ function commitCard(appid) {
       template.replaceChildren(
         ...list.map((x) => h("option", { value: x.template_id }, `${x.template_id} · ${x.user_version} · ${x.user_desc || ""}`))
       );
-      if (list.length && !version.value) version.value = list[list.length - 1].user_version || "";
+      const chosen = () => list.find((x) => String(x.template_id) === template.value);
+      const prefill = () => (version.value = (chosen() || {}).user_version || "");
+      template.addEventListener("change", prefill);
+      if (list.length && !version.value) prefill();
     })
     .catch(showError);
   const form = h(
@@ -528,7 +552,7 @@ function rolloutsView() {
       [t("ro.name"), t("mp.status"), t("ro.count"), t("ro.progress"), t("tpl.time")],
       rollouts.map((r) => [
         h("a", { href: `#/rollouts/${r.id}` }, r.spec?.name || r.id),
-        badge(r.status),
+        badge(label("rstatus", r.status)),
         r.target_count,
         `${r.done_count}/${r.target_count}`,
         when(r.created_at),
@@ -615,7 +639,7 @@ function rolloutView(id) {
                 [t("mp.appid"), t("ro.state"), "auditid", t("detail.reason"), ""],
                 list.map((x) => [
                   h("span", { class: "mono" }, x.appid),
-                  badge(x.state, { released: "ok", rejected: "bad", failed: "bad" }[x.state] || ""),
+                  badge(label("tstate", x.state), { released: "ok", rejected: "bad", failed: "bad" }[x.state] || ""),
                   x.auditid,
                   [x.errcode ? `${x.errcode} ${x.meaning || ""}` : "", x.reason || x.errmsg || ""].filter(Boolean).join(" — "),
                   ["failed", "rejected"].includes(x.state)
@@ -638,16 +662,23 @@ function rolloutView(id) {
       const ro = r.rollout;
       const counts = r.counts || {};
       summary.replaceChildren(
-        h("h1", {}, ro.spec?.name || ro.id, " ", badge(ro.status, { finished: "ok", cancelled: "bad", paused: "warn", quota_exhausted: "warn" }[ro.status] || "info")),
+        h("h1", {}, ro.spec?.name || ro.id, " ", badge(label("rstatus", ro.status), { finished: "ok", cancelled: "bad", paused: "warn", quota_exhausted: "warn" }[ro.status] || "info")),
         progressBar(counts, ro.target_count),
         kv([
           [t("ro.count"), ro.target_count],
           [t("ro.progress"), `${r.done}/${ro.target_count}`],
           [t("ro.remaining"), r.estimated_remaining_secs ? duration(r.estimated_remaining_secs) : "—"],
-          ...TARGET_STATES.filter((s) => counts[s]).map((s) => [s, h("span", { dataset: { state: s } }, counts[s])]),
+          ...TARGET_STATES.filter((s) => counts[s]).map((s) => [label("tstate", s), h("span", { dataset: { state: s } }, counts[s])]),
         ])
       );
       sizeBars(summary);
+      // Only what the rollout's status allows: pause while running, resume while paused, cancel
+      // until it ended.
+      const allowed = { pause: ["running", "quota_exhausted"], resume: ["paused"], cancel: ["running", "paused", "quota_exhausted"] };
+      for (const [action, states] of Object.entries(allowed)) {
+        const button = document.getElementById(`ro-${action}`);
+        if (button) button.hidden = !states.includes(ro.status);
+      }
       await loadTargets();
       clearTimeout(rolloutTimer);
       if (["running", "quota_exhausted", "cancelled"].includes(ro.status) && location.hash === `#/rollouts/${id}`) {
@@ -676,12 +707,12 @@ function healthView() {
       "div",
       { class: "grid", id: "health" },
       card(t("health.ticket"), kv([
-        [t("mp.status"), badge(r.ticket.state, ticketKind)],
+        [t("mp.status"), badge(label("ticket", r.ticket.state), ticketKind)],
         [t("health.age"), duration(r.ticket.age_secs)],
         [t("detail.when"), when(r.ticket.received_at)],
       ])),
       card(t("health.token"), kv([
-        [t("mp.status"), r.component_token.valid ? badge("valid", "ok") : badge("invalid", "bad")],
+        [t("mp.status"), r.component_token.valid ? badge(t("token.valid"), "ok") : badge(t("token.invalid"), "bad")],
         [t("health.expires"), duration(r.component_token.expires_in_secs)],
       ])),
       card(t("health.refresh"), run
@@ -704,7 +735,7 @@ function healthView() {
   const golive = loading(async () => {
     const r = await get("/admin/go-live");
     return [
-      h("p", {}, r.passed ? badge("passed", "ok") : badge("not passed", "warn")),
+      h("p", {}, r.passed ? badge(t("golive.passed"), "ok") : badge(t("golive.not_passed"), "warn")),
       (r.cases || []).length
         ? table(["appid", "case", t("mp.status"), t("detail.when")], r.cases.map((c) => [h("span", { class: "mono" }, c.appid), c.case, badge(c.status, c.status === "passed" ? "ok" : "bad"), when(c.at)]))
         : h("p", { class: "muted" }, t("none")),

@@ -2,18 +2,16 @@
 // that carry events to the business's own services.
 import { t } from "/console/i18n.js";
 import {
-  Refused, act, badge, card, del, field, get, h, kv, loading, post, show, showError, table,
+  Refused, act, badge, card, del, field, get, h, kv, loading, post, show, showError, table, when,
 } from "/console/ui.js";
 
 const PAGE_SIZE = 50;
 
 function whenMs(ms) {
-  return ms ? new Date(ms).toLocaleString() : "—";
+  return ms ? when(Math.floor(ms / 1000)) : "—";
 }
 
-function whenSecs(secs) {
-  return secs ? new Date(secs * 1000).toLocaleString() : "—";
-}
+const whenSecs = when;
 
 function stateBadge(state) {
   const kind = { delivered: "ok", active: "ok", published: "ok", dead: "bad", failed: "bad", pending: "info", creating: "info", deleting: "warn" }[state] || "";

@@ -1,6 +1,11 @@
 // Labels in Chinese (the operators' language, the default) and English. `t(key, vars)` fills
 // `{name}` placeholders; a key without a label shows itself, so a missing one is visible.
 const zh = {
+  "rstatus.running": "进行中", "rstatus.paused": "已暂停", "rstatus.quota_exhausted": "审核额度用完", "rstatus.cancelled": "已取消", "rstatus.finished": "已完成",
+  "tstate.pending": "未开始", "tstate.queued": "排队中", "tstate.committed": "已提交代码", "tstate.submitted": "审核中", "tstate.passed": "审核通过",
+  "tstate.gray": "灰度中", "tstate.released": "已发布", "tstate.rejected": "审核被拒", "tstate.failed": "失败", "tstate.cancelled": "已取消",
+  "ticket.fresh": "正常", "ticket.late": "推送延迟", "ticket.expired": "已过期", "ticket.missing": "没有票据",
+  "token.valid": "有效", "token.invalid": "无效", "golive.passed": "已通过", "golive.not_passed": "未通过",
   "nav.onboardings": "新小程序上线",
   "onb.create": "开始上线流程", "onb.create_hint": "请求与 POST /admin/onboardings 相同：appid 或 registration_id，以及 profile（名称与材料、头像、简介、类目、备案主体与小程序信息；图片为 base64，每个不超过 40 KiB）。",
   "onb.request": "请求", "onb.current": "当前步骤", "onb.updated": "更新时间", "onb.steps": "步骤", "onb.next": "下一步",
@@ -61,6 +66,11 @@ const zh = {
   yes: "是", no: "否", none: "无", secs: "{n} 秒", mins: "{n} 分钟", hours: "{n} 小时", days: "{n} 天", ago: "{t}前",
 };
 const en = {
+  "rstatus.running": "running", "rstatus.paused": "paused", "rstatus.quota_exhausted": "review quota used up", "rstatus.cancelled": "cancelled", "rstatus.finished": "finished",
+  "tstate.pending": "pending", "tstate.queued": "queued", "tstate.committed": "committed", "tstate.submitted": "under review", "tstate.passed": "passed",
+  "tstate.gray": "gray release", "tstate.released": "released", "tstate.rejected": "rejected", "tstate.failed": "failed", "tstate.cancelled": "cancelled",
+  "ticket.fresh": "fresh", "ticket.late": "late", "ticket.expired": "expired", "ticket.missing": "missing",
+  "token.valid": "valid", "token.invalid": "invalid", "golive.passed": "passed", "golive.not_passed": "not passed",
   "nav.onboardings": "Onboarding",
   "onb.create": "Start an onboarding", "onb.create_hint": "The request of POST /admin/onboardings: appid or registration_id, and the profile (name and its materials, avatar, introduction, categories, the filing's subject and mini program; images base64, at most 40 KiB each).",
   "onb.request": "Request", "onb.current": "Current step", "onb.updated": "Updated", "onb.steps": "Steps", "onb.next": "Next",

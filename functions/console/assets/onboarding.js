@@ -2,7 +2,7 @@
 // timeline of its steps with WeChat's errcode and meaning, what the operator must do next, and the
 // fields at fault, which the operator fixes and resubmits here.
 import { t } from "/console/i18n.js";
-import { Refused, act, badge, card, field, get, h, kv, loading, post, renderValue, show, showError, table } from "/console/ui.js";
+import { Refused, act, badge, card, field, get, h, kv, loading, post, renderValue, show, showError, table, when } from "/console/ui.js";
 
 const STATE_KIND = { ready: "ok", done: "ok", skipped: "", running: "info", waiting: "info", retrying: "warn", needs_operator: "bad", pending: "" };
 
@@ -11,9 +11,6 @@ function stateBadge(state) {
   return badge(label === `onb.${state}` ? state : label, STATE_KIND[state] || "");
 }
 
-function when(secs) {
-  return secs ? new Date(secs * 1000).toLocaleString() : "—";
-}
 
 function parseJson(text, what) {
   try {

@@ -105,6 +105,7 @@ export function describeError(err) {
     const body = err.body || {};
     const lines = [];
     if (body.request_id || (err.status >= 500 && !body.errcode)) {
+      if (body.message) lines.push(body.message);
       lines.push(t("err.server", { id: body.request_id || "—" }));
     } else if (body.message) {
       lines.push(body.message);
@@ -112,8 +113,9 @@ export function describeError(err) {
       lines.push(t("err.unknown", { status: err.status }));
     }
     if (body.field && body.rule) lines.push(t("err.field", { field: body.field, rule: body.rule }));
-    if (body.errcode !== undefined && body.errcode !== null) {
-      lines.push(t("err.wechat", { errcode: body.errcode, meaning: body.meaning || body.errmsg || "" }));
+    // The message names the errcode already; the reference's meaning is added when it knows one.
+    if (body.errcode !== undefined && body.errcode !== null && body.meaning) {
+      lines.push(t("err.wechat", { errcode: body.errcode, meaning: body.meaning }));
     }
     if (Array.isArray(body.missing_keys) && body.missing_keys.length) lines.push(body.missing_keys.join(", "));
     return lines.join("\n");
@@ -156,8 +158,8 @@ export function confirmAction(text) {
 
 // A state-changing call: asked first, shown in progress, its result or error in words.
 export async function act({ question, progress, call, done }) {
-  if (question && !(await confirmAction(question))) return null;
   clearMessages();
+  if (question && !(await confirmAction(question))) return null;
   try {
     const result = await busy(progress || t("busy.working"), call);
     notice(done ? done(result) : t("done.ok"));

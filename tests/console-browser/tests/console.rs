@@ -384,12 +384,13 @@ async fn a_rollout_is_created_after_its_preview_and_steered_from_its_page() {
     );
     confirm(b).await;
     text_until(b, "#rollout-summary", |t| t.contains("春季上新")).await;
-    let summary = text_until(b, "#rollout-summary", |t| t.contains("running")).await;
+    let summary = text_until(b, "#rollout-summary", |t| t.contains("进行中")).await;
     assert!(summary.contains(SHOP) || summary.contains('1'), "{summary}");
     text_until(b, "#targets-table", |t| t.contains(SHOP)).await;
     screenshot(b, "rollout").await;
 
-    for (button, status) in [("#ro-pause", "paused"), ("#ro-resume", "running")] {
+    // Each control shown only while the status allows it.
+    for (button, status) in [("#ro-pause", "已暂停"), ("#ro-resume", "进行中")] {
         act(b, button).await;
         text_until(b, "#rollout-summary h1", |t| t.contains(status)).await;
     }
