@@ -2,17 +2,16 @@
 //! platform health, the filtered authorizer listing, the rollout preview.
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use code_admin::auth::token_hash;
-use code_admin::{AdminTokens, PlatformCodeAdmin};
-use devstack::apigw::{body_text, request};
+use code_admin::PlatformCodeAdmin;
 use devstack::sim::{shop, template, Component, MiniProgramBuilder, Setup};
 use devstack::world::World;
 use lambda_http::http::StatusCode;
 use serde_json::{json, Value};
 use shared::store::{unix_now, RefreshRun, RefreshRunStore};
 
+mod common;
+
 const APPID: &str = "wxconsoleroutes001";
-const ADMIN: &str = "c0nS0leR0utesT0kenW1thEn0ughB1tsF0rTheHash01";
 
 fn mp(i: usize) -> String {
     format!("wxconsoleroute{i:04}")
@@ -34,8 +33,7 @@ async fn world(test: &str) -> (World, PlatformCodeAdmin) {
     .authorized()
     .start(test)
     .await;
-    let tokens = AdminTokens::parse(&format!("ops:{}", token_hash(ADMIN))).unwrap();
-    let admin = PlatformCodeAdmin::from_platform(&world.platform, tokens);
+    let admin = PlatformCodeAdmin::from_platform(&world.platform, common::ops_tokens());
     (world, admin)
 }
 
@@ -46,18 +44,8 @@ async fn call(
     query: &[(&str, &str)],
     body: Value,
 ) -> (StatusCode, Value) {
-    let auth = format!("Bearer {ADMIN}");
-    let headers = [("authorization", auth.as_str())];
-    let body = if body.is_null() {
-        String::new()
-    } else {
-        body.to_string()
-    };
-    let response = code_admin::handle(admin, request(method, path, query, &headers, &body))
-        .await
-        .unwrap();
-    let text = body_text(&response);
-    (response.status(), serde_json::from_str(&text).unwrap())
+    let answer = common::call_with(admin, method, path, query, body).await;
+    (answer.status, answer.body)
 }
 
 fn appids(page: &Value) -> Vec<String> {

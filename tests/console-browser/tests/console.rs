@@ -108,34 +108,32 @@ async fn messages(b: &Client) -> i64 {
     count.as_i64().unwrap_or(0)
 }
 
-/// Clicks `button`, confirms, and waits for the message the action shows; answers it, failing
-/// the test if it is an error.
-async fn act(b: &Client, button: &str) -> String {
+/// Clicks `button`, confirms, and waits for the message the action shows: its notice, or (when
+/// `fails`) its error; the other kind fails the test.
+async fn confirmed(b: &Client, button: &str, fails: bool) -> String {
     let before = messages(b).await;
     click(b, button).await;
     confirm(b).await;
     let shown = devstack::wait::poll(|| async { (messages(b).await > before).then_some(()) }).await;
     assert!(shown.is_some(), "{button}: no message shown");
     let error = find(b, "#error").await;
-    if error.is_displayed().await.unwrap() {
-        panic!(
-            "{button} failed in the console: {}",
-            error.text().await.unwrap()
-        );
-    }
-    find(b, "#notice").await.text().await.unwrap()
+    let failed = error.is_displayed().await.unwrap();
+    let text = match failed {
+        true => error.text().await.unwrap(),
+        false => find(b, "#notice").await.text().await.unwrap(),
+    };
+    assert_eq!(failed, fails, "{button}: {text}");
+    text
 }
 
-/// Like [`act`], for an action expected to fail: answers the error shown.
+/// [`confirmed`] for an action that must succeed: its notice.
+async fn act(b: &Client, button: &str) -> String {
+    confirmed(b, button, false).await
+}
+
+/// [`confirmed`] for an action that must fail: the error shown.
 async fn act_failing(b: &Client, button: &str) -> String {
-    let before = messages(b).await;
-    click(b, button).await;
-    confirm(b).await;
-    let shown = devstack::wait::poll(|| async { (messages(b).await > before).then_some(()) }).await;
-    assert!(shown.is_some(), "{button}: no message shown");
-    let error = find(b, "#error").await;
-    assert!(error.is_displayed().await.unwrap(), "{button} did not fail");
-    error.text().await.unwrap()
+    confirmed(b, button, true).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
