@@ -136,10 +136,8 @@ impl<L> CodeAdmin<L> {
             })?;
             let mut push = record_json(&record);
             // Each webhook's delivery of this event (none when webhooks are not configured).
-            if let Some(hooks) = &self.webhooks {
-                let deliveries = hooks.store.event_deliveries(id).await?;
-                let deliveries: Vec<Value> = deliveries.iter().map(|d| d.to_json()).collect();
-                push["deliveries"] = json!(deliveries);
+            if self.webhooks.is_some() {
+                push["deliveries"] = json!(self.event_deliveries(id).await?);
             }
             return Ok(Answer::Json(json!({ "push": push })));
         }

@@ -317,11 +317,14 @@ impl<L: ActionLog + Sync> CodeAdmin<L> {
             "next_cursor": next.map(|c| c.to_string()),
         })))
     }
+}
 
+impl<L> CodeAdmin<L> {
     /// One event's deliveries to every subscription (the push detail page): state, attempts,
     /// last status and error of each.
     pub async fn event_deliveries(&self, event_id: &str) -> Result<Vec<Value>, AdminError> {
-        let deliveries = self.webhooks()?.store.event_deliveries(event_id).await?;
+        let hooks = self.webhooks.as_ref().ok_or(AdminError::WebhooksOff)?;
+        let deliveries = hooks.store.event_deliveries(event_id).await?;
         Ok(deliveries.iter().map(|d| d.to_json()).collect())
     }
 }

@@ -24,42 +24,41 @@ pub struct Asset {
     pub body: &'static str,
 }
 
+/// An asset of `assets/<file>` served at `/console/<file>` (the page at `/console/`).
+macro_rules! asset {
+    ($path:literal, $file:literal, $content_type:literal) => {
+        Asset {
+            path: $path,
+            content_type: $content_type,
+            body: include_str!(concat!("../assets/", $file)),
+        }
+    };
+}
+
 pub const ASSETS: &[Asset] = &[
-    Asset {
-        path: "/console/",
-        content_type: "text/html; charset=utf-8",
-        body: include_str!("../assets/index.html"),
-    },
-    Asset {
-        path: "/console/app.js",
-        content_type: "text/javascript; charset=utf-8",
-        body: include_str!("../assets/app.js"),
-    },
-    Asset {
-        path: "/console/ui.js",
-        content_type: "text/javascript; charset=utf-8",
-        body: include_str!("../assets/ui.js"),
-    },
-    Asset {
-        path: "/console/gateway.js",
-        content_type: "text/javascript; charset=utf-8",
-        body: include_str!("../assets/gateway.js"),
-    },
-    Asset {
-        path: "/console/onboarding.js",
-        content_type: "text/javascript; charset=utf-8",
-        body: include_str!("../assets/onboarding.js"),
-    },
-    Asset {
-        path: "/console/i18n.js",
-        content_type: "text/javascript; charset=utf-8",
-        body: include_str!("../assets/i18n.js"),
-    },
-    Asset {
-        path: "/console/app.css",
-        content_type: "text/css; charset=utf-8",
-        body: include_str!("../assets/app.css"),
-    },
+    asset!("/console/", "index.html", "text/html; charset=utf-8"),
+    asset!(
+        "/console/app.js",
+        "app.js",
+        "text/javascript; charset=utf-8"
+    ),
+    asset!("/console/ui.js", "ui.js", "text/javascript; charset=utf-8"),
+    asset!(
+        "/console/gateway.js",
+        "gateway.js",
+        "text/javascript; charset=utf-8"
+    ),
+    asset!(
+        "/console/onboarding.js",
+        "onboarding.js",
+        "text/javascript; charset=utf-8"
+    ),
+    asset!(
+        "/console/i18n.js",
+        "i18n.js",
+        "text/javascript; charset=utf-8"
+    ),
+    asset!("/console/app.css", "app.css", "text/css; charset=utf-8"),
 ];
 
 /// The asset for `path`: `/console` and `/console/` are the page; every other path under it is
